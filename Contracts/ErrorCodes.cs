@@ -1,0 +1,34 @@
+namespace OpenHvx.Contracts;
+
+/// <summary>Error codes of the HTTP API (design/api.md) and of agent results.</summary>
+public static class ErrorCodes
+{
+    public const string Validation = "ERR_VALIDATION";
+    public const string UnknownAction = "ERR_UNKNOWN_ACTION";
+    public const string BadEnvelope = "ERR_BAD_ENVELOPE";
+    public const string TenantRequired = "ERR_TENANT_REQUIRED";
+    public const string TenantMismatch = "ERR_TENANT_MISMATCH";
+    public const string TenantDisabled = "ERR_TENANT_DISABLED";
+    public const string Forbidden = "ERR_FORBIDDEN";
+    public const string NotFound = "ERR_NOT_FOUND";
+    public const string ImageNotFound = "ERR_IMAGE_NOT_FOUND";
+    public const string NoEligibleAgent = "ERR_NO_ELIGIBLE_AGENT";
+    public const string QuotaExceeded = "ERR_QUOTA_EXCEEDED";
+    public const string ResourceLocked = "ERR_RESOURCE_LOCKED";
+    public const string NameTaken = "ERR_NAME_TAKEN";
+    public const string IdempotencyConflict = "ERR_IDEMPOTENCY_CONFLICT";
+
+    /// <summary>A non-final state missed its deadline; the full code is <c>ERR_DEADLINE_&lt;STATE&gt;</c>.</summary>
+    public const string DeadlinePrefix = "ERR_DEADLINE_";
+    public const string DispatchFailed = "ERR_DISPATCH_FAILED";
+    public const string Internal = "ERR_INTERNAL";
+
+    // Agent-side codes.
+    public const string Timeout = "ERR_TIMEOUT";
+    public const string Interrupted = "ERR_INTERRUPTED";
+    public const string ScriptFailed = "ERR_SCRIPT";
+    public const string UnsupportedAction = "ERR_UNSUPPORTED_ACTION";
+    public const string WrongAgent = "ERR_WRONG_AGENT";
+
+    public static string Deadline(string state) => DeadlinePrefix + state.ToUpperInvariant();
+}

@@ -1,0 +1,44 @@
+using MassTransit;
+using OpenHvx.HyperVAgent;
+using OpenHvx.Orchestrator;
+
+namespace OpenHvx.DevHost;
+
+/// <summary>
+/// The all-in-one process: orchestrator API, task saga and one simulated agent on MassTransit's
+/// in-memory transport, state in a SQLite file under <c>./.openhvx/</c>.
+/// </summary>
+public static class DevHostExtensions
+{
+    public static WebApplicationBuilder AddDevHost(this WebApplicationBuilder builder)
+    {
+        builder.Configuration.AddEnvironmentVariables();
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
+            builder.WebHost.UseUrls("http://localhost:8080");
+
+        builder.Services.AddOrchestrator(builder.Configuration);
+        builder.Services.AddHyperVAgent(builder.Configuration);
+        builder.Services.AddOptions<DevHostSeed>().Bind(builder.Configuration.GetSection(DevHostSeed.Section));
+        builder.Services.AddHostedService<DevHostSeeder>();
+
+        builder.Services.AddMassTransit(bus =>
+        {
+            bus.AddOrchestratorConsumers();
+            bus.AddHyperVAgentConsumers();
+            bus.UsingInMemory((context, transport) =>
+            {
+                transport.ConfigureHyperVAgentEndpoints(context);
+                transport.ConfigureEndpoints(context);
+            });
+        });
+        return builder;
+    }
+
+    public static WebApplication UseDevHost(this WebApplication app)
+    {
+        app.UseOrchestratorErrors();
+        app.MapOrchestratorApi();
+        app.Lifetime.ApplicationStarted.Register(() => DevHostBanner.Print(app));
+        return app;
+    }
+}

@@ -1,0 +1,67 @@
+namespace OpenHvx.HyperVAgent;
+
+public enum AgentBackend
+{
+    Simulated,
+    HyperV,
+}
+
+/// <summary>Settings of the agent (section <c>Agent</c>; OPENHVX_AGENT_ID, OPENHVX_AGENT_DATA).</summary>
+public sealed class AgentOptions
+{
+    public const string Section = "Agent";
+
+    /// <summary>Agent id, <c>[A-Za-z0-9_-]+</c>; names its task queue <c>agent.&lt;id&gt;.tasks</c>.</summary>
+    public string AgentId { get; set; } = "";
+
+    /// <summary>Base folder: images/, vms/, the task journal and the simulation's state.</summary>
+    public string DataPath { get; set; } = ".openhvx/agent";
+
+    /// <summary>Folder of the action scripts; by default the Scripts folder next to the agent's assembly.</summary>
+    public string? ScriptsPath { get; set; }
+
+    public AgentBackend Backend { get; set; } = OperatingSystem.IsWindows() ? AgentBackend.HyperV : AgentBackend.Simulated;
+
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How many tasks run at once (each in its own runspace of the pool).</summary>
+    public int MaxConcurrency { get; set; } = 4;
+
+    public TimeSpan DefaultActionTimeout { get; set; } = TimeSpan.FromMinutes(10);
+    public Dictionary<string, TimeSpan> ActionTimeouts { get; set; } = new() { ["vm.create"] = TimeSpan.FromMinutes(25) };
+
+    /// <summary>vCPUs offered per logical processor.</summary>
+    public double CpuOvercommit { get; set; } = 4;
+
+    /// <summary>Host memory kept for the parent partition, not offered to VMs.</summary>
+    public long ReservedMemoryMB { get; set; }
+
+    public SimulatedHostOptions Simulated { get; set; } = new();
+
+    public TimeSpan TimeoutFor(string action) => ActionTimeouts.TryGetValue(action, out var timeout) ? timeout : DefaultActionTimeout;
+
+    public string ResolvedScriptsPath => ScriptsPath ?? Path.Combine(AppContext.BaseDirectory, "Scripts");
+    public string FullDataPath => Path.GetFullPath(DataPath);
+    public string SimulationRoot => Path.Combine(FullDataPath, "sim");
+}
+
+/// <summary>The simulated Hyper-V host: capacity, switches, injected latency and faults (written to the module's config.json).</summary>
+public sealed class SimulatedHostOptions
+{
+    public string HostName { get; set; } = "sim-host";
+    public int LogicalProcessors { get; set; } = 16;
+    public long MemoryMB { get; set; } = 65536;
+    public long StorageMB { get; set; } = 1048576;
+    public List<string> Switches { get; set; } = ["Default Switch"];
+    /// <summary>Milliseconds of latency per cmdlet name (<c>*</c> for all).</summary>
+    public Dictionary<string, int> LatencyMs { get; set; } = [];
+    public Dictionary<string, SimulatedFault> Faults { get; set; } = [];
+    /// <summary>Image files created (as simulated VHDX) in the agent's images folder when missing.</summary>
+    public Dictionary<string, int> Images { get; set; } = [];
+}
+
+public sealed class SimulatedFault
+{
+    public string Message { get; set; } = "injected fault";
+    public double Rate { get; set; } = 1.0;
+}

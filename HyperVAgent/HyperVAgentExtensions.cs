@@ -1,0 +1,58 @@
+using System.Text.RegularExpressions;
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using OpenHvx.HyperVAgent.PowerShell;
+using OpenHvx.HyperVAgent.Tasks;
+using OpenHvx.HyperVAgent.Telemetry;
+
+namespace OpenHvx.HyperVAgent;
+
+public static partial class HyperVAgentExtensions
+{
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
+    private static partial Regex AgentIdPattern();
+
+    public static IServiceCollection AddHyperVAgent(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<AgentOptions>()
+            .Bind(configuration.GetSection(AgentOptions.Section))
+            .PostConfigure(options =>
+            {
+                if (configuration["OPENHVX_AGENT_ID"] is { Length: > 0 } id)
+                    options.AgentId = id;
+                if (configuration["OPENHVX_AGENT_DATA"] is { Length: > 0 } data)
+                    options.DataPath = data;
+                if (options.AgentId.Length == 0)
+                    options.AgentId = Regex.Replace(Environment.MachineName, "[^A-Za-z0-9_-]", "-").ToLowerInvariant();
+            })
+            .Validate(options => AgentIdPattern().IsMatch(options.AgentId), "Agent id must match ^[A-Za-z0-9_-]{1,64}$")
+            .Validate(options => options.MaxConcurrency is >= 1 and <= 64, "MaxConcurrency must be from 1 to 64")
+            .ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<PowerShellRunner>();
+        services.AddSingleton<ActionScripts>();
+        services.AddSingleton<TaskJournal>();
+        services.AddSingleton<SimulatedHost>();
+        services.AddHostedService<HeartbeatService>();
+        return services;
+    }
+
+    public static IBusRegistrationConfigurator AddHyperVAgentConsumers(this IBusRegistrationConfigurator bus)
+    {
+        bus.AddConsumer<AgentTaskConsumer>().ExcludeFromConfigureEndpoints();
+        return bus;
+    }
+
+    /// <summary>The agent's task queue, <c>agent.&lt;agentId&gt;.tasks</c>, with its concurrency limit.</summary>
+    public static void ConfigureHyperVAgentEndpoints(this IBusFactoryConfigurator configurator, IBusRegistrationContext context)
+    {
+        var options = context.GetRequiredService<Microsoft.Extensions.Options.IOptions<AgentOptions>>().Value;
+        configurator.ReceiveEndpoint($"agent.{options.AgentId}.tasks", endpoint =>
+        {
+            endpoint.ConcurrentMessageLimit = options.MaxConcurrency;
+            endpoint.ConfigureConsumer<AgentTaskConsumer>(context);
+        });
+    }
+}

@@ -1,0 +1,71 @@
+using OpenHvx.Contracts;
+
+namespace OpenHvx.Orchestrator.Agents;
+
+public sealed class ElectionOptions
+{
+    /// <summary>An agent is fresh while its last heartbeat is younger than this (default: 3 × 15 s).</summary>
+    public TimeSpan HeartbeatFreshness { get; set; } = TimeSpan.FromSeconds(45);
+    public double CpuWeight { get; set; } = 0.4;
+    public double MemoryWeight { get; set; } = 0.4;
+    public double StorageWeight { get; set; } = 0.2;
+}
+
+/// <summary>
+/// Filters agents (fresh, capable, enough free capacity after in-flight placements) and scores the
+/// rest by weighted free capacity; ties go to the freshest heartbeat. Every candidate's outcome is kept.
+/// </summary>
+public static class AgentElection
+{
+    public static ElectionDecision Elect(
+        IReadOnlyList<AgentRecord> agents, string action, QuotaAmounts requirement, string? pinnedAgentId, DateTimeOffset now, ElectionOptions options)
+    {
+        var candidates = new List<ElectionCandidate>();
+        foreach (var agent in agents)
+        {
+            var age = (now - agent.LastHeartbeatAt).TotalSeconds;
+            var free = agent.Free ?? new AgentCapacity(0, 0, 0);
+            var freeCpu = free.Cpu - agent.InFlight.Cpu;
+            var freeMem = free.MemoryMB - agent.InFlight.MemoryMB;
+            var freeStorage = free.StorageMB - agent.InFlight.StorageMB;
+
+            string? reason = null;
+            if (pinnedAgentId is not null && agent.AgentId != pinnedAgentId)
+                reason = "not the pinned agent";
+            else if (age > options.HeartbeatFreshness.TotalSeconds)
+                reason = $"stale heartbeat ({age:0}s old)";
+            else if (!agent.Capabilities.Contains(action))
+                reason = $"lacks capability {action}";
+            else if (agent.Capacity is null || agent.Free is null)
+                reason = "reported no capacity";
+            else if (freeCpu < requirement.Cpu)
+                reason = $"not enough CPU ({freeCpu} free, {requirement.Cpu} needed)";
+            else if (freeMem < requirement.MemoryMB)
+                reason = $"not enough memory ({freeMem} MB free, {requirement.MemoryMB} MB needed)";
+            else if (freeStorage < requirement.StorageMB)
+                reason = $"not enough storage ({freeStorage} MB free, {requirement.StorageMB} MB needed)";
+
+            var score = reason is null ? Score(agent.Capacity!, freeCpu - requirement.Cpu, freeMem - requirement.MemoryMB, freeStorage - requirement.StorageMB, options) : 0;
+            candidates.Add(new ElectionCandidate(agent.AgentId, reason is null, Math.Round(score, 4), reason, freeCpu, freeMem, freeStorage, Math.Round(age, 1)));
+        }
+
+        if (pinnedAgentId is not null && agents.All(a => a.AgentId != pinnedAgentId))
+            candidates.Add(new ElectionCandidate(pinnedAgentId, false, 0, "pinned agent is not registered", 0, 0, 0, 0));
+
+        var winner = candidates
+            .Where(c => c.Eligible)
+            .OrderByDescending(c => c.Score)
+            .ThenBy(c => c.HeartbeatAgeSeconds)
+            .ThenBy(c => c.AgentId, StringComparer.Ordinal)
+            .FirstOrDefault();
+        return new ElectionDecision(winner?.AgentId, requirement, candidates);
+    }
+
+    private static double Score(AgentCapacity capacity, long cpuLeft, long memLeft, long storageLeft, ElectionOptions options)
+    {
+        static double Fraction(long left, long total) => total <= 0 ? 0 : Math.Clamp((double)left / total, 0, 1);
+        return options.CpuWeight * Fraction(cpuLeft, capacity.Cpu)
+            + options.MemoryWeight * Fraction(memLeft, capacity.MemoryMB)
+            + options.StorageWeight * Fraction(storageLeft, capacity.StorageMB);
+    }
+}

@@ -1,0 +1,127 @@
+using MassTransit;
+using MassTransit.Configuration;
+using MassTransit.Saga;
+using OpenHvx.Contracts;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using OpenHvx.Orchestrator.Actions;
+using OpenHvx.Orchestrator.Agents;
+using OpenHvx.Orchestrator.Api;
+using OpenHvx.Orchestrator.Images;
+using OpenHvx.Orchestrator.Persistence;
+using OpenHvx.Orchestrator.Quotas;
+using OpenHvx.Orchestrator.Resources;
+using OpenHvx.Orchestrator.Tasks;
+using OpenHvx.Orchestrator.Tenants;
+
+namespace OpenHvx.Orchestrator;
+
+public static class OrchestratorExtensions
+{
+    /// <summary>Options, storage (SQLite), task actions, the saga's collaborators and the deadline sweeper.</summary>
+    public static IServiceCollection AddOrchestrator(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<OrchestratorOptions>()
+            .Bind(configuration.GetSection(OrchestratorOptions.Section))
+            .PostConfigure(options =>
+            {
+                if (configuration["OPENHVX_DB"] is { Length: > 0 } db)
+                    options.Database = db;
+            });
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => new SqliteDatabase(sp.GetRequiredService<IOptions<OrchestratorOptions>>().Value.Database));
+        services.AddSingleton<SqliteTaskSagaStore>();
+        services.AddSingleton<ITenantStore, SqliteTenantStore>();
+        services.AddSingleton<IQuotaStore, SqliteQuotaStore>();
+        services.AddSingleton<IAgentStore, SqliteAgentStore>();
+        services.AddSingleton<IImageStore, SqliteImageStore>();
+        services.AddSingleton<IResourceStore, SqliteResourceStore>();
+        services.AddSingleton<IIdempotencyStore, SqliteIdempotencyStore>();
+
+        services.AddSingleton<ITaskAction, VmCreateAction>();
+        services.AddSingleton<TaskActionCatalog>();
+        services.AddSingleton<TaskLifecycle>();
+        services.TryAddSingleton<IAgentTaskSender, QueueAgentTaskSender>();
+        services.AddScoped<TaskSubmission>();
+        services.AddHostedService<TaskDeadlineSweeper>();
+
+        services.AddProblemDetails();
+        services.AddHealthChecks().AddCheck<SqliteHealthCheck>("sqlite", tags: ["ready"]);
+        return services;
+    }
+
+    /// <summary>The task saga, its step consumers and the heartbeat consumer, on whatever transport the host picks.</summary>
+    public static IBusRegistrationConfigurator AddOrchestratorConsumers(this IBusRegistrationConfigurator bus)
+    {
+        bus.AddSagaStateMachine<TaskStateMachine, TaskState, TaskStateDefinition>()
+            .Repository(r =>
+            {
+                r.RegisterLoadSagaRepository<TaskState, SqliteTaskSagaRepositoryContextFactory>();
+                r.RegisterQuerySagaRepository<TaskState, SqliteTaskSagaRepositoryContextFactory>();
+                r.RegisterSagaRepository<TaskState, SqliteTaskSagaStore, SagaConsumeContextFactory<SqliteTaskSagaStore, TaskState>,
+                    SqliteTaskSagaRepositoryContextFactory>();
+            });
+
+        bus.AddConsumer<ValidateTaskConsumer>();
+        bus.AddConsumer<ElectAgentConsumer>();
+        bus.AddConsumer<EnrichTaskConsumer>();
+        bus.AddConsumer<HoldQuotaConsumer>();
+        bus.AddConsumer<DispatchTaskConsumer>();
+        bus.AddConsumer<AgentHeartbeatConsumer>();
+        bus.AddRequestClient<SubmitTask>();
+        return bus;
+    }
+
+    /// <summary>The orchestrator's HTTP API and health endpoints.</summary>
+    public static IEndpointRouteBuilder MapOrchestratorApi(this IEndpointRouteBuilder app)
+    {
+        var admin = app.MapGroup("/api/v1/admin");
+        admin.MapAdminTaskEndpoints();
+        admin.MapAdminReadEndpoints();
+
+        app.MapHealthChecks("/health/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/health/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
+        return app;
+    }
+
+    /// <summary>Problem details for anything unexpected, so no request ever gets a bare 500 page.</summary>
+    public static IApplicationBuilder UseOrchestratorErrors(this IApplicationBuilder app)
+    {
+        app.UseExceptionHandler(errors => errors.Run(async http =>
+        {
+            var feature = http.Features.Get<Microsoft.AspNetCore.Diagnostics.IExceptionHandlerFeature>();
+            var (code, detail) = feature?.Error is BadHttpRequestException bad
+                ? (ErrorCodes.BadEnvelope, bad.Message)
+                : (ErrorCodes.Internal, "An unexpected error occurred; it was logged.");
+            var problem = ApiProblems.Create(code, detail);
+            problem.Status = feature?.Error is BadHttpRequestException b ? b.StatusCode : StatusCodes.Status500InternalServerError;
+            http.Response.StatusCode = problem.Status.Value;
+            await http.Response.WriteAsJsonAsync(problem, (System.Text.Json.JsonSerializerOptions?)null, "application/problem+json");
+        }));
+        return app;
+    }
+}
+
+internal sealed class SqliteHealthCheck(SqliteDatabase database) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await using var connection = await database.OpenAsync(cancellationToken);
+            await using var command = connection.Command("SELECT 1");
+            await command.ExecuteScalarAsync(cancellationToken);
+            return HealthCheckResult.Healthy();
+        }
+        catch (Exception ex)
+        {
+            return HealthCheckResult.Unhealthy("SQLite is not reachable", ex);
+        }
+    }
+}

@@ -1,0 +1,53 @@
+using OpenHvx.Orchestrator.Agents;
+
+namespace OpenHvx.Orchestrator;
+
+/// <summary>Settings of the orchestrator (section <c>Orchestrator</c>, environment <c>OPENHVX_...</c>).</summary>
+public sealed class OrchestratorOptions
+{
+    public const string Section = "Orchestrator";
+
+    /// <summary>The SQLite file (OPENHVX_DB).</summary>
+    public string Database { get; set; } = ".openhvx/openhvx.db";
+
+    /// <summary>How long POST /tasks waits for the saga to dispatch or reject before answering 202 with the current status.</summary>
+    public TimeSpan SubmitWait { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often persisted deadlines and quota hold expiries are swept.</summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    public TaskDeadlines Deadlines { get; set; } = new();
+
+    /// <summary>Quota hold TTL per action; <see cref="DefaultHoldTtl"/> for the others.</summary>
+    public Dictionary<string, TimeSpan> HoldTtl { get; set; } = new() { ["vm.create"] = TimeSpan.FromMinutes(30) };
+    public TimeSpan DefaultHoldTtl { get; set; } = TimeSpan.FromMinutes(15);
+
+    public ElectionOptions Election { get; set; } = new();
+
+    /// <summary>Serve the API without authentication (DevHost only, until the gateway issue).</summary>
+    public bool AllowAnonymous { get; set; }
+
+    public TimeSpan HoldTtlFor(string action) => HoldTtl.TryGetValue(action, out var ttl) ? ttl : DefaultHoldTtl;
+}
+
+/// <summary>How long a task may stay in each non-final state before it fails with ERR_DEADLINE_&lt;STATE&gt;.</summary>
+public sealed class TaskDeadlines
+{
+    public TimeSpan Validating { get; set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan Electing { get; set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan Enriching { get; set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan HoldingQuota { get; set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan Dispatching { get; set; } = TimeSpan.FromSeconds(60);
+    public TimeSpan AwaitingResult { get; set; } = TimeSpan.FromMinutes(30);
+
+    public TimeSpan? For(string state) => state switch
+    {
+        nameof(Validating) => Validating,
+        nameof(Electing) => Electing,
+        nameof(Enriching) => Enriching,
+        nameof(HoldingQuota) => HoldingQuota,
+        nameof(Dispatching) => Dispatching,
+        nameof(AwaitingResult) => AwaitingResult,
+        _ => null,
+    };
+}

@@ -1,0 +1,193 @@
+using Microsoft.Data.Sqlite;
+
+namespace OpenHvx.Orchestrator.Persistence;
+
+/// <summary>The orchestrator's SQLite file: opens pooled connections and creates the schema on start.</summary>
+public sealed class SqliteDatabase
+{
+    private readonly string _connectionString;
+
+    public SqliteDatabase(string path)
+    {
+        var full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        FilePath = full;
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = full,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            // SQLITE_BUSY is retried by Microsoft.Data.Sqlite until this many seconds have passed.
+            DefaultTimeout = 30,
+        }.ToString();
+        EnsureSchema();
+    }
+
+    public string FilePath { get; }
+
+    public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken);
+        using var pragma = connection.CreateCommand();
+        pragma.CommandText = "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;";
+        await pragma.ExecuteNonQueryAsync(cancellationToken);
+        return connection;
+    }
+
+    public SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        using var pragma = connection.CreateCommand();
+        pragma.CommandText = "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;";
+        pragma.ExecuteNonQuery();
+        return connection;
+    }
+
+    private void EnsureSchema()
+    {
+        using var connection = Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode=WAL;" + Schema;
+        command.ExecuteNonQuery();
+    }
+
+    private const string Schema = """
+        CREATE TABLE IF NOT EXISTS tasks (
+            id TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            current_state TEXT NOT NULL,
+            tenant_id TEXT NOT NULL,
+            action TEXT NOT NULL,
+            status TEXT NOT NULL,
+            agent_id TEXT,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            deadline_at INTEGER,
+            document TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_tasks_tenant_created ON tasks(tenant_id, created_at DESC);
+        CREATE INDEX IF NOT EXISTS ix_tasks_created ON tasks(created_at DESC);
+        CREATE INDEX IF NOT EXISTS ix_tasks_deadline ON tasks(deadline_at) WHERE deadline_at IS NOT NULL;
+
+        CREATE TABLE IF NOT EXISTS tenants (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            status TEXT NOT NULL,
+            limit_cpu INTEGER NOT NULL,
+            limit_memory_mb INTEGER NOT NULL,
+            limit_storage_mb INTEGER NOT NULL,
+            limit_vm_count INTEGER NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+
+        -- One row per task that reserved quota. status: held, committed, released, expired.
+        -- Usage = committed rows; held = rows still 'held' and not expired.
+        CREATE TABLE IF NOT EXISTS quota_holds (
+            task_id TEXT PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            agent_id TEXT,
+            cpu INTEGER NOT NULL,
+            memory_mb INTEGER NOT NULL,
+            storage_mb INTEGER NOT NULL,
+            vm_count INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            over_limit INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            settled_at INTEGER
+        );
+        CREATE INDEX IF NOT EXISTS ix_quota_holds_tenant ON quota_holds(tenant_id, status);
+        CREATE INDEX IF NOT EXISTS ix_quota_holds_expiry ON quota_holds(status, expires_at);
+
+        CREATE TABLE IF NOT EXISTS agents (
+            id TEXT PRIMARY KEY,
+            host TEXT NOT NULL,
+            version TEXT NOT NULL,
+            last_heartbeat_at INTEGER NOT NULL,
+            capabilities TEXT NOT NULL,
+            capacity_cpu INTEGER, capacity_memory_mb INTEGER, capacity_storage_mb INTEGER,
+            free_cpu INTEGER, free_memory_mb INTEGER, free_storage_mb INTEGER,
+            vm_count INTEGER NOT NULL DEFAULT 0
+        );
+
+        -- What an elected, unfinished task will take on its agent (not yet visible in heartbeats).
+        CREATE TABLE IF NOT EXISTS placements (
+            task_id TEXT PRIMARY KEY,
+            agent_id TEXT NOT NULL,
+            cpu INTEGER NOT NULL,
+            memory_mb INTEGER NOT NULL,
+            storage_mb INTEGER NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_placements_agent ON placements(agent_id);
+
+        CREATE TABLE IF NOT EXISTS images (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            version TEXT NOT NULL,
+            file TEXT NOT NULL,
+            generation INTEGER NOT NULL,
+            min_storage_gb INTEGER NOT NULL,
+            os TEXT,
+            is_default INTEGER NOT NULL DEFAULT 0,
+            published_at INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_images_name ON images(name, published_at DESC);
+
+        CREATE TABLE IF NOT EXISTS tenant_resources (
+            id TEXT PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            agent_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            late INTEGER NOT NULL DEFAULT 0,
+            spec TEXT,
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_resources_tenant ON tenant_resources(tenant_id, kind, name);
+
+        -- A VM name is reserved by the task creating it and kept while the VM exists.
+        CREATE TABLE IF NOT EXISTS vm_names (
+            tenant_id TEXT NOT NULL,
+            name TEXT NOT NULL COLLATE NOCASE,
+            task_id TEXT NOT NULL,
+            PRIMARY KEY (tenant_id, name)
+        );
+
+        CREATE TABLE IF NOT EXISTS idempotency_keys (
+            tenant_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            body_hash TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            status_code INTEGER,
+            response TEXT,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (tenant_id, key)
+        );
+        """;
+}
+
+internal static class SqliteExtensions
+{
+    public static long ToUnixMs(this DateTimeOffset value) => value.ToUnixTimeMilliseconds();
+
+    public static DateTimeOffset FromUnixMs(long value) => DateTimeOffset.FromUnixTimeMilliseconds(value);
+
+    public static SqliteCommand With(this SqliteCommand command, string name, object? value)
+    {
+        command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        return command;
+    }
+
+    public static SqliteCommand Command(this SqliteConnection connection, string sql, SqliteTransaction? transaction = null)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Transaction = transaction;
+        return command;
+    }
+}

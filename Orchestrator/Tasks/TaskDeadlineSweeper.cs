@@ -1,0 +1,62 @@
+using MassTransit;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Persistence;
+using OpenHvx.Orchestrator.Quotas;
+
+namespace OpenHvx.Orchestrator.Tasks;
+
+/// <summary>
+/// Deadlines live in the task rows, so they survive a restart: this sweeper finds the ones that
+/// passed and tells the saga, which fails the task if it is still in that state. It also expires
+/// quota holds past their TTL.
+/// </summary>
+public sealed class TaskDeadlineSweeper(
+    SqliteTaskSagaStore tasks,
+    IQuotaStore quotas,
+    IBus bus,
+    TimeProvider clock,
+    IOptions<OrchestratorOptions> options,
+    ILogger<TaskDeadlineSweeper> logger) : BackgroundService
+{
+    private readonly Dictionary<(Guid, string, DateTimeOffset), DateTimeOffset> _signalled = [];
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.SweepInterval, clock);
+        do
+        {
+            try
+            {
+                await SweepAsync(stoppingToken);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogWarning(ex, "Deadline sweep failed; retrying at the next interval");
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    public async Task SweepAsync(CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        foreach (var (taskId, state, deadlineAt) in await tasks.FindExpiredAsync(now, 500, cancellationToken))
+        {
+            // Signal each deadline once, then again only if the saga has not acted on it for a while.
+            var key = (taskId, state, deadlineAt);
+            if (_signalled.TryGetValue(key, out var at) && now - at < TimeSpan.FromSeconds(10))
+                continue;
+            _signalled[key] = now;
+            await bus.Publish(new TaskDeadlineExpired(taskId, state, deadlineAt), cancellationToken);
+        }
+        foreach (var stale in _signalled.Where(x => now - x.Value > TimeSpan.FromMinutes(1)).Select(x => x.Key).ToList())
+            _signalled.Remove(stale);
+
+        var expired = await quotas.ExpireAsync(now, cancellationToken);
+        if (expired > 0)
+            logger.LogInformation("Expired {Count} quota hold(s)", expired);
+    }
+}

@@ -1,0 +1,58 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Api;
+using OpenHvx.Orchestrator.Persistence;
+
+namespace OpenHvx.Orchestrator.Tasks;
+
+public static class TaskEndpoints
+{
+    public static RouteGroupBuilder MapAdminTaskEndpoints(this RouteGroupBuilder admin)
+    {
+        var tasks = admin.MapGroup("/tasks").WithTags("Tasks");
+        tasks.MapPost("", (HttpContext http, TaskSubmission submission) => submission.SubmitAsync(http, Caller.AnonymousAdmin));
+        tasks.MapGet("/{taskId}", GetAsync);
+        tasks.MapGet("", ListAsync);
+        return admin;
+    }
+
+    private static async Task<IResult> GetAsync(string taskId, SqliteTaskSagaStore store, CancellationToken cancellationToken)
+    {
+        if (!Guid.TryParse(taskId, out var id) || await store.LoadAsync(id, cancellationToken) is not { } task)
+            return ApiProblems.Result(ErrorCodes.NotFound, $"Task '{taskId}' was not found.");
+        return Results.Ok(TaskView.From(task, admin: true));
+    }
+
+    private static async Task<IResult> ListAsync(
+        SqliteTaskSagaStore store, TimeProvider clock, CancellationToken cancellationToken,
+        string? tenantId = null, string? status = null, string? state = null, string? action = null, string? agentId = null,
+        string? olderThanSeconds = null, string? limit = null, string? offset = null)
+    {
+        var errors = new Dictionary<string, string[]>();
+        int ParseInt(string? value, string name, int fallback, int min, int max)
+        {
+            if (value is null)
+                return fallback;
+            if (int.TryParse(value, out var parsed) && parsed >= min && parsed <= max)
+                return parsed;
+            errors[name] = [$"must be an integer from {min} to {max}"];
+            return fallback;
+        }
+        var take = ParseInt(limit, "limit", 50, 1, 500);
+        var skip = ParseInt(offset, "offset", 0, 0, int.MaxValue);
+        var age = ParseInt(olderThanSeconds, "olderThanSeconds", 0, 0, int.MaxValue);
+        if (errors.Count > 0)
+            return ApiProblems.Validation(errors);
+
+        var query = new TaskQuery
+        {
+            TenantId = tenantId, Status = status, State = state, Action = action, AgentId = agentId,
+            CreatedBefore = olderThanSeconds is null ? null : clock.GetUtcNow().AddSeconds(-age),
+            Limit = take, Offset = skip,
+        };
+        var items = (await store.QueryAsync(query, cancellationToken)).Select(t => TaskView.From(t, admin: true)).ToList();
+        return Results.Ok(new { items, offset = skip, limit = take, nextOffset = items.Count == take ? skip + take : (int?)null });
+    }
+}

@@ -1,0 +1,68 @@
+using System.Text.Json;
+using MassTransit;
+using OpenHvx.Contracts;
+
+namespace OpenHvx.Orchestrator.Tasks;
+
+/// <summary>One task: the saga instance is the task document.</summary>
+public sealed class TaskState : SagaStateMachineInstance, ISagaVersion
+{
+    public Guid CorrelationId { get; set; }
+    public int Version { get; set; }
+    public string CurrentState { get; set; } = "Initial";
+
+    public string TenantId { get; set; } = "";
+    public string Action { get; set; } = "";
+    public TaskTarget? Target { get; set; }
+    public JsonElement Data { get; set; }
+    public JsonElement? EnrichedData { get; set; }
+    public string? SubmittedBy { get; set; }
+
+    public string? AgentId { get; set; }
+    public ElectionDecision? Placement { get; set; }
+    public string Status { get; set; } = TaskStatuses.Pending;
+    public List<TimelineEntry> Timeline { get; set; } = [];
+    public List<ProgressEntry> Progress { get; set; } = [];
+
+    public QuotaAmounts? QuotaDeltas { get; set; }
+    public string? QuotaHold { get; set; }
+    public DateTimeOffset? QuotaHoldExpiresAt { get; set; }
+    public bool QuotaOverLimit { get; set; }
+
+    public JsonElement? Result { get; set; }
+    public TaskError? Error { get; set; }
+    /// <summary>The agent succeeded after the task had failed (deadline): its quota was charged and its VM linked.</summary>
+    public bool LateSuccess { get; set; }
+    public string? ResourceId { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    public DateTimeOffset? DeadlineAt { get; set; }
+    public DateTimeOffset? StartedAt { get; set; }
+    public DateTimeOffset? FinishedAt { get; set; }
+
+    // Where the API waits for the saga's first answer (MassTransit request/response).
+    public Guid? RequestId { get; set; }
+    public Uri? ResponseAddress { get; set; }
+    public bool Answered { get; set; }
+
+    /// <summary>The agent has reported a result (success or failure) for this task.</summary>
+    public bool AgentReported { get; set; }
+
+    /// <summary>A pre-dispatch step refused the task: the API answers with that step's error.</summary>
+    public bool Rejected { get; set; }
+}
+
+public sealed record TimelineEntry(string State, string Status, DateTimeOffset At, string? Note = null);
+
+public sealed record ProgressEntry(string Message, DateTimeOffset At);
+
+public sealed record TaskError(string Code, string Message, JsonElement? Details = null);
+
+public static class QuotaHoldStatuses
+{
+    public const string Held = "held";
+    public const string Committed = "committed";
+    public const string Released = "released";
+    public const string Expired = "expired";
+}

@@ -1,0 +1,36 @@
+using MassTransit;
+using OpenHvx.Contracts;
+
+namespace OpenHvx.Orchestrator.Tasks;
+
+/// <summary>
+/// Endpoint policy of the task saga: retry (optimistic-concurrency conflicts and busy storage),
+/// in-memory outbox (nothing leaves before the saga is saved), and a partitioner on the task id so
+/// that one task's events are applied one at a time.
+/// </summary>
+public sealed class TaskStateDefinition : SagaDefinition<TaskState>
+{
+    public TaskStateDefinition()
+    {
+        EndpointName = "orchestrator.tasks";
+    }
+
+    protected override void ConfigureSaga(IReceiveEndpointConfigurator endpointConfigurator, ISagaConfigurator<TaskState> sagaConfigurator, IRegistrationContext context)
+    {
+        endpointConfigurator.UseMessageRetry(r => r.Intervals(5, 20, 50, 100, 200, 500, 1000, 2000));
+        endpointConfigurator.UseInMemoryOutbox(context);
+
+        var partition = endpointConfigurator.CreatePartitioner(Math.Max(8, Environment.ProcessorCount * 4));
+        sagaConfigurator.Message<SubmitTask>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
+        sagaConfigurator.Message<TaskValidated>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
+        sagaConfigurator.Message<AgentElected>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
+        sagaConfigurator.Message<TaskEnriched>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
+        sagaConfigurator.Message<QuotaHeld>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
+        sagaConfigurator.Message<TaskDispatched>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
+        sagaConfigurator.Message<TaskStepFailed>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
+        sagaConfigurator.Message<AgentTaskStarted>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
+        sagaConfigurator.Message<AgentTaskResult>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
+        sagaConfigurator.Message<AgentTaskProgress>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
+        sagaConfigurator.Message<TaskDeadlineExpired>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
+    }
+}

@@ -1,0 +1,216 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using MassTransit;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Actions;
+using OpenHvx.Orchestrator.Api;
+using OpenHvx.Orchestrator.Persistence;
+
+namespace OpenHvx.Orchestrator.Tasks;
+
+/// <summary>Who is calling: the audience decides the route prefix and what the caller may see.</summary>
+public sealed record Caller(bool IsAdmin, string? TenantId, string? UserId)
+{
+    public static readonly Caller AnonymousAdmin = new(true, null, "anonymous");
+    public string RoutePrefix => IsAdmin ? "/api/v1/admin" : "/api/v1/tenant";
+}
+
+/// <summary>
+/// POST /tasks: envelope and schema pre-validation, Idempotency-Key, then MassTransit
+/// request/response with the saga, bounded by <see cref="OrchestratorOptions.SubmitWait"/>.
+/// </summary>
+public sealed partial class TaskSubmission(
+    IRequestClient<SubmitTask> client,
+    TaskActionCatalog actions,
+    IIdempotencyStore idempotency,
+    SqliteTaskSagaStore tasks,
+    TimeProvider clock,
+    IOptions<OrchestratorOptions> options)
+{
+    public const int MaxBodyBytes = 1024 * 1024;
+    private static readonly HashSet<string> EnvelopeFields = ["tenantId", "action", "target", "data"];
+    private static readonly HashSet<string> TargetFields = ["kind", "refId", "agentId"];
+
+    [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,62}$")]
+    internal static partial Regex TenantIdPattern();
+
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
+    internal static partial Regex AgentIdPattern();
+
+    public async Task<IResult> SubmitAsync(HttpContext http, Caller caller)
+    {
+        var cancellationToken = http.RequestAborted;
+        JsonDocument document;
+        try
+        {
+            document = await JsonDocument.ParseAsync(http.Request.Body, new JsonDocumentOptions { MaxDepth = 32 }, cancellationToken);
+        }
+        catch (JsonException ex)
+        {
+            return ApiProblems.Result(ErrorCodes.BadEnvelope, $"The body is not valid JSON: {ex.Message}");
+        }
+        using var _ = document;
+
+        var parsed = ParseEnvelope(document.RootElement, caller);
+        if (parsed.Problem is not null)
+            return parsed.Problem;
+        var envelope = parsed.Envelope!;
+
+        var key = http.Request.Headers["Idempotency-Key"].ToString();
+        var taskId = NewId.NextGuid();
+        if (key.Length > 0)
+        {
+            if (key.Length > 200 || key.Any(char.IsControl))
+                return ApiProblems.Result(ErrorCodes.BadEnvelope, "Idempotency-Key must be at most 200 printable characters.");
+            var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(document.RootElement.GetRawText())));
+            var first = await idempotency.TryClaimAsync(envelope.TenantId, key, hash, taskId, cancellationToken);
+            if (first is not null)
+                return await ReplayAsync(first, hash, caller, cancellationToken);
+        }
+
+        var answer = await SendAsync(taskId, envelope, caller, cancellationToken);
+        if (key.Length > 0)
+            await idempotency.SaveAnswerAsync(envelope.TenantId, key, answer.StatusCode, answer.Body, CancellationToken.None);
+        return answer.ToResult();
+    }
+
+    private async Task<Answer> SendAsync(Guid taskId, Envelope envelope, Caller caller, CancellationToken cancellationToken)
+    {
+        var submit = new SubmitTask(taskId, envelope.TenantId, envelope.Action, envelope.Target, envelope.Data, caller.UserId, clock.GetUtcNow());
+        try
+        {
+            var response = await client.GetResponse<TaskAccepted, TaskRejected>(submit, cancellationToken, RequestTimeout.After(ms: (int)options.Value.SubmitWait.TotalMilliseconds));
+            if (response.Is(out Response<TaskAccepted>? accepted))
+                return Accepted(caller, taskId, accepted.Message.Status, accepted.Message.State, accepted.Message.AgentId);
+            response.Is(out Response<TaskRejected>? rejected);
+            var rejection = rejected!.Message;
+            IDictionary<string, string[]>? errors = null;
+            JsonElement? details = rejection.Details;
+            if (rejection.Code == ErrorCodes.Validation && details is { ValueKind: JsonValueKind.Object } d)
+            {
+                errors = JsonSerializer.Deserialize<Dictionary<string, string[]>>(d.GetRawText());
+                details = null;
+            }
+            var problem = ApiProblems.Create(rejection.Code, rejection.Message, errors, details);
+            problem.Extensions["taskId"] = taskId;
+            return new Answer(problem.Status!.Value, JsonSerializer.Serialize(problem, JsonSerializerOptions.Web), "application/problem+json", null);
+        }
+        catch (RequestTimeoutException)
+        {
+            // The saga has not decided yet: the task exists (or will), the client polls.
+            var current = await tasks.LoadAsync(taskId, CancellationToken.None);
+            return Accepted(caller, taskId, current?.Status ?? TaskStatuses.Pending, current?.CurrentState ?? "Submitted", current?.AgentId);
+        }
+    }
+
+    private async Task<IResult> ReplayAsync(IdempotencyRecord first, string hash, Caller caller, CancellationToken cancellationToken)
+    {
+        if (first.BodyHash != hash)
+            return ApiProblems.Result(ErrorCodes.IdempotencyConflict, "This Idempotency-Key was used with a different body.");
+        if (first.StatusCode is { } status && first.Response is { } body)
+        {
+            var location = status == StatusCodes.Status202Accepted ? StatusUrl(caller, first.TaskId) : null;
+            return new Answer(status, body, status == StatusCodes.Status202Accepted ? "application/json" : "application/problem+json", location).ToResult();
+        }
+        var current = await tasks.LoadAsync(first.TaskId, cancellationToken);
+        return Accepted(caller, first.TaskId, current?.Status ?? TaskStatuses.Pending, current?.CurrentState ?? "Submitted", current?.AgentId).ToResult();
+    }
+
+    private static string StatusUrl(Caller caller, Guid taskId) => $"{caller.RoutePrefix}/tasks/{taskId}";
+
+    private static Answer Accepted(Caller caller, Guid taskId, string status, string state, string? agentId)
+    {
+        var url = StatusUrl(caller, taskId);
+        var body = JsonSerializer.Serialize(new TaskAcceptedView(taskId, status, state, agentId, url), JsonSerializerOptions.Web);
+        return new Answer(StatusCodes.Status202Accepted, body, "application/json", url);
+    }
+
+    private sealed record Answer(int StatusCode, string Body, string ContentType, string? Location)
+    {
+        public IResult ToResult() => new AnswerResult(this);
+    }
+
+    private sealed class AnswerResult(Answer answer) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.StatusCode = answer.StatusCode;
+            httpContext.Response.ContentType = answer.ContentType;
+            if (answer.Location is not null)
+                httpContext.Response.Headers.Location = answer.Location;
+            return httpContext.Response.WriteAsync(answer.Body);
+        }
+    }
+
+    private sealed record Envelope(string TenantId, string Action, TaskTarget? Target, JsonElement Data);
+
+    private (Envelope? Envelope, IResult? Problem) ParseEnvelope(JsonElement root, Caller caller)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+            return (null, ApiProblems.Result(ErrorCodes.BadEnvelope, "The body must be a JSON object."));
+        var unknown = root.EnumerateObject().Select(p => p.Name).Where(n => !EnvelopeFields.Contains(n)).ToList();
+        if (unknown.Count > 0)
+            return (null, ApiProblems.Result(ErrorCodes.BadEnvelope, $"Unknown envelope field(s): {string.Join(", ", unknown)}."));
+
+        if (!root.TryGetProperty("action", out var actionElement) || actionElement.ValueKind != JsonValueKind.String || actionElement.GetString()!.Length == 0)
+            return (null, ApiProblems.Result(ErrorCodes.BadEnvelope, "'action' is required and must be a string."));
+        var actionName = actionElement.GetString()!;
+        if (!actions.TryGet(actionName, out var action))
+            return (null, ApiProblems.Result(ErrorCodes.UnknownAction, $"Action '{Truncate(actionName)}' is not supported. Supported: {string.Join(", ", actions.Names)}."));
+
+        string? bodyTenant = null;
+        if (root.TryGetProperty("tenantId", out var tenantElement) && tenantElement.ValueKind != JsonValueKind.Null)
+        {
+            if (tenantElement.ValueKind != JsonValueKind.String)
+                return (null, ApiProblems.Validation(new Dictionary<string, string[]> { ["tenantId"] = ["must be a string"] }));
+            bodyTenant = tenantElement.GetString();
+        }
+        string tenantId;
+        if (caller.IsAdmin)
+        {
+            if (string.IsNullOrEmpty(bodyTenant))
+                return (null, ApiProblems.Result(ErrorCodes.TenantRequired, "Admin requests must name 'tenantId'."));
+            tenantId = bodyTenant;
+        }
+        else
+        {
+            if (bodyTenant is not null && bodyTenant != caller.TenantId)
+                return (null, ApiProblems.Result(ErrorCodes.TenantMismatch, "'tenantId' differs from the tenant of your token."));
+            tenantId = caller.TenantId!;
+        }
+        if (!TenantIdPattern().IsMatch(tenantId))
+            return (null, ApiProblems.Validation(new Dictionary<string, string[]> { ["tenantId"] = ["must match ^[a-z0-9][a-z0-9_-]{0,62}$"] }));
+
+        TaskTarget? target = null;
+        if (root.TryGetProperty("target", out var targetElement) && targetElement.ValueKind != JsonValueKind.Null)
+        {
+            if (targetElement.ValueKind != JsonValueKind.Object)
+                return (null, ApiProblems.Result(ErrorCodes.BadEnvelope, "'target' must be an object."));
+            var unknownTarget = targetElement.EnumerateObject().Select(p => p.Name).Where(n => !TargetFields.Contains(n)).ToList();
+            if (unknownTarget.Count > 0)
+                return (null, ApiProblems.Result(ErrorCodes.BadEnvelope, $"Unknown target field(s): {string.Join(", ", unknownTarget)}."));
+            string? Read(string name) => targetElement.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+            bool WrongType(string name) => targetElement.TryGetProperty(name, out var v) && v.ValueKind is not (JsonValueKind.String or JsonValueKind.Null);
+            if (WrongType("kind") || WrongType("refId") || WrongType("agentId"))
+                return (null, ApiProblems.Result(ErrorCodes.BadEnvelope, "'target' fields must be strings or null."));
+            target = new TaskTarget(Read("kind") ?? "vm", Read("refId"), Read("agentId"));
+            if (target.AgentId is not null && !AgentIdPattern().IsMatch(target.AgentId))
+                return (null, ApiProblems.Validation(new Dictionary<string, string[]> { ["target.agentId"] = ["must match ^[A-Za-z0-9_-]{1,64}$"] }));
+            if (target.AgentId is not null && !caller.IsAdmin)
+                return (null, ApiProblems.Result(ErrorCodes.Forbidden, "Only admins may pin an agent."));
+        }
+
+        var data = root.TryGetProperty("data", out var dataElement) ? dataElement.Clone() : JsonSerializer.SerializeToElement(new { });
+        var errors = new FieldErrors();
+        action.Validate(data, errors);
+        if (errors.Any)
+            return (null, ApiProblems.Validation(errors.ToDictionary()));
+        return (new Envelope(tenantId, actionName, target, data), null);
+    }
+
+    private static string Truncate(string value) => value.Length > 64 ? value[..64] + "…" : value;
+}

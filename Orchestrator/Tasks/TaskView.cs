@@ -1,0 +1,39 @@
+using System.Text.Json;
+using OpenHvx.Contracts;
+
+namespace OpenHvx.Orchestrator.Tasks;
+
+/// <summary>The task document as the API shows it.</summary>
+public sealed record TaskView(
+    Guid TaskId,
+    string TenantId,
+    string Action,
+    TaskTarget? Target,
+    JsonElement Data,
+    string? AgentId,
+    string Status,
+    string State,
+    IReadOnlyList<TimelineEntry> Timeline,
+    IReadOnlyList<ProgressEntry> Progress,
+    ElectionDecision? Placement,
+    TaskQuotaView Quota,
+    JsonElement? Result,
+    TaskError? Error,
+    bool LateSuccess,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt,
+    DateTimeOffset? DeadlineAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? FinishedAt)
+{
+    public static TaskView From(TaskState task, bool admin) => new(
+        task.CorrelationId, task.TenantId, task.Action, task.Target, task.EnrichedData ?? task.Data, task.AgentId, task.Status, task.CurrentState,
+        task.Timeline, task.Progress, admin ? task.Placement : null,
+        new TaskQuotaView(task.QuotaDeltas, task.QuotaHold, task.QuotaHoldExpiresAt, task.QuotaOverLimit),
+        task.Result, task.Error, task.LateSuccess, task.CreatedAt, task.UpdatedAt, task.DeadlineAt, task.StartedAt, task.FinishedAt);
+}
+
+public sealed record TaskQuotaView(QuotaAmounts? Deltas, string? Hold, DateTimeOffset? HoldExpiresAt, bool OverLimit);
+
+/// <summary>Body of 202 Accepted.</summary>
+public sealed record TaskAcceptedView(Guid TaskId, string Status, string State, string? AgentId, string StatusUrl);

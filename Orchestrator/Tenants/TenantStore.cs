@@ -1,0 +1,53 @@
+using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Persistence;
+
+namespace OpenHvx.Orchestrator.Tenants;
+
+public sealed record Tenant(string TenantId, string Name, string Status, QuotaAmounts Limits)
+{
+    public const string Active = "active";
+    public const string Disabled = "disabled";
+}
+
+public interface ITenantStore
+{
+    Task<Tenant?> GetAsync(string tenantId, CancellationToken cancellationToken = default);
+    Task UpsertAsync(Tenant tenant, CancellationToken cancellationToken = default);
+    /// <summary>Creates the tenant unless it exists; an existing tenant is left as it is.</summary>
+    Task<bool> TryCreateAsync(Tenant tenant, CancellationToken cancellationToken = default);
+}
+
+public sealed class SqliteTenantStore(SqliteDatabase database, TimeProvider clock) : ITenantStore
+{
+    public async Task<Tenant?> GetAsync(string tenantId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = connection.Command(
+            "SELECT id, name, status, limit_cpu, limit_memory_mb, limit_storage_mb, limit_vm_count FROM tenants WHERE id = $id")
+            .With("$id", tenantId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+            return null;
+        return new Tenant(reader.GetString(0), reader.GetString(1), reader.GetString(2),
+            new QuotaAmounts(reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6)));
+    }
+
+    public Task UpsertAsync(Tenant tenant, CancellationToken cancellationToken = default)
+        => WriteAsync(tenant, "ON CONFLICT(id) DO UPDATE SET name = excluded.name, status = excluded.status, limit_cpu = excluded.limit_cpu, limit_memory_mb = excluded.limit_memory_mb, limit_storage_mb = excluded.limit_storage_mb, limit_vm_count = excluded.limit_vm_count", cancellationToken);
+
+    public async Task<bool> TryCreateAsync(Tenant tenant, CancellationToken cancellationToken = default)
+        => await WriteAsync(tenant, "ON CONFLICT(id) DO NOTHING", cancellationToken) == 1;
+
+    private async Task<int> WriteAsync(Tenant tenant, string onConflict, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = connection.Command(
+            "INSERT INTO tenants (id, name, status, limit_cpu, limit_memory_mb, limit_storage_mb, limit_vm_count, created_at) " +
+            "VALUES ($id, $name, $status, $cpu, $mem, $storage, $vms, $now) " + onConflict)
+            .With("$id", tenant.TenantId).With("$name", tenant.Name).With("$status", tenant.Status)
+            .With("$cpu", tenant.Limits.Cpu).With("$mem", tenant.Limits.MemoryMB)
+            .With("$storage", tenant.Limits.StorageMB).With("$vms", tenant.Limits.VmCount)
+            .With("$now", clock.GetUtcNow().ToUnixMs());
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}

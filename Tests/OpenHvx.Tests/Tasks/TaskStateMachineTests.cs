@@ -1,0 +1,277 @@
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Tasks;
+using OpenHvx.Tests.Support;
+
+namespace OpenHvx.Tests.Tasks;
+
+[TestFixture]
+[Category("Unit")]
+public sealed class TaskStateMachineTests
+{
+    [Test]
+    public async Task Success_commits_the_quota_hold_and_links_the_vm()
+    {
+        await using var harness = await SagaHarness.StartAsync();
+        var submit = SagaHarness.VmCreate(cpu: 2, ram: "4GB");
+
+        var response = await harness.SubmitAsync(submit);
+
+        Assert.That(response.Is(out Response<TaskAccepted>? accepted), Is.True);
+        Assert.That(accepted!.Message.AgentId, Is.EqualTo(SagaHarness.AgentId));
+        var task = await harness.WaitForStateAsync(submit.TaskId, nameof(TaskStateMachine.Succeeded));
+        Assert.That(task.Status, Is.EqualTo(TaskStatuses.Succeeded));
+        Assert.That(task.QuotaHold, Is.EqualTo(QuotaHoldStatuses.Committed));
+        Assert.That(task.Timeline.Select(t => t.State), Is.SupersetOf(new[] { "Validating", "Electing", "Enriching", "HoldingQuota", "Dispatching", "AwaitingResult", "Succeeded" }));
+        Assert.That(task.Placement!.AgentId, Is.EqualTo(SagaHarness.AgentId));
+
+        var usage = await harness.UsageAsync();
+        Assert.That((usage.Cpu.Used, usage.MemoryMB.Used, usage.StorageMB.Used, usage.VmCount.Used), Is.EqualTo((2L, 4096L, 10240L, 1L)));
+        Assert.That((usage.Cpu.Held, usage.VmCount.Held), Is.EqualTo((0L, 0L)));
+        var resources = await harness.ResourcesAsync();
+        Assert.That(resources, Has.Count.EqualTo(1));
+        Assert.That((resources[0].Name, resources[0].AgentId, resources[0].ResourceId), Is.EqualTo(("web1", SagaHarness.AgentId, task.ResourceId)));
+
+        Assert.That(await harness.Harness.Published.Any<TaskStateChanged>(x => x.Context.Message.TaskId == submit.TaskId && x.Context.Message.To == "Succeeded"), Is.True);
+    }
+
+    [Test]
+    public async Task Every_transition_publishes_TaskStateChanged()
+    {
+        await using var harness = await SagaHarness.StartAsync();
+        var submit = SagaHarness.VmCreate();
+        await harness.SubmitAsync(submit);
+        await harness.WaitForStateAsync(submit.TaskId, nameof(TaskStateMachine.Succeeded));
+
+        var changes = harness.Harness.Published.Select<TaskStateChanged>().Select(x => x.Context.Message).Where(m => m.TaskId == submit.TaskId).ToList();
+        Assert.That(changes.Select(c => c.To), Is.SupersetOf(new[] { "Validating", "Electing", "Enriching", "HoldingQuota", "Dispatching", "AwaitingResult", "Succeeded" }));
+        Assert.That(changes.Single(c => c.To == "Succeeded").Status, Is.EqualTo(TaskStatuses.Succeeded));
+    }
+
+    [Test]
+    public async Task Agent_failure_fails_the_task_and_releases_the_hold()
+    {
+        await using var harness = await SagaHarness.StartAsync();
+        harness.Agent.Mode = FakeAgentMode.Fail;
+        var submit = SagaHarness.VmCreate();
+
+        await harness.SubmitAsync(submit);
+
+        var task = await harness.WaitForStateAsync(submit.TaskId, nameof(TaskStateMachine.Failed));
+        Assert.That(task.Error!.Code, Is.EqualTo("ERR_SIMULATED_FAULT"));
+        Assert.That(task.QuotaHold, Is.EqualTo(QuotaHoldStatuses.Released));
+        var usage = await harness.UsageAsync();
+        Assert.That((usage.Cpu.Used, usage.Cpu.Held, usage.VmCount.Held), Is.EqualTo((0L, 0L, 0L)));
+        Assert.That(await harness.ResourcesAsync(), Is.Empty);
+    }
+
+    [Test]
+    public async Task No_eligible_agent_is_rejected_with_its_code_and_leaves_no_hold()
+    {
+        await using var harness = await SagaHarness.StartAsync(withAgent: false);
+        var submit = SagaHarness.VmCreate();
+
+        var response = await harness.SubmitAsync(submit);
+
+        Assert.That(response.Is(out Response<TaskRejected>? rejected), Is.True);
+        Assert.That(rejected!.Message.Code, Is.EqualTo(ErrorCodes.NoEligibleAgent));
+        var task = await harness.WaitForStateAsync(submit.TaskId, nameof(TaskStateMachine.Failed));
+        Assert.That(task.QuotaHold, Is.Null);
+        Assert.That((await harness.UsageAsync()).Cpu.Held, Is.Zero);
+        Assert.That(harness.Agent.Received, Is.Empty);
+    }
+
+    [Test]
+    public async Task Stale_agent_is_not_elected_and_the_reason_is_stored()
+    {
+        await using var harness = await SagaHarness.StartAsync(withAgent: false);
+        await harness.Get<OpenHvx.Orchestrator.Agents.IAgentStore>().RecordHeartbeatAsync(
+            new AgentHeartbeat("t", SagaHarness.AgentId, DateTimeOffset.UtcNow, "h", [ActionNames.VmCreate], new AgentCapacity(8, 8192, 100000), new AgentCapacity(8, 8192, 100000), 0),
+            DateTimeOffset.UtcNow.AddMinutes(-5));
+        var submit = SagaHarness.VmCreate();
+
+        var response = await harness.SubmitAsync(submit);
+
+        Assert.That(response.Is(out Response<TaskRejected>? rejected) && rejected!.Message.Code == ErrorCodes.NoEligibleAgent, Is.True);
+        var task = await harness.WaitForStateAsync(submit.TaskId, nameof(TaskStateMachine.Failed));
+        Assert.That(task.Placement!.Candidates.Single().Reason, Does.StartWith("stale heartbeat"));
+    }
+
+    [Test]
+    public async Task Quota_exceeded_is_rejected_with_its_code_and_leaves_no_hold()
+    {
+        await using var harness = await SagaHarness.StartAsync(limits: new QuotaAmounts(1, -1, -1, -1));
+        var submit = SagaHarness.VmCreate(cpu: 2);
+
+        var response = await harness.SubmitAsync(submit);
+
+        Assert.That(response.Is(out Response<TaskRejected>? rejected), Is.True);
+        Assert.That(rejected!.Message.Code, Is.EqualTo(ErrorCodes.QuotaExceeded));
+        var exceeded = rejected.Message.Details!.Value.GetProperty("exceeded")[0];
+        Assert.That(exceeded.GetProperty("resource").GetString(), Is.EqualTo("cpu"));
+        Assert.That(exceeded.GetProperty("requested").GetInt64(), Is.EqualTo(2));
+        Assert.That(exceeded.GetProperty("limit").GetInt64(), Is.EqualTo(1));
+        await harness.WaitForStateAsync(submit.TaskId, nameof(TaskStateMachine.Failed));
+        var usage = await harness.UsageAsync();
+        Assert.That((usage.Cpu.Used, usage.Cpu.Held), Is.EqualTo((0L, 0L)));
+        Assert.That(harness.Agent.Received, Is.Empty);
+    }
+
+    [Test]
+    public async Task Unknown_image_is_rejected_with_ERR_IMAGE_NOT_FOUND()
+    {
+        await using var harness = await SagaHarness.StartAsync();
+        var response = await harness.SubmitAsync(SagaHarness.VmCreate(image: "nope.latest"));
+
+        Assert.That(response.Is(out Response<TaskRejected>? rejected) && rejected!.Message.Code == ErrorCodes.ImageNotFound, Is.True);
+    }
+
+    [Test]
+    public async Task Missed_AwaitingResult_deadline_fails_the_task_and_releases_the_hold()
+    {
+        await using var harness = await SagaHarness.StartAsync(settings: new Dictionary<string, string?> { ["Orchestrator:Deadlines:AwaitingResult"] = "00:00:00.300" });
+        harness.Agent.Mode = FakeAgentMode.Silent;
+        var submit = SagaHarness.VmCreate();
+
+        await harness.SubmitAsync(submit);
+
+        var task = await harness.WaitForStateAsync(submit.TaskId, nameof(TaskStateMachine.Failed));
+        Assert.That(task.Error!.Code, Is.EqualTo("ERR_DEADLINE_AWAITINGRESULT"));
+        Assert.That(task.QuotaHold, Is.EqualTo(QuotaHoldStatuses.Released));
+        var usage = await harness.UsageAsync();
+        Assert.That((usage.Cpu.Used, usage.Cpu.Held), Is.EqualTo((0L, 0L)));
+    }
+
+    [Test]
+    public async Task A_duplicate_result_changes_nothing()
+    {
+        await using var harness = await SagaHarness.StartAsync();
+        var submit = SagaHarness.VmCreate();
+        await harness.SubmitAsync(submit);
+        await harness.WaitForStateAsync(submit.TaskId, nameof(TaskStateMachine.Succeeded));
+        await harness.Harness.InactivityTask;
+        var done = (await harness.LoadAsync(submit.TaskId))!;
+
+        await harness.Harness.Bus.Publish(FakeAgentBehaviour.Success(submit.TaskId, SagaHarness.AgentId, Guid.NewGuid(), "other"));
+        Assert.That(await harness.Harness.Consumed.Any<AgentTaskResult>(x => x.Context.Message.Result!.Value.GetProperty("vm").GetProperty("name").GetString() == "other"), Is.True);
+        await harness.Harness.InactivityTask;
+
+        var after = (await harness.LoadAsync(submit.TaskId))!;
+        Assert.That(after.Version, Is.EqualTo(done.Version));
+        Assert.That(after.ResourceId, Is.EqualTo(done.ResourceId));
+        Assert.That(await harness.ResourcesAsync(), Has.Count.EqualTo(1));
+        Assert.That((await harness.UsageAsync()).Cpu.Used, Is.EqualTo(2));
+    }
+
+    [Test]
+    public async Task A_result_from_another_agent_is_ignored()
+    {
+        await using var harness = await SagaHarness.StartAsync();
+        harness.Agent.Mode = FakeAgentMode.Silent;
+        var submit = SagaHarness.VmCreate();
+        await harness.SubmitAsync(submit);
+        await harness.WaitForStateAsync(submit.TaskId, nameof(TaskStateMachine.AwaitingResult));
+
+        await harness.Harness.Bus.Publish(FakeAgentBehaviour.Success(submit.TaskId, "intruder"));
+        Assert.That(await harness.Harness.Consumed.Any<AgentTaskResult>(x => x.Context.Message.AgentId == "intruder"), Is.True);
+        await harness.Harness.InactivityTask;
+
+        Assert.That((await harness.LoadAsync(submit.TaskId))!.CurrentState, Is.EqualTo(nameof(TaskStateMachine.AwaitingResult)));
+    }
+
+    [Test]
+    public async Task A_result_for_an_unknown_task_creates_nothing()
+    {
+        await using var harness = await SagaHarness.StartAsync();
+        var phantom = Guid.NewGuid();
+
+        await harness.Harness.Bus.Publish(FakeAgentBehaviour.Success(phantom, SagaHarness.AgentId));
+        Assert.That(await harness.Harness.Consumed.Any<AgentTaskResult>(x => x.Context.Message.TaskId == phantom), Is.True);
+        await harness.Harness.InactivityTask;
+
+        Assert.That(await harness.LoadAsync(phantom), Is.Null);
+    }
+
+    [Test]
+    public async Task A_result_that_overtakes_the_dispatch_transition_still_completes_the_task()
+    {
+        var release = new TaskCompletionSource();
+        await using var harness = await SagaHarness.StartAsync(services =>
+            services.AddSingleton<IAgentTaskSender>(new RacingSender(release.Task)));
+        var submit = SagaHarness.VmCreate();
+
+        await harness.Harness.Bus.Publish(submit);
+        // The agent's success arrives while the saga is still in Dispatching.
+        var task = await harness.WaitForStateAsync(submit.TaskId, nameof(TaskStateMachine.Succeeded));
+        release.SetResult();
+        await harness.Harness.InactivityTask;
+
+        Assert.That(task.Timeline.Select(t => t.State), Does.Not.Contain("AwaitingResult"));
+        Assert.That((await harness.LoadAsync(submit.TaskId))!.CurrentState, Is.EqualTo(nameof(TaskStateMachine.Succeeded)));
+        Assert.That((await harness.UsageAsync()).VmCount.Used, Is.EqualTo(1));
+        Assert.That(await harness.ResourcesAsync(), Has.Count.EqualTo(1));
+    }
+
+    [Test]
+    public async Task A_late_success_after_a_deadline_failure_commits_quota_and_links_the_vm_flagged()
+    {
+        await using var harness = await SagaHarness.StartAsync(settings: new Dictionary<string, string?> { ["Orchestrator:Deadlines:AwaitingResult"] = "00:00:00.200" });
+        harness.Agent.Mode = FakeAgentMode.Silent;
+        var submit = SagaHarness.VmCreate();
+        await harness.SubmitAsync(submit);
+        await harness.WaitForStateAsync(submit.TaskId, nameof(TaskStateMachine.Failed));
+        Assert.That((await harness.UsageAsync()).Cpu.Used, Is.Zero);
+
+        var vmId = Guid.NewGuid();
+        await harness.Harness.Bus.Publish(FakeAgentBehaviour.Success(submit.TaskId, SagaHarness.AgentId, vmId));
+
+        var task = await Eventually.Get(() => harness.LoadAsync(submit.TaskId), t => t!.LateSuccess);
+        Assert.That(task!.CurrentState, Is.EqualTo(nameof(TaskStateMachine.Failed)));
+        Assert.That(task.QuotaHold, Is.EqualTo(QuotaHoldStatuses.Committed));
+        var usage = await harness.UsageAsync();
+        Assert.That((usage.Cpu.Used, usage.VmCount.Used), Is.EqualTo((2L, 1L)));
+        var resource = (await harness.ResourcesAsync()).Single();
+        Assert.That((resource.ResourceId, resource.Late), Is.EqualTo((vmId.ToString(), true)));
+    }
+
+    [Test]
+    public async Task Fifty_concurrent_events_on_one_task_are_all_applied()
+    {
+        await using var harness = await SagaHarness.StartAsync();
+        harness.Agent.Mode = FakeAgentMode.Silent;
+        var submit = SagaHarness.VmCreate();
+        await harness.SubmitAsync(submit);
+        await harness.WaitForStateAsync(submit.TaskId, nameof(TaskStateMachine.AwaitingResult));
+
+        await Task.WhenAll(Enumerable.Range(0, 50).Select(i =>
+            harness.Harness.Bus.Publish(new AgentTaskProgress(submit.TaskId, SagaHarness.AgentId, $"step {i}", DateTimeOffset.UtcNow))));
+
+        var task = await Eventually.Get(() => harness.LoadAsync(submit.TaskId), t => t!.Progress.Count == 50, because: "50 progress notes");
+        Assert.That(task!.Progress.Select(p => p.Message), Is.EquivalentTo(Enumerable.Range(0, 50).Select(i => $"step {i}")));
+    }
+
+    [Test]
+    public async Task A_duplicate_submission_of_one_task_id_creates_one_task()
+    {
+        await using var harness = await SagaHarness.StartAsync();
+        var submit = SagaHarness.VmCreate();
+
+        await Task.WhenAll(harness.Harness.Bus.Publish(submit), harness.Harness.Bus.Publish(submit));
+        await harness.WaitForStateAsync(submit.TaskId, nameof(TaskStateMachine.Succeeded));
+        await harness.Harness.InactivityTask;
+
+        Assert.That(harness.Agent.Received.Count(t => t.TaskId == submit.TaskId), Is.EqualTo(1));
+        Assert.That((await harness.UsageAsync()).VmCount.Used, Is.EqualTo(1));
+    }
+
+    /// <summary>Delivers the agent's result before the saga can see TaskDispatched.</summary>
+    private sealed class RacingSender(Task release) : IAgentTaskSender
+    {
+        public async Task SendAsync(ConsumeContext context, AgentTask task, CancellationToken cancellationToken)
+        {
+            await context.Publish(FakeAgentBehaviour.Success(task.TaskId, task.AgentId), cancellationToken);
+            await release.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+        }
+    }
+}
