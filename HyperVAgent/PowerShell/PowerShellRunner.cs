@@ -80,10 +80,11 @@ public sealed class PowerShellRunner : IDisposable
         timeoutSource.CancelAfter(timeout);
         try
         {
-            var output = await invocation.WaitAsync(timeoutSource.Token);
-            if (ps.HadErrors && ps.Streams.Error.Count > 0)
+            var output = ReadOutput(await invocation.WaitAsync(timeoutSource.Token));
+            // Scripts stop on the first error; an error record without output is a failure the script did not throw.
+            if (output is null && ps.Streams.Error.Count > 0)
                 return FromError(ps.Streams.Error[0]);
-            return new ScriptOutcome(true, ReadOutput(output), null);
+            return new ScriptOutcome(true, output, null);
         }
         catch (OperationCanceledException) when (timeoutSource.IsCancellationRequested)
         {
@@ -120,7 +121,7 @@ public sealed class PowerShellRunner : IDisposable
         var comma = id.IndexOf(',');
         var head = comma >= 0 ? id[..comma] : id;
         var code = head.StartsWith("ERR_", StringComparison.Ordinal) ? head
-            : (exception ?? record.Exception) is ParameterBindingException ? "ERR_BAD_PARAMETERS"
+            : (exception ?? record.Exception) is ParameterBindingException ? "ERR_INVALID_ARGUMENT"
             : ErrorCodes.ScriptFailed;
         var message = record.Exception?.Message ?? exception?.Message ?? record.ToString();
         return ScriptOutcome.Failure(code, message, new

@@ -1,0 +1,73 @@
+# _host.status (internal, not an action): host capacity, storage of the agent's base folder,
+# resources assigned to VMs, and the VM list, for heartbeats and inventory.
+param(
+    [Parameter(Mandatory)][string]$BasePath
+)
+Set-StrictMode -Version 3
+$ErrorActionPreference = 'Stop'
+Import-Module (Join-Path $PSScriptRoot 'OpenHvx.Agent.psm1')
+
+function Get-BasePathStorage([string]$Path) {
+    # The volume whose mount point is the longest prefix of the path (Linux has nested mounts;
+    # on Windows this is the drive letter).
+    $full = [System.IO.Path]::GetFullPath($Path)
+    $best = $null
+    foreach ($drive in [System.IO.DriveInfo]::GetDrives()) {
+        try {
+            if (-not $drive.IsReady) { continue }
+            $root = $drive.RootDirectory.FullName
+            if (-not (Test-OpenHvxPathUnder $full $root)) { continue }
+            if ($null -eq $best -or $root.Length -gt $best.RootDirectory.FullName.Length) {
+                [void]$drive.TotalSize   # throws for volumes we cannot query
+                $best = $drive
+            }
+        }
+        catch { continue }
+    }
+    if ($null -eq $best) { return [ordered]@{ capacityMB = $null; freeMB = $null } }
+    [ordered]@{
+        capacityMB = [long][math]::Floor($best.TotalSize / 1MB)
+        freeMB     = [long][math]::Floor($best.AvailableFreeSpace / 1MB)
+    }
+}
+
+$vmHost = Get-VMHost
+$vms = @(Get-VM)
+
+if (Get-Command -Name Get-OpenHvxSimulatedDatastore -ErrorAction Ignore) {
+    $ds = Get-OpenHvxSimulatedDatastore
+    $storage = [ordered]@{ capacityMB = [long]$ds.capacityMB; freeMB = [long]$ds.freeMB }
+}
+else {
+    $storage = Get-BasePathStorage $BasePath
+}
+
+$vmList = [System.Collections.Generic.List[object]]::new()
+$assignedCpu = [long]0
+$assignedMemoryBytes = [long]0
+foreach ($vm in $vms) {
+    $assignedCpu += [long]$vm.ProcessorCount
+    $assignedMemoryBytes += [long]$vm.MemoryStartup
+    $vmList.Add([ordered]@{
+            id         = $vm.Id.ToString()
+            name       = [string]$vm.Name
+            powerState = [string]$vm.State   # real Hyper-V: an enum; as a string it reads 'Running', 'Off', ...
+            cpu        = [ordered]@{ vcpus = [int]$vm.ProcessorCount }
+            memoryMb   = [long][math]::Floor([long]$vm.MemoryStartup / 1MB)
+        })
+}
+
+ConvertTo-OpenHvxJson ([ordered]@{
+        host     = [ordered]@{
+            hostname          = [string]$vmHost.ComputerName
+            os                = [System.Runtime.InteropServices.RuntimeInformation]::OSDescription
+            logicalProcessors = [int]$vmHost.LogicalProcessorCount
+            memoryMB          = [long][math]::Floor([long]$vmHost.MemoryCapacity / 1MB)
+        }
+        storage  = $storage
+        assigned = [ordered]@{
+            cpu      = $assignedCpu
+            memoryMB = [long][math]::Floor($assignedMemoryBytes / 1MB)
+        }
+        vms      = $vmList.ToArray()
+    })
