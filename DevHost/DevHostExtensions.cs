@@ -1,4 +1,6 @@
 using MassTransit;
+using Microsoft.Extensions.Configuration.Json;
+using Microsoft.Extensions.FileProviders;
 using OpenHvx.HyperVAgent;
 using OpenHvx.Orchestrator;
 
@@ -12,7 +14,16 @@ public static class DevHostExtensions
 {
     public static WebApplicationBuilder AddDevHost(this WebApplicationBuilder builder)
     {
-        builder.Configuration.AddEnvironmentVariables();
+        // `dotnet run` starts in the caller's directory (it only holds state): read the bundled appsettings.json.
+        if (!File.Exists(Path.Combine(builder.Environment.ContentRootPath, "appsettings.json")))
+        {
+            builder.Configuration.Sources.Insert(0, new JsonConfigurationSource
+            {
+                FileProvider = new PhysicalFileProvider(AppContext.BaseDirectory),
+                Path = "appsettings.json",
+                Optional = true,
+            });
+        }
         if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
             builder.WebHost.UseUrls("http://localhost:8080");
 

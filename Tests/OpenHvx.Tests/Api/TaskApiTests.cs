@@ -1,0 +1,196 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using OpenHvx.Tests.Support;
+
+namespace OpenHvx.Tests.Api;
+
+[TestFixture]
+[Category("Integration")]
+public sealed class TaskApiTests
+{
+    private TempFolder _folder = null!;
+    private DevHostFactory _factory = null!;
+    private HttpClient _client = null!;
+
+    [OneTimeSetUp]
+    public async Task StartAsync()
+    {
+        _folder = new TempFolder("api");
+        _factory = new DevHostFactory(_folder.Path);
+        _client = await _factory.StartAsync();
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAsync()
+    {
+        _client.Dispose();
+        await _factory.DisposeAsync();
+        _folder.Dispose();
+    }
+
+    private static string UniqueName() => "vm-" + Guid.NewGuid().ToString("N")[..10];
+
+    private Task<HttpResponseMessage> PostRawAsync(string body, string? idempotencyKey = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/admin/tasks") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        if (idempotencyKey is not null)
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        return _client.SendAsync(request);
+    }
+
+    private Task<HttpResponseMessage> PostAsync(object data, string action = "vm.create", string? idempotencyKey = null)
+        => PostRawAsync(JsonSerializer.Serialize(new { tenantId = "test1", action, data }), idempotencyKey);
+
+    private static async Task<JsonElement> ProblemAsync(HttpResponseMessage response, HttpStatusCode status, string code)
+    {
+        Assert.That(response.StatusCode, Is.EqualTo(status), await response.Content.ReadAsStringAsync());
+        Assert.That(response.Content.Headers.ContentType!.MediaType, Is.EqualTo("application/problem+json"));
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.That(problem.GetProperty("code").GetString(), Is.EqualTo(code));
+        return problem;
+    }
+
+    [Test]
+    public async Task A_valid_vm_create_is_accepted_with_202_and_a_Location()
+    {
+        var response = await PostAsync(new { name = UniqueName(), cpu = 1, ram = "1GB" });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var taskId = body.GetProperty("taskId").GetString();
+        Assert.That(response.Headers.Location!.ToString(), Is.EqualTo($"/api/v1/admin/tasks/{taskId}"));
+        Assert.That(body.GetProperty("statusUrl").GetString(), Is.EqualTo($"/api/v1/admin/tasks/{taskId}"));
+        Assert.That(body.GetProperty("agentId").GetString(), Is.EqualTo(DevHostFactory.AgentId));
+        Assert.That(body.GetProperty("status").GetString(), Is.AnyOf("sent", "running", "SUCCESS"));
+
+        var task = await _client.GetFromJsonAsync<JsonElement>(response.Headers.Location);
+        Assert.That(task.GetProperty("taskId").GetString(), Is.EqualTo(taskId));
+    }
+
+    [TestCase("""{"name":"bad name!"}""", "data.name")]
+    [TestCase("""{"name":"ok","cpu":0}""", "data.cpu")]
+    [TestCase("""{"name":"ok","cpu":"2"}""", "data.cpu")]
+    [TestCase("""{"name":"ok","ram":"lots"}""", "data.ram")]
+    [TestCase("""{"name":"ok","ram":"256MB"}""", "data.ram")]
+    [TestCase("""{"name":"ok","color":"blue"}""", "data.color")]
+    [TestCase("""{"name":"ok","cloudInit":{"hostname":"a\nruncmd: [x]"}}""", "data.cloudInit.hostname")]
+    [TestCase("""{"name":"ok","cloudInit":{"evil":1}}""", "data.cloudInit.evil")]
+    [TestCase("""{"cpu":2}""", "data.name")]
+    public async Task Invalid_data_gets_422_with_the_field_error(string data, string field)
+    {
+        var response = await PostRawAsync($$"""{"tenantId":"test1","action":"vm.create","data":{{data}}}""");
+
+        var problem = await ProblemAsync(response, HttpStatusCode.UnprocessableEntity, "ERR_VALIDATION");
+        Assert.That(problem.GetProperty("errors").TryGetProperty(field, out var messages), Is.True, problem.ToString());
+        Assert.That(messages.GetArrayLength(), Is.GreaterThan(0));
+    }
+
+    [Test]
+    public async Task Several_bad_fields_are_reported_together()
+    {
+        var response = await PostAsync(new { name = "bad name", cpu = 0, ram = "lots", extra = true });
+
+        var problem = await ProblemAsync(response, HttpStatusCode.UnprocessableEntity, "ERR_VALIDATION");
+        var fields = problem.GetProperty("errors").EnumerateObject().Select(p => p.Name);
+        Assert.That(fields, Is.EquivalentTo(new[] { "data.name", "data.cpu", "data.ram", "data.extra" }));
+    }
+
+    [TestCase("{not json")]
+    [TestCase("")]
+    [TestCase("[1,2]")]
+    [TestCase("""{"tenantId":"test1","data":{}}""")]
+    [TestCase("""{"tenantId":"test1","action":42}""")]
+    [TestCase("""{"tenantId":"test1","action":"vm.create","target":"vm-1","data":{"name":"a"}}""")]
+    [TestCase("""{"tenantId":"test1","action":"vm.create","surprise":1,"data":{"name":"a"}}""")]
+    public async Task A_malformed_envelope_gets_400(string body)
+    {
+        await ProblemAsync(await PostRawAsync(body), HttpStatusCode.BadRequest, "ERR_BAD_ENVELOPE");
+    }
+
+    [Test]
+    public async Task An_unknown_action_gets_400()
+    {
+        await ProblemAsync(await PostAsync(new { name = "a" }, action: "vm.explode"), HttpStatusCode.BadRequest, "ERR_UNKNOWN_ACTION");
+    }
+
+    [Test]
+    public async Task An_admin_request_without_tenant_gets_400()
+    {
+        await ProblemAsync(await PostRawAsync("""{"action":"vm.create","data":{"name":"a"}}"""), HttpStatusCode.BadRequest, "ERR_TENANT_REQUIRED");
+    }
+
+    [Test]
+    public async Task An_unknown_image_gets_422_ERR_IMAGE_NOT_FOUND()
+    {
+        var response = await PostAsync(new { name = UniqueName(), imageId = "NoSuchImage.latest" });
+
+        var problem = await ProblemAsync(response, HttpStatusCode.UnprocessableEntity, "ERR_IMAGE_NOT_FOUND");
+        Assert.That(problem.GetProperty("taskId").GetString(), Is.Not.Empty);
+    }
+
+    [Test]
+    public async Task A_second_vm_with_a_taken_name_gets_409_ERR_NAME_TAKEN()
+    {
+        var name = UniqueName();
+        Assert.That((await PostAsync(new { name })).StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
+
+        await ProblemAsync(await PostAsync(new { name = name.ToUpperInvariant() }), HttpStatusCode.Conflict, "ERR_NAME_TAKEN");
+    }
+
+    [Test]
+    public async Task The_same_Idempotency_Key_returns_the_same_task()
+    {
+        var key = Guid.NewGuid().ToString();
+        var data = new { name = UniqueName() };
+
+        var first = await PostAsync(data, idempotencyKey: key);
+        var second = await PostAsync(data, idempotencyKey: key);
+
+        Assert.That((first.StatusCode, second.StatusCode), Is.EqualTo((HttpStatusCode.Accepted, HttpStatusCode.Accepted)));
+        var firstId = (await first.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("taskId").GetString();
+        var secondId = (await second.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("taskId").GetString();
+        Assert.That(secondId, Is.EqualTo(firstId));
+        Assert.That(second.Headers.Location!.ToString(), Does.EndWith(firstId!));
+    }
+
+    [Test]
+    public async Task The_same_Idempotency_Key_with_another_body_gets_409()
+    {
+        var key = Guid.NewGuid().ToString();
+        Assert.That((await PostAsync(new { name = UniqueName() }, idempotencyKey: key)).StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
+
+        await ProblemAsync(await PostAsync(new { name = UniqueName() }, idempotencyKey: key), HttpStatusCode.Conflict, "ERR_IDEMPOTENCY_CONFLICT");
+    }
+
+    [Test]
+    public async Task An_unknown_task_id_gets_404()
+    {
+        await ProblemAsync(await _client.GetAsync($"/api/v1/admin/tasks/{Guid.NewGuid()}"), HttpStatusCode.NotFound, "ERR_NOT_FOUND");
+        await ProblemAsync(await _client.GetAsync("/api/v1/admin/tasks/not-a-guid"), HttpStatusCode.NotFound, "ERR_NOT_FOUND");
+    }
+
+    [Test]
+    public async Task The_task_list_filters_by_tenant_and_action_newest_first()
+    {
+        var a = await (await PostAsync(new { name = UniqueName() })).Content.ReadFromJsonAsync<JsonElement>();
+        var b = await (await PostAsync(new { name = UniqueName() })).Content.ReadFromJsonAsync<JsonElement>();
+
+        var list = await _client.GetFromJsonAsync<JsonElement>("/api/v1/admin/tasks?tenantId=test1&action=vm.create&limit=500");
+        var ids = list.GetProperty("items").EnumerateArray().Select(t => t.GetProperty("taskId").GetString()).ToList();
+        Assert.That(ids.IndexOf(b.GetProperty("taskId").GetString()), Is.LessThan(ids.IndexOf(a.GetProperty("taskId").GetString())));
+        Assert.That(ids.IndexOf(a.GetProperty("taskId").GetString()), Is.GreaterThanOrEqualTo(0));
+
+        var none = await _client.GetFromJsonAsync<JsonElement>("/api/v1/admin/tasks?tenantId=nobody");
+        Assert.That(none.GetProperty("items").GetArrayLength(), Is.Zero);
+        await ProblemAsync(await _client.GetAsync("/api/v1/admin/tasks?limit=abc"), HttpStatusCode.UnprocessableEntity, "ERR_VALIDATION");
+    }
+
+    [Test]
+    public async Task Health_endpoints_answer()
+    {
+        Assert.That((await _client.GetAsync("/health/live")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That((await _client.GetAsync("/health/ready")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+    }
+}

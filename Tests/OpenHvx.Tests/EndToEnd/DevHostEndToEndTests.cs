@@ -1,0 +1,102 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using OpenHvx.HyperVAgent;
+using OpenHvx.HyperVAgent.PowerShell;
+using OpenHvx.Tests.Support;
+
+namespace OpenHvx.Tests.EndToEnd;
+
+[TestFixture]
+[Category("EndToEnd")]
+[NonParallelizable]
+public sealed class DevHostEndToEndTests
+{
+    private static async Task<JsonElement> WaitForStatusAsync(HttpClient client, Uri location, string status)
+        => await Eventually.Get(() => client.GetFromJsonAsync<JsonElement>(location),
+            task => task.GetProperty("status").GetString() is "SUCCESS" or "FAILED",
+            TimeSpan.FromSeconds(60), $"task {location} finishes") is var task && task.GetProperty("status").GetString() == status
+            ? task
+            : throw new AssertionException($"Expected {status}: {task}");
+
+    [Test]
+    public async Task Vm_create_reaches_SUCCESS_the_vm_exists_on_the_host_and_quota_is_charged()
+    {
+        using var folder = new TempFolder("e2e");
+        await using var factory = new DevHostFactory(folder.Path);
+        var client = await factory.StartAsync();
+
+        var response = await client.PostAsJsonAsync("/api/v1/admin/tasks", new
+        {
+            tenantId = "test1",
+            action = "vm.create",
+            data = new { name = "example", cpu = 2, ram = "2GB", imageId = "Rocky-10-GenericCloud-Base.latest" },
+        });
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
+
+        var task = await WaitForStatusAsync(client, response.Headers.Location!, "SUCCESS");
+        var vmId = task.GetProperty("result").GetProperty("vm").GetProperty("guid").GetString();
+        Assert.That(task.GetProperty("data").GetProperty("imageId").GetString(), Is.EqualTo("Rocky-10-GenericCloud-Base.10.1-20251120"));
+
+        var runner = factory.Services.GetRequiredService<PowerShellRunner>();
+        var options = factory.Services.GetRequiredService<IOptions<AgentOptions>>().Value;
+        var status = await runner.RunAsync(runner.ScriptPath("_host.status"), [new("BasePath", options.FullDataPath)], TimeSpan.FromSeconds(30), CancellationToken.None);
+        var vm = status.Output!.Value.GetProperty("vms").EnumerateArray().Single(v => v.GetProperty("id").GetString() == vmId);
+        Assert.That((vm.GetProperty("name").GetString(), vm.GetProperty("powerState").GetString()), Is.EqualTo(("test1.example", "Running")));
+
+        var quota = await client.GetFromJsonAsync<JsonElement>("/api/v1/admin/tenants/test1/quotas");
+        Assert.That(quota.GetProperty("cpu").GetProperty("used").GetInt64(), Is.EqualTo(2));
+        Assert.That(quota.GetProperty("memoryMB").GetProperty("used").GetInt64(), Is.EqualTo(2048));
+        Assert.That(quota.GetProperty("storageMB").GetProperty("used").GetInt64(), Is.EqualTo(10 * 1024));
+        Assert.That(quota.GetProperty("vmCount").GetProperty("used").GetInt64(), Is.EqualTo(1));
+        Assert.That(quota.GetProperty("cpu").GetProperty("held").GetInt64(), Is.Zero);
+
+        var resources = await client.GetFromJsonAsync<JsonElement>("/api/v1/admin/tenants/test1/resources");
+        Assert.That(resources.EnumerateArray().Single().GetProperty("resourceId").GetString(), Is.EqualTo(vmId));
+    }
+
+    [Test]
+    public async Task A_failing_host_fails_the_task_and_releases_the_quota()
+    {
+        using var folder = new TempFolder("e2e-fault");
+        await using var factory = new DevHostFactory(folder.Path, new Dictionary<string, string?>
+        {
+            ["Agent:Simulated:Faults:Start-VM:Message"] = "host says no",
+            ["Agent:Simulated:Faults:Start-VM:Rate"] = "1",
+        });
+        var client = await factory.StartAsync();
+
+        var response = await client.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId = "test1", action = "vm.create", data = new { name = "doomed" } });
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
+
+        var task = await WaitForStatusAsync(client, response.Headers.Location!, "FAILED");
+        Assert.That(task.GetProperty("error").GetProperty("code").GetString(), Is.EqualTo("ERR_SIMULATED_FAULT"));
+        var quota = await client.GetFromJsonAsync<JsonElement>("/api/v1/admin/tenants/test1/quotas");
+        Assert.That((quota.GetProperty("cpu").GetProperty("used").GetInt64(), quota.GetProperty("cpu").GetProperty("held").GetInt64()), Is.EqualTo((0L, 0L)));
+    }
+
+    [Test]
+    public async Task Tasks_survive_a_restart_of_DevHost()
+    {
+        using var folder = new TempFolder("e2e-restart");
+        Uri location;
+        await using (var first = new DevHostFactory(folder.Path))
+        {
+            var client = await first.StartAsync();
+            var response = await client.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId = "test1", action = "vm.create", data = new { name = "durable" } });
+            location = response.Headers.Location!;
+            await WaitForStatusAsync(client, location, "SUCCESS");
+        }
+
+        await using var second = new DevHostFactory(folder.Path);
+        var again = await second.StartAsync();
+        var task = await again.GetFromJsonAsync<JsonElement>(location);
+        Assert.That(task.GetProperty("status").GetString(), Is.EqualTo("SUCCESS"));
+        var quota = await again.GetFromJsonAsync<JsonElement>("/api/v1/admin/tenants/test1/quotas");
+        Assert.That(quota.GetProperty("vmCount").GetProperty("used").GetInt64(), Is.EqualTo(1));
+        var taken = await again.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId = "test1", action = "vm.create", data = new { name = "durable" } });
+        Assert.That(taken.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
+    }
+}
