@@ -81,6 +81,10 @@ public static class OrchestratorExtensions
     /// <summary>The orchestrator's HTTP API and health endpoints.</summary>
     public static IEndpointRouteBuilder MapOrchestratorApi(this IEndpointRouteBuilder app)
     {
+        // Authentication arrives with the gateway; until then the API is served open, and only where a host
+        // (DevHost) says so explicitly.
+        if (!app.ServiceProvider.GetRequiredService<IOptions<OrchestratorOptions>>().Value.AllowAnonymous)
+            throw new InvalidOperationException("The orchestrator API has no authentication yet; set Orchestrator:AllowAnonymous=true (DevHost only).");
         var admin = app.MapGroup("/api/v1/admin");
         admin.MapAdminTaskEndpoints();
         admin.MapAdminReadEndpoints();

@@ -38,7 +38,8 @@ public sealed class TaskDeadlines
     public TimeSpan Enriching { get; set; } = TimeSpan.FromSeconds(30);
     public TimeSpan HoldingQuota { get; set; } = TimeSpan.FromSeconds(30);
     public TimeSpan Dispatching { get; set; } = TimeSpan.FromSeconds(60);
-    public TimeSpan AwaitingResult { get; set; } = TimeSpan.FromMinutes(30);
+    // Below the vm.create hold TTL (30 min) and above the agent's vm.create timeout (25 min).
+    public TimeSpan AwaitingResult { get; set; } = TimeSpan.FromMinutes(28);
 
     public TimeSpan? For(string state) => state switch
     {

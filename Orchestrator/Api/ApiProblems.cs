@@ -20,9 +20,9 @@ public static class ApiProblems
         _ => StatusCodes.Status422UnprocessableEntity,
     };
 
-    public static ProblemDetails Create(string code, string detail, IDictionary<string, string[]>? errors = null, JsonElement? details = null)
+    public static ProblemDetails Create(string code, string detail, IDictionary<string, string[]>? errors = null, JsonElement? details = null, int? status = null)
     {
-        var status = StatusOf(code);
+        status ??= StatusOf(code);
         var problem = new ProblemDetails
         {
             Type = $"https://openhvx.dev/errors/{code}",
@@ -38,9 +38,9 @@ public static class ApiProblems
         return problem;
     }
 
-    public static IResult Result(string code, string detail, IDictionary<string, string[]>? errors = null, JsonElement? details = null)
+    public static IResult Result(string code, string detail, IDictionary<string, string[]>? errors = null, JsonElement? details = null, int? status = null)
     {
-        var problem = Create(code, detail, errors, details);
+        var problem = Create(code, detail, errors, details, status);
         return Results.Json(problem, statusCode: problem.Status, contentType: "application/problem+json");
     }
 

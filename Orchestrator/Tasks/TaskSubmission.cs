@@ -44,6 +44,10 @@ public sealed partial class TaskSubmission(
     public async Task<IResult> SubmitAsync(HttpContext http, Caller caller)
     {
         var cancellationToken = http.RequestAborted;
+        if (http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            limit.MaxRequestBodySize = MaxBodyBytes;
+        if (http.Request.ContentLength > MaxBodyBytes)
+            return ApiProblems.Result(ErrorCodes.BadEnvelope, $"The body is larger than {MaxBodyBytes} bytes.", status: StatusCodes.Status413PayloadTooLarge);
         JsonDocument document;
         try
         {

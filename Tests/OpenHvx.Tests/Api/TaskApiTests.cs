@@ -110,6 +110,18 @@ public sealed class TaskApiTests
     }
 
     [Test]
+    public async Task A_body_over_one_megabyte_gets_413_and_no_task()
+    {
+        var before = await _client.GetFromJsonAsync<JsonElement>("/api/v1/admin/tasks?limit=500");
+        var huge = JsonSerializer.Serialize(new { tenantId = "test1", action = "vm.create", data = new { name = "big", pad = new string('x', 1_100_000) } });
+
+        await ProblemAsync(await PostRawAsync(huge), HttpStatusCode.RequestEntityTooLarge, "ERR_BAD_ENVELOPE");
+
+        var after = await _client.GetFromJsonAsync<JsonElement>("/api/v1/admin/tasks?limit=500");
+        Assert.That(after.GetProperty("items").GetArrayLength(), Is.EqualTo(before.GetProperty("items").GetArrayLength()));
+    }
+
+    [Test]
     public async Task An_unknown_action_gets_400()
     {
         await ProblemAsync(await PostAsync(new { name = "a" }, action: "vm.explode"), HttpStatusCode.BadRequest, "ERR_UNKNOWN_ACTION");
