@@ -33,13 +33,16 @@ public sealed class FakeAgentBehaviour
         => new(taskId, agentId, true, JsonSerializer.SerializeToElement(new { vm = new { guid = vmId ?? Guid.NewGuid(), name } }), null, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
 }
 
-public sealed class FakeAgentConsumer(FakeAgentBehaviour behaviour) : IConsumer<AgentTask>
+public sealed class FakeAgentConsumer(FakeAgentBehaviour behaviour, SqliteTaskSagaStore tasks) : IConsumer<AgentTask>
 {
     public async Task Consume(ConsumeContext<AgentTask> context)
     {
         lock (behaviour.Received)
             behaviour.Received.Add(context.Message);
         var task = context.Message;
+        // Like a real agent, answer after the saga has recorded the dispatch (the overtaking case has its own test).
+        await Eventually.True(async () => (await tasks.LoadAsync(task.TaskId, CancellationToken.None))?.CurrentState != "Dispatching",
+            because: "the saga leaves Dispatching");
         switch (behaviour.Mode)
         {
             case FakeAgentMode.Succeed:
