@@ -39,3 +39,6 @@ public sealed record AgentHeartbeat(
 
 /// <summary>A progress note from the agent while a task runs (kept on the task, newest last).</summary>
 public sealed record AgentTaskProgress(Guid TaskId, string AgentId, string Message, DateTimeOffset At);
+
+/// <summary>Inventory: exchange <c>agent.telemetry</c>, routing key <c>inventory.&lt;agentId&gt;</c>; <see cref="Inventory"/> in the canonical shape (schemaVersion 1.0.0).</summary>
+public sealed record AgentInventory(string AgentId, DateTimeOffset Ts, JsonElement Inventory);

@@ -24,13 +24,10 @@ public static class DevHostExtensions
                 Optional = true,
             });
         }
-        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
-            builder.WebHost.UseUrls("http://localhost:8080");
+        builder.WebHost.UseUrlsUnlessConfigured(builder.Configuration, "http://localhost:8080");
 
         builder.Services.AddOrchestrator(builder.Configuration);
         builder.Services.AddHyperVAgent(builder.Configuration);
-        builder.Services.AddOptions<DevHostSeed>().Bind(builder.Configuration.GetSection(DevHostSeed.Section));
-        builder.Services.AddHostedService<DevHostSeeder>();
 
         builder.Services.AddMassTransit(bus =>
         {

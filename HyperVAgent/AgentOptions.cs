@@ -56,8 +56,8 @@ public sealed class SimulatedHostOptions
     /// <summary>Milliseconds of latency per cmdlet name (<c>*</c> for all).</summary>
     public Dictionary<string, int> LatencyMs { get; set; } = [];
     public Dictionary<string, SimulatedFault> Faults { get; set; } = [];
-    /// <summary>Image files created (as simulated VHDX) in the agent's images folder when missing.</summary>
-    public Dictionary<string, int> Images { get; set; } = [];
+    /// <summary>Image files created (as simulated VHDX, size in GB) in the agent's images folder when missing; by default the demo catalog's.</summary>
+    public Dictionary<string, int> Images { get; set; } = OpenHvx.Contracts.DemoCatalog.Images.ToDictionary(i => i.File, i => i.MinStorageGB);
 }
 
 public sealed class SimulatedFault

@@ -1,8 +1,10 @@
 using System.Text.RegularExpressions;
 using MassTransit;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using OpenHvx.HyperVAgent.Messaging;
 using OpenHvx.HyperVAgent.PowerShell;
 using OpenHvx.HyperVAgent.Tasks;
 using OpenHvx.HyperVAgent.Telemetry;
@@ -35,8 +37,16 @@ public static partial class HyperVAgentExtensions
         services.AddSingleton<ActionScripts>();
         services.AddSingleton<TaskJournal>();
         services.AddSingleton<SimulatedHost>();
+        services.TryAddSingleton<IAgentWire, BusAgentWire>();
         services.AddHostedService<HeartbeatService>();
         return services;
+    }
+
+    /// <summary><c>/health/live</c> (the process) and <c>/health/ready</c> (the bus, through MassTransit's health check).</summary>
+    public static void MapHyperVAgentHealth(this Microsoft.AspNetCore.Routing.IEndpointRouteBuilder app)
+    {
+        app.MapHealthChecks("/health/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/health/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
     }
 
     public static IBusRegistrationConfigurator AddHyperVAgentConsumers(this IBusRegistrationConfigurator bus)

@@ -49,6 +49,7 @@ public static class OrchestratorExtensions
         services.AddSingleton<TaskLifecycle>();
         services.TryAddSingleton<IAgentTaskSender, QueueAgentTaskSender>();
         services.AddScoped<TaskSubmission>();
+        services.AddHostedService<SeedData>();
         services.AddHostedService<TaskDeadlineSweeper>();
 
         services.AddProblemDetails();
@@ -57,7 +58,9 @@ public static class OrchestratorExtensions
     }
 
     /// <summary>The task saga, its step consumers and the heartbeat consumer, on whatever transport the host picks.</summary>
-    public static IBusRegistrationConfigurator AddOrchestratorConsumers(this IBusRegistrationConfigurator bus)
+    /// <param name="bus">the bus registration</param>
+    /// <param name="telemetryOnWire">true on RabbitMQ, where heartbeats arrive as plain JSON on their own queue</param>
+    public static IBusRegistrationConfigurator AddOrchestratorConsumers(this IBusRegistrationConfigurator bus, bool telemetryOnWire = false)
     {
         bus.AddSagaStateMachine<TaskStateMachine, TaskState, TaskStateDefinition>()
             .Repository(r =>
@@ -73,7 +76,8 @@ public static class OrchestratorExtensions
         bus.AddConsumer<EnrichTaskConsumer>();
         bus.AddConsumer<HoldQuotaConsumer>();
         bus.AddConsumer<DispatchTaskConsumer>();
-        bus.AddConsumer<AgentHeartbeatConsumer>();
+        if (!telemetryOnWire)
+            bus.AddConsumer<AgentHeartbeatConsumer>();
         bus.AddRequestClient<SubmitTask>();
         return bus;
     }
@@ -92,6 +96,13 @@ public static class OrchestratorExtensions
         app.MapHealthChecks("/health/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
         return app;
+    }
+
+    /// <summary>Listens on <paramref name="url"/> unless <c>--urls</c> or ASPNETCORE_URLS say otherwise.</summary>
+    public static void UseUrlsUnlessConfigured(this Microsoft.AspNetCore.Hosting.IWebHostBuilder webHost, IConfiguration configuration, string url)
+    {
+        if (string.IsNullOrEmpty(configuration["urls"]) && string.IsNullOrEmpty(configuration["ASPNETCORE_URLS"]))
+            webHost.UseUrls(url);
     }
 
     /// <summary>Problem details for anything unexpected, so no request ever gets a bare 500 page.</summary>

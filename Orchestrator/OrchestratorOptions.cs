@@ -27,6 +27,8 @@ public sealed class OrchestratorOptions
     /// <summary>Serve the API without authentication (DevHost only, until the gateway issue).</summary>
     public bool AllowAnonymous { get; set; }
 
+    public Tenants.SeedOptions Seed { get; set; } = new();
+
     public TimeSpan HoldTtlFor(string action) => HoldTtl.TryGetValue(action, out var ttl) ? ttl : DefaultHoldTtl;
 }
 

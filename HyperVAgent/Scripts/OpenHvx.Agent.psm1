@@ -87,6 +87,42 @@ function Remove-OpenHvxDirectory {
     }
 }
 
+# The volume (System.IO.DriveInfo) holding $Path: the ready drive whose root is the longest
+# prefix of the full path (Linux has nested mounts; on Windows this is the drive letter).
+# $null when none can be queried (e.g. a UNC path).
+function Get-OpenHvxPathVolume {
+    param([Parameter(Mandatory)][string]$Path)
+    $full = [System.IO.Path]::GetFullPath($Path)
+    $best = $null
+    foreach ($drive in [System.IO.DriveInfo]::GetDrives()) {
+        try {
+            if (-not $drive.IsReady) { continue }
+            $root = $drive.RootDirectory.FullName
+            if (-not (Test-OpenHvxPathUnder $full $root)) { continue }
+            if ($null -eq $best -or $root.Length -gt $best.RootDirectory.FullName.Length) {
+                [void]$drive.TotalSize   # throws for volumes we cannot query
+                $best = $drive
+            }
+        }
+        catch { continue }
+    }
+    return $best
+}
+
+# Hyper-V VM state (enum or string) as one of Running, Off, Paused, Saved. '*Critical' states
+# map to their base state; FastSaved/Hibernated count as Saved; transitional states
+# (Starting, Stopping, Saving, Pausing, Resuming, Reset, ...) hold the VM's memory and count as
+# Running. Anything else (e.g. 'Other') is returned as it is.
+function ConvertTo-OpenHvxPowerState {
+    param([AllowNull()]$State)
+    $s = [string]$State
+    if ($s.EndsWith('Critical', [System.StringComparison]::Ordinal) -and $s.Length -gt 8) { $s = $s.Substring(0, $s.Length - 8) }
+    if ($s -cin 'Running', 'Off', 'Paused', 'Saved') { return $s }
+    if ($s -cin 'FastSaved', 'Hibernated') { return 'Saved' }
+    if ($s -cin 'Starting', 'Stopping', 'Saving', 'Pausing', 'Resuming', 'Reset', 'FastSaving', 'ForceShutdown', 'ForceReboot', 'ComponentServicing') { return 'Running' }
+    return $s
+}
+
 $script:ComStreamWriterSource = @'
 using System;
 using System.IO;
@@ -170,4 +206,5 @@ function New-OpenHvxIsoImage {
 }
 
 Export-ModuleMember -Function New-OpenHvxError, ConvertTo-OpenHvxJson, ConvertTo-OpenHvxYamlSafeJson, Write-OpenHvxTextFile,
-    Test-OpenHvxPathSegment, Test-OpenHvxPathUnder, Wait-OpenHvxMutex, Remove-OpenHvxDirectory, New-OpenHvxIsoImage
+    Test-OpenHvxPathSegment, Test-OpenHvxPathUnder, Wait-OpenHvxMutex, Remove-OpenHvxDirectory, New-OpenHvxIsoImage,
+    Get-OpenHvxPathVolume, ConvertTo-OpenHvxPowerState

@@ -5,7 +5,7 @@
 # script uses here must also exist, with the same meaning, in the real module.
 #
 # State lives under $global:OpenHvxSimRoot:
-#   config.json          optional: host capacity, switches, latency and fault injection
+#   config.json          optional: host capacity (and host.cpuModel), switches, latency and fault injection
 #   vms/<guid>.json      one record per VM, replaced atomically (temp file + move)
 #   vhds/<sha256>.json   index of the VHD files New-VHD created (for datastore usage)
 #   .lock                exclusive file lock held while a record is read-modified-written
@@ -89,6 +89,7 @@ function Get-SimConfig {
         LogicalProcessors = [int](Get-SimProp $hostCfg 'logicalProcessors' 16)
         MemoryMB          = [long](Get-SimProp $hostCfg 'memoryMB' 65536)
         StorageMB         = [long](Get-SimProp $hostCfg 'storageMB' 1048576)
+        CpuModel          = Get-SimProp $hostCfg 'cpuModel'
         Switches          = $switches.ToArray()
         Latency           = Get-SimProp $raw 'latencyMs'
         Faults            = Get-SimProp $raw 'faults'
@@ -595,6 +596,20 @@ function Get-OpenHvxSimulatedDatastore {
         capacityMB = $cfg.StorageMB
         usedMB     = $usedMB
         freeMB     = [long][math]::Max(0, $cfg.StorageMB - $usedMB)
+    }
+}
+
+# Simulator-only: what real hosts report outside Hyper-V (CIM), e.g. the CPU model.
+# Config: host.cpuModel (optional; null when absent).
+function Get-OpenHvxSimulatedHost {
+    [CmdletBinding()]
+    param()
+    $cfg = Get-SimConfig
+    $model = if ($null -ne $cfg.CpuModel -and ([string]$cfg.CpuModel).Trim()) { ([string]$cfg.CpuModel).Trim() } else { $null }
+    [pscustomobject]@{
+        Name              = $cfg.HostName
+        LogicalProcessors = $cfg.LogicalProcessors
+        CpuModel          = $model
     }
 }
 
@@ -1296,7 +1311,7 @@ function Disconnect-VMNetworkAdapter {
 #endregion
 
 Export-ModuleMember -Function @(
-    'Get-VMHost', 'Get-VMSwitch', 'Get-OpenHvxSimulatedDatastore',
+    'Get-VMHost', 'Get-VMSwitch', 'Get-OpenHvxSimulatedDatastore', 'Get-OpenHvxSimulatedHost',
     'Get-VM', 'New-VM', 'Remove-VM', 'Rename-VM', 'Set-VM',
     'Get-VMProcessor', 'Set-VMProcessor', 'Get-VMMemory', 'Set-VMMemory', 'Get-VMFirmware', 'Set-VMFirmware',
     'Start-VM', 'Stop-VM', 'Suspend-VM', 'Resume-VM', 'Save-VM', 'Restart-VM',

@@ -3,6 +3,7 @@ using MassTransit;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenHvx.Contracts;
+using OpenHvx.HyperVAgent.Messaging;
 using OpenHvx.HyperVAgent.PowerShell;
 
 namespace OpenHvx.HyperVAgent.Tasks;
@@ -12,6 +13,7 @@ namespace OpenHvx.HyperVAgent.Tasks;
 /// acknowledged (the consumer returns only after Publish completed), structured errors.
 /// </summary>
 public sealed class AgentTaskConsumer(
+    IAgentWire wire,
     ActionScripts scripts,
     PowerShellRunner runner,
     TaskJournal journal,
@@ -28,7 +30,7 @@ public sealed class AgentTaskConsumer(
         {
             case JournalEntryState.Finished:
                 logger.LogInformation("Task {TaskId} was already run; republishing its result", task.TaskId);
-                await context.Publish(JsonSerializer.Deserialize<AgentTaskResult>(stored!, JsonSerializerOptions.Web)!);
+                await wire.ResultAsync(context, JsonSerializer.Deserialize<AgentTaskResult>(stored!, JsonSerializerOptions.Web)!);
                 return;
             case JournalEntryState.WasRunning:
                 logger.LogWarning("Task {TaskId} was running when the agent stopped; it is not run twice", task.TaskId);
@@ -48,7 +50,7 @@ public sealed class AgentTaskConsumer(
         }
 
         var startedAt = clock.GetUtcNow();
-        await context.Publish(new AgentTaskStarted(task.TaskId, agentId, startedAt));
+        await wire.StartedAsync(context, new AgentTaskStarted(task.TaskId, agentId, startedAt));
         ScriptOutcome outcome;
         try
         {
@@ -70,6 +72,6 @@ public sealed class AgentTaskConsumer(
     private async Task FinishAsync(ConsumeContext context, AgentTaskResult result)
     {
         journal.Complete(result.TaskId, JsonSerializer.Serialize(result, JsonSerializerOptions.Web), result.FinishedAt);
-        await context.Publish(result);
+        await wire.ResultAsync(context, result);
     }
 }

@@ -1,9 +1,9 @@
 using System.Reflection;
-using MassTransit;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenHvx.Contracts;
+using OpenHvx.HyperVAgent.Messaging;
 using OpenHvx.HyperVAgent.PowerShell;
 using OpenHvx.HyperVAgent.Tasks;
 
@@ -11,7 +11,7 @@ namespace OpenHvx.HyperVAgent.Telemetry;
 
 /// <summary>Heartbeat at start-up and then every interval: capabilities, capacity and free capacity of the host.</summary>
 public sealed class HeartbeatService(
-    IBus bus,
+    IAgentWire wire,
     PowerShellRunner runner,
     ActionScripts scripts,
     SimulatedHost simulatedHost,
@@ -39,7 +39,7 @@ public sealed class HeartbeatService(
         {
             try
             {
-                await bus.Publish(await BuildAsync(stoppingToken), stoppingToken);
+                await wire.HeartbeatAsync(await BuildAsync(stoppingToken), stoppingToken);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {

@@ -30,6 +30,9 @@ public interface IAgentStore
     Task<ElectionDecision> ElectAsync(Guid taskId, Func<IReadOnlyList<AgentRecord>, ElectionDecision> elect, CancellationToken cancellationToken = default);
 
     Task ReleasePlacementAsync(Guid taskId, CancellationToken cancellationToken = default);
+
+    Task RecordInventoryAsync(string agentId, JsonElement inventory, DateTimeOffset receivedAt, CancellationToken cancellationToken = default);
+    Task<(JsonElement Inventory, DateTimeOffset At)?> GetInventoryAsync(string agentId, CancellationToken cancellationToken = default);
 }
 
 public sealed class SqliteAgentStore(SqliteDatabase database, TimeProvider clock) : IAgentStore
@@ -94,6 +97,26 @@ public sealed class SqliteAgentStore(SqliteDatabase database, TimeProvider clock
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = connection.Command("DELETE FROM placements WHERE task_id = $id").With("$id", taskId.ToString());
         await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task RecordInventoryAsync(string agentId, JsonElement inventory, DateTimeOffset receivedAt, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = connection.Command(
+            "INSERT INTO agent_inventory (agent_id, inventory, received_at) VALUES ($id, $inventory, $at) " +
+            "ON CONFLICT(agent_id) DO UPDATE SET inventory = excluded.inventory, received_at = excluded.received_at")
+            .With("$id", agentId).With("$inventory", inventory.GetRawText()).With("$at", receivedAt.ToUnixMs());
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<(JsonElement Inventory, DateTimeOffset At)?> GetInventoryAsync(string agentId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = connection.Command("SELECT inventory, received_at FROM agent_inventory WHERE agent_id = $id").With("$id", agentId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+            return null;
+        return (JsonDocument.Parse(reader.GetString(0)).RootElement.Clone(), SqliteExtensions.FromUnixMs(reader.GetInt64(1)));
     }
 
     private static async Task<IReadOnlyList<AgentRecord>> ReadAsync(

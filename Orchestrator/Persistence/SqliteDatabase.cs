@@ -113,6 +113,12 @@ public sealed class SqliteDatabase
             vm_count INTEGER NOT NULL DEFAULT 0
         );
 
+        CREATE TABLE IF NOT EXISTS agent_inventory (
+            agent_id TEXT PRIMARY KEY,
+            inventory TEXT NOT NULL,
+            received_at INTEGER NOT NULL
+        );
+
         -- What an elected, unfinished task will take on its agent (not yet visible in heartbeats).
         CREATE TABLE IF NOT EXISTS placements (
             task_id TEXT PRIMARY KEY,

@@ -1,0 +1,34 @@
+namespace OpenHvx.Contracts;
+
+/// <summary>
+/// Names on the RabbitMQ wire (design/architecture.md, Wire topology). Agent messages travel as
+/// plain JSON on these exchanges so that agents in other languages interoperate.
+/// </summary>
+public static class WireTopology
+{
+    public const string JobsExchange = "jobs";
+    public const string ResultsExchange = "results";
+    public const string TelemetryExchange = "agent.telemetry";
+    public const string TaskEventsExchange = "task.events";
+
+    public const string ResultsQueue = "orchestrator.results";
+    public const string HeartbeatQueue = "orchestrator.heartbeats";
+    public const string InventoryQueue = "orchestrator.inventory";
+    public const string TaskEventsForwarderQueue = "orchestrator.task-events";
+
+    public static string AgentQueue(string agentId) => $"agent.{agentId}.tasks";
+    public static string AgentRoutingKey(string agentId) => $"agent.{agentId}";
+
+    /// <summary>The result of a task (the original agent's key).</summary>
+    public static string ResultRoutingKey(Guid taskId) => $"task.{taskId}";
+    public static string StartedRoutingKey(Guid taskId) => $"task.{taskId}.started";
+    public static string ProgressRoutingKey(Guid taskId) => $"task.{taskId}.progress";
+
+    public static string HeartbeatRoutingKey(string agentId) => $"heartbeat.{agentId}";
+    public static string InventoryRoutingKey(string agentId) => $"inventory.{agentId}";
+
+    /// <summary><c>&lt;tenantId&gt;.&lt;action&gt;.&lt;status&gt;</c>, for example <c>test1.vm.create.FAILED</c>.</summary>
+    public static string TaskEventRoutingKey(string tenantId, string action, string status) => $"{tenantId}.{action}.{status}";
+
+    public static Uri ExchangeAddress(string exchange, string type) => new($"exchange:{exchange}?type={type}&durable=true&autodelete=false");
+}

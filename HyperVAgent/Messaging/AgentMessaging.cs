@@ -1,0 +1,52 @@
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using OpenHvx.Contracts;
+using OpenHvx.HyperVAgent.Tasks;
+
+namespace OpenHvx.HyperVAgent.Messaging;
+
+public static class AgentMessaging
+{
+    public const string RabbitMqUrlSetting = "OPENHVX_RABBITMQ_URL";
+
+    /// <summary>
+    /// The agent on RabbitMQ: consumes plain-JSON tasks from the durable queue <c>agent.&lt;id&gt;.tasks</c>
+    /// bound to <c>jobs</c> with <c>agent.&lt;id&gt;</c>, and answers on <c>results</c> and <c>agent.telemetry</c>.
+    /// </summary>
+    public static IServiceCollection AddHyperVAgentRabbitMq(this IServiceCollection services, IConfiguration configuration)
+    {
+        var url = configuration[RabbitMqUrlSetting] is { Length: > 0 } value && Uri.TryCreate(value, UriKind.Absolute, out var uri)
+            ? uri
+            : throw new InvalidOperationException($"Set {RabbitMqUrlSetting} to the broker, for example amqp://guest:guest@localhost:5672/.");
+        services.Replace(ServiceDescriptor.Singleton<IAgentWire, ExchangeAgentWire>());
+        services.AddMassTransit(bus =>
+        {
+            bus.AddHyperVAgentConsumers();
+            bus.UsingRabbitMq((context, rabbit) =>
+            {
+                rabbit.Host(url);
+                rabbit.AddRawJsonSerializer(RawSerializerOptions.All);
+                var options = context.GetRequiredService<IOptions<AgentOptions>>().Value;
+                rabbit.ReceiveEndpoint(WireTopology.AgentQueue(options.AgentId), endpoint =>
+                {
+                    endpoint.ConfigureConsumeTopology = false;
+                    endpoint.DefaultContentType = PlainJson.ContentType;
+                    endpoint.UseRawJsonDeserializer(RawSerializerOptions.All, isDefault: true);
+                    endpoint.Bind(WireTopology.JobsExchange, binding =>
+                    {
+                        binding.ExchangeType = "direct";
+                        binding.Durable = true;
+                        binding.RoutingKey = WireTopology.AgentRoutingKey(options.AgentId);
+                    });
+                    endpoint.PrefetchCount = (ushort)Math.Max(1, options.MaxConcurrency);
+                    endpoint.ConcurrentMessageLimit = options.MaxConcurrency;
+                    endpoint.ConfigureConsumer<AgentTaskConsumer>(context);
+                });
+            });
+        });
+        return services;
+    }
+}

@@ -1,0 +1,124 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using MassTransit;
+using Microsoft.Extensions.Logging;
+using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Agents;
+using OpenHvx.Orchestrator.Persistence;
+
+namespace OpenHvx.Orchestrator.Messaging;
+
+/// <summary>
+/// What an agent sends on the <c>results</c> exchange, as plain JSON: a result (routing key
+/// <c>task.&lt;taskId&gt;</c>), or our additions <c>task.&lt;taskId&gt;.started</c> and <c>.progress</c>.
+/// </summary>
+public sealed record AgentWireMessage(
+    Guid? TaskId,
+    string? AgentId,
+    bool? Ok,
+    JsonElement? Result,
+    AgentError? Error,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? FinishedAt,
+    string? Message,
+    DateTimeOffset? At);
+
+/// <summary>A wire message the orchestrator refuses; the endpoint moves it to its error queue.</summary>
+public sealed class RejectedWireMessageException(string message) : Exception(message);
+
+/// <summary>
+/// Relays agent messages from the results queue to the task saga, after checking them: a message
+/// for an unknown task, from the wrong agent, or of the wrong shape is moved aside, never a phantom task.
+/// </summary>
+public sealed partial class AgentResultRelay(SqliteTaskSagaStore tasks, TimeProvider clock, ILogger<AgentResultRelay> logger) : IConsumer<AgentWireMessage>
+{
+    [GeneratedRegex("^task\\.(?<id>[0-9a-fA-F-]{36})(\\.(?<kind>started|progress))?$")]
+    private static partial Regex RoutingKeyPattern();
+
+    public async Task Consume(ConsumeContext<AgentWireMessage> context)
+    {
+        var message = context.Message;
+        var routingKey = context.RoutingKey() ?? "";
+        var match = RoutingKeyPattern().Match(routingKey);
+        if (!match.Success)
+            throw new RejectedWireMessageException($"Unexpected routing key '{routingKey}' on the results queue.");
+        var taskId = Guid.Parse(match.Groups["id"].Value);
+        if (message.TaskId is { } bodyId && bodyId != taskId)
+            throw new RejectedWireMessageException($"Routing key names task {taskId}, the body {bodyId}.");
+        if (message.AgentId is null || !AgentIds.IsValid(message.AgentId))
+            throw new RejectedWireMessageException("The message has no valid agentId.");
+
+        var task = await tasks.LoadAsync(taskId, context.CancellationToken)
+            ?? throw new RejectedWireMessageException($"No task {taskId}: the message is set aside, no task is created.");
+        if (task.AgentId != message.AgentId)
+        {
+            logger.LogWarning("Agent {AgentId} sent a message for task {TaskId}, which belongs to {Owner}; ignored", message.AgentId, taskId, task.AgentId ?? "no agent");
+            throw new RejectedWireMessageException($"Task {taskId} was not dispatched to agent {message.AgentId}.");
+        }
+
+        switch (match.Groups["kind"].Value)
+        {
+            case "started":
+                await context.Publish(new AgentTaskStarted(taskId, message.AgentId, message.StartedAt ?? message.At ?? clock.GetUtcNow()));
+                break;
+            case "progress":
+                await context.Publish(new AgentTaskProgress(taskId, message.AgentId, message.Message ?? "", message.At ?? clock.GetUtcNow()));
+                break;
+            default:
+                if (message.Ok is not { } ok)
+                    throw new RejectedWireMessageException("A result needs 'ok'.");
+                await context.Publish(new AgentTaskResult(taskId, message.AgentId, ok, message.Result, message.Error, message.StartedAt, message.FinishedAt ?? clock.GetUtcNow()));
+                break;
+        }
+    }
+}
+
+public static partial class AgentIds
+{
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
+    private static partial Regex Pattern();
+
+    public static bool IsValid(string agentId) => Pattern().IsMatch(agentId);
+}
+
+/// <summary>Heartbeats from <c>agent.telemetry</c> (<c>heartbeat.&lt;agentId&gt;</c>).</summary>
+public sealed class WireHeartbeatConsumer(IAgentStore agents, TimeProvider clock) : IConsumer<AgentHeartbeat>
+{
+    public Task Consume(ConsumeContext<AgentHeartbeat> context)
+    {
+        var heartbeat = context.Message;
+        if (heartbeat.AgentId is null || !AgentIds.IsValid(heartbeat.AgentId))
+            throw new RejectedWireMessageException("A heartbeat needs a valid agentId.");
+        return agents.RecordHeartbeatAsync(heartbeat with { Capabilities = heartbeat.Capabilities ?? [] }, clock.GetUtcNow(), context.CancellationToken);
+    }
+}
+
+/// <summary>Inventories from <c>agent.telemetry</c> (<c>inventory.&lt;agentId&gt;</c>).</summary>
+public sealed class WireInventoryConsumer(IAgentStore agents, TimeProvider clock) : IConsumer<AgentInventory>
+{
+    public Task Consume(ConsumeContext<AgentInventory> context)
+    {
+        var inventory = context.Message;
+        if (inventory.AgentId is null || !AgentIds.IsValid(inventory.AgentId))
+            throw new RejectedWireMessageException("An inventory needs a valid agentId.");
+        return agents.RecordInventoryAsync(inventory.AgentId, inventory.Inventory, clock.GetUtcNow(), context.CancellationToken);
+    }
+}
+
+/// <summary>Republishes every task transition as plain JSON on <c>task.events</c>, routing key <c>tenant.action.status</c>.</summary>
+public sealed class TaskEventsForwarder : IConsumer<TaskStateChanged>
+{
+    public Task Consume(ConsumeContext<TaskStateChanged> context)
+    {
+        var change = context.Message;
+        return PlainJson.SendAsync(context, WireTopology.TaskEventsExchange, "topic",
+            WireTopology.TaskEventRoutingKey(change.TenantId, change.Action, change.Status), change, change.TaskId, context.CancellationToken);
+    }
+}
+
+/// <summary>Sends a task to its agent: exchange <c>jobs</c>, routing key <c>agent.&lt;agentId&gt;</c>, plain JSON, persistent.</summary>
+public sealed class ExchangeAgentTaskSender : Tasks.IAgentTaskSender
+{
+    public Task SendAsync(ConsumeContext context, AgentTask task, CancellationToken cancellationToken)
+        => PlainJson.SendAsync(context, WireTopology.JobsExchange, "direct", WireTopology.AgentRoutingKey(task.AgentId), task, task.TaskId, cancellationToken);
+}

@@ -1,0 +1,82 @@
+using MassTransit;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Tasks;
+
+namespace OpenHvx.Orchestrator.Messaging;
+
+public static class OrchestratorMessaging
+{
+    /// <summary>The broker, for example <c>amqp://guest:guest@localhost:5672/</c> (a virtual host may follow the slash).</summary>
+    public const string RabbitMqUrlSetting = "OPENHVX_RABBITMQ_URL";
+
+    /// <summary>
+    /// The orchestrator on RabbitMQ: saga and step consumers on MassTransit's own topology, and the
+    /// agents' plain-JSON wire (jobs, results, agent.telemetry, task.events) as architecture.md names it.
+    /// </summary>
+    public static IServiceCollection AddOrchestratorRabbitMq(this IServiceCollection services, IConfiguration configuration)
+    {
+        var url = RabbitMqUri(configuration);
+        services.Replace(ServiceDescriptor.Singleton<IAgentTaskSender, ExchangeAgentTaskSender>());
+        services.AddMassTransit(bus =>
+        {
+            bus.AddOrchestratorConsumers(telemetryOnWire: true);
+            bus.AddConsumer<AgentResultRelay>().ExcludeFromConfigureEndpoints();
+            bus.AddConsumer<WireHeartbeatConsumer>().ExcludeFromConfigureEndpoints();
+            bus.AddConsumer<WireInventoryConsumer>().ExcludeFromConfigureEndpoints();
+            bus.AddConsumer<TaskEventsForwarder>().ExcludeFromConfigureEndpoints();
+            bus.UsingRabbitMq((context, rabbit) =>
+            {
+                rabbit.Host(url);
+                rabbit.AddRawJsonSerializer(RawSerializerOptions.All);
+
+                rabbit.ReceiveEndpoint(WireTopology.ResultsQueue, endpoint =>
+                {
+                    endpoint.PlainJsonFrom(WireTopology.ResultsExchange, "topic", "task.#");
+                    endpoint.ConfigureConsumer<AgentResultRelay>(context);
+                });
+                rabbit.ReceiveEndpoint(WireTopology.HeartbeatQueue, endpoint =>
+                {
+                    endpoint.PlainJsonFrom(WireTopology.TelemetryExchange, "topic", "heartbeat.*");
+                    endpoint.ConfigureConsumer<WireHeartbeatConsumer>(context);
+                });
+                rabbit.ReceiveEndpoint(WireTopology.InventoryQueue, endpoint =>
+                {
+                    endpoint.PlainJsonFrom(WireTopology.TelemetryExchange, "topic", "inventory.*");
+                    endpoint.ConfigureConsumer<WireInventoryConsumer>(context);
+                });
+                rabbit.ReceiveEndpoint(WireTopology.TaskEventsForwarderQueue, endpoint =>
+                {
+                    // One at a time, so subscribers see a task's transitions in order.
+                    endpoint.PrefetchCount = 16;
+                    endpoint.ConcurrentMessageLimit = 1;
+                    endpoint.ConfigureConsumer<TaskEventsForwarder>(context);
+                });
+                rabbit.ConfigureEndpoints(context);
+            });
+        });
+        return services;
+    }
+
+    public static Uri RabbitMqUri(IConfiguration configuration)
+        => configuration[RabbitMqUrlSetting] is { Length: > 0 } url && Uri.TryCreate(url, UriKind.Absolute, out var uri)
+            ? uri
+            : throw new InvalidOperationException($"Set {RabbitMqUrlSetting} to the broker, for example amqp://guest:guest@localhost:5672/.");
+
+    /// <summary>A queue fed by an exchange of plain JSON messages from agents (no MassTransit envelope).</summary>
+    public static void PlainJsonFrom(this IRabbitMqReceiveEndpointConfigurator endpoint, string exchange, string exchangeType, string routingKey)
+    {
+        endpoint.ConfigureConsumeTopology = false;
+        endpoint.DefaultContentType = PlainJson.ContentType;
+        endpoint.UseRawJsonDeserializer(RawSerializerOptions.All, isDefault: true);
+        endpoint.Bind(exchange, binding =>
+        {
+            binding.ExchangeType = exchangeType;
+            binding.Durable = true;
+            binding.RoutingKey = routingKey;
+        });
+    }
+}

@@ -1,0 +1,19 @@
+using OpenHvx.Orchestrator.Messaging;
+
+namespace OpenHvx.Orchestrator;
+
+/// <summary>The orchestrator alone, on RabbitMQ (OPENHVX_RABBITMQ_URL) with its SQLite file (OPENHVX_DB).</summary>
+public static class Program
+{
+    public static void Main(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.WebHost.UseUrlsUnlessConfigured(builder.Configuration, "http://localhost:8080");
+        builder.Services.AddOrchestrator(builder.Configuration).AddOrchestratorRabbitMq(builder.Configuration);
+
+        var app = builder.Build();
+        app.UseOrchestratorErrors();
+        app.MapOrchestratorApi();
+        app.Run();
+    }
+}
