@@ -24,6 +24,8 @@ public sealed class AgentOptions
 
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
 
+    public TimeSpan InventoryInterval { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>How many tasks run at once (each in its own runspace of the pool).</summary>
     public int MaxConcurrency { get; set; } = 4;
 

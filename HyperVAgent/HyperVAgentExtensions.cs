@@ -39,6 +39,7 @@ public static partial class HyperVAgentExtensions
         services.AddSingleton<SimulatedHost>();
         services.TryAddSingleton<IAgentWire, BusAgentWire>();
         services.AddHostedService<HeartbeatService>();
+        services.AddHostedService<InventoryService>();
         return services;
     }
 

@@ -10,6 +10,7 @@ public static class Program
         var builder = WebApplication.CreateBuilder(args);
         if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
             builder.WebHost.UseUrls("http://localhost:8090");
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Services.AddHyperVAgent(builder.Configuration).AddHyperVAgentRabbitMq(builder.Configuration);
         builder.Services.AddHealthChecks();
 

@@ -62,6 +62,7 @@ public static class OrchestratorExtensions
     /// <param name="telemetryOnWire">true on RabbitMQ, where heartbeats arrive as plain JSON on their own queue</param>
     public static IBusRegistrationConfigurator AddOrchestratorConsumers(this IBusRegistrationConfigurator bus, bool telemetryOnWire = false)
     {
+        bus.SetKebabCaseEndpointNameFormatter();
         bus.AddSagaStateMachine<TaskStateMachine, TaskState, TaskStateDefinition>()
             .Repository(r =>
             {
@@ -77,7 +78,10 @@ public static class OrchestratorExtensions
         bus.AddConsumer<HoldQuotaConsumer>();
         bus.AddConsumer<DispatchTaskConsumer>();
         if (!telemetryOnWire)
+        {
             bus.AddConsumer<AgentHeartbeatConsumer>();
+            bus.AddConsumer<AgentInventoryConsumer>();
+        }
         bus.AddRequestClient<SubmitTask>();
         return bus;
     }

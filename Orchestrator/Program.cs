@@ -9,6 +9,7 @@ public static class Program
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.WebHost.UseUrlsUnlessConfigured(builder.Configuration, "http://localhost:8080");
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Services.AddOrchestrator(builder.Configuration).AddOrchestratorRabbitMq(builder.Configuration);
 
         var app = builder.Build();

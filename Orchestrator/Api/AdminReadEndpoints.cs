@@ -28,9 +28,12 @@ public static class AdminReadEndpoints
         agents.MapGet("", async (IAgentStore store, TimeProvider clock, Microsoft.Extensions.Options.IOptions<OrchestratorOptions> options, CancellationToken ct) =>
             Results.Ok((await store.ListAsync(ct)).Select(a => AgentView.From(a, clock.GetUtcNow(), options.Value.Election))));
         agents.MapGet("/{agentId}", async (string agentId, IAgentStore store, TimeProvider clock, Microsoft.Extensions.Options.IOptions<OrchestratorOptions> options, CancellationToken ct) =>
-            await store.GetAsync(agentId, ct) is { } agent
-                ? Results.Ok(AgentView.From(agent, clock.GetUtcNow(), options.Value.Election))
-                : ApiProblems.Result(ErrorCodes.NotFound, $"Agent '{agentId}' is not registered."));
+        {
+            if (await store.GetAsync(agentId, ct) is not { } agent)
+                return ApiProblems.Result(ErrorCodes.NotFound, $"Agent '{agentId}' is not registered.");
+            var inventory = await store.GetInventoryAsync(agentId, ct);
+            return Results.Ok(AgentView.From(agent, clock.GetUtcNow(), options.Value.Election) with { Inventory = inventory?.Inventory, InventoryAt = inventory?.At });
+        });
         return admin;
     }
 }
@@ -39,6 +42,13 @@ public sealed record AgentView(
     string AgentId, string Host, string Version, DateTimeOffset LastHeartbeatAt, double HeartbeatAgeSeconds, bool Online,
     IReadOnlyList<string> Capabilities, AgentCapacity? Capacity, AgentCapacity? Free, AgentCapacity InFlightHolds, int VmCount)
 {
+    /// <summary>The last canonical inventory (single-agent view only).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public System.Text.Json.JsonElement? Inventory { get; init; }
+
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public DateTimeOffset? InventoryAt { get; init; }
+
     public static AgentView From(AgentRecord agent, DateTimeOffset now, ElectionOptions election)
     {
         var age = (now - agent.LastHeartbeatAt).TotalSeconds;

@@ -21,6 +21,7 @@ public static class OrchestratorMessaging
     {
         var url = RabbitMqUri(configuration);
         services.Replace(ServiceDescriptor.Singleton<IAgentTaskSender, ExchangeAgentTaskSender>());
+        services.AddHostedService(sp => new WireTopologyDeclarer(url, sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<WireTopologyDeclarer>>()));
         services.AddMassTransit(bus =>
         {
             bus.AddOrchestratorConsumers(telemetryOnWire: true);

@@ -136,3 +136,9 @@ public sealed class AgentHeartbeatConsumer(IAgentStore agents, TimeProvider cloc
     public Task Consume(ConsumeContext<AgentHeartbeat> context)
         => agents.RecordHeartbeatAsync(context.Message, clock.GetUtcNow(), context.CancellationToken);
 }
+
+public sealed class AgentInventoryConsumer(IAgentStore agents, TimeProvider clock) : IConsumer<AgentInventory>
+{
+    public Task Consume(ConsumeContext<AgentInventory> context)
+        => agents.RecordInventoryAsync(context.Message.AgentId, context.Message.Inventory, clock.GetUtcNow(), context.CancellationToken);
+}

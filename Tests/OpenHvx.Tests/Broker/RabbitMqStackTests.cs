@@ -1,0 +1,165 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using OpenHvx.Tests.Support;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+
+namespace OpenHvx.Tests.Broker;
+
+/// <summary>Orchestrator and three agents as separate processes over a real RabbitMQ.</summary>
+[TestFixture]
+[Category("Broker")]
+[NonParallelizable]
+public sealed class RabbitMqStackTests
+{
+    private ProcessStack _stack = null!;
+
+    [OneTimeSetUp]
+    public async Task StartAsync()
+    {
+        _stack = await ProcessStack.StartAsync(
+            new AgentSpec("agent-large", LogicalProcessors: 64, MemoryMB: 262144, WithoutVmCreate: true),
+            new AgentSpec("agent-medium", LogicalProcessors: 32, MemoryMB: 131072),
+            new AgentSpec("agent-small", LogicalProcessors: 8, MemoryMB: 32768));
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAsync()
+    {
+        if (TestContext.CurrentContext.Result.FailCount > 0)
+            await TestContext.Out.WriteLineAsync(_stack.Logs);
+        await _stack.DisposeAsync();
+    }
+
+    private static string UniqueName() => "vm-" + Guid.NewGuid().ToString("N")[..8];
+
+    [Test]
+    public async Task The_wire_topology_is_declared_and_durable()
+    {
+        var exchanges = (await _stack.Broker.ExchangesAsync()).EnumerateArray()
+            .ToDictionary(e => e.GetProperty("name").GetString()!, e => (Type: e.GetProperty("type").GetString(), Durable: e.GetProperty("durable").GetBoolean()));
+        Assert.That(exchanges["jobs"], Is.EqualTo(("direct", true)));
+        Assert.That(exchanges["results"], Is.EqualTo(("topic", true)));
+        Assert.That(exchanges["agent.telemetry"], Is.EqualTo(("topic", true)));
+        Assert.That(exchanges["task.events"], Is.EqualTo(("topic", true)));
+
+        var queues = (await _stack.Broker.QueuesAsync()).EnumerateArray().ToDictionary(q => q.GetProperty("name").GetString()!);
+        foreach (var queue in new[] { "agent.agent-medium.tasks", "agent.agent-small.tasks", "orchestrator.results", "orchestrator.heartbeats", "orchestrator.inventory" })
+        {
+            Assert.That(queues.ContainsKey(queue), Is.True, queue);
+            Assert.That(queues[queue].GetProperty("durable").GetBoolean(), Is.True, queue);
+        }
+        Assert.That(queues["agent.agent-medium.tasks"].GetProperty("arguments").EnumerateArray().Count(), Is.Zero);
+
+        var bindings = (await _stack.Broker.BindingsAsync()).EnumerateArray()
+            .Select(b => (Source: b.GetProperty("source_name").GetString(), Destination: b.GetProperty("destination_name").GetString(), Key: b.GetProperty("routing_key").GetString()))
+            .ToList();
+        // MassTransit puts an exchange named like the queue between the source exchange and the queue.
+        Assert.That(bindings, Does.Contain(("jobs", "agent.agent-medium.tasks", "agent.agent-medium")));
+        Assert.That(bindings, Does.Contain(("results", "orchestrator.results", "task.#")));
+        Assert.That(bindings, Does.Contain(("agent.telemetry", "orchestrator.heartbeats", "heartbeat.*")));
+        Assert.That(bindings, Does.Contain(("agent.telemetry", "orchestrator.inventory", "inventory.*")));
+    }
+
+    [Test]
+    public async Task Vm_create_goes_to_the_capable_agent_with_the_most_free_capacity()
+    {
+        var response = await _stack.CreateVmAsync(UniqueName());
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
+
+        var task = await _stack.WaitForFinalAsync(response.Headers.Location!);
+        Assert.That(task.GetProperty("status").GetString(), Is.EqualTo("SUCCESS"), task.ToString());
+        // agent-large has the most capacity but no vm.create script; agent-medium has more than agent-small.
+        Assert.That(task.GetProperty("agentId").GetString(), Is.EqualTo("agent-medium"));
+        var reasons = task.GetProperty("placement").GetProperty("candidates").EnumerateArray()
+            .ToDictionary(c => c.GetProperty("agentId").GetString()!, c => c.GetProperty("reason").GetString());
+        Assert.That(reasons["agent-large"], Does.Contain("lacks capability vm.create"));
+        Assert.That(reasons["agent-small"], Is.Null);
+    }
+
+    [Test]
+    public async Task Inventory_reaches_the_registry_in_the_canonical_shape()
+    {
+        var agent = await Eventually.Get(() => _stack.Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/agents/agent-small"),
+            a => a.TryGetProperty("inventory", out _), because: "an inventory arrives");
+        var inventory = agent.GetProperty("inventory");
+        Assert.That(inventory.GetProperty("schemaVersion").GetString(), Is.EqualTo("1.0.0"));
+        Assert.That(inventory.GetProperty("vms").ValueKind, Is.EqualTo(JsonValueKind.Array));
+        Assert.That(inventory.GetProperty("host").GetProperty("cpu").GetProperty("threads").GetInt32(), Is.EqualTo(8));
+    }
+
+    [Test]
+    public async Task Poison_messages_on_the_results_queue_are_set_aside_and_the_next_result_is_processed()
+    {
+        var errorsBefore = await _stack.Broker.MessagesInAsync("orchestrator.results_error");
+        var factory = new ConnectionFactory { Uri = new Uri(_stack.Broker.Url) };
+        await using (var connection = await factory.CreateConnectionAsync())
+        await using (var channel = await connection.CreateChannelAsync())
+        {
+            var properties = new BasicProperties { ContentType = "application/json", Persistent = true };
+            await channel.BasicPublishAsync("results", $"task.{Guid.NewGuid()}", false, properties, Encoding.UTF8.GetBytes("this is not json {"));
+            var phantom = Guid.NewGuid();
+            var unknown = JsonSerializer.SerializeToUtf8Bytes(new { taskId = phantom, agentId = "agent-small", ok = true, result = new { vm = new { guid = Guid.NewGuid(), name = "ghost" } }, finishedAt = DateTimeOffset.UtcNow });
+            await channel.BasicPublishAsync("results", $"task.{phantom}", false, properties, unknown);
+        }
+
+        var response = await _stack.CreateVmAsync(UniqueName());
+        var task = await _stack.WaitForFinalAsync(response.Headers.Location!);
+
+        Assert.That(task.GetProperty("status").GetString(), Is.EqualTo("SUCCESS"));
+        await Eventually.True(async () => await _stack.Broker.MessagesInAsync("orchestrator.results_error") == errorsBefore + 2, because: "both poison messages are in the error queue");
+        var tasks = await _stack.Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/tasks?limit=500");
+        Assert.That(tasks.GetProperty("items").EnumerateArray().Any(t => t.GetProperty("data").TryGetProperty("name", out var n) && n.GetString() == "ghost"), Is.False);
+    }
+
+    [Test]
+    public async Task A_task_events_subscriber_receives_the_transitions_in_order()
+    {
+        var received = new ConcurrentQueue<JsonElement>();
+        var factory = new ConnectionFactory { Uri = new Uri(_stack.Broker.Url) };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        var queue = (await channel.QueueDeclareAsync(queue: "", durable: false, exclusive: true, autoDelete: true)).QueueName;
+        await channel.QueueBindAsync(queue, "task.events", "test1.vm.create.*");
+        var consumer = new AsyncEventingBasicConsumer(channel);
+        consumer.ReceivedAsync += (_, delivery) =>
+        {
+            received.Enqueue(JsonDocument.Parse(delivery.Body).RootElement.Clone());
+            return Task.CompletedTask;
+        };
+        await channel.BasicConsumeAsync(queue, autoAck: true, consumer);
+
+        var response = await _stack.CreateVmAsync(UniqueName());
+        var taskId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("taskId").GetString();
+        await _stack.WaitForFinalAsync(response.Headers.Location!);
+
+        var events = await Eventually.Get(() => Task.FromResult(received.Where(e => e.GetProperty("taskId").GetString() == taskId).ToList()),
+            list => list.Any(e => e.GetProperty("status").GetString() == "SUCCESS"), because: "the SUCCESS event arrives");
+        var stamps = events.Select(e => e.GetProperty("timestamp").GetDateTimeOffset()).ToList();
+        Assert.That(stamps, Is.Ordered, "events arrive in the order of their timestamps");
+        Assert.That(events.Select(e => e.GetProperty("to").GetString()),
+            Is.EqualTo(new[] { "Validating", "Electing", "Enriching", "HoldingQuota", "Dispatching", "AwaitingResult", "AwaitingResult", "Succeeded" }));
+        Assert.That(events.Select(e => e.GetProperty("status").GetString()).Distinct(), Is.EqualTo(new[] { "pending", "sent", "running", "SUCCESS" }));
+    }
+}
+
+[TestFixture]
+[Category("Broker")]
+[NonParallelizable]
+public sealed class RabbitMqNoAgentTests
+{
+    [Test]
+    public async Task A_task_submitted_when_no_agent_is_fresh_is_rejected_with_ERR_NO_ELIGIBLE_AGENT()
+    {
+        await using var stack = await ProcessStack.StartAsync();
+
+        var response = await stack.CreateVmAsync("lonely");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable), await response.Content.ReadAsStringAsync());
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.That(problem.GetProperty("code").GetString(), Is.EqualTo("ERR_NO_ELIGIBLE_AGENT"));
+    }
+}

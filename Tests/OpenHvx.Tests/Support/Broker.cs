@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text.Json;
+
+namespace OpenHvx.Tests.Support;
+
+/// <summary>
+/// The local RabbitMQ that `./test.sh` starts. Each fixture gets a virtual host of its own, so
+/// topology and messages never leak between tests. Without a broker the tests fail under CI and
+/// are skipped (with the reason) elsewhere.
+/// </summary>
+public sealed class Broker : IAsyncDisposable
+{
+    public static string BaseUrl => Environment.GetEnvironmentVariable("OPENHVX_TEST_RABBITMQ") is { Length: > 0 } url ? url.TrimEnd('/') + "/" : "amqp://guest:guest@localhost:5672/";
+
+    private Broker(string vhost)
+    {
+        VirtualHost = vhost;
+    }
+
+    public string VirtualHost { get; }
+    public string Url => BaseUrl + VirtualHost;
+
+    public static async Task<Broker> CreateAsync()
+    {
+        RequireBroker();
+        var vhost = "openhvx-test-" + Guid.NewGuid().ToString("N")[..10];
+        await CtlAsync("add_vhost", vhost);
+        await CtlAsync("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*");
+        return new Broker(vhost);
+    }
+
+    public static void RequireBroker()
+    {
+        var uri = new Uri(BaseUrl);
+        try
+        {
+            using var client = new TcpClient();
+            client.Connect(uri.Host, uri.Port > 0 ? uri.Port : 5672);
+        }
+        catch (SocketException ex)
+        {
+            var message = $"RabbitMQ is not reachable at {uri.Host}:{uri.Port} ({ex.SocketErrorCode}); run the tests with ./test.sh, which starts it.";
+            if (Environment.GetEnvironmentVariable("CI") is "true" or "1")
+                Assert.Fail(message);
+            Assert.Ignore(message);
+        }
+    }
+
+    public Task<JsonElement> ExchangesAsync() => ListAsync("list_exchanges", "name", "type", "durable");
+    public Task<JsonElement> QueuesAsync() => ListAsync("list_queues", "name", "durable", "arguments", "messages");
+    public Task<JsonElement> BindingsAsync() => ListAsync("list_bindings", "source_name", "destination_name", "destination_kind", "routing_key");
+
+    public async Task<long> MessagesInAsync(string queue)
+    {
+        var queues = await QueuesAsync();
+        return queues.EnumerateArray().Where(q => q.GetProperty("name").GetString() == queue).Select(q => q.GetProperty("messages").GetInt64()).FirstOrDefault();
+    }
+
+    private async Task<JsonElement> ListAsync(string command, params string[] columns)
+    {
+        var output = await CtlAsync([command, "-q", "-p", VirtualHost, "--formatter", "json", .. columns]);
+        return JsonDocument.Parse(output).RootElement.Clone();
+    }
+
+    public static async Task<string> CtlAsync(params string[] args)
+    {
+        var info = new ProcessStartInfo("rabbitmqctl") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in args)
+            info.ArgumentList.Add(arg);
+        using var process = Process.Start(info)!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        var error = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"rabbitmqctl {string.Join(' ', args)} failed ({process.ExitCode}): {error}");
+        return output;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await CtlAsync("delete_vhost", VirtualHost);
+        }
+        catch (InvalidOperationException)
+        {
+            // The broker may be down on purpose (restart tests); the vhost goes with the test broker.
+        }
+    }
+}

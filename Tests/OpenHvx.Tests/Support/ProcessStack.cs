@@ -1,0 +1,102 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace OpenHvx.Tests.Support;
+
+/// <summary>Agent settings for a <see cref="ProcessStack"/>.</summary>
+public sealed record AgentSpec(string AgentId, int LogicalProcessors = 16, long MemoryMB = 65536, bool WithoutVmCreate = false);
+
+/// <summary>The orchestrator and agents as separate processes on a virtual host of the local RabbitMQ.</summary>
+public sealed class ProcessStack : IAsyncDisposable
+{
+    private readonly TempFolder _folder = new("stack");
+    private readonly List<ServiceProcess> _agents = [];
+
+    private ProcessStack(Broker broker)
+    {
+        Broker = broker;
+    }
+
+    public Broker Broker { get; }
+    public ServiceProcess Orchestrator { get; private set; } = null!;
+    public IReadOnlyList<ServiceProcess> Agents => _agents;
+    public HttpClient Api { get; private set; } = null!;
+
+    public static async Task<ProcessStack> StartAsync(params AgentSpec[] agents)
+    {
+        var stack = new ProcessStack(await Broker.CreateAsync());
+        try
+        {
+            stack.Orchestrator = ServiceProcess.Start("orchestrator", "Orchestrator", new Dictionary<string, string>
+            {
+                ["OPENHVX_RABBITMQ_URL"] = stack.Broker.Url,
+                ["OPENHVX_DB"] = stack._folder.File("orchestrator.db"),
+                ["Orchestrator__AllowAnonymous"] = "true",
+                ["Orchestrator__Seed__TenantId"] = "test1",
+            });
+            foreach (var spec in agents)
+                stack.StartAgent(spec);
+            await Task.WhenAll(new[] { stack.Orchestrator }.Concat(stack._agents).Select(p => p.WaitReadyAsync()));
+            stack.Api = new HttpClient { BaseAddress = new Uri(stack.Orchestrator.Url) };
+            await stack.WaitForAgentsAsync(agents.Select(a => a.AgentId).ToArray());
+            return stack;
+        }
+        catch
+        {
+            await stack.DisposeAsync();
+            throw;
+        }
+    }
+
+    public ServiceProcess StartAgent(AgentSpec spec)
+    {
+        var environment = new Dictionary<string, string>
+        {
+            ["OPENHVX_RABBITMQ_URL"] = Broker.Url,
+            ["OPENHVX_AGENT_ID"] = spec.AgentId,
+            ["OPENHVX_AGENT_DATA"] = _folder.File("agent-" + spec.AgentId),
+            ["Agent__HeartbeatInterval"] = "00:00:01",
+            ["Agent__Simulated__LogicalProcessors"] = spec.LogicalProcessors.ToString(),
+            ["Agent__Simulated__MemoryMB"] = spec.MemoryMB.ToString(),
+        };
+        if (spec.WithoutVmCreate)
+        {
+            var scripts = _folder.File("scripts-" + spec.AgentId);
+            Directory.CreateDirectory(scripts);
+            var source = Path.Combine(Path.GetDirectoryName(ServiceProcess.AssemblyOf("HyperVAgent"))!, "Scripts");
+            foreach (var file in Directory.GetFiles(source).Where(f => Path.GetFileName(f) != "vm.create.ps1"))
+                File.Copy(file, Path.Combine(scripts, Path.GetFileName(file)));
+            environment["Agent__ScriptsPath"] = scripts;
+        }
+        var agent = ServiceProcess.Start(spec.AgentId, "HyperVAgent", environment);
+        _agents.Add(agent);
+        return agent;
+    }
+
+    public async Task WaitForAgentsAsync(params string[] agentIds)
+        => await Eventually.True(async () =>
+        {
+            var agents = await Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/agents");
+            var online = agents.EnumerateArray().Where(a => a.GetProperty("online").GetBoolean() && a.GetProperty("capacity").ValueKind == JsonValueKind.Object)
+                .Select(a => a.GetProperty("agentId").GetString()).ToHashSet();
+            return agentIds.All(online.Contains);
+        }, TimeSpan.FromSeconds(60), $"agents {string.Join(", ", agentIds)} online");
+
+    public async Task<HttpResponseMessage> CreateVmAsync(string name, object? extra = null)
+        => await Api.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId = "test1", action = "vm.create", data = new { name } });
+
+    public async Task<JsonElement> WaitForFinalAsync(Uri location, TimeSpan? timeout = null)
+        => await Eventually.Get(() => Api.GetFromJsonAsync<JsonElement>(location),
+            task => task.GetProperty("status").GetString() is "SUCCESS" or "FAILED", timeout ?? TimeSpan.FromSeconds(60), $"task {location} finishes");
+
+    public string Logs => string.Join("\n", new[] { Orchestrator }.Concat(_agents).Where(p => p is not null).Select(p => $"===== {p.Name}\n{p.Output}"));
+
+    public async ValueTask DisposeAsync()
+    {
+        Api?.Dispose();
+        foreach (var process in _agents.Append(Orchestrator).Where(p => p is not null))
+            await process.DisposeAsync();
+        await Broker.DisposeAsync();
+        _folder.Dispose();
+    }
+}

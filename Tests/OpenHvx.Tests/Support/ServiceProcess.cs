@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace OpenHvx.Tests.Support;
+
+/// <summary>One of the platform's services as a real process (`dotnet OpenHvx.X.dll`), with its output kept for diagnosis.</summary>
+public sealed class ServiceProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private ServiceProcess(string name, Process process, string url)
+    {
+        Name = name;
+        _process = process;
+        Url = url;
+    }
+
+    public string Name { get; }
+    public string Url { get; }
+    public int Id => _process.Id;
+    public bool HasExited => _process.HasExited;
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+                return _output.ToString();
+        }
+    }
+
+    public static string RepositoryRoot
+    {
+        get
+        {
+            var directory = new DirectoryInfo(AppContext.BaseDirectory);
+            while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "OpenHvx.sln")))
+                directory = directory.Parent;
+            return directory?.FullName ?? throw new InvalidOperationException("OpenHvx.sln not found above the test folder.");
+        }
+    }
+
+    /// <summary>The built service next to the test build (same configuration).</summary>
+    public static string AssemblyOf(string project)
+    {
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
+        var path = Path.Combine(RepositoryRoot, project, "bin", configuration, "net10.0", $"OpenHvx.{project}.dll");
+        return File.Exists(path) ? path : throw new FileNotFoundException($"Build the solution first: {path} is missing.");
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public static ServiceProcess Start(string name, string project, IDictionary<string, string> environment)
+    {
+        var url = $"http://127.0.0.1:{FreePort()}";
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.GetTempPath(),
+        };
+        info.ArgumentList.Add(AssemblyOf(project));
+        info.Environment["ASPNETCORE_URLS"] = url;
+        info.Environment["DOTNET_ENVIRONMENT"] = "Production";
+        info.Environment["Logging__LogLevel__Default"] = "Information";
+        foreach (var (key, value) in environment)
+            info.Environment[key] = value;
+        var process = new Process { StartInfo = info };
+        var service = new ServiceProcess(name, process, url);
+        process.OutputDataReceived += (_, e) => service.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => service.Append(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return service;
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+            return;
+        lock (_output)
+            _output.AppendLine(line);
+    }
+
+    public async Task WaitReadyAsync(TimeSpan? timeout = null)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        await Eventually.True(async () =>
+        {
+            if (_process.HasExited)
+                throw new InvalidOperationException($"{Name} exited with {_process.ExitCode}:\n{Output}");
+            try
+            {
+                return (await http.GetAsync(Url + "/health/ready")).IsSuccessStatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+            catch (TaskCanceledException)
+            {
+                return false;
+            }
+        }, timeout ?? TimeSpan.FromSeconds(60), $"{Name} is ready");
+    }
+
+    /// <summary>SIGKILL: no shutdown code runs.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited)
+            _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Kill();
+        _process.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

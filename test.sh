@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every test. The broker tests need RabbitMQ: when OPENHVX_TEST_RABBITMQ is not set, this
+# installs rabbitmq-server from Debian's packages if it is missing (as root), starts it if it is
+# not running, and stops it afterwards if it started it. Arguments go to `dotnet test`.
+set -uo pipefail
+cd "$(dirname "$0")"
+
+started_broker=0
+if [ -z "${OPENHVX_TEST_RABBITMQ:-}" ]; then
+  if ! command -v rabbitmq-server >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "test.sh: installing rabbitmq-server from Debian's packages"
+      apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null
+    else
+      echo "test.sh: rabbitmq-server is missing and cannot be installed here; the broker tests will say so" >&2
+    fi
+  fi
+  if command -v rabbitmqctl >/dev/null 2>&1 && ! rabbitmqctl -q status >/dev/null 2>&1; then
+    echo "test.sh: starting RabbitMQ"
+    broker_start=$(date +%s)
+    rabbitmq-server -detached >/dev/null 2>&1
+    if rabbitmqctl --timeout 120 await_startup >/dev/null 2>&1; then
+      started_broker=1
+      echo "test.sh: RabbitMQ up in $(( $(date +%s) - broker_start )) s"
+    else
+      echo "test.sh: RabbitMQ did not start" >&2
+    fi
+  fi
+fi
+
+dotnet test OpenHvx.sln "$@"
+status=$?
+
+if [ "$started_broker" = 1 ]; then
+  rabbitmqctl stop >/dev/null 2>&1
+  epmd -kill >/dev/null 2>&1
+fi
+exit $status
