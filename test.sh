@@ -16,11 +16,14 @@ if [ -z "${OPENHVX_TEST_RABBITMQ:-}" ]; then
     fi
   fi
   if command -v rabbitmqctl >/dev/null 2>&1 && ! rabbitmqctl -q status >/dev/null 2>&1; then
-    echo "test.sh: starting RabbitMQ"
     broker_start=$(date +%s)
-    rabbitmq-server -detached >/dev/null 2>&1
+    # Debian's package may have started a node already (its post-install script does): wait for it then.
+    if ! pgrep -f 'beam.*rabbit' >/dev/null 2>&1; then
+      echo "test.sh: starting RabbitMQ"
+      rabbitmq-server -detached >/dev/null 2>&1
+    fi
+    started_broker=1
     if rabbitmqctl --timeout 120 await_startup >/dev/null 2>&1; then
-      started_broker=1
       echo "test.sh: RabbitMQ up in $(( $(date +%s) - broker_start )) s"
     else
       echo "test.sh: RabbitMQ did not start" >&2
@@ -33,6 +36,6 @@ status=$?
 
 if [ "$started_broker" = 1 ]; then
   rabbitmqctl stop >/dev/null 2>&1
-  epmd -kill >/dev/null 2>&1
+  epmd -kill >/dev/null 2>&1 || true
 fi
 exit $status
