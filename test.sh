@@ -23,11 +23,15 @@ if [ -z "${OPENHVX_TEST_RABBITMQ:-}" ]; then
       rabbitmq-server -detached >/dev/null 2>&1
     fi
     started_broker=1
-    if rabbitmqctl --timeout 120 await_startup >/dev/null 2>&1; then
-      echo "test.sh: RabbitMQ up in $(( $(date +%s) - broker_start )) s"
-    else
-      echo "test.sh: RabbitMQ did not start" >&2
-    fi
+    # await_startup answers at once while the node has not registered yet: ask until it is up.
+    until rabbitmqctl -q --timeout 30 await_startup >/dev/null 2>&1; do
+      if [ $(( $(date +%s) - broker_start )) -gt 120 ]; then
+        echo "test.sh: RabbitMQ did not start within 120 s" >&2
+        break
+      fi
+      sleep 1
+    done
+    rabbitmqctl -q status >/dev/null 2>&1 && echo "test.sh: RabbitMQ up in $(( $(date +%s) - broker_start )) s"
   fi
 fi
 
