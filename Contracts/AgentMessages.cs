@@ -6,7 +6,7 @@ namespace OpenHvx.Contracts;
 // (camelCase) in the shapes of the original OpenHVX agent, with fields added, none renamed.
 
 /// <summary>Task to agent: exchange <c>jobs</c>, routing key <c>agent.&lt;agentId&gt;</c>.</summary>
-public sealed record AgentTask(Guid TaskId, string TenantId, string AgentId, string Action, JsonElement Data, string CorrelationId);
+public sealed record AgentTask(Guid TaskId, string TenantId, string AgentId, string Action, JsonElement Data, string CorrelationId, TaskTarget? Target = null);
 
 /// <summary>The agent started running a task (status <c>running</c>).</summary>
 public sealed record AgentTaskStarted(Guid TaskId, string AgentId, DateTimeOffset StartedAt);

@@ -21,7 +21,7 @@ public sealed record HoldQuota(Guid TaskId, string TenantId, string Action, stri
 
 public sealed record QuotaHeld(Guid TaskId, DateTimeOffset ExpiresAt);
 
-public sealed record DispatchTask(Guid TaskId, string TenantId, string AgentId, string Action, JsonElement Data);
+public sealed record DispatchTask(Guid TaskId, string TenantId, string AgentId, string Action, JsonElement Data, TaskTarget? Target = null);
 
 public sealed record TaskDispatched(Guid TaskId, string AgentId, DateTimeOffset DispatchedAt);
 

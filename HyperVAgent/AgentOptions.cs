@@ -32,6 +32,14 @@ public sealed class AgentOptions
     public TimeSpan DefaultActionTimeout { get; set; } = TimeSpan.FromMinutes(10);
     public Dictionary<string, TimeSpan> ActionTimeouts { get; set; } = new() { ["vm.create"] = TimeSpan.FromMinutes(25) };
 
+    /// <summary>On shutdown, running tasks may finish for this long; then they are stopped and reported ERR_INTERRUPTED.</summary>
+    public TimeSpan ShutdownGrace { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Error codes of a script that are worth another try (host busy, file in use), up to <see cref="TransientRetries"/> times.</summary>
+    public List<string> TransientErrorCodes { get; set; } = ["ERR_BUSY", "ERR_SIM_BUSY", "ERR_HOST_BUSY", "ERR_FILE_IN_USE"];
+    public int TransientRetries { get; set; } = 3;
+    public TimeSpan TransientRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>vCPUs offered per logical processor.</summary>
     public double CpuOvercommit { get; set; } = 4;
 
@@ -66,4 +74,8 @@ public sealed class SimulatedFault
 {
     public string Message { get; set; } = "injected fault";
     public double Rate { get; set; } = 1.0;
+    /// <summary>The error id the cmdlet fails with.</summary>
+    public string ErrorId { get; set; } = "ERR_SIMULATED_FAULT";
+    /// <summary>Fail only the first N calls (a transient fault); null = every call (at <see cref="Rate"/>).</summary>
+    public int? Times { get; set; }
 }

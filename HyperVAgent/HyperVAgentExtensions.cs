@@ -4,6 +4,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using OpenHvx.HyperVAgent.Messaging;
 using OpenHvx.HyperVAgent.PowerShell;
 using OpenHvx.HyperVAgent.Tasks;
@@ -36,6 +38,15 @@ public static partial class HyperVAgentExtensions
         services.AddSingleton<PowerShellRunner>();
         services.AddSingleton<ActionScripts>();
         services.AddSingleton<TaskJournal>();
+        services.AddSingleton<VmLocks>();
+        services.AddSingleton<AgentShutdown>();
+        // The host waits for running tasks: their grace period, then the time to report them interrupted.
+        services.AddOptions<HostOptions>().Configure<IOptions<AgentOptions>>((host, agent) =>
+        {
+            var needed = agent.Value.ShutdownGrace + TimeSpan.FromSeconds(15);
+            if (host.ShutdownTimeout < needed)
+                host.ShutdownTimeout = needed;
+        });
         services.AddSingleton<SimulatedHost>();
         services.TryAddSingleton<IAgentWire, BusAgentWire>();
         services.AddHostedService<HeartbeatService>();

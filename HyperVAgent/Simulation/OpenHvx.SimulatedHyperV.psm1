@@ -105,10 +105,23 @@ function Invoke-SimBehaviour {
     if ([int]$ms -gt 0) { Start-Sleep -Milliseconds ([int]$ms) }   # interruptible by PowerShell.Stop()
     $fault = Get-SimProp $cfg.Faults $CommandName (Get-SimProp $cfg.Faults '*')
     if ($null -ne $fault) {
+        # 'times': fail only the first N calls of this cmdlet (a transient fault); counted on disk.
+        $times = Get-SimProp $fault 'times'
+        if ($null -ne $times) {
+            $counter = Join-Path $cfg.Root "fault-count.$CommandName"
+            $lock = Enter-SimLock
+            try {
+                $seen = if ([System.IO.File]::Exists($counter)) { [int][System.IO.File]::ReadAllText($counter) } else { 0 }
+                [System.IO.File]::WriteAllText($counter, [string]($seen + 1))
+            }
+            finally { $lock.Dispose() }
+            if ($seen -ge [int]$times) { return }
+        }
         $rate = [double](Get-SimProp $fault 'rate' 1.0)
         if ($rate -ge 1.0 -or [System.Random]::Shared.NextDouble() -lt $rate) {
             $msg = [string](Get-SimProp $fault 'message' 'injected fault')
-            throw (New-SimError 'ERR_SIMULATED_FAULT' "${CommandName}: $msg" 'NotSpecified')
+            $errorId = [string](Get-SimProp $fault 'errorId' 'ERR_SIMULATED_FAULT')
+            throw (New-SimError $errorId "${CommandName}: $msg" 'NotSpecified')
         }
     }
 }

@@ -5,6 +5,8 @@ using Microsoft.Extensions.Options;
 using OpenHvx.Contracts;
 using OpenHvx.HyperVAgent.Messaging;
 using OpenHvx.HyperVAgent.PowerShell;
+using Polly;
+using Polly.Retry;
 
 namespace OpenHvx.HyperVAgent.Tasks;
 
@@ -17,6 +19,8 @@ public sealed class AgentTaskConsumer(
     ActionScripts scripts,
     PowerShellRunner runner,
     TaskJournal journal,
+    VmLocks locks,
+    AgentShutdown shutdown,
     TimeProvider clock,
     IOptions<AgentOptions> options,
     ILogger<AgentTaskConsumer> logger) : IConsumer<AgentTask>
@@ -49,13 +53,18 @@ public sealed class AgentTaskConsumer(
             return;
         }
 
-        var startedAt = clock.GetUtcNow();
-        await wire.StartedAsync(context, new AgentTaskStarted(task.TaskId, agentId, startedAt));
         ScriptOutcome outcome;
+        DateTimeOffset? startedAt = null;
         try
         {
-            var parameters = scripts.BuildParameters(script, task);
-            outcome = await runner.RunAsync(script, parameters, options.Value.TimeoutFor(task.Action), context.CancellationToken);
+            using var vmLock = await locks.AcquireAsync(LockKey(task), shutdown.GraceOver);
+            startedAt = clock.GetUtcNow();
+            await wire.StartedAsync(context, new AgentTaskStarted(task.TaskId, agentId, startedAt.Value));
+            outcome = await RunWithRetryAsync(script, task);
+        }
+        catch (OperationCanceledException) when (shutdown.GraceOver.IsCancellationRequested)
+        {
+            outcome = ScriptOutcome.Failure(ErrorCodes.Interrupted, "The agent stopped before this task could run.");
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -64,6 +73,50 @@ public sealed class AgentTaskConsumer(
         }
         logger.LogInformation("Task {TaskId} ({Action}) finished: {Outcome}", task.TaskId, task.Action, outcome.Ok ? "ok" : outcome.Error!.Code);
         await FinishAsync(context, Result(task, startedAt, outcome));
+    }
+
+    /// <summary>A task on an existing VM locks its id; a create locks the tenant's name for it.</summary>
+    internal static string LockKey(AgentTask task)
+    {
+        if (task.Target?.RefId is { Length: > 0 } refId)
+            return "vm:" + refId;
+        if (task.Data.ValueKind == JsonValueKind.Object && task.Data.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String)
+            return $"name:{task.TenantId}/{name.GetString()}";
+        return "task:" + task.TaskId;
+    }
+
+    /// <summary>Runs the script, again after a transient failure (host busy, file in use), all within the action's timeout.</summary>
+    private async Task<ScriptOutcome> RunWithRetryAsync(string script, AgentTask task)
+    {
+        var agent = options.Value;
+        var parameters = scripts.BuildParameters(script, task);
+        var deadline = clock.GetUtcNow() + agent.TimeoutFor(task.Action);
+        var transient = agent.TransientErrorCodes.ToHashSet(StringComparer.Ordinal);
+        var pipeline = new ResiliencePipelineBuilder<ScriptOutcome>()
+            .AddRetry(new RetryStrategyOptions<ScriptOutcome>
+            {
+                MaxRetryAttempts = Math.Max(1, agent.TransientRetries),
+                Delay = agent.TransientRetryDelay,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                ShouldHandle = new PredicateBuilder<ScriptOutcome>().HandleResult(o =>
+                    !o.Ok && o.Error is { } error && (transient.Contains(error.Code) || error.Message.Contains("being used by another process", StringComparison.OrdinalIgnoreCase))
+                    && clock.GetUtcNow() < deadline),
+                OnRetry = args =>
+                {
+                    logger.LogWarning("Task {TaskId}: transient failure {Code} ({Message}); retry {Attempt}", task.TaskId,
+                        args.Outcome.Result?.Error?.Code, args.Outcome.Result?.Error?.Message, args.AttemptNumber + 1);
+                    return default;
+                },
+            })
+            .Build();
+        return await pipeline.ExecuteAsync(async token =>
+        {
+            var remaining = deadline - clock.GetUtcNow();
+            if (remaining <= TimeSpan.Zero)
+                return ScriptOutcome.Failure(ErrorCodes.Timeout, "The action's timeout passed before another try.");
+            return await runner.RunAsync(script, parameters, remaining, token);
+        }, shutdown.GraceOver);
     }
 
     private AgentTaskResult Result(AgentTask task, DateTimeOffset? startedAt, ScriptOutcome outcome)

@@ -40,7 +40,7 @@ public sealed class SimulatedHost(PowerShellRunner runner, IOptions<AgentOptions
             host = new { name = sim.HostName, logicalProcessors = sim.LogicalProcessors, memoryMB = sim.MemoryMB, storageMB = sim.StorageMB },
             switches = sim.Switches,
             latencyMs = sim.LatencyMs,
-            faults = sim.Faults.ToDictionary(f => f.Key, f => new { message = f.Value.Message, rate = f.Value.Rate }),
+            faults = sim.Faults.ToDictionary(f => f.Key, f => new { message = f.Value.Message, rate = f.Value.Rate, errorId = f.Value.ErrorId, times = f.Value.Times }),
         };
         var temp = ConfigPath + ".tmp";
         File.WriteAllText(temp, JsonSerializer.Serialize(config, new JsonSerializerOptions { WriteIndented = true }));

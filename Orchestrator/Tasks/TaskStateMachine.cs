@@ -76,7 +76,7 @@ public sealed class TaskStateMachine : MassTransitStateMachine<TaskState>
                 })
                 .TransitionTo(Dispatching)
                 .Publish(context => new DispatchTask(context.Saga.CorrelationId, context.Saga.TenantId, context.Saga.AgentId!, context.Saga.Action,
-                    context.Saga.EnrichedData ?? context.Saga.Data)));
+                    context.Saga.EnrichedData ?? context.Saga.Data, context.Saga.Target)));
 
         During(Dispatching,
             When(Dispatched).TransitionTo(AwaitingResult));

@@ -108,7 +108,7 @@ public sealed class DispatchTaskConsumer(IAgentTaskSender sender, TimeProvider c
     public async Task Consume(ConsumeContext<DispatchTask> context)
     {
         var message = context.Message;
-        var task = new AgentTask(message.TaskId, message.TenantId, message.AgentId, message.Action, message.Data, message.TaskId.ToString());
+        var task = new AgentTask(message.TaskId, message.TenantId, message.AgentId, message.Action, message.Data, message.TaskId.ToString(), message.Target);
         await sender.SendAsync(context, task, context.CancellationToken);
         await context.Publish(new TaskDispatched(message.TaskId, message.AgentId, clock.GetUtcNow()));
     }
