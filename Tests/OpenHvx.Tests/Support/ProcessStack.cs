@@ -4,7 +4,8 @@ using System.Text.Json;
 namespace OpenHvx.Tests.Support;
 
 /// <summary>Agent settings for a <see cref="ProcessStack"/>.</summary>
-public sealed record AgentSpec(string AgentId, int LogicalProcessors = 16, long MemoryMB = 65536, bool WithoutVmCreate = false);
+public sealed record AgentSpec(string AgentId, int LogicalProcessors = 16, long MemoryMB = 65536, bool WithoutVmCreate = false,
+    IReadOnlyDictionary<string, string>? Environment = null);
 
 /// <summary>The orchestrator and agents as separate processes on a virtual host of the local RabbitMQ.</summary>
 public sealed class ProcessStack : IAsyncDisposable
@@ -12,28 +13,33 @@ public sealed class ProcessStack : IAsyncDisposable
     private readonly TempFolder _folder = new("stack");
     private readonly List<ServiceProcess> _agents = [];
 
-    private ProcessStack(Broker broker)
+    private ProcessStack(TestBroker broker)
     {
         Broker = broker;
     }
 
-    public Broker Broker { get; }
+    public TestBroker Broker { get; }
     public ServiceProcess Orchestrator { get; private set; } = null!;
     public IReadOnlyList<ServiceProcess> Agents => _agents;
     public HttpClient Api { get; private set; } = null!;
 
-    public static async Task<ProcessStack> StartAsync(params AgentSpec[] agents)
+    public static Task<ProcessStack> StartAsync(params AgentSpec[] agents) => StartAsync(null, agents);
+
+    public static async Task<ProcessStack> StartAsync(IReadOnlyDictionary<string, string>? orchestratorEnvironment, params AgentSpec[] agents)
     {
-        var stack = new ProcessStack(await Broker.CreateAsync());
+        var stack = new ProcessStack(await TestBroker.CreateAsync());
         try
         {
-            stack.Orchestrator = ServiceProcess.Start("orchestrator", "Orchestrator", new Dictionary<string, string>
+            var environment = new Dictionary<string, string>
             {
                 ["OPENHVX_RABBITMQ_URL"] = stack.Broker.Url,
                 ["OPENHVX_DB"] = stack._folder.File("orchestrator.db"),
                 ["Orchestrator__AllowAnonymous"] = "true",
                 ["Orchestrator__Seed__TenantId"] = "test1",
-            });
+            };
+            foreach (var (key, value) in orchestratorEnvironment ?? new Dictionary<string, string>())
+                environment[key] = value;
+            stack.Orchestrator = ServiceProcess.Start("orchestrator", "Orchestrator", environment);
             foreach (var spec in agents)
                 stack.StartAgent(spec);
             await Task.WhenAll(new[] { stack.Orchestrator }.Concat(stack._agents).Select(p => p.WaitReadyAsync()));
@@ -59,6 +65,8 @@ public sealed class ProcessStack : IAsyncDisposable
             ["Agent__Simulated__LogicalProcessors"] = spec.LogicalProcessors.ToString(),
             ["Agent__Simulated__MemoryMB"] = spec.MemoryMB.ToString(),
         };
+        foreach (var (key, value) in spec.Environment ?? new Dictionary<string, string>())
+            environment[key] = value;
         if (spec.WithoutVmCreate)
         {
             var scripts = _folder.File("scripts-" + spec.AgentId);
@@ -72,6 +80,22 @@ public sealed class ProcessStack : IAsyncDisposable
         _agents.Add(agent);
         return agent;
     }
+
+    public string AgentDataPath(string agentId) => _folder.File("agent-" + agentId);
+
+    /// <summary>Starts an agent again on the same data folder (journal, simulated host).</summary>
+    public async Task<ServiceProcess> RestartAgentAsync(AgentSpec spec)
+    {
+        var agent = StartAgent(spec);
+        await agent.WaitReadyAsync();
+        return agent;
+    }
+
+    public async Task<JsonElement> QuotaAsync() => await Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/tenants/test1/quotas");
+
+    public async Task<JsonElement> WaitForStatusAsync(Uri location, params string[] statuses)
+        => await Eventually.Get(() => Api.GetFromJsonAsync<JsonElement>(location),
+            task => statuses.Contains(task.GetProperty("status").GetString()), TimeSpan.FromSeconds(60), $"task {location} reaches {string.Join("/", statuses)}");
 
     public async Task WaitForAgentsAsync(params string[] agentIds)
         => await Eventually.True(async () =>

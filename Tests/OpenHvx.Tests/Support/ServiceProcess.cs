@@ -113,6 +113,14 @@ public sealed class ServiceProcess : IAsyncDisposable
         }, timeout ?? TimeSpan.FromSeconds(60), $"{Name} is ready");
     }
 
+    /// <summary>SIGTERM: the service shuts down gracefully.</summary>
+    public async Task TerminateAsync(TimeSpan timeout)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]))
+            await kill.WaitForExitAsync();
+        await _process.WaitForExitAsync().WaitAsync(timeout);
+    }
+
     /// <summary>SIGKILL: no shutdown code runs.</summary>
     public void Kill()
     {

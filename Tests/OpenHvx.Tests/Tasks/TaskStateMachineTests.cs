@@ -83,6 +83,23 @@ public sealed class TaskStateMachineTests
     }
 
     [Test]
+    public async Task A_burst_is_spread_over_agents_by_the_capacity_in_flight_tasks_already_hold()
+    {
+        await using var harness = await SagaHarness.StartAsync(withAgent: false);
+        harness.Agent.Mode = FakeAgentMode.Silent;
+        var agents = harness.Get<OpenHvx.Orchestrator.Agents.IAgentStore>();
+        foreach (var id in new[] { "agent-1", "agent-2" })
+            await agents.RecordHeartbeatAsync(new AgentHeartbeat("t", id, DateTimeOffset.UtcNow, "h", [ActionNames.VmCreate],
+                new AgentCapacity(8, 65536, 1048576), new AgentCapacity(8, 65536, 1048576), 0), DateTimeOffset.UtcNow);
+
+        var burst = Enumerable.Range(0, 2).Select(i => SagaHarness.VmCreate(name: $"burst{i}", cpu: 6)).ToList();
+        var answers = await Task.WhenAll(burst.Select(harness.SubmitAsync));
+
+        var placed = answers.Select(a => a.Is(out Response<TaskAccepted>? ok) ? ok!.Message.AgentId : "rejected").ToList();
+        Assert.That(placed, Is.EquivalentTo(new[] { "agent-1", "agent-2" }), "6 of 8 vCPUs held on one agent leaves no room for a second 6");
+    }
+
+    [Test]
     public async Task Stale_agent_is_not_elected_and_the_reason_is_stored()
     {
         await using var harness = await SagaHarness.StartAsync(withAgent: false);

@@ -9,25 +9,44 @@ namespace OpenHvx.Tests.Support;
 /// topology and messages never leak between tests. Without a broker the tests fail under CI and
 /// are skipped (with the reason) elsewhere.
 /// </summary>
-public sealed class Broker : IAsyncDisposable
+public sealed class TestBroker : IAsyncDisposable
 {
     public static string BaseUrl => Environment.GetEnvironmentVariable("OPENHVX_TEST_RABBITMQ") is { Length: > 0 } url ? url.TrimEnd('/') + "/" : "amqp://guest:guest@localhost:5672/";
 
-    private Broker(string vhost)
+    private TestBroker(string vhost, string user, string password)
     {
         VirtualHost = vhost;
+        User = user;
+        Password = password;
     }
 
     public string VirtualHost { get; }
-    public string Url => BaseUrl + VirtualHost;
+    public string User { get; }
 
-    public static async Task<Broker> CreateAsync()
+    /// <summary>A password of this broker user only, so tests can check that no service ever logs it.</summary>
+    public string Password { get; }
+
+    public string Url
+    {
+        get
+        {
+            var uri = new UriBuilder(BaseUrl) { UserName = User, Password = Password, Path = "/" + VirtualHost };
+            return uri.Uri.ToString();
+        }
+    }
+
+    public static async Task<TestBroker> CreateAsync()
     {
         RequireBroker();
-        var vhost = "openhvx-test-" + Guid.NewGuid().ToString("N")[..10];
+        var id = Guid.NewGuid().ToString("N")[..10];
+        var vhost = "openhvx-test-" + id;
+        var user = "openhvx-test-" + id;
+        var password = "pw-" + Guid.NewGuid().ToString("N");
         await CtlAsync("add_vhost", vhost);
+        await CtlAsync("add_user", user, password);
+        await CtlAsync("set_permissions", "-p", vhost, user, ".*", ".*", ".*");
         await CtlAsync("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*");
-        return new Broker(vhost);
+        return new TestBroker(vhost, user, password);
     }
 
     public static void RequireBroker()
@@ -82,6 +101,7 @@ public sealed class Broker : IAsyncDisposable
         try
         {
             await CtlAsync("delete_vhost", VirtualHost);
+            await CtlAsync("delete_user", User);
         }
         catch (InvalidOperationException)
         {

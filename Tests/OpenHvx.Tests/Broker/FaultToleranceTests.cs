@@ -1,0 +1,101 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using OpenHvx.Tests.Support;
+
+namespace OpenHvx.Tests.Broker;
+
+/// <summary>Agents killed, stopped and a broker restarted under real processes: nothing is lost, nothing runs twice, quota stays right.</summary>
+[TestFixture]
+[Category("Broker")]
+[NonParallelizable]
+public sealed class FaultToleranceTests
+{
+    private static readonly Dictionary<string, string> SlowNewVm = new() { ["Agent__Simulated__LatencyMs__New-VM"] = "60000" };
+
+    private static async Task<(Uri Location, string TaskId)> SubmitAsync(ProcessStack stack, string name)
+    {
+        var response = await stack.CreateVmAsync(name);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return (response.Headers.Location!, body.GetProperty("taskId").GetString()!);
+    }
+
+    private static void AssertNoQuotaHeld(JsonElement quota, long vmsUsed)
+    {
+        foreach (var line in new[] { "cpu", "memoryMB", "storageMB", "vmCount" })
+            Assert.That(quota.GetProperty(line).GetProperty("held").GetInt64(), Is.Zero, line + " held");
+        Assert.That(quota.GetProperty("vmCount").GetProperty("used").GetInt64(), Is.EqualTo(vmsUsed));
+    }
+
+    [Test]
+    public async Task An_agent_killed_mid_task_fails_the_task_on_its_deadline_and_never_runs_it_twice()
+    {
+        var spec = new AgentSpec("agent-k", Environment: SlowNewVm);
+        await using var stack = await ProcessStack.StartAsync(new Dictionary<string, string> { ["Orchestrator__Deadlines__AwaitingResult"] = "00:00:06" }, spec);
+        var (location, taskId) = await SubmitAsync(stack, "killed");
+        await stack.WaitForStatusAsync(location, "running");
+
+        stack.Agents[0].Kill();
+
+        var task = await stack.WaitForFinalAsync(location);
+        Assert.That(task.GetProperty("error").GetProperty("code").GetString(), Is.EqualTo("ERR_DEADLINE_AWAITINGRESULT"), stack.Logs);
+        AssertNoQuotaHeld(await stack.QuotaAsync(), vmsUsed: 0);
+
+        // Back on the same journal: the redelivered task is reported, not run again.
+        var restarted = await stack.RestartAgentAsync(spec with { Environment = null });
+        await Eventually.True(() => Task.FromResult(restarted.Output.Contains($"Task {taskId} was running when the agent stopped")), TimeSpan.FromSeconds(30), "the redelivered task is recognised");
+        await Eventually.True(async () => await stack.Broker.MessagesInAsync("agent.agent-k.tasks") == 0, because: "the redelivery is acknowledged");
+        Assert.That(Directory.GetFiles(Path.Combine(stack.AgentDataPath("agent-k"), "sim", "vms"), "*.json"), Is.Empty, "no VM was created");
+        var after = await stack.Api.GetFromJsonAsync<JsonElement>(location);
+        Assert.That(after.GetProperty("status").GetString(), Is.EqualTo("FAILED"));
+        AssertNoQuotaHeld(await stack.QuotaAsync(), vmsUsed: 0);
+    }
+
+    [Test]
+    public async Task A_stopped_agent_reports_its_running_task_interrupted_after_the_grace_period()
+    {
+        var spec = new AgentSpec("agent-t", Environment: new Dictionary<string, string>(SlowNewVm) { ["Agent__ShutdownGrace"] = "00:00:02" });
+        await using var stack = await ProcessStack.StartAsync(new Dictionary<string, string> { ["Orchestrator__Deadlines__AwaitingResult"] = "00:05:00" }, spec);
+        var (location, _) = await SubmitAsync(stack, "interrupted");
+        await stack.WaitForStatusAsync(location, "running");
+
+        await stack.Agents[0].TerminateAsync(TimeSpan.FromSeconds(30));
+
+        var task = await stack.WaitForFinalAsync(location, TimeSpan.FromSeconds(30));
+        Assert.That(task.GetProperty("error").GetProperty("code").GetString(), Is.EqualTo("ERR_INTERRUPTED"), stack.Logs);
+        AssertNoQuotaHeld(await stack.QuotaAsync(), vmsUsed: 0);
+    }
+
+    [Test]
+    public async Task After_a_broker_restart_every_task_ends_the_quota_is_consistent_and_heartbeats_resume()
+    {
+        var spec = new AgentSpec("agent-r", Environment: new Dictionary<string, string> { ["Agent__Simulated__LatencyMs__New-VM"] = "3000" });
+        await using var stack = await ProcessStack.StartAsync(new Dictionary<string, string> { ["Orchestrator__Deadlines__AwaitingResult"] = "00:01:00" }, spec);
+        var submitted = new List<Uri>();
+        for (var i = 0; i < 4; i++)
+            submitted.Add((await SubmitAsync(stack, $"restart-{i}")).Location);
+
+        await TestBroker.CtlAsync("stop_app");
+        var restartedAt = DateTimeOffset.UtcNow;
+        await TestBroker.CtlAsync("start_app");
+        await TestBroker.CtlAsync("await_startup");
+
+        var final = new List<JsonElement>();
+        foreach (var location in submitted)
+            final.Add(await stack.WaitForFinalAsync(location, TimeSpan.FromSeconds(120)));
+        var succeeded = final.Count(t => t.GetProperty("status").GetString() == "SUCCESS");
+        TestContext.Out.WriteLine($"{succeeded} of {final.Count} succeeded across the restart: " +
+            string.Join(", ", final.Select(t => t.GetProperty("status").GetString() + (t.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.Object ? ":" + e.GetProperty("code").GetString() : ""))));
+        AssertNoQuotaHeld(await stack.QuotaAsync(), vmsUsed: succeeded);
+        var resources = await stack.Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/tenants/test1/resources");
+        Assert.That(resources.GetArrayLength(), Is.EqualTo(succeeded));
+
+        await Eventually.True(async () =>
+        {
+            var agent = await stack.Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/agents/agent-r");
+            return agent.GetProperty("lastHeartbeatAt").GetDateTimeOffset() > restartedAt.AddSeconds(1);
+        }, TimeSpan.FromSeconds(60), "heartbeats resume after the restart");
+        Assert.That(stack.Logs, Does.Not.Contain(stack.Broker.Password), "reconnecting services never log the broker password");
+    }
+}
