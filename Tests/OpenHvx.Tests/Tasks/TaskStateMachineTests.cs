@@ -33,7 +33,8 @@ public sealed class TaskStateMachineTests
         Assert.That(resources, Has.Count.EqualTo(1));
         Assert.That((resources[0].Name, resources[0].AgentId, resources[0].ResourceId), Is.EqualTo(("web1", SagaHarness.AgentId, task.ResourceId)));
 
-        Assert.That(await harness.Harness.Published.Any<TaskStateChanged>(x => x.Context.Message.TaskId == submit.TaskId && x.Context.Message.To == "Succeeded"), Is.True);
+        await Eventually.True(() => Task.FromResult(harness.Harness.Published.Select<TaskStateChanged>()
+            .Any(x => x.Context.Message.TaskId == submit.TaskId && x.Context.Message.To == "Succeeded")), because: "TaskStateChanged to Succeeded is published");
     }
 
     [Test]
@@ -44,7 +45,9 @@ public sealed class TaskStateMachineTests
         await harness.SubmitAsync(submit);
         await harness.WaitForStateAsync(submit.TaskId, nameof(TaskStateMachine.Succeeded));
 
-        var changes = harness.Harness.Published.Select<TaskStateChanged>().Select(x => x.Context.Message).Where(m => m.TaskId == submit.TaskId).ToList();
+        var changes = await Eventually.Get(
+            () => Task.FromResult(harness.Harness.Published.Select<TaskStateChanged>().Select(x => x.Context.Message).Where(m => m.TaskId == submit.TaskId).ToList()),
+            list => list.Any(c => c.To == "Succeeded"), because: "the last transition is published");
         Assert.That(changes.Select(c => c.To), Is.SupersetOf(new[] { "Validating", "Electing", "Enriching", "HoldingQuota", "Dispatching", "AwaitingResult", "Succeeded" }));
         Assert.That(changes.Single(c => c.To == "Succeeded").Status, Is.EqualTo(TaskStatuses.Succeeded));
     }
@@ -171,7 +174,7 @@ public sealed class TaskStateMachineTests
         var done = (await harness.LoadAsync(submit.TaskId))!;
 
         await harness.Harness.Bus.Publish(FakeAgentBehaviour.Success(submit.TaskId, SagaHarness.AgentId, Guid.NewGuid(), "other"));
-        Assert.That(await harness.Harness.Consumed.Any<AgentTaskResult>(x => x.Context.Message.Result!.Value.GetProperty("vm").GetProperty("name").GetString() == "other"), Is.True);
+        await ConsumedAsync(harness, x => x.Context.Message.Result!.Value.GetProperty("vm").GetProperty("name").GetString() == "other");
         await harness.Harness.InactivityTask;
 
         var after = (await harness.LoadAsync(submit.TaskId))!;
@@ -191,7 +194,7 @@ public sealed class TaskStateMachineTests
         await harness.WaitForStateAsync(submit.TaskId, nameof(TaskStateMachine.AwaitingResult));
 
         await harness.Harness.Bus.Publish(FakeAgentBehaviour.Success(submit.TaskId, "intruder"));
-        Assert.That(await harness.Harness.Consumed.Any<AgentTaskResult>(x => x.Context.Message.AgentId == "intruder"), Is.True);
+        await ConsumedAsync(harness, x => x.Context.Message.AgentId == "intruder");
         await harness.Harness.InactivityTask;
 
         Assert.That((await harness.LoadAsync(submit.TaskId))!.CurrentState, Is.EqualTo(nameof(TaskStateMachine.AwaitingResult)));
@@ -204,7 +207,7 @@ public sealed class TaskStateMachineTests
         var phantom = Guid.NewGuid();
 
         await harness.Harness.Bus.Publish(FakeAgentBehaviour.Success(phantom, SagaHarness.AgentId));
-        Assert.That(await harness.Harness.Consumed.Any<AgentTaskResult>(x => x.Context.Message.TaskId == phantom), Is.True);
+        await ConsumedAsync(harness, x => x.Context.Message.TaskId == phantom);
         await harness.Harness.InactivityTask;
 
         Assert.That(await harness.LoadAsync(phantom), Is.Null);
@@ -281,6 +284,10 @@ public sealed class TaskStateMachineTests
         Assert.That(harness.Agent.Received.Count(t => t.TaskId == submit.TaskId), Is.EqualTo(1));
         Assert.That((await harness.UsageAsync()).VmCount.Used, Is.EqualTo(1));
     }
+
+    /// <summary>Waits until the bus has consumed a matching result (the harness's own Any returns at once once the bus went idle).</summary>
+    private static Task ConsumedAsync(SagaHarness harness, Func<MassTransit.Testing.IReceivedMessage<AgentTaskResult>, bool> match)
+        => Eventually.True(() => Task.FromResult(harness.Harness.Consumed.Select<AgentTaskResult>().Any(match)), because: "the result is consumed");
 
     /// <summary>Delivers the agent's result before the saga can see TaskDispatched.</summary>
     private sealed class RacingSender(Task release) : IAgentTaskSender
