@@ -42,7 +42,7 @@ public sealed class SimulatedHost(PowerShellRunner runner, IOptions<AgentOptions
             latencyMs = sim.LatencyMs,
             faults = sim.Faults.ToDictionary(f => f.Key, f => new { message = f.Value.Message, rate = f.Value.Rate, errorId = f.Value.ErrorId, times = f.Value.Times }),
         };
-        var temp = ConfigPath + ".tmp";
+        var temp = $"{ConfigPath}.{Guid.NewGuid():N}.tmp";
         File.WriteAllText(temp, JsonSerializer.Serialize(config, new JsonSerializerOptions { WriteIndented = true }));
         File.Move(temp, ConfigPath, overwrite: true);
     }

@@ -3,6 +3,7 @@ using MassTransit;
 using MassTransit.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using OpenHvx.Contracts;
@@ -41,6 +42,8 @@ public sealed class AgentTaskConsumerTests
         var services = new ServiceCollection().AddLogging();
         services.AddSingleton<IHostApplicationLifetime, TestLifetime>();
         services.AddHyperVAgent(configuration);
+        // The harness starts hosted services; heartbeats and inventory would rewrite the simulated host's config under the tests.
+        services.RemoveAll<IHostedService>();
         services.AddMassTransitTestHarness(bus => bus.AddConsumer<AgentTaskConsumer>());
         _services = services.BuildServiceProvider();
         _harness = _services.GetRequiredService<ITestHarness>();
