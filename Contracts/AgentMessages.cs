@@ -35,7 +35,11 @@ public sealed record AgentHeartbeat(
     IReadOnlyList<string> Capabilities,
     AgentCapacity? Capacity,
     AgentCapacity? Free,
-    int VmCount);
+    int VmCount,
+    int? LogicalProcessors = null,
+    IReadOnlyList<DatastoreCapacity>? Datastores = null);
+
+public sealed record DatastoreCapacity(string Id, long CapacityMB, long FreeMB);
 
 /// <summary>A progress note from the agent while a task runs (kept on the task, newest last).</summary>
 public sealed record AgentTaskProgress(Guid TaskId, string AgentId, string Message, DateTimeOffset At);

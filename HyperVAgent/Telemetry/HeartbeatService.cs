@@ -61,6 +61,7 @@ public sealed class HeartbeatService(
         }
         var status = HostStatus.Parse(output);
         var (capacity, free) = status.Offer(agent);
-        return new AgentHeartbeat(Version, agent.AgentId, clock.GetUtcNow(), status.HostName, scripts.Capabilities(), capacity, free, status.VmCount);
+        return new AgentHeartbeat(Version, agent.AgentId, clock.GetUtcNow(), status.HostName, scripts.Capabilities(), capacity, free, status.VmCount,
+            status.LogicalProcessors, [new DatastoreCapacity("default", status.StorageCapacityMB, status.StorageFreeMB)]);
     }
 }

@@ -15,7 +15,7 @@ namespace OpenHvx.Tests.Broker;
 [NonParallelizable]
 public sealed class RabbitMqStackTests
 {
-    private ProcessStack _stack = null!;
+    private ProcessStack? _stack;
 
     [OneTimeSetUp]
     public async Task StartAsync()
@@ -29,9 +29,11 @@ public sealed class RabbitMqStackTests
     [OneTimeTearDown]
     public async Task StopAsync()
     {
+        if (_stack is null)
+            return;
         if (TestContext.CurrentContext.Result.FailCount > 0)
-            await TestContext.Out.WriteLineAsync(_stack.Logs);
-        await _stack.DisposeAsync();
+            await TestContext.Out.WriteLineAsync(_stack!.Logs);
+        await _stack!.DisposeAsync();
     }
 
     private static string UniqueName() => "vm-" + Guid.NewGuid().ToString("N")[..8];
@@ -39,14 +41,14 @@ public sealed class RabbitMqStackTests
     [Test]
     public async Task The_wire_topology_is_declared_and_durable()
     {
-        var exchanges = (await _stack.Broker.ExchangesAsync()).EnumerateArray()
+        var exchanges = (await _stack!.Broker.ExchangesAsync()).EnumerateArray()
             .ToDictionary(e => e.GetProperty("name").GetString()!, e => (Type: e.GetProperty("type").GetString(), Durable: e.GetProperty("durable").GetBoolean()));
         Assert.That(exchanges["jobs"], Is.EqualTo(("direct", true)));
         Assert.That(exchanges["results"], Is.EqualTo(("topic", true)));
         Assert.That(exchanges["agent.telemetry"], Is.EqualTo(("topic", true)));
         Assert.That(exchanges["task.events"], Is.EqualTo(("topic", true)));
 
-        var queues = (await _stack.Broker.QueuesAsync()).EnumerateArray().ToDictionary(q => q.GetProperty("name").GetString()!);
+        var queues = (await _stack!.Broker.QueuesAsync()).EnumerateArray().ToDictionary(q => q.GetProperty("name").GetString()!);
         foreach (var queue in new[] { "agent.agent-medium.tasks", "agent.agent-small.tasks", "orchestrator.results", "orchestrator.heartbeats", "orchestrator.inventory" })
         {
             Assert.That(queues.ContainsKey(queue), Is.True, queue);
@@ -54,7 +56,7 @@ public sealed class RabbitMqStackTests
         }
         Assert.That(queues["agent.agent-medium.tasks"].GetProperty("arguments").EnumerateArray().Count(), Is.Zero);
 
-        var bindings = (await _stack.Broker.BindingsAsync()).EnumerateArray()
+        var bindings = (await _stack!.Broker.BindingsAsync()).EnumerateArray()
             .Select(b => (Source: b.GetProperty("source_name").GetString(), Destination: b.GetProperty("destination_name").GetString(), Key: b.GetProperty("routing_key").GetString()))
             .ToList();
         // MassTransit puts an exchange named like the queue between the source exchange and the queue.
@@ -67,10 +69,10 @@ public sealed class RabbitMqStackTests
     [Test]
     public async Task Vm_create_goes_to_the_capable_agent_with_the_most_free_capacity()
     {
-        var response = await _stack.CreateVmAsync(UniqueName());
+        var response = await _stack!.CreateVmAsync(UniqueName());
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
 
-        var task = await _stack.WaitForFinalAsync(response.Headers.Location!);
+        var task = await _stack!.WaitForFinalAsync(response.Headers.Location!);
         Assert.That(task.GetProperty("status").GetString(), Is.EqualTo("SUCCESS"), task.ToString());
         // agent-large has the most capacity but no vm.create script; agent-medium has more than agent-small.
         Assert.That(task.GetProperty("agentId").GetString(), Is.EqualTo("agent-medium"));
@@ -81,9 +83,50 @@ public sealed class RabbitMqStackTests
     }
 
     [Test]
+    public async Task Agent_messages_are_plain_persistent_json_with_the_task_id_as_correlation_id()
+    {
+        var factory = new ConnectionFactory { Uri = new Uri(_stack!.Broker.Url) };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        // Copies of what crosses the wire: the task (jobs), its result (results) and heartbeats (agent.telemetry).
+        var copies = new Dictionary<string, string>();
+        foreach (var (exchange, key) in new[] { ("jobs", "agent.agent-medium"), ("results", "task.*"), ("agent.telemetry", "heartbeat.agent-medium") })
+        {
+            var queue = (await channel.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true)).QueueName;
+            await channel.QueueBindAsync(queue, exchange, key);
+            copies[exchange] = queue;
+        }
+
+        var response = await _stack!.CreateVmAsync(UniqueName());
+        var taskId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("taskId").GetString();
+        await _stack!.WaitForFinalAsync(response.Headers.Location!);
+
+        async Task<(JsonElement Body, IReadOnlyBasicProperties Properties)> NextAsync(string exchange)
+        {
+            var message = await Eventually.Get(() => channel.BasicGetAsync(copies[exchange], autoAck: true), m => m is not null, because: $"a copy from {exchange}");
+            return (JsonDocument.Parse(message!.Body).RootElement.Clone(), message.BasicProperties);
+        }
+
+        var (task, taskProperties) = await NextAsync("jobs");
+        Assert.That(task.EnumerateObject().Select(p => p.Name), Is.SupersetOf(new[] { "taskId", "tenantId", "agentId", "action", "data", "correlationId" }));
+        Assert.That(task.TryGetProperty("message", out _) || task.TryGetProperty("messageType", out _), Is.False, "no MassTransit envelope");
+        Assert.That((task.GetProperty("taskId").GetString(), taskProperties.CorrelationId, taskProperties.Persistent), Is.EqualTo((taskId, taskId, true)));
+        Assert.That(taskProperties.ContentType, Is.EqualTo("application/json"));
+
+        var (result, resultProperties) = await NextAsync("results");
+        Assert.That(result.EnumerateObject().Select(p => p.Name), Is.SupersetOf(new[] { "taskId", "agentId", "ok", "result", "error", "finishedAt" }));
+        Assert.That((result.GetProperty("taskId").GetString(), result.GetProperty("ok").GetBoolean(), resultProperties.CorrelationId, resultProperties.Persistent),
+            Is.EqualTo((taskId, true, taskId, true)));
+
+        var (heartbeat, _) = await NextAsync("agent.telemetry");
+        Assert.That(heartbeat.EnumerateObject().Select(p => p.Name), Is.SupersetOf(new[] { "version", "agentId", "ts", "host", "capabilities", "capacity", "free", "logicalProcessors", "datastores" }));
+        Assert.That(heartbeat.GetProperty("logicalProcessors").GetInt32(), Is.EqualTo(32));
+    }
+
+    [Test]
     public async Task Inventory_reaches_the_registry_in_the_canonical_shape()
     {
-        var agent = await Eventually.Get(() => _stack.Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/agents/agent-small"),
+        var agent = await Eventually.Get(() => _stack!.Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/agents/agent-small"),
             a => a.TryGetProperty("inventory", out _), because: "an inventory arrives");
         var inventory = agent.GetProperty("inventory");
         Assert.That(inventory.GetProperty("schemaVersion").GetString(), Is.EqualTo("1.0.0"));
@@ -94,8 +137,8 @@ public sealed class RabbitMqStackTests
     [Test]
     public async Task Poison_messages_on_the_results_queue_are_set_aside_and_the_next_result_is_processed()
     {
-        var errorsBefore = await _stack.Broker.MessagesInAsync("orchestrator.results_error");
-        var factory = new ConnectionFactory { Uri = new Uri(_stack.Broker.Url) };
+        var errorsBefore = await _stack!.Broker.MessagesInAsync("orchestrator.results_error");
+        var factory = new ConnectionFactory { Uri = new Uri(_stack!.Broker.Url) };
         await using (var connection = await factory.CreateConnectionAsync())
         await using (var channel = await connection.CreateChannelAsync())
         {
@@ -106,12 +149,12 @@ public sealed class RabbitMqStackTests
             await channel.BasicPublishAsync("results", $"task.{phantom}", false, properties, unknown);
         }
 
-        var response = await _stack.CreateVmAsync(UniqueName());
-        var task = await _stack.WaitForFinalAsync(response.Headers.Location!);
+        var response = await _stack!.CreateVmAsync(UniqueName());
+        var task = await _stack!.WaitForFinalAsync(response.Headers.Location!);
 
         Assert.That(task.GetProperty("status").GetString(), Is.EqualTo("SUCCESS"));
-        await Eventually.True(async () => await _stack.Broker.MessagesInAsync("orchestrator.results_error") == errorsBefore + 2, because: "both poison messages are in the error queue");
-        var tasks = await _stack.Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/tasks?limit=500");
+        await Eventually.True(async () => await _stack!.Broker.MessagesInAsync("orchestrator.results_error") == errorsBefore + 2, because: "both poison messages are in the error queue");
+        var tasks = await _stack!.Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/tasks?limit=500");
         Assert.That(tasks.GetProperty("items").EnumerateArray().Any(t => t.GetProperty("data").TryGetProperty("name", out var n) && n.GetString() == "ghost"), Is.False);
     }
 
@@ -119,7 +162,7 @@ public sealed class RabbitMqStackTests
     public async Task A_task_events_subscriber_receives_the_transitions_in_order()
     {
         var received = new ConcurrentQueue<JsonElement>();
-        var factory = new ConnectionFactory { Uri = new Uri(_stack.Broker.Url) };
+        var factory = new ConnectionFactory { Uri = new Uri(_stack!.Broker.Url) };
         await using var connection = await factory.CreateConnectionAsync();
         await using var channel = await connection.CreateChannelAsync();
         var queue = (await channel.QueueDeclareAsync(queue: "", durable: false, exclusive: true, autoDelete: true)).QueueName;
@@ -132,9 +175,9 @@ public sealed class RabbitMqStackTests
         };
         await channel.BasicConsumeAsync(queue, autoAck: true, consumer);
 
-        var response = await _stack.CreateVmAsync(UniqueName());
+        var response = await _stack!.CreateVmAsync(UniqueName());
         var taskId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("taskId").GetString();
-        await _stack.WaitForFinalAsync(response.Headers.Location!);
+        await _stack!.WaitForFinalAsync(response.Headers.Location!);
 
         var events = await Eventually.Get(() => Task.FromResult(received.Where(e => e.GetProperty("taskId").GetString() == taskId).ToList()),
             list => list.Any(e => e.GetProperty("status").GetString() == "SUCCESS"), because: "the SUCCESS event arrives");
