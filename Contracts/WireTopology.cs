@@ -30,5 +30,14 @@ public static class WireTopology
     /// <summary><c>&lt;tenantId&gt;.&lt;action&gt;.&lt;status&gt;</c>, for example <c>test1.vm.create.FAILED</c>.</summary>
     public static string TaskEventRoutingKey(string tenantId, string action, string status) => $"{tenantId}.{action}.{status}";
 
+    /// <summary>The setting that names the broker of the standalone services.</summary>
+    public const string BrokerUrlSetting = "OPENHVX_RABBITMQ_URL";
+
+    /// <summary>The broker URI from <see cref="BrokerUrlSetting"/>, for example <c>amqp://guest:guest@localhost:5672/</c>.</summary>
+    public static Uri BrokerUri(string? setting)
+        => setting is { Length: > 0 } && Uri.TryCreate(setting, UriKind.Absolute, out var uri) && uri.Scheme is "amqp" or "amqps" or "rabbitmq" or "rabbitmqs"
+            ? uri
+            : throw new InvalidOperationException($"Set {BrokerUrlSetting} to the broker, for example amqp://guest:guest@localhost:5672/.");
+
     public static Uri ExchangeAddress(string exchange, string type) => new($"exchange:{exchange}?type={type}&durable=true&autodelete=false");
 }

@@ -10,17 +10,13 @@ namespace OpenHvx.HyperVAgent.Messaging;
 
 public static class AgentMessaging
 {
-    public const string RabbitMqUrlSetting = "OPENHVX_RABBITMQ_URL";
-
     /// <summary>
     /// The agent on RabbitMQ: consumes plain-JSON tasks from the durable queue <c>agent.&lt;id&gt;.tasks</c>
     /// bound to <c>jobs</c> with <c>agent.&lt;id&gt;</c>, and answers on <c>results</c> and <c>agent.telemetry</c>.
     /// </summary>
     public static IServiceCollection AddHyperVAgentRabbitMq(this IServiceCollection services, IConfiguration configuration)
     {
-        var url = configuration[RabbitMqUrlSetting] is { Length: > 0 } value && Uri.TryCreate(value, UriKind.Absolute, out var uri)
-            ? uri
-            : throw new InvalidOperationException($"Set {RabbitMqUrlSetting} to the broker, for example amqp://guest:guest@localhost:5672/.");
+        var url = WireTopology.BrokerUri(configuration[WireTopology.BrokerUrlSetting]);
         services.Replace(ServiceDescriptor.Singleton<IAgentWire, ExchangeAgentWire>());
         services.AddMassTransit(bus =>
         {

@@ -8,26 +8,11 @@ $ErrorActionPreference = 'Stop'
 Import-Module (Join-Path $PSScriptRoot 'OpenHvx.Agent.psm1')
 
 function Get-BasePathStorage([string]$Path) {
-    # The volume whose mount point is the longest prefix of the path (Linux has nested mounts;
-    # on Windows this is the drive letter).
-    $full = [System.IO.Path]::GetFullPath($Path)
-    $best = $null
-    foreach ($drive in [System.IO.DriveInfo]::GetDrives()) {
-        try {
-            if (-not $drive.IsReady) { continue }
-            $root = $drive.RootDirectory.FullName
-            if (-not (Test-OpenHvxPathUnder $full $root)) { continue }
-            if ($null -eq $best -or $root.Length -gt $best.RootDirectory.FullName.Length) {
-                [void]$drive.TotalSize   # throws for volumes we cannot query
-                $best = $drive
-            }
-        }
-        catch { continue }
-    }
-    if ($null -eq $best) { return [ordered]@{ capacityMB = $null; freeMB = $null } }
+    $volume = Get-OpenHvxPathVolume -Path $Path
+    if ($null -eq $volume) { return [ordered]@{ capacityMB = $null; freeMB = $null } }
     [ordered]@{
-        capacityMB = [long][math]::Floor($best.TotalSize / 1MB)
-        freeMB     = [long][math]::Floor($best.AvailableFreeSpace / 1MB)
+        capacityMB = [long][math]::Floor($volume.TotalSize / 1MB)
+        freeMB     = [long][math]::Floor($volume.AvailableFreeSpace / 1MB)
     }
 }
 

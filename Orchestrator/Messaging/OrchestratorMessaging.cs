@@ -10,16 +10,13 @@ namespace OpenHvx.Orchestrator.Messaging;
 
 public static class OrchestratorMessaging
 {
-    /// <summary>The broker, for example <c>amqp://guest:guest@localhost:5672/</c> (a virtual host may follow the slash).</summary>
-    public const string RabbitMqUrlSetting = "OPENHVX_RABBITMQ_URL";
-
     /// <summary>
     /// The orchestrator on RabbitMQ: saga and step consumers on MassTransit's own topology, and the
     /// agents' plain-JSON wire (jobs, results, agent.telemetry, task.events) as architecture.md names it.
     /// </summary>
     public static IServiceCollection AddOrchestratorRabbitMq(this IServiceCollection services, IConfiguration configuration)
     {
-        var url = RabbitMqUri(configuration);
+        var url = WireTopology.BrokerUri(configuration[WireTopology.BrokerUrlSetting]);
         services.Replace(ServiceDescriptor.Singleton<IAgentTaskSender, ExchangeAgentTaskSender>());
         services.AddHostedService(sp => new WireTopologyDeclarer(url, sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<WireTopologyDeclarer>>()));
         services.AddMassTransit(bus =>
@@ -61,11 +58,6 @@ public static class OrchestratorMessaging
         });
         return services;
     }
-
-    public static Uri RabbitMqUri(IConfiguration configuration)
-        => configuration[RabbitMqUrlSetting] is { Length: > 0 } url && Uri.TryCreate(url, UriKind.Absolute, out var uri)
-            ? uri
-            : throw new InvalidOperationException($"Set {RabbitMqUrlSetting} to the broker, for example amqp://guest:guest@localhost:5672/.");
 
     /// <summary>A queue fed by an exchange of plain JSON messages from agents (no MassTransit envelope).</summary>
     public static void PlainJsonFrom(this IRabbitMqReceiveEndpointConfigurator endpoint, string exchange, string exchangeType, string routingKey)
