@@ -17,6 +17,8 @@ public static class ErrorCodes
     public const string ResourceLocked = "ERR_RESOURCE_LOCKED";
     public const string NameTaken = "ERR_NAME_TAKEN";
     public const string IdempotencyConflict = "ERR_IDEMPOTENCY_CONFLICT";
+    public const string TenantExists = "ERR_TENANT_EXISTS";
+    public const string TenantHasResources = "ERR_TENANT_HAS_RESOURCES";
 
     /// <summary>A non-final state missed its deadline; the full code is <c>ERR_DEADLINE_&lt;STATE&gt;</c>.</summary>
     public const string DeadlinePrefix = "ERR_DEADLINE_";

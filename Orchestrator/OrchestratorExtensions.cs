@@ -95,7 +95,11 @@ public static class OrchestratorExtensions
             throw new InvalidOperationException("The orchestrator API has no authentication yet; set Orchestrator:AllowAnonymous=true (DevHost only).");
         var admin = app.MapGroup("/api/v1/admin");
         admin.MapAdminTaskEndpoints();
-        admin.MapAdminReadEndpoints();
+        admin.MapAdminTenantEndpoints();
+        admin.MapAdminQuotaEndpoints();
+        admin.MapAdminImageEndpoints();
+        admin.MapAdminResourceEndpoints();
+        admin.MapAdminAgentEndpoints();
 
         app.MapHealthChecks("/health/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });

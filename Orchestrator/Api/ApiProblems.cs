@@ -15,7 +15,8 @@ public static class ApiProblems
         ErrorCodes.TenantMismatch or ErrorCodes.TenantDisabled or ErrorCodes.Forbidden => StatusCodes.Status403Forbidden,
         ErrorCodes.NotFound => StatusCodes.Status404NotFound,
         ErrorCodes.NoEligibleAgent => StatusCodes.Status503ServiceUnavailable,
-        ErrorCodes.QuotaExceeded or ErrorCodes.ResourceLocked or ErrorCodes.NameTaken or ErrorCodes.IdempotencyConflict => StatusCodes.Status409Conflict,
+        ErrorCodes.QuotaExceeded or ErrorCodes.ResourceLocked or ErrorCodes.NameTaken or ErrorCodes.IdempotencyConflict
+            or ErrorCodes.TenantExists or ErrorCodes.TenantHasResources => StatusCodes.Status409Conflict,
         _ when code.StartsWith(ErrorCodes.DeadlinePrefix, StringComparison.Ordinal) => StatusCodes.Status504GatewayTimeout,
         _ => StatusCodes.Status422UnprocessableEntity,
     };

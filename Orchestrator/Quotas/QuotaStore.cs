@@ -13,7 +13,8 @@ public sealed record QuotaExcess(string Resource, long Limit, long Used, long He
 
 public sealed record HoldOutcome(bool Held, DateTimeOffset ExpiresAt, IReadOnlyList<QuotaExcess> Exceeded);
 
-public sealed record CommitOutcome(bool Committed, bool OverLimit);
+/// <param name="HoldLapsed">the hold had expired or been released: the charge was booked without it</param>
+public sealed record CommitOutcome(bool Committed, bool OverLimit, bool HoldLapsed = false);
 
 public interface IQuotaStore
 {
@@ -31,6 +32,9 @@ public interface IQuotaStore
     Task<int> ExpireAsync(DateTimeOffset now, CancellationToken cancellationToken = default);
 
     Task<QuotaUsage?> GetUsageAsync(string tenantId, CancellationToken cancellationToken = default);
+
+    /// <summary>Adds a committed correction (positive or negative) to a tenant's usage, for example after a recount.</summary>
+    Task AdjustAsync(string tenantId, QuotaAmounts delta, CancellationToken cancellationToken = default);
 }
 
 public sealed class SqliteQuotaStore(SqliteDatabase database, TimeProvider clock) : IQuotaStore
@@ -104,7 +108,7 @@ public sealed class SqliteQuotaStore(SqliteDatabase database, TimeProvider clock
             await upsert.ExecuteNonQueryAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
-        return new CommitOutcome(true, overLimit);
+        return new CommitOutcome(true, overLimit, status != QuotaHoldStatuses.Held);
     }
 
     public async Task ReleaseAsync(Guid taskId, CancellationToken cancellationToken = default)
@@ -136,6 +140,19 @@ public sealed class SqliteQuotaStore(SqliteDatabase database, TimeProvider clock
             new QuotaLine(limits.MemoryMB, used.MemoryMB, held.MemoryMB),
             new QuotaLine(limits.StorageMB, used.StorageMB, held.StorageMB),
             new QuotaLine(limits.VmCount, used.VmCount, held.VmCount));
+    }
+
+    public async Task AdjustAsync(string tenantId, QuotaAmounts delta, CancellationToken cancellationToken = default)
+    {
+        var now = clock.GetUtcNow();
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var insert = connection.Command(
+            "INSERT INTO quota_holds (task_id, tenant_id, cpu, memory_mb, storage_mb, vm_count, status, created_at, expires_at, settled_at) " +
+            "VALUES ($id, $tenant, $cpu, $mem, $storage, $vms, 'committed', $now, $now, $now)")
+            .With("$id", "adjust-" + Guid.NewGuid().ToString("N")).With("$tenant", tenantId)
+            .With("$cpu", delta.Cpu).With("$mem", delta.MemoryMB).With("$storage", delta.StorageMB).With("$vms", delta.VmCount)
+            .With("$now", now.ToUnixMs());
+        await insert.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private static IEnumerable<QuotaExcess> Compare(QuotaAmounts limits, QuotaAmounts used, QuotaAmounts held, QuotaAmounts deltas)

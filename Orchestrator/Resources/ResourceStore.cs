@@ -1,9 +1,12 @@
+using System.Text.Json;
+using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Persistence;
 
 namespace OpenHvx.Orchestrator.Resources;
 
 /// <summary>A tenant's link to something an agent built: for a VM, its Hyper-V GUID, host agent and tenant-side name.</summary>
-public sealed record TenantResource(string ResourceId, string TenantId, string Kind, string AgentId, string Name, Guid TaskId, bool Late, DateTimeOffset CreatedAt);
+public sealed record TenantResource(string ResourceId, string TenantId, string Kind, string AgentId, string Name, Guid TaskId, bool Late, DateTimeOffset CreatedAt,
+    QuotaAmounts? Charge = null);
 
 public interface IResourceStore
 {
@@ -24,12 +27,13 @@ public sealed class SqliteResourceStore(SqliteDatabase database) : IResourceStor
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = connection.BeginTransaction(deferred: false);
         await using (var insert = connection.Command(
-            "INSERT INTO tenant_resources (id, tenant_id, kind, agent_id, name, task_id, late, created_at) " +
-            "VALUES ($id, $tenant, $kind, $agent, $name, $task, $late, $now) ON CONFLICT(id) DO NOTHING", transaction))
+            "INSERT INTO tenant_resources (id, tenant_id, kind, agent_id, name, task_id, late, spec, created_at) " +
+            "VALUES ($id, $tenant, $kind, $agent, $name, $task, $late, $spec, $now) ON CONFLICT(id) DO NOTHING", transaction))
         {
             insert.With("$id", resource.ResourceId).With("$tenant", resource.TenantId).With("$kind", resource.Kind)
                 .With("$agent", resource.AgentId).With("$name", resource.Name).With("$task", resource.TaskId.ToString())
-                .With("$late", resource.Late ? 1 : 0).With("$now", resource.CreatedAt.ToUnixMs());
+                .With("$late", resource.Late ? 1 : 0).With("$now", resource.CreatedAt.ToUnixMs())
+                .With("$spec", resource.Charge is null ? null : JsonSerializer.Serialize(resource.Charge, JsonSerializerOptions.Web));
             await insert.ExecuteNonQueryAsync(cancellationToken);
         }
         // A late success may find its name freed (and even taken again): keep whichever holder is there.
@@ -46,14 +50,15 @@ public sealed class SqliteResourceStore(SqliteDatabase database) : IResourceStor
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = connection.Command(
-            "SELECT id, tenant_id, kind, agent_id, name, task_id, late, created_at FROM tenant_resources WHERE tenant_id = $tenant ORDER BY created_at")
+            "SELECT id, tenant_id, kind, agent_id, name, task_id, late, created_at, spec FROM tenant_resources WHERE tenant_id = $tenant ORDER BY created_at")
             .With("$tenant", tenantId);
         var result = new List<TenantResource>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             result.Add(new TenantResource(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
-                Guid.Parse(reader.GetString(5)), reader.GetInt32(6) == 1, SqliteExtensions.FromUnixMs(reader.GetInt64(7))));
+                Guid.Parse(reader.GetString(5)), reader.GetInt32(6) == 1, SqliteExtensions.FromUnixMs(reader.GetInt64(7)),
+                reader.IsDBNull(8) ? null : JsonSerializer.Deserialize<QuotaAmounts>(reader.GetString(8), JsonSerializerOptions.Web)));
         }
         return result;
     }

@@ -105,12 +105,15 @@ public sealed class TaskLifecycle(
             var commit = await quotas.CommitAsync(saga.CorrelationId, saga.TenantId, deltas, cancellationToken);
             saga.QuotaHold = QuotaHoldStatuses.Committed;
             saga.QuotaOverLimit = commit.OverLimit;
+            saga.QuotaHoldLapsed = commit.HoldLapsed;
+            if (commit.HoldLapsed)
+                logger.LogWarning("Task {TaskId}: its quota hold had lapsed; charged at commit (over limit: {OverLimit})", saga.CorrelationId, commit.OverLimit);
         }
         await agents.ReleasePlacementAsync(saga.CorrelationId, cancellationToken);
 
         if (saga.Action == ActionNames.VmCreate && TryReadVm(result.Result, out var vmId, out var vmName))
         {
-            await resources.LinkAsync(new TenantResource(vmId, saga.TenantId, "vm", result.AgentId, vmName, saga.CorrelationId, late, Now), cancellationToken);
+            await resources.LinkAsync(new TenantResource(vmId, saga.TenantId, "vm", result.AgentId, vmName, saga.CorrelationId, late, Now, saga.QuotaDeltas), cancellationToken);
             saga.ResourceId = vmId;
         }
         else if (saga.Action == ActionNames.VmCreate)

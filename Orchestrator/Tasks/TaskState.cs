@@ -28,6 +28,8 @@ public sealed class TaskState : SagaStateMachineInstance, ISagaVersion
     public string? QuotaHold { get; set; }
     public DateTimeOffset? QuotaHoldExpiresAt { get; set; }
     public bool QuotaOverLimit { get; set; }
+    /// <summary>The hold had lapsed (TTL) when the task succeeded: the charge was booked without it.</summary>
+    public bool QuotaHoldLapsed { get; set; }
 
     public JsonElement? Result { get; set; }
     public TaskError? Error { get; set; }

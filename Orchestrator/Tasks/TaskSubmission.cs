@@ -31,7 +31,6 @@ public sealed partial class TaskSubmission(
     TimeProvider clock,
     IOptions<OrchestratorOptions> options)
 {
-    public const int MaxBodyBytes = 1024 * 1024;
     private static readonly HashSet<string> EnvelopeFields = ["tenantId", "action", "target", "data"];
     private static readonly HashSet<string> TargetFields = ["kind", "refId", "agentId"];
 
@@ -44,22 +43,11 @@ public sealed partial class TaskSubmission(
     public async Task<IResult> SubmitAsync(HttpContext http, Caller caller)
     {
         var cancellationToken = http.RequestAborted;
-        if (http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-            limit.MaxRequestBodySize = MaxBodyBytes;
-        if (http.Request.ContentLength > MaxBodyBytes)
-            return ApiProblems.Result(ErrorCodes.BadEnvelope, $"The body is larger than {MaxBodyBytes} bytes.", status: StatusCodes.Status413PayloadTooLarge);
-        JsonDocument document;
-        try
-        {
-            document = await JsonDocument.ParseAsync(http.Request.Body, new JsonDocumentOptions { MaxDepth = 32 }, cancellationToken);
-        }
-        catch (JsonException ex)
-        {
-            return ApiProblems.Result(ErrorCodes.BadEnvelope, $"The body is not valid JSON: {ex.Message}");
-        }
-        using var _ = document;
+        var (root, invalid) = await JsonBody.ReadObjectAsync(http);
+        if (invalid is not null)
+            return invalid;
 
-        var parsed = ParseEnvelope(document.RootElement, caller);
+        var parsed = ParseEnvelope(root, caller);
         if (parsed.Problem is not null)
             return parsed.Problem;
         var envelope = parsed.Envelope!;
@@ -70,7 +58,7 @@ public sealed partial class TaskSubmission(
         {
             if (key.Length > 200 || key.Any(char.IsControl))
                 return ApiProblems.Result(ErrorCodes.BadEnvelope, "Idempotency-Key must be at most 200 printable characters.");
-            var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(document.RootElement.GetRawText())));
+            var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(root.GetRawText())));
             var first = await idempotency.TryClaimAsync(envelope.TenantId, key, hash, taskId, cancellationToken);
             if (first is not null)
                 return await ReplayAsync(first, hash, caller, cancellationToken);

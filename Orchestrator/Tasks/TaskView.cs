@@ -29,11 +29,11 @@ public sealed record TaskView(
     public static TaskView From(TaskState task, bool admin) => new(
         task.CorrelationId, task.TenantId, task.Action, task.Target, task.EnrichedData ?? task.Data, task.AgentId, task.Status, task.CurrentState,
         task.Timeline, task.Progress, admin ? task.Placement : null,
-        new TaskQuotaView(task.QuotaDeltas, task.QuotaHold, task.QuotaHoldExpiresAt, task.QuotaOverLimit),
+        new TaskQuotaView(task.QuotaDeltas, task.QuotaHold, task.QuotaHoldExpiresAt, task.QuotaOverLimit, task.QuotaHoldLapsed),
         task.Result, task.Error, task.LateSuccess, task.CreatedAt, task.UpdatedAt, task.DeadlineAt, task.StartedAt, task.FinishedAt);
 }
 
-public sealed record TaskQuotaView(QuotaAmounts? Deltas, string? Hold, DateTimeOffset? HoldExpiresAt, bool OverLimit);
+public sealed record TaskQuotaView(QuotaAmounts? Deltas, string? Hold, DateTimeOffset? HoldExpiresAt, bool OverLimit, bool HoldLapsed);
 
 /// <summary>Body of 202 Accepted.</summary>
 public sealed record TaskAcceptedView(Guid TaskId, string Status, string State, string? AgentId, string StatusUrl);

@@ -15,21 +15,39 @@ public interface ITenantStore
     Task UpsertAsync(Tenant tenant, CancellationToken cancellationToken = default);
     /// <summary>Creates the tenant unless it exists; an existing tenant is left as it is.</summary>
     Task<bool> TryCreateAsync(Tenant tenant, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<Tenant>> ListAsync(CancellationToken cancellationToken = default);
+    Task<bool> DeleteAsync(string tenantId, CancellationToken cancellationToken = default);
 }
 
 public sealed class SqliteTenantStore(SqliteDatabase database, TimeProvider clock) : ITenantStore
 {
+    private const string Select = "SELECT id, name, status, limit_cpu, limit_memory_mb, limit_storage_mb, limit_vm_count FROM tenants";
+
     public async Task<Tenant?> GetAsync(string tenantId, CancellationToken cancellationToken = default)
+        => (await QueryAsync(Select + " WHERE id = $id", tenantId, cancellationToken)).FirstOrDefault();
+
+    public Task<IReadOnlyList<Tenant>> ListAsync(CancellationToken cancellationToken = default)
+        => QueryAsync(Select + " ORDER BY id", null, cancellationToken);
+
+    public async Task<bool> DeleteAsync(string tenantId, CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        await using var command = connection.Command(
-            "SELECT id, name, status, limit_cpu, limit_memory_mb, limit_storage_mb, limit_vm_count FROM tenants WHERE id = $id")
-            .With("$id", tenantId);
+        await using var command = connection.Command("DELETE FROM tenants WHERE id = $id").With("$id", tenantId);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    private async Task<IReadOnlyList<Tenant>> QueryAsync(string sql, string? id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = connection.Command(sql).With("$id", id);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken))
-            return null;
-        return new Tenant(reader.GetString(0), reader.GetString(1), reader.GetString(2),
-            new QuotaAmounts(reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6)));
+        var tenants = new List<Tenant>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            tenants.Add(new Tenant(reader.GetString(0), reader.GetString(1), reader.GetString(2),
+                new QuotaAmounts(reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6))));
+        }
+        return tenants;
     }
 
     public Task UpsertAsync(Tenant tenant, CancellationToken cancellationToken = default)
