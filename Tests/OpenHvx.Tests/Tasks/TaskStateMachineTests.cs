@@ -164,6 +164,29 @@ public sealed class TaskStateMachineTests
     }
 
     [Test]
+    public async Task An_expired_hold_is_released_by_the_sweeper_and_the_late_success_is_charged_and_flagged()
+    {
+        await using var harness = await SagaHarness.StartAsync(settings: new Dictionary<string, string?> { ["Orchestrator:HoldTtl:vm.create"] = "00:00:00.300" },
+            limits: new QuotaAmounts(2, -1, -1, -1));
+        harness.Agent.Mode = FakeAgentMode.Silent;
+        var submit = SagaHarness.VmCreate(cpu: 2);
+        await harness.SubmitAsync(submit);
+        await harness.WaitForStateAsync(submit.TaskId, nameof(TaskStateMachine.AwaitingResult));
+
+        await Eventually.True(async () => (await harness.UsageAsync()).Cpu.Held == 0, because: "the sweeper expires the hold");
+        // The limit is free again: another task may take it meanwhile.
+        var other = SagaHarness.VmCreate(name: "web2", cpu: 2);
+        Assert.That((await harness.SubmitAsync(other)).Is(out Response<TaskAccepted>? _), Is.True);
+
+        await harness.Harness.Bus.Publish(FakeAgentBehaviour.Success(submit.TaskId, SagaHarness.AgentId));
+
+        var task = await harness.WaitForStateAsync(submit.TaskId, nameof(TaskStateMachine.Succeeded));
+        Assert.That((task.QuotaHold, task.QuotaHoldLapsed, task.QuotaOverLimit), Is.EqualTo((QuotaHoldStatuses.Committed, true, true)));
+        var usage = await harness.UsageAsync();
+        Assert.That((usage.Cpu.Used, usage.Cpu.Held), Is.EqualTo((2L, 2L)), "charged above the limit rather than left untracked");
+    }
+
+    [Test]
     public async Task A_duplicate_result_changes_nothing()
     {
         await using var harness = await SagaHarness.StartAsync();
