@@ -28,6 +28,9 @@ public sealed record TaskDispatched(Guid TaskId, string AgentId, DateTimeOffset 
 /// <summary>A step refused the task (or could not run); the saga fails it with this code.</summary>
 public sealed record TaskStepFailed(Guid TaskId, string Step, string Code, string Message, JsonElement? Details, ElectionDecision? Decision = null);
 
+/// <summary>Published by the sweeper when a task has not moved from <paramref name="State"/> since <paramref name="UpdatedAt"/> for a while.</summary>
+public sealed record TaskStepStalled(Guid TaskId, string State, DateTimeOffset UpdatedAt);
+
 /// <summary>Published by the deadline sweeper when a task's persisted deadline for <paramref name="State"/> has passed.</summary>
 public sealed record TaskDeadlineExpired(Guid TaskId, string State, DateTimeOffset DeadlineAt);
 

@@ -25,9 +25,29 @@ public sealed class AgentTaskConsumer(
     IOptions<AgentOptions> options,
     ILogger<AgentTaskConsumer> logger) : IConsumer<AgentTask>
 {
+    // Task ids running in this process: a second delivery of one (a re-sent dispatch) is not a crash to report.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, byte> Running = new();
+
     public async Task Consume(ConsumeContext<AgentTask> context)
     {
         var task = context.Message;
+        if (!Running.TryAdd(task.TaskId, 0))
+        {
+            logger.LogInformation("Task {TaskId} is already running here; the duplicate delivery is dropped", task.TaskId);
+            return;
+        }
+        try
+        {
+            await ConsumeOnceAsync(context, task);
+        }
+        finally
+        {
+            Running.TryRemove(task.TaskId, out _);
+        }
+    }
+
+    private async Task ConsumeOnceAsync(ConsumeContext<AgentTask> context, AgentTask task)
+    {
         var agentId = options.Value.AgentId;
         var (state, stored) = journal.Begin(task.TaskId, task.Action, clock.GetUtcNow());
         switch (state)

@@ -223,6 +223,21 @@ public sealed class SqliteTaskSagaStore(SqliteDatabase database)
         return result;
     }
 
+    /// <summary>Tasks in a pre-dispatch state that have not changed since <paramref name="before"/>.</summary>
+    public async Task<IReadOnlyList<(Guid TaskId, string State, DateTimeOffset UpdatedAt)>> FindStalledAsync(DateTimeOffset before, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = connection.Command(
+            "SELECT id, current_state, updated_at FROM tasks WHERE deadline_at IS NOT NULL AND updated_at <= $before " +
+            "AND current_state IN ('Validating', 'Electing', 'Enriching', 'HoldingQuota', 'Dispatching') ORDER BY updated_at LIMIT $limit")
+            .With("$before", before.ToUnixMs()).With("$limit", limit);
+        var result = new List<(Guid, string, DateTimeOffset)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            result.Add((Guid.Parse(reader.GetString(0)), reader.GetString(1), SqliteExtensions.FromUnixMs(reader.GetInt64(2))));
+        return result;
+    }
+
     private TaskState Read(int version, string document)
     {
         var state = JsonSerializer.Deserialize<TaskState>(document, Json)!;

@@ -84,8 +84,17 @@ public sealed class SqliteQuotaStore(SqliteDatabase database, TimeProvider clock
         await using var transaction = connection.BeginTransaction(deferred: false);
 
         string? status = null;
-        await using (var read = connection.Command("SELECT status FROM quota_holds WHERE task_id = $id", transaction).With("$id", taskId.ToString()))
-            status = (string?)await read.ExecuteScalarAsync(cancellationToken);
+        await using (var read = connection.Command("SELECT status, expires_at FROM quota_holds WHERE task_id = $id", transaction).With("$id", taskId.ToString()))
+        await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
+        {
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                status = reader.GetString(0);
+                // Past its TTL a hold no longer counts, whether or not the sweeper has marked it yet.
+                if (status == QuotaHoldStatuses.Held && reader.GetInt64(1) <= now.ToUnixMs())
+                    status = QuotaHoldStatuses.Expired;
+            }
+        }
         if (status == QuotaHoldStatuses.Committed)
             return new CommitOutcome(true, false);
 

@@ -70,6 +70,14 @@ public sealed class TaskLifecycle(
 
     public const int MaxProgressEntries = 200;
 
+    public void MarkRedriven(BehaviorContext<TaskState, TaskStepStalled> context)
+    {
+        var saga = context.Saga;
+        saga.UpdatedAt = Now;
+        saga.Timeline.Add(new TimelineEntry(saga.CurrentState, saga.Status, saga.UpdatedAt, "step sent again after a stall"));
+        logger.LogWarning("Task {TaskId} stalled in {State}; its step is sent again", saga.CorrelationId, saga.CurrentState);
+    }
+
     public static void AddProgress(TaskState saga, AgentTaskProgress progress)
     {
         saga.Progress.Add(new ProgressEntry(progress.Message.Length > 500 ? progress.Message[..500] : progress.Message, progress.At));

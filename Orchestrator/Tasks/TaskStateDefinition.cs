@@ -31,6 +31,7 @@ public sealed class TaskStateDefinition : SagaDefinition<TaskState>
         sagaConfigurator.Message<AgentTaskStarted>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
         sagaConfigurator.Message<AgentTaskResult>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
         sagaConfigurator.Message<AgentTaskProgress>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
+        sagaConfigurator.Message<TaskStepStalled>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
         sagaConfigurator.Message<TaskDeadlineExpired>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
     }
 }

@@ -20,6 +20,7 @@ public sealed class TaskStateMachine : MassTransitStateMachine<TaskState>
         // A result for a task we never created is dropped (and logged by MassTransit), never a phantom task.
         Event(() => Reported, e => { e.CorrelateById(m => m.Message.TaskId); e.OnMissingInstance(m => m.Discard()); });
         Event(() => Progressed, e => { e.CorrelateById(m => m.Message.TaskId); e.OnMissingInstance(m => m.Discard()); });
+        Event(() => Stalled, e => { e.CorrelateById(m => m.Message.TaskId); e.OnMissingInstance(m => m.Discard()); });
         Event(() => DeadlinePassed, e => { e.CorrelateById(m => m.Message.TaskId); e.OnMissingInstance(m => m.Discard()); });
 
         BeforeEnterAny(binder => binder.ThenAsync(context => lifecycle.OnEnteringAsync(context, context.Message.Name)));
@@ -40,12 +41,12 @@ public sealed class TaskStateMachine : MassTransitStateMachine<TaskState>
                     saga.ResponseAddress = context.ResponseAddress;
                 })
                 .TransitionTo(Validating)
-                .Publish(context => new ValidateTask(context.Saga.CorrelationId, context.Saga.TenantId, context.Saga.Action, context.Saga.Target, context.Saga.Data)));
+                .Publish(context => Commands.Validate(context.Saga)));
 
         During(Validating,
             When(Validated)
                 .TransitionTo(Electing)
-                .Publish(context => new ElectAgent(context.Saga.CorrelationId, context.Saga.TenantId, context.Saga.Action, context.Saga.Target, context.Saga.Data)));
+                .Publish(context => Commands.Elect(context.Saga)));
 
         During(Electing,
             When(Elected)
@@ -55,7 +56,7 @@ public sealed class TaskStateMachine : MassTransitStateMachine<TaskState>
                     context.Saga.Placement = context.Message.Decision;
                 })
                 .TransitionTo(Enriching)
-                .Publish(context => new EnrichTask(context.Saga.CorrelationId, context.Saga.TenantId, context.Saga.Action, context.Saga.AgentId!, context.Saga.Data)));
+                .Publish(context => Commands.Enrich(context.Saga)));
 
         During(Enriching,
             When(Enriched)
@@ -65,7 +66,7 @@ public sealed class TaskStateMachine : MassTransitStateMachine<TaskState>
                     context.Saga.QuotaDeltas = context.Message.QuotaDeltas;
                 })
                 .TransitionTo(HoldingQuota)
-                .Publish(context => new HoldQuota(context.Saga.CorrelationId, context.Saga.TenantId, context.Saga.Action, context.Saga.AgentId!, context.Saga.QuotaDeltas!)));
+                .Publish(context => Commands.Hold(context.Saga)));
 
         During(HoldingQuota,
             When(Held)
@@ -75,11 +76,18 @@ public sealed class TaskStateMachine : MassTransitStateMachine<TaskState>
                     context.Saga.QuotaHoldExpiresAt = context.Message.ExpiresAt;
                 })
                 .TransitionTo(Dispatching)
-                .Publish(context => new DispatchTask(context.Saga.CorrelationId, context.Saga.TenantId, context.Saga.AgentId!, context.Saga.Action,
-                    context.Saga.EnrichedData ?? context.Saga.Data, context.Saga.Target)));
+                .Publish(context => Commands.Dispatch(context.Saga)));
 
         During(Dispatching,
             When(Dispatched).TransitionTo(AwaitingResult));
+
+        // A step whose command or answer was lost (a crash between saving and publishing) is sent again;
+        // every step is idempotent per task, and the agent runs a task id at most once.
+        During(Validating, When(Stalled, IsStalledHere).Then(lifecycle.MarkRedriven).Publish(context => Commands.Validate(context.Saga)));
+        During(Electing, When(Stalled, IsStalledHere).Then(lifecycle.MarkRedriven).Publish(context => Commands.Elect(context.Saga)));
+        During(Enriching, When(Stalled, IsStalledHere).Then(lifecycle.MarkRedriven).Publish(context => Commands.Enrich(context.Saga)));
+        During(HoldingQuota, When(Stalled, IsStalledHere).Then(lifecycle.MarkRedriven).Publish(context => Commands.Hold(context.Saga)));
+        During(Dispatching, When(Stalled, IsStalledHere).Then(lifecycle.MarkRedriven).Publish(context => Commands.Dispatch(context.Saga)));
 
         During(new[] { Validating, Electing, Enriching, HoldingQuota, Dispatching },
             When(StepFailed)
@@ -140,6 +148,7 @@ public sealed class TaskStateMachine : MassTransitStateMachine<TaskState>
             Ignore(Started),
             Ignore(Reported),
             Ignore(Progressed),
+            Ignore(Stalled),
             Ignore(DeadlinePassed));
     }
 
@@ -163,4 +172,18 @@ public sealed class TaskStateMachine : MassTransitStateMachine<TaskState>
     public Event<AgentTaskResult> Reported { get; private set; } = null!;
     public Event<AgentTaskProgress> Progressed { get; private set; } = null!;
     public Event<TaskDeadlineExpired> DeadlinePassed { get; private set; } = null!;
+    public Event<TaskStepStalled> Stalled { get; private set; } = null!;
+
+    private static bool IsStalledHere(BehaviorContext<TaskState, TaskStepStalled> context)
+        => context.Message.State == context.Saga.CurrentState && context.Message.UpdatedAt.ToUnixTimeMilliseconds() == context.Saga.UpdatedAt.ToUnixTimeMilliseconds();
+
+    /// <summary>The command each pre-dispatch state sends, built from the task document.</summary>
+    private static class Commands
+    {
+        public static ValidateTask Validate(TaskState t) => new(t.CorrelationId, t.TenantId, t.Action, t.Target, t.Data);
+        public static ElectAgent Elect(TaskState t) => new(t.CorrelationId, t.TenantId, t.Action, t.Target, t.Data);
+        public static EnrichTask Enrich(TaskState t) => new(t.CorrelationId, t.TenantId, t.Action, t.AgentId!, t.Data);
+        public static HoldQuota Hold(TaskState t) => new(t.CorrelationId, t.TenantId, t.Action, t.AgentId!, t.QuotaDeltas!);
+        public static DispatchTask Dispatch(TaskState t) => new(t.CorrelationId, t.TenantId, t.AgentId!, t.Action, t.EnrichedData ?? t.Data, t.Target);
+    }
 }

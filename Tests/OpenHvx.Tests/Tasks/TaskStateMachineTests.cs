@@ -187,6 +187,23 @@ public sealed class TaskStateMachineTests
     }
 
     [Test]
+    public async Task A_step_whose_message_was_lost_is_sent_again_and_the_task_completes()
+    {
+        using var release = new CancellationTokenSource();
+        await using var harness = await SagaHarness.StartAsync(services => services.AddSingleton<IAgentTaskSender>(new LosingSender(release.Token)),
+            settings: new Dictionary<string, string?> { ["Orchestrator:StallAfter"] = "00:00:00.400" });
+        var submit = SagaHarness.VmCreate();
+
+        await harness.Harness.Bus.Publish(submit);
+
+        var task = await harness.WaitForStateAsync(submit.TaskId, nameof(TaskStateMachine.Succeeded));
+        Assert.That(task.Timeline.Select(t => t.Note), Does.Contain("step sent again after a stall"));
+        Assert.That(harness.Agent.Received.Count(t => t.TaskId == submit.TaskId), Is.EqualTo(1));
+        Assert.That((await harness.UsageAsync()).VmCount.Used, Is.EqualTo(1));
+        release.Cancel();
+    }
+
+    [Test]
     public async Task A_duplicate_result_changes_nothing()
     {
         await using var harness = await SagaHarness.StartAsync();
@@ -311,6 +328,25 @@ public sealed class TaskStateMachineTests
     /// <summary>Waits until the bus has consumed a matching result (the harness's own Any returns at once once the bus went idle).</summary>
     private static Task ConsumedAsync(SagaHarness harness, Func<MassTransit.Testing.IReceivedMessage<AgentTaskResult>, bool> match)
         => Eventually.True(() => Task.FromResult(harness.Harness.Consumed.Select<AgentTaskResult>().Any(match)), because: "the result is consumed");
+
+    /// <summary>The first dispatch of each task hangs forever (a crash after the saga saved Dispatching); later ones go through.</summary>
+    private sealed class LosingSender(CancellationToken release) : IAgentTaskSender
+    {
+        private readonly HashSet<Guid> _seen = [];
+
+        public async Task SendAsync(ConsumeContext context, AgentTask task, CancellationToken cancellationToken)
+        {
+            bool first;
+            lock (_seen)
+                first = _seen.Add(task.TaskId);
+            if (first)
+            {
+                await Task.Delay(Timeout.Infinite, release).ContinueWith(_ => { }, TaskScheduler.Default);
+                throw new OperationCanceledException("lost");
+            }
+            await new QueueAgentTaskSender().SendAsync(context, task, cancellationToken);
+        }
+    }
 
     /// <summary>Delivers the agent's result before the saga can see TaskDispatched.</summary>
     private sealed class RacingSender(Task release) : IAgentTaskSender
