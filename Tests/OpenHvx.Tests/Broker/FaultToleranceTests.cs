@@ -99,3 +99,65 @@ public sealed class FaultToleranceTests
         Assert.That(stack.Logs, Does.Not.Contain(stack.Broker.Password), "reconnecting services never log the broker password");
     }
 }
+
+/// <summary>The orchestrator killed (SIGKILL) with tasks in flight: after a restart every task still ends SUCCESS, quota consistent.</summary>
+[TestFixture]
+[Category("Broker")]
+[NonParallelizable]
+public sealed class OrchestratorRestartTests
+{
+    private static async Task<List<Uri>> SubmitAsync(ProcessStack stack, string prefix, int count)
+    {
+        var responses = await Task.WhenAll(Enumerable.Range(0, count).Select(i => stack.CreateVmAsync($"{prefix}-{i}")));
+        Assert.That(responses.Select(r => r.StatusCode), Is.All.EqualTo(HttpStatusCode.Accepted));
+        return responses.Select(r => r.Headers.Location!).ToList();
+    }
+
+    private static async Task AssertAllSucceededAsync(ProcessStack stack, IReadOnlyList<Uri> tasks)
+    {
+        var final = new List<JsonElement>();
+        foreach (var location in tasks)
+            final.Add(await stack.WaitForFinalAsync(location, TimeSpan.FromSeconds(90)));
+        Assert.That(final.Select(t => t.GetProperty("status").GetString()), Is.All.EqualTo("SUCCESS"), stack.Logs);
+        var quota = await stack.QuotaAsync();
+        Assert.That(quota.GetProperty("vmCount").GetProperty("used").GetInt64(), Is.EqualTo(tasks.Count));
+        Assert.That(quota.GetProperty("cpu").GetProperty("used").GetInt64(), Is.EqualTo(tasks.Count * 2L));
+        Assert.That(quota.GetProperty("cpu").GetProperty("held").GetInt64(), Is.Zero);
+        var resources = await stack.Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/tenants/test1/resources");
+        Assert.That(resources.GetArrayLength(), Is.EqualTo(tasks.Count));
+    }
+
+    [Test]
+    public async Task Tasks_awaiting_their_result_complete_after_the_orchestrator_is_killed_and_restarted()
+    {
+        await using var stack = await ProcessStack.StartAsync(
+            new AgentSpec("agent-o", Environment: new Dictionary<string, string> { ["Agent__Simulated__LatencyMs__New-VM"] = "4000" }));
+        var tasks = await SubmitAsync(stack, "await", 3);
+        foreach (var location in tasks)
+            await stack.WaitForStatusAsync(location, "sent", "running");
+
+        await stack.KillAndRestartOrchestratorAsync();
+
+        await AssertAllSucceededAsync(stack, tasks);
+    }
+
+    [Test]
+    public async Task Tasks_in_the_middle_of_the_pipeline_complete_after_the_orchestrator_is_killed_and_restarted()
+    {
+        await using var stack = await ProcessStack.StartAsync(
+            new Dictionary<string, string> { ["Orchestrator__SubmitWait"] = "00:00:00.001", ["Orchestrator__StallAfter"] = "00:00:03" },
+            new AgentSpec("agent-p"));
+        var tasks = await SubmitAsync(stack, "pipeline", 8);
+        var states = new List<string>();
+        foreach (var location in tasks)
+        {
+            var response = await stack.Api.GetAsync(location);
+            states.Add(response.IsSuccessStatusCode ? (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("state").GetString()! : "not yet saved");
+        }
+
+        await stack.KillAndRestartOrchestratorAsync();
+
+        TestContext.Out.WriteLine("states when killed: " + string.Join(", ", states));
+        await AssertAllSucceededAsync(stack, tasks);
+    }
+}

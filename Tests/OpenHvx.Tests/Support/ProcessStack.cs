@@ -12,6 +12,7 @@ public sealed class ProcessStack : IAsyncDisposable
 {
     private readonly TempFolder _folder = new("stack");
     private readonly List<ServiceProcess> _agents = [];
+    private Dictionary<string, string> _orchestratorEnvironment = [];
 
     private ProcessStack(TestBroker broker)
     {
@@ -39,6 +40,7 @@ public sealed class ProcessStack : IAsyncDisposable
             };
             foreach (var (key, value) in orchestratorEnvironment ?? new Dictionary<string, string>())
                 environment[key] = value;
+            stack._orchestratorEnvironment = environment;
             stack.Orchestrator = ServiceProcess.Start("orchestrator", "Orchestrator", environment);
             foreach (var spec in agents)
                 stack.StartAgent(spec);
@@ -81,6 +83,19 @@ public sealed class ProcessStack : IAsyncDisposable
         return agent;
     }
 
+    /// <summary>SIGKILL of the orchestrator, then a new one on the same SQLite file and virtual host.</summary>
+    public async Task KillAndRestartOrchestratorAsync()
+    {
+        Orchestrator.Kill();
+        _previousOrchestrators.Add(Orchestrator);
+        Orchestrator = ServiceProcess.Start("orchestrator", "Orchestrator", _orchestratorEnvironment);
+        await Orchestrator.WaitReadyAsync();
+        Api.Dispose();
+        Api = new HttpClient { BaseAddress = new Uri(Orchestrator.Url) };
+    }
+
+    private readonly List<ServiceProcess> _previousOrchestrators = [];
+
     public string AgentDataPath(string agentId) => _folder.File("agent-" + agentId);
 
     /// <summary>Starts an agent again on the same data folder (journal, simulated host).</summary>
@@ -113,7 +128,7 @@ public sealed class ProcessStack : IAsyncDisposable
         => await Eventually.Get(() => Api.GetFromJsonAsync<JsonElement>(location),
             task => task.GetProperty("status").GetString() is "SUCCESS" or "FAILED", timeout ?? TimeSpan.FromSeconds(60), $"task {location} finishes");
 
-    public string Logs => string.Join("\n", new[] { Orchestrator }.Concat(_agents).Where(p => p is not null).Select(p => $"===== {p.Name}\n{p.Output}"));
+    public string Logs => string.Join("\n", _previousOrchestrators.Append(Orchestrator).Concat(_agents).Where(p => p is not null).Select(p => $"===== {p.Name}\n{p.Output}"));
 
     public async ValueTask DisposeAsync()
     {
