@@ -48,10 +48,10 @@ public static class OrchestratorMessaging
                 });
                 rabbit.ReceiveEndpoint(WireTopology.TaskEventsForwarderQueue, endpoint =>
                 {
-                    // One at a time, so subscribers see a task's transitions in order.
-                    endpoint.PrefetchCount = 16;
-                    endpoint.ConcurrentMessageLimit = 1;
-                    endpoint.ConfigureConsumer<TaskEventsForwarder>(context);
+                    // One task's transitions one at a time, in arrival order, so subscribers see them in order.
+                    endpoint.PrefetchCount = 64;
+                    endpoint.ConfigureConsumer<TaskEventsForwarder>(context, consumer =>
+                        consumer.Message<TaskStateChanged>(m => m.UsePartitioner(16, x => x.Message.TaskId)));
                 });
                 rabbit.ConfigureEndpoints(context);
             });

@@ -93,8 +93,14 @@ public sealed partial class TaskSubmission(
         }
         catch (RequestTimeoutException)
         {
-            // The saga has not decided yet: the task exists (or will), the client polls.
-            var current = await tasks.LoadAsync(taskId, CancellationToken.None);
+            // The saga has not decided yet; give it a moment to save the task so that the status URL answers at once.
+            TaskState? current = null;
+            for (var attempt = 0; attempt < 20 && current is null; attempt++)
+            {
+                current = await tasks.LoadAsync(taskId, CancellationToken.None);
+                if (current is null)
+                    await Task.Delay(50, CancellationToken.None);
+            }
             return Accepted(caller, taskId, current?.Status ?? TaskStatuses.Pending, current?.CurrentState ?? "Submitted", current?.AgentId);
         }
     }

@@ -23,7 +23,9 @@ public sealed class RabbitMqStackTests
         _stack = await ProcessStack.StartAsync(
             new AgentSpec("agent-large", LogicalProcessors: 64, MemoryMB: 262144, WithoutVmCreate: true),
             new AgentSpec("agent-medium", LogicalProcessors: 32, MemoryMB: 131072),
-            new AgentSpec("agent-small", LogicalProcessors: 8, MemoryMB: 32768));
+            // Small in every dimension, so the medium agent keeps the better score after the other tests' VMs.
+            new AgentSpec("agent-small", LogicalProcessors: 8, MemoryMB: 16384,
+                Environment: new Dictionary<string, string> { ["Agent__Simulated__StorageMB"] = "204800" }));
     }
 
     [OneTimeTearDown]
