@@ -24,6 +24,7 @@ public static class ErrorCodes
     public const string DeadlinePrefix = "ERR_DEADLINE_";
     public const string DispatchFailed = "ERR_DISPATCH_FAILED";
     public const string Internal = "ERR_INTERNAL";
+    public const string Unavailable = "ERR_UNAVAILABLE";
 
     // Agent-side codes.
     public const string Timeout = "ERR_TIMEOUT";

@@ -13,7 +13,7 @@ public sealed record ElectAgent(Guid TaskId, string TenantId, string Action, Tas
 
 public sealed record AgentElected(Guid TaskId, string AgentId, ElectionDecision Decision);
 
-public sealed record EnrichTask(Guid TaskId, string TenantId, string Action, string AgentId, JsonElement Data);
+public sealed record EnrichTask(Guid TaskId, string TenantId, string Action, string AgentId, JsonElement Data, TaskTarget? Target = null);
 
 public sealed record TaskEnriched(Guid TaskId, JsonElement Data, QuotaAmounts QuotaDeltas);
 

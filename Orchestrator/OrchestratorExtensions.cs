@@ -45,6 +45,10 @@ public static class OrchestratorExtensions
         services.AddSingleton<IIdempotencyStore, SqliteIdempotencyStore>();
 
         services.AddSingleton<ITaskAction, VmCreateAction>();
+        services.AddSingleton<ITaskAction, VmDeleteAction>();
+        services.AddSingleton<ITaskAction, VmEditAction>();
+        services.AddSingleton<ITaskAction, VmPowerAction>();
+        services.AddSingleton<ITaskAction, InventoryRefreshAction>();
         services.AddSingleton<TaskActionCatalog>();
         services.AddSingleton<TaskLifecycle>();
         services.TryAddSingleton<IAgentTaskSender, QueueAgentTaskSender>();

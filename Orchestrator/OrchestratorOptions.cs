@@ -23,7 +23,8 @@ public sealed class OrchestratorOptions
 
     /// <summary>Quota hold TTL per action; <see cref="DefaultHoldTtl"/> for the others.</summary>
     public Dictionary<string, TimeSpan> HoldTtl { get; set; } = new() { ["vm.create"] = TimeSpan.FromMinutes(30) };
-    public TimeSpan DefaultHoldTtl { get; set; } = TimeSpan.FromMinutes(15);
+    // Longer than a task may wait for its result (AwaitingResult), so a hold never lapses under a running task.
+    public TimeSpan DefaultHoldTtl { get; set; } = TimeSpan.FromMinutes(30);
 
     public ElectionOptions Election { get; set; } = new();
 

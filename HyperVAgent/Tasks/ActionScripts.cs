@@ -60,6 +60,7 @@ public sealed partial class ActionScripts(PowerShellRunner runner, IOptions<Agen
                     Set(name + "Json", field.Value.GetRawText());
             }
         }
+        Set("VmId", task.Target?.RefId);
         Set("TaskId", task.TaskId.ToString());
         Set("TenantId", task.TenantId);
         Set("BasePath", options.Value.FullDataPath);

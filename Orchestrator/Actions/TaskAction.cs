@@ -1,6 +1,9 @@
 using System.Text.Json;
 using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Agents;
 using OpenHvx.Orchestrator.Images;
+using OpenHvx.Orchestrator.Resources;
+using OpenHvx.Orchestrator.Tasks;
 
 namespace OpenHvx.Orchestrator.Actions;
 
@@ -31,7 +34,13 @@ public sealed class TaskRejectedException(string code, string message, object? d
     public object? Details { get; } = details;
 }
 
-/// <summary>One task type: its schema, its needs on a host, its enrichment and its quota.</summary>
+/// <summary>What an action's steps may look at: the image catalog and, for actions on an existing VM, its resource.</summary>
+public sealed record ActionContext(IImageStore Images, TenantResource? Resource);
+
+/// <summary>What a success may change besides quota: links, unlinks, renames, the agent registry.</summary>
+public sealed record SuccessContext(TaskState Task, AgentTaskResult Result, bool Late, IResourceStore Resources, IAgentStore Agents, DateTimeOffset Now);
+
+/// <summary>One task type: its schema, target rules, needs on a host, enrichment, quota and result handling.</summary>
 public interface ITaskAction
 {
     string Name { get; }
@@ -39,17 +48,22 @@ public interface ITaskAction
     /// <summary>The agent capability an elected agent must advertise.</summary>
     string Capability => Name;
 
+    /// <summary>Acts on an existing VM: needs <c>target.refId</c>, runs on the agent hosting it, one such task per VM at a time.</summary>
+    bool TargetsVm => false;
+
     /// <summary>Schema pre-validation of <c>data</c> (synchronous, before the saga starts).</summary>
     void Validate(JsonElement data, FieldErrors errors);
 
     /// <summary>What the task needs free on the elected host.</summary>
-    Task<QuotaAmounts> GetRequirementAsync(JsonElement data, IImageStore images, CancellationToken cancellationToken);
+    Task<QuotaAmounts> GetRequirementAsync(JsonElement data, ActionContext context, CancellationToken cancellationToken) => Task.FromResult(QuotaAmounts.Zero);
 
-    /// <summary>Applies defaults and catalog lookups; throws <see cref="TaskRejectedException"/> to refuse.</summary>
-    Task<Enrichment> EnrichAsync(JsonElement data, IImageStore images, CancellationToken cancellationToken);
+    /// <summary>Applies defaults and lookups, computes the quota deltas; throws <see cref="TaskRejectedException"/> to refuse.</summary>
+    Task<Enrichment> EnrichAsync(JsonElement data, ActionContext context, CancellationToken cancellationToken);
 
     /// <summary>The name this task claims in the tenant's VM namespace, if any.</summary>
     string? ClaimedName(JsonElement data) => null;
+
+    Task OnSucceededAsync(SuccessContext context, CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 public sealed class TaskActionCatalog(IEnumerable<ITaskAction> actions)

@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Images;
+using OpenHvx.Orchestrator.Resources;
 
 namespace OpenHvx.Orchestrator.Actions;
 
@@ -146,7 +147,7 @@ public sealed partial class VmCreateAction : ITaskAction
             errors.Add(prefix + field, $"{message} (at most {max}, one line each)");
     }
 
-    public async Task<QuotaAmounts> GetRequirementAsync(JsonElement data, IImageStore images, CancellationToken cancellationToken)
+    public async Task<QuotaAmounts> GetRequirementAsync(JsonElement data, ActionContext context, CancellationToken cancellationToken)
     {
         var cpu = data.TryGetProperty("cpu", out var c) && IsInteger(c, out var cv) ? cv : DefaultCpu;
         var memory = data.TryGetProperty("ram", out var r) ? ParseMemoryMB(r) ?? DefaultMemoryMB : DefaultMemoryMB;
@@ -155,16 +156,16 @@ public sealed partial class VmCreateAction : ITaskAction
             storageGB = sv;
         else
         {
-            var image = await ResolveImageAsync(data, images, cancellationToken);
+            var image = await ResolveImageAsync(data, context.Images, cancellationToken);
             storageGB = image?.MinStorageGB ?? 0;
         }
         return new QuotaAmounts(cpu, memory, storageGB * 1024, 1);
     }
 
-    public async Task<Enrichment> EnrichAsync(JsonElement data, IImageStore images, CancellationToken cancellationToken)
+    public async Task<Enrichment> EnrichAsync(JsonElement data, ActionContext context, CancellationToken cancellationToken)
     {
         var requested = data.TryGetProperty("imageId", out var i) ? i.GetString() : null;
-        var image = await ResolveImageAsync(data, images, cancellationToken)
+        var image = await ResolveImageAsync(data, context.Images, cancellationToken)
             ?? throw new TaskRejectedException(ErrorCodes.ImageNotFound, requested is null ? "The catalog has no default image." : $"Image '{requested}' is not in the catalog.");
 
         var name = data.GetProperty("name").GetString()!;
@@ -198,6 +199,17 @@ public sealed partial class VmCreateAction : ITaskAction
             enriched["switch"] = sw.GetString();
 
         return new Enrichment(JsonSerializer.SerializeToElement(enriched), new QuotaAmounts(cpu, memoryMB, storageGB * 1024, 1));
+    }
+
+    /// <summary>Links the VM the agent built to the tenant, with what it is charged.</summary>
+    public async Task OnSucceededAsync(SuccessContext context, CancellationToken cancellationToken)
+    {
+        var task = context.Task;
+        if (!VmResult.TryRead(context.Result.Result, out var vmId, out var vmName))
+            throw new InvalidOperationException($"Task {task.CorrelationId}: agent {context.Result.AgentId} reported success without result.vm.guid.");
+        await context.Resources.LinkAsync(new TenantResource(vmId, task.TenantId, "vm", context.Result.AgentId, vmName, task.CorrelationId, context.Late, context.Now,
+            task.QuotaDeltas), cancellationToken);
+        task.ResourceId = vmId;
     }
 
     private static string Sanitize(string name)

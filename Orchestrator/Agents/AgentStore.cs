@@ -75,6 +75,14 @@ public sealed class SqliteAgentStore(SqliteDatabase database, TimeProvider clock
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = connection.BeginTransaction(deferred: false);
+        // Idempotent per task: a re-sent election keeps the placement it already made.
+        await using (var existing = connection.Command("SELECT agent_id, cpu, memory_mb, storage_mb FROM placements WHERE task_id = $id", transaction)
+            .With("$id", taskId.ToString()))
+        await using (var reader = await existing.ExecuteReaderAsync(cancellationToken))
+        {
+            if (await reader.ReadAsync(cancellationToken))
+                return new ElectionDecision(reader.GetString(0), new QuotaAmounts(reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), 0), []);
+        }
         var agents = await ReadAsync(connection, transaction, null, cancellationToken, excludeTask: taskId);
         var decision = elect(agents);
         if (decision.AgentId is not null)

@@ -164,6 +164,14 @@ public sealed class SqliteDatabase
             PRIMARY KEY (tenant_id, name)
         );
 
+        -- Single flight: the task that is changing a VM.
+        CREATE TABLE IF NOT EXISTS vm_locks (
+            resource_id TEXT PRIMARY KEY,
+            task_id TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_vm_locks_task ON vm_locks(task_id);
+
         CREATE TABLE IF NOT EXISTS idempotency_keys (
             tenant_id TEXT NOT NULL,
             key TEXT NOT NULL,

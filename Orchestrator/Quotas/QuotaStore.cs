@@ -109,7 +109,8 @@ public sealed class SqliteQuotaStore(SqliteDatabase database, TimeProvider clock
         await using (var upsert = connection.Command(
             "INSERT INTO quota_holds (task_id, tenant_id, cpu, memory_mb, storage_mb, vm_count, status, over_limit, created_at, expires_at, settled_at) " +
             "VALUES ($id, $tenant, $cpu, $mem, $storage, $vms, 'committed', $over, $now, $now, $now) " +
-            "ON CONFLICT(task_id) DO UPDATE SET status = 'committed', over_limit = $over, settled_at = $now", transaction))
+            "ON CONFLICT(task_id) DO UPDATE SET status = 'committed', over_limit = $over, settled_at = $now, " +
+            "cpu = $cpu, memory_mb = $mem, storage_mb = $storage, vm_count = $vms", transaction))
         {
             upsert.With("$id", taskId.ToString()).With("$tenant", tenantId)
                 .With("$cpu", deltas.Cpu).With("$mem", deltas.MemoryMB).With("$storage", deltas.StorageMB).With("$vms", deltas.VmCount)

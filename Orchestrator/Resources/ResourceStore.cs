@@ -18,6 +18,25 @@ public interface IResourceStore
     Task<bool> TryReserveNameAsync(string tenantId, string name, Guid taskId, CancellationToken cancellationToken = default);
     /// <summary>Frees a name reserved by this task (a failed create).</summary>
     Task ReleaseNameAsync(string tenantId, string name, Guid taskId, CancellationToken cancellationToken = default);
+
+    Task<TenantResource?> GetAsync(string tenantId, string resourceId, CancellationToken cancellationToken = default);
+    /// <summary>Removes the link and frees the VM's name (a deleted VM).</summary>
+    Task UnlinkAsync(string tenantId, string resourceId, CancellationToken cancellationToken = default);
+    /// <summary>Stores a changed name or charge; a renamed VM frees its previous name.</summary>
+    Task UpdateAsync(TenantResource resource, string previousName, CancellationToken cancellationToken = default);
+
+    /// <summary>Takes the VM for one task (single flight); true when this task holds it.</summary>
+    Task<bool> TryLockAsync(string resourceId, Guid taskId, CancellationToken cancellationToken = default);
+    Task UnlockAsync(Guid taskId, CancellationToken cancellationToken = default);
+}
+
+public static class ResourceStoreExtensions
+{
+    /// <summary>The tenant's VM a task targets (<c>target.refId</c>, a GUID); null when it is not this tenant's.</summary>
+    public static Task<TenantResource?> FindTargetAsync(this IResourceStore resources, string tenantId, TaskTarget? target, CancellationToken cancellationToken)
+        => target?.RefId is { } refId && Guid.TryParse(refId, out var id)
+            ? resources.GetAsync(tenantId, id.ToString(), cancellationToken)
+            : Task.FromResult<TenantResource?>(null);
 }
 
 public sealed class SqliteResourceStore(SqliteDatabase database) : IResourceStore
@@ -46,12 +65,65 @@ public sealed class SqliteResourceStore(SqliteDatabase database) : IResourceStor
         await transaction.CommitAsync(cancellationToken);
     }
 
-    public async Task<IReadOnlyList<TenantResource>> ListAsync(string tenantId, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<TenantResource>> ListAsync(string tenantId, CancellationToken cancellationToken = default)
+        => QueryAsync("WHERE tenant_id = $tenant ORDER BY created_at", tenantId, null, cancellationToken);
+
+    public async Task<TenantResource?> GetAsync(string tenantId, string resourceId, CancellationToken cancellationToken = default)
+        => (await QueryAsync("WHERE tenant_id = $tenant AND id = $id", tenantId, resourceId, cancellationToken)).FirstOrDefault();
+
+    public async Task UnlinkAsync(string tenantId, string resourceId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using (var names = connection.Command(
+            "DELETE FROM vm_names WHERE tenant_id = $tenant AND name = (SELECT name FROM tenant_resources WHERE tenant_id = $tenant AND id = $id)", transaction))
+            await names.With("$tenant", tenantId).With("$id", resourceId).ExecuteNonQueryAsync(cancellationToken);
+        await using (var delete = connection.Command("DELETE FROM tenant_resources WHERE tenant_id = $tenant AND id = $id", transaction))
+            await delete.With("$tenant", tenantId).With("$id", resourceId).ExecuteNonQueryAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task UpdateAsync(TenantResource resource, string previousName, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using (var update = connection.Command("UPDATE tenant_resources SET name = $name, spec = $spec WHERE tenant_id = $tenant AND id = $id", transaction))
+        {
+            await update.With("$tenant", resource.TenantId).With("$id", resource.ResourceId).With("$name", resource.Name)
+                .With("$spec", resource.Charge is null ? null : JsonSerializer.Serialize(resource.Charge, JsonSerializerOptions.Web))
+                .ExecuteNonQueryAsync(cancellationToken);
+        }
+        if (!string.Equals(previousName, resource.Name, StringComparison.OrdinalIgnoreCase))
+        {
+            await using var free = connection.Command("DELETE FROM vm_names WHERE tenant_id = $tenant AND name = $name", transaction);
+            await free.With("$tenant", resource.TenantId).With("$name", previousName).ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<bool> TryLockAsync(string resourceId, Guid taskId, CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = connection.Command(
-            "SELECT id, tenant_id, kind, agent_id, name, task_id, late, created_at, spec FROM tenant_resources WHERE tenant_id = $tenant ORDER BY created_at")
-            .With("$tenant", tenantId);
+            "INSERT INTO vm_locks (resource_id, task_id, created_at) VALUES ($id, $task, $now) " +
+            "ON CONFLICT(resource_id) DO UPDATE SET task_id = task_id WHERE task_id = $task")
+            .With("$id", resourceId).With("$task", taskId.ToString()).With("$now", DateTimeOffset.UtcNow.ToUnixMs());
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    public async Task UnlockAsync(Guid taskId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = connection.Command("DELETE FROM vm_locks WHERE task_id = $task").With("$task", taskId.ToString());
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private async Task<IReadOnlyList<TenantResource>> QueryAsync(string where, string tenantId, string? id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = connection.Command(
+            "SELECT id, tenant_id, kind, agent_id, name, task_id, late, created_at, spec FROM tenant_resources " + where)
+            .With("$tenant", tenantId).With("$id", id);
         var result = new List<TenantResource>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))

@@ -90,14 +90,27 @@ public sealed class TaskLifecycle(
     {
         saga.Error = new TaskError(code, message, details);
         saga.FinishedAt ??= Now;
+        // Unconditionally: the hold may exist although its answer has not reached the saga yet.
+        await quotas.ReleaseAsync(saga.CorrelationId, cancellationToken);
         if (saga.QuotaHold == QuotaHoldStatuses.Held)
-        {
-            await quotas.ReleaseAsync(saga.CorrelationId, cancellationToken);
             saga.QuotaHold = QuotaHoldStatuses.Released;
-        }
         await agents.ReleasePlacementAsync(saga.CorrelationId, cancellationToken);
+        await resources.UnlockAsync(saga.CorrelationId, cancellationToken);
         if (actions.TryGet(saga.Action, out var action) && action.ClaimedName(saga.Data) is { } name)
             await resources.ReleaseNameAsync(saga.TenantId, name, saga.CorrelationId, cancellationToken);
+    }
+
+    /// <summary>Releases what a step that answered after the task ended reserved: a hold, a placement, a VM lock, a name.</summary>
+    public async Task SettleStragglerAsync(TaskState saga, CancellationToken cancellationToken)
+    {
+        if (saga.QuotaHold != QuotaHoldStatuses.Committed)
+            await quotas.ReleaseAsync(saga.CorrelationId, cancellationToken);
+        await agents.ReleasePlacementAsync(saga.CorrelationId, cancellationToken);
+        await resources.UnlockAsync(saga.CorrelationId, cancellationToken);
+        if (saga.CurrentState == nameof(TaskStateMachine.Failed) && !saga.LateSuccess
+            && actions.TryGet(saga.Action, out var action) && action.ClaimedName(saga.Data) is { } name)
+            await resources.ReleaseNameAsync(saga.TenantId, name, saga.CorrelationId, cancellationToken);
+        logger.LogInformation("Task {TaskId}: a step answered after the task ended; its reservations were released", saga.CorrelationId);
     }
 
     /// <summary>Settles an agent's success: commits the quota and links what the agent built.</summary>
@@ -119,15 +132,18 @@ public sealed class TaskLifecycle(
         }
         await agents.ReleasePlacementAsync(saga.CorrelationId, cancellationToken);
 
-        if (saga.Action == ActionNames.VmCreate && TryReadVm(result.Result, out var vmId, out var vmName))
+        if (actions.TryGet(saga.Action, out var action))
         {
-            await resources.LinkAsync(new TenantResource(vmId, saga.TenantId, "vm", result.AgentId, vmName, saga.CorrelationId, late, Now, saga.QuotaDeltas), cancellationToken);
-            saga.ResourceId = vmId;
+            try
+            {
+                await action.OnSucceededAsync(new SuccessContext(saga, result, late, resources, agents, Now), cancellationToken);
+            }
+            catch (InvalidOperationException ex)
+            {
+                logger.LogError(ex, "Task {TaskId}: the success of {Action} could not be recorded", saga.CorrelationId, saga.Action);
+            }
         }
-        else if (saga.Action == ActionNames.VmCreate)
-        {
-            logger.LogError("Task {TaskId}: agent {AgentId} reported success without result.vm.guid; nothing was linked", saga.CorrelationId, result.AgentId);
-        }
+        await resources.UnlockAsync(saga.CorrelationId, cancellationToken);
 
         if (late)
         {
@@ -137,18 +153,6 @@ public sealed class TaskLifecycle(
             logger.LogWarning("Task {TaskId} succeeded on agent {AgentId} after it had failed ({Code}); charged (over limit: {OverLimit}) and linked",
                 saga.CorrelationId, result.AgentId, saga.Error?.Code, saga.QuotaOverLimit);
         }
-    }
-
-    private static bool TryReadVm(JsonElement? result, out string id, out string name)
-    {
-        id = name = "";
-        if (result is not { ValueKind: JsonValueKind.Object } r || !r.TryGetProperty("vm", out var vm) || vm.ValueKind != JsonValueKind.Object)
-            return false;
-        if (!vm.TryGetProperty("guid", out var guid) || guid.ValueKind != JsonValueKind.String || !Guid.TryParse(guid.GetString(), out var parsed))
-            return false;
-        id = parsed.ToString();
-        name = vm.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : id;
-        return true;
     }
 
     private static async Task AnswerAcceptedAsync(BehaviorContext<TaskState> context, string to)

@@ -90,7 +90,8 @@ public sealed class TaskStateMachine : MassTransitStateMachine<TaskState>
         During(Dispatching, When(Stalled, IsStalledHere).Then(lifecycle.MarkRedriven).Publish(context => Commands.Dispatch(context.Saga)));
 
         During(new[] { Validating, Electing, Enriching, HoldingQuota, Dispatching },
-            When(StepFailed)
+            // A refusal from a step the task has left (an answer to a re-sent step) changes nothing.
+            When(StepFailed, context => context.Message.Step == context.Saga.CurrentState)
                 .Then(context =>
                 {
                     context.Saga.Placement ??= context.Message.Decision;
@@ -135,6 +136,12 @@ public sealed class TaskStateMachine : MassTransitStateMachine<TaskState>
                     await context.Publish(new TaskStateChanged(context.Saga.CorrelationId, context.Saga.TenantId, context.Saga.Action,
                         context.Saga.CurrentState, context.Saga.CurrentState, context.Saga.Status, lifecycle.Now, "LATE_SUCCESS"));
                 }));
+
+        // A step answering after the task ended (a re-sent step, a backlog past a deadline) must not keep what it reserved.
+        During(new[] { Succeeded, Failed },
+            When(Validated).ThenAsync(context => lifecycle.SettleStragglerAsync(context.Saga, context.CancellationToken)),
+            When(Elected).ThenAsync(context => lifecycle.SettleStragglerAsync(context.Saga, context.CancellationToken)),
+            When(Held).ThenAsync(context => lifecycle.SettleStragglerAsync(context.Saga, context.CancellationToken)));
 
         // Duplicates and stragglers change nothing.
         DuringAny(
@@ -182,7 +189,7 @@ public sealed class TaskStateMachine : MassTransitStateMachine<TaskState>
     {
         public static ValidateTask Validate(TaskState t) => new(t.CorrelationId, t.TenantId, t.Action, t.Target, t.Data);
         public static ElectAgent Elect(TaskState t) => new(t.CorrelationId, t.TenantId, t.Action, t.Target, t.Data);
-        public static EnrichTask Enrich(TaskState t) => new(t.CorrelationId, t.TenantId, t.Action, t.AgentId!, t.Data);
+        public static EnrichTask Enrich(TaskState t) => new(t.CorrelationId, t.TenantId, t.Action, t.AgentId!, t.Data, t.Target);
         public static HoldQuota Hold(TaskState t) => new(t.CorrelationId, t.TenantId, t.Action, t.AgentId!, t.QuotaDeltas!);
         public static DispatchTask Dispatch(TaskState t) => new(t.CorrelationId, t.TenantId, t.AgentId!, t.Action, t.EnrichedData ?? t.Data, t.Target);
     }

@@ -33,6 +33,13 @@ public sealed class ValidateTaskConsumer(ITenantStore tenants, IResourceStore re
             if (tenant.Status != Tenant.Active)
                 throw new TaskRejectedException(ErrorCodes.TenantDisabled, $"Tenant '{message.TenantId}' is disabled.");
             var action = actions.Get(message.Action);
+            if (action.TargetsVm)
+            {
+                var resource = await resources.FindTargetAsync(message.TenantId, message.Target, context.CancellationToken)
+                    ?? throw new TaskRejectedException(ErrorCodes.NotFound, $"VM '{message.Target?.RefId}' was not found.");
+                if (!await resources.TryLockAsync(resource.ResourceId, message.TaskId, context.CancellationToken))
+                    throw new TaskRejectedException(ErrorCodes.ResourceLocked, $"Another task is still changing VM '{resource.ResourceId}'.");
+            }
             if (action.ClaimedName(message.Data) is { } name &&
                 !await resources.TryReserveNameAsync(message.TenantId, name, message.TaskId, context.CancellationToken))
                 throw new TaskRejectedException(ErrorCodes.NameTaken, $"The tenant already has a VM (or a vm.create in flight) named '{name}'.");
@@ -45,16 +52,19 @@ public sealed class ValidateTaskConsumer(ITenantStore tenants, IResourceStore re
     }
 }
 
-public sealed class ElectAgentConsumer(IAgentStore agents, IImageStore images, TaskActionCatalog actions, TimeProvider clock, IOptions<OrchestratorOptions> options)
-    : IConsumer<ElectAgent>
+public sealed class ElectAgentConsumer(IAgentStore agents, IImageStore images, IResourceStore resources, TaskActionCatalog actions, TimeProvider clock,
+    IOptions<OrchestratorOptions> options) : IConsumer<ElectAgent>
 {
     public async Task Consume(ConsumeContext<ElectAgent> context)
     {
         var message = context.Message;
         var action = actions.Get(message.Action);
-        var requirement = await action.GetRequirementAsync(message.Data, images, context.CancellationToken);
+        // An action on an existing VM goes to the agent hosting it, not to an election among all.
+        var resource = action.TargetsVm ? await resources.FindTargetAsync(message.TenantId, message.Target, context.CancellationToken) : null;
+        var requirement = await action.GetRequirementAsync(message.Data, new ActionContext(images, resource), context.CancellationToken);
+        var pinned = resource?.AgentId ?? message.Target?.AgentId;
         var decision = await agents.ElectAsync(message.TaskId,
-            registry => AgentElection.Elect(registry, action.Capability, requirement, message.Target?.AgentId, clock.GetUtcNow(), options.Value.Election),
+            registry => AgentElection.Elect(registry, action.Capability, requirement, pinned, clock.GetUtcNow(), options.Value.Election),
             context.CancellationToken);
         if (decision.AgentId is null)
         {
@@ -68,14 +78,16 @@ public sealed class ElectAgentConsumer(IAgentStore agents, IImageStore images, T
     }
 }
 
-public sealed class EnrichTaskConsumer(IImageStore images, TaskActionCatalog actions) : IConsumer<EnrichTask>
+public sealed class EnrichTaskConsumer(IImageStore images, IResourceStore resources, TaskActionCatalog actions) : IConsumer<EnrichTask>
 {
     public async Task Consume(ConsumeContext<EnrichTask> context)
     {
         var message = context.Message;
         try
         {
-            var enrichment = await actions.Get(message.Action).EnrichAsync(message.Data, images, context.CancellationToken);
+            var action = actions.Get(message.Action);
+            var resource = action.TargetsVm ? await resources.FindTargetAsync(message.TenantId, message.Target, context.CancellationToken) : null;
+            var enrichment = await action.EnrichAsync(message.Data, new ActionContext(images, resource), context.CancellationToken);
             await context.Publish(new TaskEnriched(message.TaskId, enrichment.Data, enrichment.QuotaDeltas));
         }
         catch (TaskRejectedException rejection)
@@ -90,7 +102,10 @@ public sealed class HoldQuotaConsumer(IQuotaStore quotas, IOptions<OrchestratorO
     public async Task Consume(ConsumeContext<HoldQuota> context)
     {
         var message = context.Message;
-        var outcome = await quotas.TryHoldAsync(message.TaskId, message.TenantId, message.AgentId, message.Deltas,
+        // Only increases are reserved; decreases (an edit that shrinks, a delete) are released when the task succeeds.
+        var increases = new QuotaAmounts(Math.Max(0, message.Deltas.Cpu), Math.Max(0, message.Deltas.MemoryMB),
+            Math.Max(0, message.Deltas.StorageMB), Math.Max(0, message.Deltas.VmCount));
+        var outcome = await quotas.TryHoldAsync(message.TaskId, message.TenantId, message.AgentId, increases,
             options.Value.HoldTtlFor(message.Action), context.CancellationToken);
         if (outcome.Held)
         {

@@ -61,10 +61,25 @@ public sealed partial class TaskSubmission(
             var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(root.GetRawText())));
             var first = await idempotency.TryClaimAsync(envelope.TenantId, key, hash, taskId, cancellationToken);
             if (first is not null)
-                return await ReplayAsync(first, hash, caller, cancellationToken);
+            {
+                if (first.BodyHash != hash || first.StatusCode is not null)
+                    return await ReplayAsync(first, hash, caller, cancellationToken);
+                // The first attempt has no answer yet (still running, or it broke before the saga had the task):
+                // submit the same task id again; the saga ignores a task it already has.
+                taskId = first.TaskId;
+            }
         }
 
-        var answer = await SendAsync(taskId, envelope, caller, cancellationToken);
+        Answer answer;
+        try
+        {
+            answer = await SendAsync(taskId, envelope, caller, cancellationToken);
+        }
+        catch (Exception ex) when (ex is RequestException or MassTransitException or TimeoutException)
+        {
+            return ApiProblems.Result(ErrorCodes.Unavailable, "The task could not be handed to the orchestrator; retry (with the same Idempotency-Key).",
+                status: StatusCodes.Status503ServiceUnavailable);
+        }
         if (key.Length > 0)
             await idempotency.SaveAnswerAsync(envelope.TenantId, key, answer.StatusCode, answer.Body, CancellationToken.None);
         return answer.ToResult();
@@ -201,6 +216,9 @@ public sealed partial class TaskSubmission(
             if (target.AgentId is not null && !caller.IsAdmin)
                 return (null, ApiProblems.Result(ErrorCodes.Forbidden, "Only admins may pin an agent."));
         }
+
+        if (action.TargetsVm && string.IsNullOrEmpty(target?.RefId))
+            return (null, ApiProblems.Result(ErrorCodes.BadEnvelope, $"'{actionName}' acts on an existing VM: 'target.refId' (the VM id) is required."));
 
         var data = root.TryGetProperty("data", out var dataElement) ? dataElement.Clone() : JsonSerializer.SerializeToElement(new { });
         var errors = new FieldErrors();

@@ -195,6 +195,10 @@ public sealed class VmCreateScriptTests
     [Test]
     public void Capabilities_are_the_action_scripts_present()
     {
-        Assert.That(_scripts.Capabilities(), Is.EqualTo(new[] { ActionNames.VmCreate }));
+        var capabilities = _scripts.Capabilities();
+        Assert.That(capabilities, Does.Contain(ActionNames.VmCreate));
+        Assert.That(capabilities, Has.None.StartsWith("_").And.None.Contains("OpenHvx"), "internal scripts and modules are not actions");
+        Assert.That(capabilities, Is.EquivalentTo(Directory.GetFiles(_options.ResolvedScriptsPath, "*.ps1")
+            .Select(Path.GetFileNameWithoutExtension).Where(n => !n!.StartsWith('_'))));
     }
 }
