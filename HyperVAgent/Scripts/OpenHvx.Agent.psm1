@@ -123,6 +123,125 @@ function ConvertTo-OpenHvxPowerState {
     return $s
 }
 
+# The VM with this Hyper-V id, or $null when the host has none. Get-VM -Id reports a missing VM
+# as an error, so a failing Get-VM -Id is confirmed by listing every VM: only a VM that the host
+# really does not have counts as absent (a host error propagates).
+function Find-OpenHvxVM {
+    param([Parameter(Mandatory)][guid]$Id)
+    $lookupErrors = $null
+    $vm = Get-VM -Id $Id -ErrorAction SilentlyContinue -ErrorVariable lookupErrors
+    if ($null -ne $vm) { return @($vm)[0] }
+    $match = @(Get-VM | Where-Object { $_.Id -eq $Id })
+    if ($match.Count -gt 0) { return $match[0] }
+    return $null
+}
+
+# True when $VM belongs to $TenantId: its host name starts with "<TenantId>." (ordinal).
+function Test-OpenHvxTenantVM {
+    param([Parameter(Mandatory)]$VM, [Parameter(Mandatory)][string]$TenantId)
+    ([string]$VM.Name).StartsWith("$TenantId.", [System.StringComparison]::Ordinal)
+}
+
+# The tenant's VM with this id; ERR_VM_NOT_FOUND when the host has none or it is another tenant's.
+function Get-OpenHvxTenantVM {
+    param([Parameter(Mandatory)][guid]$Id, [Parameter(Mandatory)][string]$TenantId)
+    $vm = Find-OpenHvxVM $Id
+    if ($null -eq $vm -or -not (Test-OpenHvxTenantVM $vm $TenantId)) {
+        throw (New-OpenHvxError 'ERR_VM_NOT_FOUND' "virtual machine not found: $Id" 'ObjectNotFound')
+    }
+    return $vm
+}
+
+# The tenant-side name of a tenant's VM: its host name without the "<TenantId>." prefix.
+function Get-OpenHvxTenantVMName {
+    param([Parameter(Mandatory)]$VM, [Parameter(Mandatory)][string]$TenantId)
+    $hostName = [string]$VM.Name
+    if ($hostName.StartsWith("$TenantId.", [System.StringComparison]::Ordinal)) { return $hostName.Substring($TenantId.Length + 1) }
+    return $hostName
+}
+
+# Validated Hyper-V id: ERR_INVALID_ARGUMENT unless $Text is a GUID.
+function ConvertTo-OpenHvxVMId {
+    param([AllowNull()][string]$Text)
+    $id = [guid]::Empty
+    if (-not [guid]::TryParse($Text, [ref]$id) -or $id -eq [guid]::Empty) {
+        throw (New-OpenHvxError 'ERR_INVALID_ARGUMENT' 'VmId must be a Hyper-V virtual machine id (a GUID).')
+    }
+    return $id
+}
+
+# Brings a VM to Off. Off: nothing to do ('none'). Running: asks the guest to shut down and waits
+# at most $TimeoutSeconds (Stop-VM -AsJob, so a guest that never answers cannot hold the script);
+# Paused: resumes it first so the guest can shut down. If the VM is still not Off then: with
+# $Force it is turned off ('turnoff'), else ERR_STOP_TIMEOUT (or ERR_STOP_FAILED when Hyper-V
+# refused the shutdown, e.g. no shutdown integration service). Saved: the guest cannot shut down
+# without running again, so only $Force turns it off (discarding the saved state), else
+# ERR_INVALID_STATE. Returns 'none', 'shutdown' or 'turnoff'. $ForceName names the request field
+# that sets $Force, for the messages.
+function Stop-OpenHvxVM {
+    param(
+        [Parameter(Mandatory)]$VM,
+        [Parameter(Mandatory)][int]$TimeoutSeconds,
+        [bool]$Force = $false,
+        [string]$ForceName = 'force',
+        [string]$Operation = 'stop'
+    )
+    $id = [guid]$VM.Id
+    $state = ConvertTo-OpenHvxPowerState $VM.State
+    switch ($state) {
+        'Off' { return 'none' }
+        'Saved' {
+            if (-not $Force) {
+                throw (New-OpenHvxError 'ERR_INVALID_STATE' "cannot $Operation`: the VM is Saved and its guest cannot shut down until it runs again; start it first, or retry with $ForceName to discard the saved state" 'InvalidOperation')
+            }
+            Stop-VM -VM $VM -TurnOff -Force
+            return 'turnoff'
+        }
+        'Paused' { Resume-VM -VM $VM }
+        'Running' { }
+        default { throw (New-OpenHvxError 'ERR_INVALID_STATE' "cannot $Operation`: the VM is $state" 'InvalidOperation') }
+    }
+
+    $deadline = [DateTime]::UtcNow.AddSeconds([math]::Max(0, $TimeoutSeconds))
+    $reason = $null
+    $completed = $false
+    # -Force: no confirmation prompt when the guest is locked; still a guest shutdown, not a turn-off.
+    $job = Stop-VM -VM (Get-VM -Id $id) -Force -AsJob
+    try {
+        while ($job.JobStateInfo.State -notin 'Completed', 'Failed', 'Stopped') {
+            if ((ConvertTo-OpenHvxPowerState (Get-VM -Id $id).State) -eq 'Off') { break }
+            if ([DateTime]::UtcNow -ge $deadline) { break }
+            $null = Wait-Job -Job $job -Timeout 1
+        }
+        $completed = $job.JobStateInfo.State -eq 'Completed'
+        if ($job.JobStateInfo.State -eq 'Failed') {
+            $jobErrors = $null
+            $null = Receive-Job -Job $job -ErrorAction SilentlyContinue -ErrorVariable jobErrors
+            $reason = if ($jobErrors) { $jobErrors[0].Exception.Message } elseif ($job.JobStateInfo.Reason) { $job.JobStateInfo.Reason.Message } else { 'the shutdown failed' }
+        }
+    }
+    finally {
+        # Also stops a shutdown request that is still waiting for the guest.
+        Remove-Job -Job $job -Force -ErrorAction SilentlyContinue
+    }
+
+    $current = Get-VM -Id $id
+    # A completed Stop-VM means Off; give Hyper-V a moment to report it.
+    for ($i = 0; $completed -and $i -lt 10 -and (ConvertTo-OpenHvxPowerState $current.State) -ne 'Off'; $i++) {
+        Start-Sleep -Milliseconds 200
+        $current = Get-VM -Id $id
+    }
+    if ((ConvertTo-OpenHvxPowerState $current.State) -eq 'Off') { return 'shutdown' }
+    if ($Force) {
+        Stop-VM -VM $current -TurnOff -Force
+        return 'turnoff'
+    }
+    if ($null -ne $reason) {
+        throw (New-OpenHvxError 'ERR_STOP_FAILED' "the guest could not be shut down ($reason); retry with $ForceName to turn the VM off" 'InvalidOperation')
+    }
+    throw (New-OpenHvxError 'ERR_STOP_TIMEOUT' "the guest did not shut down within $TimeoutSeconds s; retry with $ForceName" 'OperationTimeout')
+}
+
 $script:ComStreamWriterSource = @'
 using System;
 using System.IO;
@@ -207,4 +326,5 @@ function New-OpenHvxIsoImage {
 
 Export-ModuleMember -Function New-OpenHvxError, ConvertTo-OpenHvxJson, ConvertTo-OpenHvxYamlSafeJson, Write-OpenHvxTextFile,
     Test-OpenHvxPathSegment, Test-OpenHvxPathUnder, Wait-OpenHvxMutex, Remove-OpenHvxDirectory, New-OpenHvxIsoImage,
-    Get-OpenHvxPathVolume, ConvertTo-OpenHvxPowerState
+    Get-OpenHvxPathVolume, ConvertTo-OpenHvxPowerState, Find-OpenHvxVM, Test-OpenHvxTenantVM, Get-OpenHvxTenantVM,
+    Get-OpenHvxTenantVMName, ConvertTo-OpenHvxVMId, Stop-OpenHvxVM

@@ -5,12 +5,20 @@
 # script uses here must also exist, with the same meaning, in the real module.
 #
 # State lives under $global:OpenHvxSimRoot:
-#   config.json          optional: host capacity (and host.cpuModel), switches, latency and fault injection
+#   config.json          optional: host capacity (and host.cpuModel), switches, latency and fault injection,
+#                        guest behaviour (guestShutdown)
 #   vms/<guid>.json      one record per VM, replaced atomically (temp file + move)
 #   vhds/<sha256>.json   index of the VHD files New-VHD created (for datastore usage)
 #   .lock                exclusive file lock held while a record is read-modified-written
 # VHD files are small JSON documents at the path the caller gave:
 #   {"format":"VHDX","type":"Dynamic","sizeBytes":10737418240,"parentPath":null}
+#
+# Guest shutdown: a graceful Stop-VM (no -TurnOff, no -Save) on a Running VM asks the guest to
+# shut down. By default the simulated guest complies at once. With
+#   "guestShutdown": {"respond": false}
+# in config.json the guest ignores the request: the VM stays Running and the Stop-VM never
+# completes (it blocks until the pipeline is stopped; with -AsJob the job stays Running until
+# Stop-Job/Remove-Job -Force). -TurnOff is unaffected.
 #
 # Errors carry an ErrorId starting with ERR_. Per-VM failures are written as non-terminating
 # errors like the real cmdlets; since this module runs with $ErrorActionPreference = 'Stop'
@@ -22,6 +30,18 @@ $ErrorActionPreference = 'Stop'
 $script:VMTypeName = 'Microsoft.HyperV.PowerShell.VirtualMachine'
 $script:MaxVMNameLength = 100
 $script:Utf8 = [System.Text.UTF8Encoding]::new($false)
+
+# What -AsJob returns: a job in the session's job repository (Get-Job, Wait-Job, Receive-Job,
+# Stop-Job and Remove-Job work on it). The cmdlet does its work before returning the job, except
+# for what never completes (a graceful shutdown the guest ignores): then the job stays Running.
+class OpenHvxSimulatedJob : System.Management.Automation.Job {
+    OpenHvxSimulatedJob([string]$Command, [string]$Name) : base($Command, $Name) { $this.PSJobTypeName = 'OpenHvxSimulatedJob' }
+    hidden [string] get_StatusMessage() { return '' }
+    hidden [bool] get_HasMoreData() { return $this.Output.Count -gt 0 -or $this.Error.Count -gt 0 }
+    hidden [string] get_Location() { return 'localhost' }
+    [void] StopJob() { if ($this.JobStateInfo.State -notin 'Completed', 'Failed', 'Stopped') { $this.SetJobState('Stopped') } }
+    [void] SetSimState([System.Management.Automation.JobState]$State) { $this.SetJobState($State) }
+}
 
 #region Helpers (not exported)
 
@@ -93,7 +113,16 @@ function Get-SimConfig {
         Switches          = $switches.ToArray()
         Latency           = Get-SimProp $raw 'latencyMs'
         Faults            = Get-SimProp $raw 'faults'
+        GuestShutdown     = Get-SimGuestShutdownConfig (Get-SimProp $raw 'guestShutdown') $path
     }
+}
+
+# guestShutdown: {"respond": bool} (default true).
+function Get-SimGuestShutdownConfig {
+    param($Raw, [string]$Path)
+    $respond = Get-SimProp $Raw 'respond' $true
+    if ($respond -isnot [bool]) { throw (New-SimError 'ERR_SIM_CONFIG' "Invalid simulator config '$Path': guestShutdown.respond must be true or false." 'InvalidData') }
+    [pscustomobject]@{ Respond = $respond }
 }
 
 # Latency and fault injection, applied once per cmdlet invocation before it acts.
@@ -396,8 +425,16 @@ function Set-SimMemory {
         }
         $Record.memoryStartup = [long]$Changes.startup
     }
-    if ($Changes.ContainsKey('minimum')) { $Record.memoryMinimum = [long]$Changes.minimum }
-    if ($Changes.ContainsKey('maximum')) { $Record.memoryMaximum = [long]$Changes.maximum }
+    # With dynamic memory on a running VM, the minimum can only go down and the maximum only up.
+    $live = $state -ne 'Off' -and [bool]$Record.dynamicMemoryEnabled
+    if ($Changes.ContainsKey('minimum')) {
+        if ($live -and [long]$Changes.minimum -gt [long]$Record.memoryMinimum) { Assert-SimState $Record 'Off' 'raise the minimum memory' }
+        $Record.memoryMinimum = [long]$Changes.minimum
+    }
+    if ($Changes.ContainsKey('maximum')) {
+        if ($live -and [long]$Changes.maximum -lt [long]$Record.memoryMaximum) { Assert-SimState $Record 'Off' 'lower the maximum memory' }
+        $Record.memoryMaximum = [long]$Changes.maximum
+    }
     Assert-SimMemory $Record
 }
 
@@ -951,14 +988,21 @@ function Stop-VM {
         [switch]$Force,
         [switch]$TurnOff,
         [switch]$Save,
-        [switch]$Passthru
+        [switch]$Passthru,
+        [switch]$AsJob
     )
     begin {
         Invoke-SimBehaviour $MyInvocation.MyCommand.Name
         if ($TurnOff -and $Save) { throw (New-SimError 'ERR_INVALID_ARGUMENT' '-TurnOff and -Save cannot be used together.' 'InvalidArgument') }
-    }
-    process {
-        Invoke-SimVMChange $PSCmdlet $VM $Name {
+        $guestResponds = (Get-SimConfig).GuestShutdown.Respond
+        $simJob = $null
+        $neverCompletes = $false
+        if ($AsJob) {
+            $simJob = [OpenHvxSimulatedJob]::new('Stop-VM', 'Stop-VM')
+            $PSCmdlet.JobRepository.Add($simJob)
+            $simJob.SetSimState('Running')
+        }
+        $mutate = {
             param($r)
             $state = [string]$r.state
             if ($Save) {
@@ -972,7 +1016,33 @@ function Stop-VM {
             }
             elseif ($state -eq 'Paused' -and -not $TurnOff) { Assert-SimState $r 'Running' 'shut down' }
             elseif ($state -ne 'Off') { Set-SimRunState $r 'Off' }
-        } -Passthru:$Passthru
+        }
+    }
+    process {
+        foreach ($rec in (Resolve-SimVMRecords $PSCmdlet $VM $Name)) {
+            try {
+                if (-not $guestResponds -and -not $TurnOff -and -not $Save -and [string]$rec.state -eq 'Running') {
+                    # The guest ignores the shutdown request: the VM stays Running and the call never returns.
+                    if ($AsJob) { $neverCompletes = $true; continue }
+                    while ($true) { Start-Sleep -Milliseconds 200 }   # interruptible by PowerShell.Stop()
+                }
+                $updated = Update-SimVMRecord ([guid]$rec.id) $mutate
+                if ($Passthru) {
+                    if ($AsJob) { $simJob.Output.Add([psobject](ConvertTo-SimVM $updated)) }
+                    else { $PSCmdlet.WriteObject((ConvertTo-SimVM $updated)) }
+                }
+            }
+            catch {
+                if ($AsJob -and $_.FullyQualifiedErrorId -like 'ERR_*') { $simJob.Error.Add($_) }
+                else { Write-SimItemError $PSCmdlet $_ }
+            }
+        }
+    }
+    end {
+        if ($AsJob) {
+            if (-not $neverCompletes) { $simJob.SetSimState($(if ($simJob.Error.Count -gt 0) { 'Failed' } else { 'Completed' })) }
+            $simJob
+        }
     }
 }
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using OpenHvx.Tests.Support;
 
 namespace OpenHvx.Tests.Api;
@@ -165,6 +166,24 @@ public sealed class TaskApiTests
         var secondId = (await second.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("taskId").GetString();
         Assert.That(secondId, Is.EqualTo(firstId));
         Assert.That(second.Headers.Location!.ToString(), Does.EndWith(firstId!));
+    }
+
+    [Test]
+    public async Task A_key_claimed_by_an_attempt_that_broke_before_the_saga_had_the_task_submits_that_task_again()
+    {
+        var key = Guid.NewGuid().ToString();
+        var body = JsonSerializer.Serialize(new { tenantId = "test1", action = "vm.create", data = new { name = UniqueName() } });
+        var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(JsonDocument.Parse(body).RootElement.GetRawText())));
+        var orphan = Guid.NewGuid();
+        // The first attempt claimed the key, then the process died before the task reached the saga.
+        await _factory.Services.GetRequiredService<OpenHvx.Orchestrator.Tasks.IIdempotencyStore>().TryClaimAsync("test1", key, hash, orphan);
+
+        var response = await PostRawAsync(body, key);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
+        Assert.That((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("taskId").GetGuid(), Is.EqualTo(orphan));
+        var task = await _client.GetAsync($"/api/v1/admin/tasks/{orphan}");
+        Assert.That(task.StatusCode, Is.EqualTo(HttpStatusCode.OK), "the status URL of the answer leads to a real task");
     }
 
     [Test]

@@ -204,6 +204,33 @@ public sealed class TaskStateMachineTests
     }
 
     [Test]
+    public async Task A_hold_taken_by_a_step_that_answers_after_the_task_failed_is_released()
+    {
+        await using var harness = await SagaHarness.StartAsync(settings: new Dictionary<string, string?> { ["Orchestrator:Deadlines:AwaitingResult"] = "00:00:00.200" });
+        harness.Agent.Mode = FakeAgentMode.Silent;
+        var submit = SagaHarness.VmCreate();
+        await harness.SubmitAsync(submit);
+        await harness.WaitForStateAsync(submit.TaskId, nameof(TaskStateMachine.Failed));
+
+        // A backlogged HoldQuota runs now, takes a hold again and answers.
+        var quotas = harness.Get<OpenHvx.Orchestrator.Quotas.IQuotaStore>();
+        await harness.Get<OpenHvx.Orchestrator.Persistence.SqliteDatabase>().OpenAsync().ContinueWith(async c =>
+        {
+            await using var connection = await c;
+            await using var command = connection.CreateCommand();
+            command.CommandText = "DELETE FROM quota_holds WHERE task_id = $id";
+            command.Parameters.AddWithValue("$id", submit.TaskId.ToString());
+            await command.ExecuteNonQueryAsync();
+        }).Unwrap();
+        await quotas.TryHoldAsync(submit.TaskId, SagaHarness.TenantId, SagaHarness.AgentId, new QuotaAmounts(2, 2048, 10240, 1), TimeSpan.FromMinutes(30));
+        Assert.That((await harness.UsageAsync()).Cpu.Held, Is.EqualTo(2));
+        await harness.Harness.Bus.Publish(new QuotaHeld(submit.TaskId, DateTimeOffset.UtcNow.AddMinutes(30)));
+
+        await Eventually.True(async () => (await harness.UsageAsync()).Cpu.Held == 0, because: "the straggler's hold is released");
+        Assert.That((await harness.LoadAsync(submit.TaskId))!.CurrentState, Is.EqualTo(nameof(TaskStateMachine.Failed)));
+    }
+
+    [Test]
     public async Task A_duplicate_result_changes_nothing()
     {
         await using var harness = await SagaHarness.StartAsync();
