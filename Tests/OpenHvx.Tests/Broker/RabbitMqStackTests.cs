@@ -126,6 +126,26 @@ public sealed class RabbitMqStackTests
     }
 
     [Test]
+    public async Task Edit_power_and_delete_run_over_the_broker_on_the_agent_hosting_the_vm()
+    {
+        var created = await _stack!.WaitForFinalAsync((await _stack.CreateVmAsync(UniqueName())).Headers.Location!);
+        var vmId = created.GetProperty("result").GetProperty("vm").GetProperty("guid").GetString();
+        var host = created.GetProperty("agentId").GetString();
+
+        foreach (var (action, data) in new (string, object)[] { ("vm.edit", new { cpu = 3 }), ("vm.power", new { state = "stop" }), ("vm.delete", new { }) })
+        {
+            var response = await _stack.Api.PostAsJsonAsync("/api/v1/admin/tasks",
+                new { tenantId = "test1", action, target = new { kind = "vm", refId = vmId }, data });
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
+            var task = await _stack.WaitForFinalAsync(response.Headers.Location!);
+            Assert.That(task.GetProperty("status").GetString(), Is.EqualTo("SUCCESS"), task.ToString());
+            Assert.That(task.GetProperty("agentId").GetString(), Is.EqualTo(host), $"{action} runs where the VM lives");
+        }
+        var resources = await _stack.Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/tenants/test1/resources");
+        Assert.That(resources.EnumerateArray().Select(r => r.GetProperty("resourceId").GetString()), Does.Not.Contain(vmId));
+    }
+
+    [Test]
     public async Task Inventory_reaches_the_registry_in_the_canonical_shape()
     {
         var agent = await Eventually.Get(() => _stack!.Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/agents/agent-small"),
