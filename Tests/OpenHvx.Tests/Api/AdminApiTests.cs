@@ -9,34 +9,15 @@ namespace OpenHvx.Tests.Api;
 /// <summary>Tenants, quotas and images over HTTP against the real DevHost.</summary>
 [TestFixture]
 [Category("Integration")]
-public sealed class AdminApiTests
+public sealed class AdminApiTests : DevHostFixture
 {
-    private TempFolder _folder = null!;
-    private DevHostFactory _factory = null!;
-    private HttpClient _client = null!;
-
-    [OneTimeSetUp]
-    public async Task StartAsync()
-    {
-        _folder = new TempFolder("admin");
-        _factory = new DevHostFactory(_folder.Path);
-        _client = await _factory.StartAsync();
-    }
-
-    [OneTimeTearDown]
-    public async Task StopAsync()
-    {
-        _client.Dispose();
-        await _factory.DisposeAsync();
-        _folder.Dispose();
-    }
 
     private static string NewTenantId() => "t-" + Guid.NewGuid().ToString("N")[..10];
 
     private async Task<string> CreateTenantAsync(object? limits = null, string? status = null)
     {
         var tenantId = NewTenantId();
-        var response = await _client.PostAsJsonAsync("/api/v1/admin/tenants", new { tenantId, name = "Tenant " + tenantId, status, limits });
+        var response = await Client.PostAsJsonAsync("/api/v1/admin/tenants", new { tenantId, name = "Tenant " + tenantId, status, limits });
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Created), await response.Content.ReadAsStringAsync());
         return tenantId;
     }
@@ -56,19 +37,19 @@ public sealed class AdminApiTests
     {
         var tenantId = await CreateTenantAsync(new { cpu = 8, memoryMB = 16384 });
 
-        var tenant = await _client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/tenants/{tenantId}");
+        var tenant = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/tenants/{tenantId}");
         Assert.That(tenant.GetProperty("status").GetString(), Is.EqualTo("active"));
         Assert.That(tenant.GetProperty("limits").GetProperty("cpu").GetInt64(), Is.EqualTo(8));
         Assert.That(tenant.GetProperty("limits").GetProperty("storageMB").GetInt64(), Is.EqualTo(-1), "limits not named are unlimited");
-        var list = await _client.GetFromJsonAsync<JsonElement>("/api/v1/admin/tenants");
+        var list = await Client.GetFromJsonAsync<JsonElement>("/api/v1/admin/tenants");
         Assert.That(list.EnumerateArray().Select(t => t.GetProperty("tenantId").GetString()), Does.Contain(tenantId));
 
-        var patched = await _client.PatchAsJsonAsync($"/api/v1/admin/tenants/{tenantId}", new { name = "Renamed" });
+        var patched = await Client.PatchAsJsonAsync($"/api/v1/admin/tenants/{tenantId}", new { name = "Renamed" });
         Assert.That(patched.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        Assert.That((await _client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/tenants/{tenantId}")).GetProperty("name").GetString(), Is.EqualTo("Renamed"));
+        Assert.That((await Client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/tenants/{tenantId}")).GetProperty("name").GetString(), Is.EqualTo("Renamed"));
 
-        Assert.That((await _client.DeleteAsync($"/api/v1/admin/tenants/{tenantId}")).StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
-        Assert.That(await CodeOf(await _client.GetAsync($"/api/v1/admin/tenants/{tenantId}"), HttpStatusCode.NotFound), Is.EqualTo("ERR_NOT_FOUND"));
+        Assert.That((await Client.DeleteAsync($"/api/v1/admin/tenants/{tenantId}")).StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
+        Assert.That(await CodeOf(await Client.GetAsync($"/api/v1/admin/tenants/{tenantId}"), HttpStatusCode.NotFound), Is.EqualTo("ERR_NOT_FOUND"));
     }
 
     [Test]
@@ -76,10 +57,10 @@ public sealed class AdminApiTests
     {
         var missing = NewTenantId();
         foreach (var path in new[] { $"/api/v1/admin/tenants/{missing}", $"/api/v1/admin/tenants/{missing}/quotas", $"/api/v1/admin/tenants/{missing}/resources" })
-            Assert.That(await CodeOf(await _client.GetAsync(path), HttpStatusCode.NotFound), Is.EqualTo("ERR_NOT_FOUND"), path);
-        Assert.That(await CodeOf(await _client.PatchAsJsonAsync($"/api/v1/admin/tenants/{missing}/quotas", new { cpu = 1 }), HttpStatusCode.NotFound), Is.EqualTo("ERR_NOT_FOUND"));
-        Assert.That(await CodeOf(await _client.DeleteAsync($"/api/v1/admin/tenants/{missing}"), HttpStatusCode.NotFound), Is.EqualTo("ERR_NOT_FOUND"));
-        Assert.That(await CodeOf(await _client.PostAsync($"/api/v1/admin/tenants/{missing}/quotas/recount", null), HttpStatusCode.NotFound), Is.EqualTo("ERR_NOT_FOUND"));
+            Assert.That(await CodeOf(await Client.GetAsync(path), HttpStatusCode.NotFound), Is.EqualTo("ERR_NOT_FOUND"), path);
+        Assert.That(await CodeOf(await Client.PatchAsJsonAsync($"/api/v1/admin/tenants/{missing}/quotas", new { cpu = 1 }), HttpStatusCode.NotFound), Is.EqualTo("ERR_NOT_FOUND"));
+        Assert.That(await CodeOf(await Client.DeleteAsync($"/api/v1/admin/tenants/{missing}"), HttpStatusCode.NotFound), Is.EqualTo("ERR_NOT_FOUND"));
+        Assert.That(await CodeOf(await Client.PostAsync($"/api/v1/admin/tenants/{missing}/quotas/recount", null), HttpStatusCode.NotFound), Is.EqualTo("ERR_NOT_FOUND"));
     }
 
     [TestCase("""{"tenantId":"Bad Id"}""", "tenantId")]
@@ -90,7 +71,7 @@ public sealed class AdminApiTests
     [TestCase("""{"tenantId":"ok-id","owner":"me"}""", "owner")]
     public async Task Invalid_tenants_get_422_with_the_field(string body, string field)
     {
-        var response = await _client.PostAsync("/api/v1/admin/tenants", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        var response = await Client.PostAsync("/api/v1/admin/tenants", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
 
         var problem = await ProblemOf(response, HttpStatusCode.UnprocessableEntity);
         Assert.That(problem.GetProperty("code").GetString(), Is.EqualTo("ERR_VALIDATION"));
@@ -101,7 +82,7 @@ public sealed class AdminApiTests
     public async Task A_second_tenant_with_the_same_id_gets_409()
     {
         var tenantId = await CreateTenantAsync();
-        var again = await _client.PostAsJsonAsync("/api/v1/admin/tenants", new { tenantId });
+        var again = await Client.PostAsJsonAsync("/api/v1/admin/tenants", new { tenantId });
         Assert.That(await CodeOf(again, HttpStatusCode.Conflict), Is.EqualTo("ERR_TENANT_EXISTS"));
     }
 
@@ -110,17 +91,17 @@ public sealed class AdminApiTests
     {
         var tenantId = await CreateTenantAsync(status: "disabled");
 
-        var response = await _client.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId, action = "vm.create", data = new { name = "nope" } });
+        var response = await Client.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId, action = "vm.create", data = new { name = "nope" } });
 
         Assert.That(await CodeOf(response, HttpStatusCode.Forbidden), Is.EqualTo("ERR_TENANT_DISABLED"));
-        var quota = await _client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/tenants/{tenantId}/quotas");
+        var quota = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/tenants/{tenantId}/quotas");
         Assert.That(quota.GetProperty("cpu").GetProperty("held").GetInt64(), Is.Zero);
     }
 
     [Test]
     public async Task A_task_for_an_unknown_tenant_gets_404()
     {
-        var response = await _client.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId = NewTenantId(), action = "vm.create", data = new { name = "x" } });
+        var response = await Client.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId = NewTenantId(), action = "vm.create", data = new { name = "x" } });
         Assert.That(await CodeOf(response, HttpStatusCode.NotFound), Is.EqualTo("ERR_NOT_FOUND"));
     }
 
@@ -128,26 +109,26 @@ public sealed class AdminApiTests
     public async Task Patching_limits_never_resets_usage_and_a_tenant_with_resources_cannot_be_deleted()
     {
         var tenantId = await CreateTenantAsync();
-        var created = await _client.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId, action = "vm.create", data = new { name = "keeper", cpu = 2 } });
-        await Eventually.Get(() => _client.GetFromJsonAsync<JsonElement>(created.Headers.Location), t => t.GetProperty("status").GetString() == "SUCCESS", TimeSpan.FromSeconds(60));
+        var created = await Client.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId, action = "vm.create", data = new { name = "keeper", cpu = 2 } });
+        await Eventually.Get(() => Client.GetFromJsonAsync<JsonElement>(created.Headers.Location), t => t.GetProperty("status").GetString() == "SUCCESS", TimeSpan.FromSeconds(60));
 
-        var patched = await _client.PatchAsJsonAsync($"/api/v1/admin/tenants/{tenantId}/quotas", new { cpu = 8, memoryMB = -1 });
+        var patched = await Client.PatchAsJsonAsync($"/api/v1/admin/tenants/{tenantId}/quotas", new { cpu = 8, memoryMB = -1 });
         Assert.That(patched.StatusCode, Is.EqualTo(HttpStatusCode.OK), await patched.Content.ReadAsStringAsync());
         var quota = await patched.Content.ReadFromJsonAsync<JsonElement>();
         Assert.That((quota.GetProperty("cpu").GetProperty("limit").GetInt64(), quota.GetProperty("cpu").GetProperty("used").GetInt64()), Is.EqualTo((8L, 2L)));
-        Assert.That(await CodeOf(await _client.PatchAsJsonAsync($"/api/v1/admin/tenants/{tenantId}/quotas", new { cpu = "eight" }), HttpStatusCode.UnprocessableEntity), Is.EqualTo("ERR_VALIDATION"));
+        Assert.That(await CodeOf(await Client.PatchAsJsonAsync($"/api/v1/admin/tenants/{tenantId}/quotas", new { cpu = "eight" }), HttpStatusCode.UnprocessableEntity), Is.EqualTo("ERR_VALIDATION"));
 
-        Assert.That(await CodeOf(await _client.DeleteAsync($"/api/v1/admin/tenants/{tenantId}"), HttpStatusCode.Conflict), Is.EqualTo("ERR_TENANT_HAS_RESOURCES"));
+        Assert.That(await CodeOf(await Client.DeleteAsync($"/api/v1/admin/tenants/{tenantId}"), HttpStatusCode.Conflict), Is.EqualTo("ERR_TENANT_HAS_RESOURCES"));
     }
 
     [Test]
     public async Task A_recount_reports_no_drift_when_usage_matches_the_resources()
     {
         var tenantId = await CreateTenantAsync();
-        var created = await _client.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId, action = "vm.create", data = new { name = "counted", cpu = 3, ram = "3GB" } });
-        await Eventually.Get(() => _client.GetFromJsonAsync<JsonElement>(created.Headers.Location), t => t.GetProperty("status").GetString() == "SUCCESS", TimeSpan.FromSeconds(60));
+        var created = await Client.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId, action = "vm.create", data = new { name = "counted", cpu = 3, ram = "3GB" } });
+        await Eventually.Get(() => Client.GetFromJsonAsync<JsonElement>(created.Headers.Location), t => t.GetProperty("status").GetString() == "SUCCESS", TimeSpan.FromSeconds(60));
 
-        var recount = await (await _client.PostAsync($"/api/v1/admin/tenants/{tenantId}/quotas/recount", null)).Content.ReadFromJsonAsync<JsonElement>();
+        var recount = await (await Client.PostAsync($"/api/v1/admin/tenants/{tenantId}/quotas/recount", null)).Content.ReadFromJsonAsync<JsonElement>();
 
         Assert.That(recount.GetProperty("corrected").GetBoolean(), Is.False);
         Assert.That(recount.GetProperty("after").GetProperty("cpu").GetProperty("used").GetInt64(), Is.EqualTo(3));
@@ -158,18 +139,18 @@ public sealed class AdminApiTests
     public async Task A_recount_corrects_drift_from_the_linked_resources_and_reports_it()
     {
         var tenantId = await CreateTenantAsync();
-        var created = await _client.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId, action = "vm.create", data = new { name = "drifted", cpu = 2 } });
-        await Eventually.Get(() => _client.GetFromJsonAsync<JsonElement>(created.Headers.Location), t => t.GetProperty("status").GetString() == "SUCCESS", TimeSpan.FromSeconds(60));
+        var created = await Client.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId, action = "vm.create", data = new { name = "drifted", cpu = 2 } });
+        await Eventually.Get(() => Client.GetFromJsonAsync<JsonElement>(created.Headers.Location), t => t.GetProperty("status").GetString() == "SUCCESS", TimeSpan.FromSeconds(60));
         // Usage that no resource explains (a lost delete, a manual fix gone wrong).
-        await _factory.Services.GetRequiredService<OpenHvx.Orchestrator.Quotas.IQuotaStore>().AdjustAsync(tenantId, new OpenHvx.Contracts.QuotaAmounts(5, 1024, 0, 1));
+        await Factory.Services.GetRequiredService<OpenHvx.Orchestrator.Quotas.IQuotaStore>().AdjustAsync(tenantId, new OpenHvx.Contracts.QuotaAmounts(5, 1024, 0, 1));
 
-        var recount = await (await _client.PostAsync($"/api/v1/admin/tenants/{tenantId}/quotas/recount", null)).Content.ReadFromJsonAsync<JsonElement>();
+        var recount = await (await Client.PostAsync($"/api/v1/admin/tenants/{tenantId}/quotas/recount", null)).Content.ReadFromJsonAsync<JsonElement>();
 
         Assert.That(recount.GetProperty("corrected").GetBoolean(), Is.True);
         Assert.That(recount.GetProperty("drift").GetProperty("cpu").GetInt64(), Is.EqualTo(-5));
         Assert.That(recount.GetProperty("drift").GetProperty("vmCount").GetInt64(), Is.EqualTo(-1));
         Assert.That(recount.GetProperty("before").GetProperty("cpu").GetProperty("used").GetInt64(), Is.EqualTo(7));
-        var quota = await _client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/tenants/{tenantId}/quotas");
+        var quota = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/tenants/{tenantId}/quotas");
         Assert.That((quota.GetProperty("cpu").GetProperty("used").GetInt64(), quota.GetProperty("vmCount").GetProperty("used").GetInt64()), Is.EqualTo((2L, 1L)));
     }
 
@@ -179,20 +160,20 @@ public sealed class AdminApiTests
         var name = "Test-" + Guid.NewGuid().ToString("N")[..6];
         foreach (var (version, day) in new[] { ("1.0", 1), ("2.0", 2) })
         {
-            var added = await _client.PostAsJsonAsync("/api/v1/admin/images", new
+            var added = await Client.PostAsJsonAsync("/api/v1/admin/images", new
             {
                 name, version, file = $"{name}-{version}.vhdx", generation = 2, minStorageGB = 12, publishedAt = new DateTimeOffset(2026, 1, day, 0, 0, 0, TimeSpan.Zero),
             });
             Assert.That(added.StatusCode, Is.EqualTo(HttpStatusCode.Created), await added.Content.ReadAsStringAsync());
         }
 
-        var latest = await _client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/images/{name}.latest");
+        var latest = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/images/{name}.latest");
         Assert.That(latest.GetProperty("imageId").GetString(), Is.EqualTo($"{name}.2.0"));
-        Assert.That(await CodeOf(await _client.GetAsync("/api/v1/admin/images/Nothing.latest"), HttpStatusCode.NotFound), Is.EqualTo("ERR_NOT_FOUND"));
+        Assert.That(await CodeOf(await Client.GetAsync("/api/v1/admin/images/Nothing.latest"), HttpStatusCode.NotFound), Is.EqualTo("ERR_NOT_FOUND"));
 
-        var traversal = await _client.PostAsJsonAsync("/api/v1/admin/images", new { name, version = "3.0", file = "../../etc/shadow", minStorageGB = 1 });
+        var traversal = await Client.PostAsJsonAsync("/api/v1/admin/images", new { name, version = "3.0", file = "../../etc/shadow", minStorageGB = 1 });
         Assert.That(await CodeOf(traversal, HttpStatusCode.UnprocessableEntity), Is.EqualTo("ERR_VALIDATION"));
-        var missing = await _client.PostAsJsonAsync("/api/v1/admin/images", new { name });
+        var missing = await Client.PostAsJsonAsync("/api/v1/admin/images", new { name });
         Assert.That(await CodeOf(missing, HttpStatusCode.UnprocessableEntity), Is.EqualTo("ERR_VALIDATION"));
     }
 }

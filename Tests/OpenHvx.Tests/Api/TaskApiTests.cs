@@ -9,27 +9,8 @@ namespace OpenHvx.Tests.Api;
 
 [TestFixture]
 [Category("Integration")]
-public sealed class TaskApiTests
+public sealed class TaskApiTests : DevHostFixture
 {
-    private TempFolder _folder = null!;
-    private DevHostFactory _factory = null!;
-    private HttpClient _client = null!;
-
-    [OneTimeSetUp]
-    public async Task StartAsync()
-    {
-        _folder = new TempFolder("api");
-        _factory = new DevHostFactory(_folder.Path);
-        _client = await _factory.StartAsync();
-    }
-
-    [OneTimeTearDown]
-    public async Task StopAsync()
-    {
-        _client.Dispose();
-        await _factory.DisposeAsync();
-        _folder.Dispose();
-    }
 
     private static string UniqueName() => "vm-" + Guid.NewGuid().ToString("N")[..10];
 
@@ -38,7 +19,7 @@ public sealed class TaskApiTests
         var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/admin/tasks") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
         if (idempotencyKey is not null)
             request.Headers.Add("Idempotency-Key", idempotencyKey);
-        return _client.SendAsync(request);
+        return Client.SendAsync(request);
     }
 
     private Task<HttpResponseMessage> PostAsync(object data, string action = "vm.create", string? idempotencyKey = null)
@@ -66,7 +47,7 @@ public sealed class TaskApiTests
         Assert.That(body.GetProperty("agentId").GetString(), Is.EqualTo(DevHostFactory.AgentId));
         Assert.That(body.GetProperty("status").GetString(), Is.AnyOf("sent", "running", "SUCCESS"));
 
-        var task = await _client.GetFromJsonAsync<JsonElement>(response.Headers.Location);
+        var task = await Client.GetFromJsonAsync<JsonElement>(response.Headers.Location);
         Assert.That(task.GetProperty("taskId").GetString(), Is.EqualTo(taskId));
     }
 
@@ -113,12 +94,12 @@ public sealed class TaskApiTests
     [Test]
     public async Task A_body_over_one_megabyte_gets_413_and_no_task()
     {
-        var before = await _client.GetFromJsonAsync<JsonElement>("/api/v1/admin/tasks?limit=500");
+        var before = await Client.GetFromJsonAsync<JsonElement>("/api/v1/admin/tasks?limit=500");
         var huge = JsonSerializer.Serialize(new { tenantId = "test1", action = "vm.create", data = new { name = "big", pad = new string('x', 1_100_000) } });
 
         await ProblemAsync(await PostRawAsync(huge), HttpStatusCode.RequestEntityTooLarge, "ERR_BAD_ENVELOPE");
 
-        var after = await _client.GetFromJsonAsync<JsonElement>("/api/v1/admin/tasks?limit=500");
+        var after = await Client.GetFromJsonAsync<JsonElement>("/api/v1/admin/tasks?limit=500");
         Assert.That(after.GetProperty("items").GetArrayLength(), Is.EqualTo(before.GetProperty("items").GetArrayLength()));
     }
 
@@ -176,13 +157,13 @@ public sealed class TaskApiTests
         var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(JsonDocument.Parse(body).RootElement.GetRawText())));
         var orphan = Guid.NewGuid();
         // The first attempt claimed the key, then the process died before the task reached the saga.
-        await _factory.Services.GetRequiredService<OpenHvx.Orchestrator.Tasks.IIdempotencyStore>().TryClaimAsync("test1", key, hash, orphan);
+        await Factory.Services.GetRequiredService<OpenHvx.Orchestrator.Tasks.IIdempotencyStore>().TryClaimAsync("test1", key, hash, orphan);
 
         var response = await PostRawAsync(body, key);
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
         Assert.That((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("taskId").GetGuid(), Is.EqualTo(orphan));
-        var task = await _client.GetAsync($"/api/v1/admin/tasks/{orphan}");
+        var task = await Client.GetAsync($"/api/v1/admin/tasks/{orphan}");
         Assert.That(task.StatusCode, Is.EqualTo(HttpStatusCode.OK), "the status URL of the answer leads to a real task");
     }
 
@@ -198,8 +179,8 @@ public sealed class TaskApiTests
     [Test]
     public async Task An_unknown_task_id_gets_404()
     {
-        await ProblemAsync(await _client.GetAsync($"/api/v1/admin/tasks/{Guid.NewGuid()}"), HttpStatusCode.NotFound, "ERR_NOT_FOUND");
-        await ProblemAsync(await _client.GetAsync("/api/v1/admin/tasks/not-a-guid"), HttpStatusCode.NotFound, "ERR_NOT_FOUND");
+        await ProblemAsync(await Client.GetAsync($"/api/v1/admin/tasks/{Guid.NewGuid()}"), HttpStatusCode.NotFound, "ERR_NOT_FOUND");
+        await ProblemAsync(await Client.GetAsync("/api/v1/admin/tasks/not-a-guid"), HttpStatusCode.NotFound, "ERR_NOT_FOUND");
     }
 
     [Test]
@@ -208,20 +189,20 @@ public sealed class TaskApiTests
         var a = await (await PostAsync(new { name = UniqueName() })).Content.ReadFromJsonAsync<JsonElement>();
         var b = await (await PostAsync(new { name = UniqueName() })).Content.ReadFromJsonAsync<JsonElement>();
 
-        var list = await _client.GetFromJsonAsync<JsonElement>("/api/v1/admin/tasks?tenantId=test1&action=vm.create&limit=500");
+        var list = await Client.GetFromJsonAsync<JsonElement>("/api/v1/admin/tasks?tenantId=test1&action=vm.create&limit=500");
         var ids = list.GetProperty("items").EnumerateArray().Select(t => t.GetProperty("taskId").GetString()).ToList();
         Assert.That(ids.IndexOf(b.GetProperty("taskId").GetString()), Is.LessThan(ids.IndexOf(a.GetProperty("taskId").GetString())));
         Assert.That(ids.IndexOf(a.GetProperty("taskId").GetString()), Is.GreaterThanOrEqualTo(0));
 
-        var none = await _client.GetFromJsonAsync<JsonElement>("/api/v1/admin/tasks?tenantId=nobody");
+        var none = await Client.GetFromJsonAsync<JsonElement>("/api/v1/admin/tasks?tenantId=nobody");
         Assert.That(none.GetProperty("items").GetArrayLength(), Is.Zero);
-        await ProblemAsync(await _client.GetAsync("/api/v1/admin/tasks?limit=abc"), HttpStatusCode.UnprocessableEntity, "ERR_VALIDATION");
+        await ProblemAsync(await Client.GetAsync("/api/v1/admin/tasks?limit=abc"), HttpStatusCode.UnprocessableEntity, "ERR_VALIDATION");
     }
 
     [Test]
     public async Task Health_endpoints_answer()
     {
-        Assert.That((await _client.GetAsync("/health/live")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        Assert.That((await _client.GetAsync("/health/ready")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That((await Client.GetAsync("/health/live")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That((await Client.GetAsync("/health/ready")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
     }
 }

@@ -13,45 +13,27 @@ namespace OpenHvx.Tests.EndToEnd;
 [TestFixture]
 [Category("EndToEnd")]
 [NonParallelizable]
-public sealed class VmLifecycleTests
+public sealed class VmLifecycleTests : DevHostFixture
 {
-    private TempFolder _folder = null!;
-    private DevHostFactory _factory = null!;
-    private HttpClient _client = null!;
-
-    [OneTimeSetUp]
-    public async Task StartAsync()
-    {
-        _folder = new TempFolder("lifecycle");
-        // Set-VMProcessor is slow, so an edit stays in flight long enough to meet a second one.
-        _factory = new DevHostFactory(_folder.Path, new Dictionary<string, string?> { ["Agent:Simulated:LatencyMs:Set-VMProcessor"] = "1500" });
-        _client = await _factory.StartAsync();
-    }
-
-    [OneTimeTearDown]
-    public async Task StopAsync()
-    {
-        _client.Dispose();
-        await _factory.DisposeAsync();
-        _folder.Dispose();
-    }
+    // Set-VMProcessor is slow, so an edit stays in flight long enough to meet a second one.
+    protected override IDictionary<string, string?>? Settings => new Dictionary<string, string?> { ["Agent:Simulated:LatencyMs:Set-VMProcessor"] = "1500" };
 
     private async Task<string> TenantAsync(object? limits = null)
     {
         var tenantId = "life-" + Guid.NewGuid().ToString("N")[..8];
-        var created = await _client.PostAsJsonAsync("/api/v1/admin/tenants", new { tenantId, limits });
+        var created = await Client.PostAsJsonAsync("/api/v1/admin/tenants", new { tenantId, limits });
         Assert.That(created.StatusCode, Is.EqualTo(HttpStatusCode.Created));
         return tenantId;
     }
 
     private Task<HttpResponseMessage> SubmitAsync(string tenantId, string action, object data, string? vmId = null)
-        => _client.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId, action, target = vmId is null ? null : new { kind = "vm", refId = vmId }, data });
+        => Client.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId, action, target = vmId is null ? null : new { kind = "vm", refId = vmId }, data });
 
     private async Task<JsonElement> RunAsync(string tenantId, string action, object data, string? vmId = null, string expect = "SUCCESS")
     {
         var response = await SubmitAsync(tenantId, action, data, vmId);
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
-        var task = await Eventually.Get(() => _client.GetFromJsonAsync<JsonElement>(response.Headers.Location),
+        var task = await Eventually.Get(() => Client.GetFromJsonAsync<JsonElement>(response.Headers.Location),
             t => t.GetProperty("status").GetString() is "SUCCESS" or "FAILED", TimeSpan.FromSeconds(90), $"{action} finishes");
         Assert.That(task.GetProperty("status").GetString(), Is.EqualTo(expect), task.ToString());
         return task;
@@ -62,7 +44,7 @@ public sealed class VmLifecycleTests
 
     private async Task<(long Cpu, long Memory, long Storage, long Vms, long Held)> UsageAsync(string tenantId)
     {
-        var q = await _client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/tenants/{tenantId}/quotas");
+        var q = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/tenants/{tenantId}/quotas");
         long Used(string n) => q.GetProperty(n).GetProperty("used").GetInt64();
         return (Used("cpu"), Used("memoryMB"), Used("storageMB"), Used("vmCount"),
             q.GetProperty("cpu").GetProperty("held").GetInt64() + q.GetProperty("memoryMB").GetProperty("held").GetInt64());
@@ -70,8 +52,8 @@ public sealed class VmLifecycleTests
 
     private async Task<JsonElement?> HostVmAsync(string vmId)
     {
-        var runner = _factory.Services.GetRequiredService<PowerShellRunner>();
-        var options = _factory.Services.GetRequiredService<IOptions<AgentOptions>>().Value;
+        var runner = Factory.Services.GetRequiredService<PowerShellRunner>();
+        var options = Factory.Services.GetRequiredService<IOptions<AgentOptions>>().Value;
         var status = await runner.RunAsync(runner.ScriptPath("_host.status"), [new("BasePath", options.FullDataPath)], TimeSpan.FromSeconds(30), CancellationToken.None);
         return status.Output!.Value.GetProperty("vms").EnumerateArray().Where(v => v.GetProperty("id").GetString() == vmId).Cast<JsonElement?>().FirstOrDefault();
     }
@@ -101,7 +83,7 @@ public sealed class VmLifecycleTests
         await RunAsync(tenantId, "vm.delete", new { forceStop = true }, vmId);
         Assert.That(await UsageAsync(tenantId), Is.EqualTo((0L, 0L, 0L, 0L, 0L)));
         Assert.That(await HostVmAsync(vmId), Is.Null);
-        Assert.That((await _client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/tenants/{tenantId}/resources")).GetArrayLength(), Is.Zero);
+        Assert.That((await Client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/tenants/{tenantId}/resources")).GetArrayLength(), Is.Zero);
         await CreateAsync(tenantId, "web1");
     }
 
@@ -132,7 +114,7 @@ public sealed class VmLifecycleTests
         Assert.That(first.StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
         Assert.That(second.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
         Assert.That((await second.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString(), Is.EqualTo("ERR_RESOURCE_LOCKED"));
-        await Eventually.Get(() => _client.GetFromJsonAsync<JsonElement>(first.Headers.Location), t => t.GetProperty("status").GetString() == "SUCCESS", TimeSpan.FromSeconds(60));
+        await Eventually.Get(() => Client.GetFromJsonAsync<JsonElement>(first.Headers.Location), t => t.GetProperty("status").GetString() == "SUCCESS", TimeSpan.FromSeconds(60));
         await RunAsync(tenantId, "vm.edit", new { cpu = 4 }, vmId);
         Assert.That((await UsageAsync(tenantId)).Cpu, Is.EqualTo(4));
     }
@@ -142,14 +124,14 @@ public sealed class VmLifecycleTests
     {
         var tenantId = await TenantAsync();
         var vmId = await CreateAsync(tenantId, "vanished");
-        var runner = _factory.Services.GetRequiredService<PowerShellRunner>();
+        var runner = Factory.Services.GetRequiredService<PowerShellRunner>();
         var removed = await runner.RunAsync("Remove-VM", [new("Name", $"{tenantId}.vanished"), new("Force", true)], TimeSpan.FromSeconds(30), CancellationToken.None);
         Assert.That(removed.Ok, Is.True, removed.Error?.Message);
 
         var task = await RunAsync(tenantId, "vm.delete", new { }, vmId);
 
         Assert.That(task.GetProperty("result").GetProperty("vm").GetProperty("alreadyGone").GetBoolean(), Is.True);
-        Assert.That((await _client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/tenants/{tenantId}/resources")).GetArrayLength(), Is.Zero);
+        Assert.That((await Client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/tenants/{tenantId}/resources")).GetArrayLength(), Is.Zero);
         Assert.That(await UsageAsync(tenantId), Is.EqualTo((0L, 0L, 0L, 0L, 0L)));
     }
 
@@ -188,7 +170,7 @@ public sealed class VmLifecycleTests
     {
         var task = await RunAsync("test1", "inventory.refresh", new { });
         Assert.That(task.GetProperty("result").GetProperty("schemaVersion").GetString(), Is.EqualTo("1.0.0"));
-        var agent = await _client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/agents/{DevHostFactory.AgentId}");
+        var agent = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/agents/{DevHostFactory.AgentId}");
         Assert.That(agent.GetProperty("inventory").GetProperty("schemaVersion").GetString(), Is.EqualTo("1.0.0"));
     }
 
@@ -205,7 +187,7 @@ public sealed class VmLifecycleTests
     public async Task Invalid_action_data_gets_422_with_the_field(string action, string data, string field)
     {
         var body = $$"""{"tenantId":"test1","action":"{{action}}","target":{"kind":"vm","refId":"{{Guid.NewGuid()}}"},"data":{{data}}}""";
-        var response = await _client.PostAsync("/api/v1/admin/tasks", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        var response = await Client.PostAsync("/api/v1/admin/tasks", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
 
         var text = await response.Content.ReadAsStringAsync();
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.UnprocessableEntity), text);
@@ -217,7 +199,7 @@ public sealed class VmLifecycleTests
     [TestCase("vm.power")]
     public async Task An_action_on_a_vm_without_target_refId_gets_400(string action)
     {
-        var response = await _client.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId = "test1", action, data = new { state = "start", cpu = 2 } });
+        var response = await Client.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId = "test1", action, data = new { state = "start", cpu = 2 } });
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
         Assert.That((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString(), Is.EqualTo("ERR_BAD_ENVELOPE"));
     }
