@@ -36,7 +36,7 @@ public static class OrchestratorExtensions
             });
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new SqliteDatabase(sp.GetRequiredService<IOptions<OrchestratorOptions>>().Value.Database));
-        services.AddSingleton<SqliteTaskSagaStore>();
+        services.AddSingleton<ITaskStore, SqliteTaskSagaStore>();
         services.AddSingleton<ITenantStore, SqliteTenantStore>();
         services.AddSingleton<IQuotaStore, SqliteQuotaStore>();
         services.AddSingleton<IAgentStore, SqliteAgentStore>();
@@ -70,10 +70,10 @@ public static class OrchestratorExtensions
         bus.AddSagaStateMachine<TaskStateMachine, TaskState, TaskStateDefinition>()
             .Repository(r =>
             {
-                r.RegisterLoadSagaRepository<TaskState, SqliteTaskSagaRepositoryContextFactory>();
-                r.RegisterQuerySagaRepository<TaskState, SqliteTaskSagaRepositoryContextFactory>();
-                r.RegisterSagaRepository<TaskState, SqliteTaskSagaStore, SagaConsumeContextFactory<SqliteTaskSagaStore, TaskState>,
-                    SqliteTaskSagaRepositoryContextFactory>();
+                r.RegisterLoadSagaRepository<TaskState, TaskSagaRepositoryContextFactory>();
+                r.RegisterQuerySagaRepository<TaskState, TaskSagaRepositoryContextFactory>();
+                r.RegisterSagaRepository<TaskState, ITaskStore, SagaConsumeContextFactory<ITaskStore, TaskState>,
+                    TaskSagaRepositoryContextFactory>();
             });
 
         bus.AddConsumer<ValidateTaskConsumer>();

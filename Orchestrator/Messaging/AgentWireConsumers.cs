@@ -30,7 +30,7 @@ public sealed class RejectedWireMessageException(string message) : Exception(mes
 /// Relays agent messages from the results queue to the task saga, after checking them: a message
 /// for an unknown task, from the wrong agent, or of the wrong shape is moved aside, never a phantom task.
 /// </summary>
-public sealed partial class AgentResultRelay(SqliteTaskSagaStore tasks, TimeProvider clock, ILogger<AgentResultRelay> logger) : IConsumer<AgentWireMessage>
+public sealed partial class AgentResultRelay(ITaskStore tasks, TimeProvider clock, ILogger<AgentResultRelay> logger) : IConsumer<AgentWireMessage>
 {
     [GeneratedRegex("^task\\.(?<id>[0-9a-fA-F-]{36})(\\.(?<kind>started|progress))?$")]
     private static partial Regex RoutingKeyPattern();

@@ -9,12 +9,12 @@ using OpenHvx.Orchestrator.Tasks;
 namespace OpenHvx.Orchestrator.Persistence;
 
 /// <summary>
-/// MassTransit saga repository for <see cref="TaskState"/> on SQLite: one row per task with the
-/// document as JSON, the queried fields as columns, and optimistic concurrency on <c>version</c>.
+/// MassTransit saga repository for <see cref="TaskState"/> over the <see cref="ITaskStore"/> port
+/// (SQLite or MongoDB), with optimistic concurrency on the task's version.
 /// </summary>
-public sealed class SqliteTaskSagaRepositoryContextFactory(
-    SqliteTaskSagaStore store,
-    ISagaConsumeContextFactory<SqliteTaskSagaStore, TaskState> factory) :
+public sealed class TaskSagaRepositoryContextFactory(
+    ITaskStore store,
+    ISagaConsumeContextFactory<ITaskStore, TaskState> factory) :
     ISagaRepositoryContextFactory<TaskState>,
     IQuerySagaRepositoryContextFactory<TaskState>,
     ILoadSagaRepositoryContextFactory<TaskState>
@@ -24,7 +24,7 @@ public sealed class SqliteTaskSagaRepositoryContextFactory(
     public async Task Send<T>(ConsumeContext<T> context, IPipe<SagaRepositoryContext<TaskState, T>> next)
         where T : class
     {
-        var repositoryContext = new SqliteTaskSagaRepositoryContext<T>(store, context, factory);
+        var repositoryContext = new TaskSagaRepositoryContext<T>(store, context, factory);
         await next.Send(repositoryContext).ConfigureAwait(false);
     }
 
@@ -34,32 +34,32 @@ public sealed class SqliteTaskSagaRepositoryContextFactory(
         // Every event of the task saga correlates by id; a query scans (rare, tests and tooling only).
         var predicate = query.FilterExpression.Compile();
         var matches = (await store.LoadAllAsync(context.CancellationToken)).Where(predicate).ToList();
-        var repositoryContext = new SqliteTaskSagaRepositoryContext<T>(store, context, factory);
+        var repositoryContext = new TaskSagaRepositoryContext<T>(store, context, factory);
         await next.Send(new LoadedSagaRepositoryQueryContext<TaskState, T>(repositoryContext, matches)).ConfigureAwait(false);
     }
 
     public Task<T> Execute<T>(Func<LoadSagaRepositoryContext<TaskState>, Task<T>> asyncMethod, CancellationToken cancellationToken = default)
         where T : class
-        => asyncMethod(new SqliteTaskLoadContext(store, cancellationToken));
+        => asyncMethod(new TaskLoadContext(store, cancellationToken));
 
     public Task<T> Execute<T>(Func<QuerySagaRepositoryContext<TaskState>, Task<T>> asyncMethod, CancellationToken cancellationToken = default)
         where T : class
-        => asyncMethod(new SqliteTaskLoadContext(store, cancellationToken));
+        => asyncMethod(new TaskLoadContext(store, cancellationToken));
 }
 
-internal sealed class SqliteTaskSagaRepositoryContext<TMessage> :
+internal sealed class TaskSagaRepositoryContext<TMessage> :
     ConsumeContextScope<TMessage>,
     SagaRepositoryContext<TaskState, TMessage>
     where TMessage : class
 {
-    private readonly SqliteTaskSagaStore store;
+    private readonly ITaskStore store;
     private readonly ConsumeContext<TMessage> consumeContext;
-    private readonly ISagaConsumeContextFactory<SqliteTaskSagaStore, TaskState> factory;
+    private readonly ISagaConsumeContextFactory<ITaskStore, TaskState> factory;
 
-    public SqliteTaskSagaRepositoryContext(
-        SqliteTaskSagaStore store,
+    public TaskSagaRepositoryContext(
+        ITaskStore store,
         ConsumeContext<TMessage> consumeContext,
-        ISagaConsumeContextFactory<SqliteTaskSagaStore, TaskState> factory)
+        ISagaConsumeContextFactory<ITaskStore, TaskState> factory)
         : base(consumeContext)
     {
         this.store = store;
@@ -104,7 +104,7 @@ internal sealed class SqliteTaskSagaRepositoryContext<TMessage> :
     public Task Undo(SagaConsumeContext<TaskState> context) => Task.CompletedTask;
 }
 
-internal sealed class SqliteTaskLoadContext(SqliteTaskSagaStore store, CancellationToken cancellationToken) :
+internal sealed class TaskLoadContext(ITaskStore store, CancellationToken cancellationToken) :
     BasePipeContext(cancellationToken),
     LoadSagaRepositoryContext<TaskState>,
     QuerySagaRepositoryContext<TaskState>
@@ -124,7 +124,7 @@ public sealed class SagaVersionConflictException(Guid correlationId, string mess
     : ConcurrencyException($"Task {correlationId}: {message}", typeof(TaskState), correlationId);
 
 /// <summary>The rows behind the task saga.</summary>
-public sealed class SqliteTaskSagaStore(SqliteDatabase database)
+public sealed class SqliteTaskSagaStore(SqliteDatabase database) : ITaskStore
 {
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 

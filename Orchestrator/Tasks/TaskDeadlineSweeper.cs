@@ -14,7 +14,7 @@ namespace OpenHvx.Orchestrator.Tasks;
 /// quota holds past their TTL.
 /// </summary>
 public sealed class TaskDeadlineSweeper(
-    SqliteTaskSagaStore tasks,
+    ITaskStore tasks,
     IQuotaStore quotas,
     IBus bus,
     TimeProvider clock,

@@ -18,7 +18,7 @@ public static class TaskEndpoints
         return admin;
     }
 
-    private static async Task<IResult> GetAsync(string taskId, SqliteTaskSagaStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> GetAsync(string taskId, ITaskStore store, CancellationToken cancellationToken)
     {
         if (!Guid.TryParse(taskId, out var id) || await store.LoadAsync(id, cancellationToken) is not { } task)
             return ApiProblems.Result(ErrorCodes.NotFound, $"Task '{taskId}' was not found.");
@@ -26,7 +26,7 @@ public static class TaskEndpoints
     }
 
     private static async Task<IResult> ListAsync(
-        SqliteTaskSagaStore store, TimeProvider clock, CancellationToken cancellationToken,
+        ITaskStore store, TimeProvider clock, CancellationToken cancellationToken,
         string? tenantId = null, string? status = null, string? state = null, string? action = null, string? agentId = null,
         string? olderThanSeconds = null, string? limit = null, string? offset = null)
     {

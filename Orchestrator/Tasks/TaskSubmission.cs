@@ -27,7 +27,7 @@ public sealed partial class TaskSubmission(
     IRequestClient<SubmitTask> client,
     TaskActionCatalog actions,
     IIdempotencyStore idempotency,
-    SqliteTaskSagaStore tasks,
+    ITaskStore tasks,
     TimeProvider clock,
     IOptions<OrchestratorOptions> options)
 {

@@ -74,7 +74,7 @@ public static class TenantEndpoints
         return Results.Ok(updated);
     }
 
-    private static async Task<IResult> DeleteAsync(string tenantId, ITenantStore store, IResourceStore resources, SqliteTaskSagaStore tasks, CancellationToken ct)
+    private static async Task<IResult> DeleteAsync(string tenantId, ITenantStore store, IResourceStore resources, ITaskStore tasks, CancellationToken ct)
     {
         if (await store.GetAsync(tenantId, ct) is null)
             return NotFound(tenantId);

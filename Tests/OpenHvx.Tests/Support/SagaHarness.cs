@@ -33,7 +33,7 @@ public sealed class FakeAgentBehaviour
         => new(taskId, agentId, true, JsonSerializer.SerializeToElement(new { vm = new { guid = vmId ?? Guid.NewGuid(), name } }), null, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
 }
 
-public sealed class FakeAgentConsumer(FakeAgentBehaviour behaviour, SqliteTaskSagaStore tasks) : IConsumer<AgentTask>
+public sealed class FakeAgentConsumer(FakeAgentBehaviour behaviour, ITaskStore tasks) : IConsumer<AgentTask>
 {
     public async Task Consume(ConsumeContext<AgentTask> context)
     {
@@ -124,7 +124,7 @@ public sealed class SagaHarness : IAsyncDisposable
     public async Task<Response<TaskAccepted, TaskRejected>> SubmitAsync(SubmitTask task)
         => await Harness.GetRequestClient<SubmitTask>().GetResponse<TaskAccepted, TaskRejected>(task);
 
-    public Task<TaskState?> LoadAsync(Guid taskId) => Get<SqliteTaskSagaStore>().LoadAsync(taskId, CancellationToken.None);
+    public Task<TaskState?> LoadAsync(Guid taskId) => Get<ITaskStore>().LoadAsync(taskId, CancellationToken.None);
 
     public async Task<TaskState> WaitForStateAsync(Guid taskId, string state, TimeSpan? timeout = null)
         => (await Eventually.Get(() => LoadAsync(taskId), t => t?.CurrentState == state, timeout, $"task {taskId} in {state}"))!;
