@@ -6,26 +6,18 @@ using OpenHvx.Tests.Support;
 
 namespace OpenHvx.Tests.Persistence;
 
-[TestFixture]
-[Category("Integration")]
-public sealed class SqliteTaskSagaStoreTests
+/// <summary>The contract every <see cref="ITaskStore"/> adapter meets; one subclass per adapter.</summary>
+public abstract class TaskStoreContract
 {
-    private TempFolder _folder = null!;
-    private SqliteTaskSagaStore _store = null!;
+    protected ITaskStore _store = null!;
+
+    protected abstract ITaskStore CreateStore();
+
+    /// <summary>A second store on the same data, as a restarted process would open it.</summary>
+    protected abstract ITaskStore Reopen();
 
     [SetUp]
-    public void SetUp()
-    {
-        _folder = new TempFolder("store");
-        _store = new SqliteTaskSagaStore(new SqliteDatabase(_folder.File("tasks.db")));
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        SqliteConnection.ClearAllPools();
-        _folder.Dispose();
-    }
+    public void CreateStoreForTest() => _store = CreateStore();
 
     private static TaskState NewTask(string tenant = "t1", string state = "Validating") => new()
     {
@@ -104,6 +96,21 @@ public sealed class SqliteTaskSagaStoreTests
     }
 
     [Test]
+    public async Task Delete_removes_the_task_only_at_its_current_version()
+    {
+        var task = NewTask();
+        await _store.TryInsertAsync(task, CancellationToken.None);
+        var stale = (await _store.LoadAsync(task.CorrelationId, CancellationToken.None))!;
+        var current = (await _store.LoadAsync(task.CorrelationId, CancellationToken.None))!;
+        current.Status = "changed";
+        await _store.UpdateAsync(current, CancellationToken.None);
+
+        Assert.ThrowsAsync<SagaVersionConflictException>(() => _store.DeleteAsync(stale, CancellationToken.None));
+        await _store.DeleteAsync(current, CancellationToken.None);
+        Assert.That(await _store.LoadAsync(task.CorrelationId, CancellationToken.None), Is.Null);
+    }
+
+    [Test]
     public async Task Query_filters_by_tenant_and_state_newest_first()
     {
         var older = NewTask("a");
@@ -131,10 +138,56 @@ public sealed class SqliteTaskSagaStoreTests
         await _store.TryInsertAsync(task, CancellationToken.None);
         await _store.TryInsertAsync(later, CancellationToken.None);
 
-        // A new process opening the same file sees the same deadlines.
-        var reopened = new SqliteTaskSagaStore(new SqliteDatabase(_folder.File("tasks.db")));
+        // A new process opening the same store sees the same deadlines.
+        var reopened = Reopen();
         var expired = await reopened.FindExpiredAsync(DateTimeOffset.UtcNow, 10, CancellationToken.None);
 
         Assert.That(expired.Select(e => (e.TaskId, e.State)), Is.EqualTo(new[] { (task.CorrelationId, "AwaitingResult") }));
     }
+}
+
+[TestFixture]
+[Category("Integration")]
+public sealed class SqliteTaskStoreContractTests : TaskStoreContract
+{
+    private TempFolder _folder = null!;
+
+    protected override ITaskStore CreateStore()
+    {
+        _folder = new TempFolder("store");
+        return Reopen();
+    }
+
+    protected override ITaskStore Reopen() => new SqliteTaskSagaStore(new SqliteDatabase(_folder.File("tasks.db")));
+
+    [TearDown]
+    public void TearDown()
+    {
+        SqliteConnection.ClearAllPools();
+        _folder.Dispose();
+    }
+}
+
+/// <summary>The same contract on MongoDB; runs where OPENHVX_TEST_MONGO names a server (none can be installed on the build machines).</summary>
+[TestFixture]
+[Category("Integration")]
+public sealed class MongoTaskStoreContractTests : TaskStoreContract
+{
+    private MongoDB.Driver.MongoClient? _client;
+    private string _database = "";
+
+    protected override ITaskStore CreateStore()
+    {
+        var url = Environment.GetEnvironmentVariable("OPENHVX_TEST_MONGO");
+        if (string.IsNullOrEmpty(url))
+            Assert.Ignore("Set OPENHVX_TEST_MONGO (for example mongodb://localhost:27017) to run the MongoDB adapter's contract tests.");
+        _client = new MongoDB.Driver.MongoClient(url);
+        _database = "openhvx_test_" + Guid.NewGuid().ToString("N")[..10];
+        return Reopen();
+    }
+
+    protected override ITaskStore Reopen() => new OpenHvx.Orchestrator.Persistence.Mongo.MongoTaskStore(_client!.GetDatabase(_database));
+
+    [TearDown]
+    public void TearDown() => _client?.DropDatabase(_database);
 }

@@ -1,0 +1,93 @@
+using System.Text.Json;
+using MongoDB.Bson;
+using MongoDB.Bson.Serialization;
+using MongoDB.Bson.Serialization.Serializers;
+using MongoDB.Driver;
+using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Persistence;
+using OpenHvx.Orchestrator.Persistence.Mongo;
+using OpenHvx.Orchestrator.Tasks;
+
+namespace OpenHvx.Tests.Persistence;
+
+/// <summary>The MongoDB adapter's BSON mapping and query translation, checked without a server.</summary>
+[TestFixture]
+[Category("Unit")]
+public sealed class MongoMappingTests
+{
+    private static string Render(FilterDefinition<BsonDocument> filter)
+        => filter.Render(new RenderArgs<BsonDocument>(BsonDocumentSerializer.Instance, BsonSerializer.SerializerRegistry)).ToJson();
+
+    private static TaskState SampleTask() => new()
+    {
+        CorrelationId = Guid.NewGuid(),
+        CurrentState = "AwaitingResult",
+        TenantId = "t1",
+        Action = ActionNames.VmCreate,
+        Status = TaskStatuses.Running,
+        AgentId = "agent-1",
+        Data = JsonSerializer.SerializeToElement(new { name = "web1", cpu = 2, big = 9_000_000_000L, ratio = 0.5, cloudInit = new { runcmd = new[] { "echo hi" } } }),
+        QuotaDeltas = new QuotaAmounts(2, 2048, 10240, 1),
+        Placement = new ElectionDecision("agent-1", new QuotaAmounts(2, 2048, 10240, 1), [new ElectionCandidate("agent-1", true, 0.9, null, 60, 60000, 900000, 1.5)]),
+        Timeline = [new TimelineEntry("Validating", "pending", DateTimeOffset.UtcNow)],
+        Error = new TaskError("ERR_X", "boom", JsonSerializer.SerializeToElement(new { limit = 4 })),
+        CreatedAt = DateTimeOffset.UtcNow.AddMinutes(-1),
+        UpdatedAt = DateTimeOffset.UtcNow,
+        DeadlineAt = DateTimeOffset.UtcNow.AddMinutes(28),
+        ResponseAddress = new Uri("rabbitmq://localhost/bus_abc?temporary=true"),
+    };
+
+    [Test]
+    public void A_task_round_trips_through_bson_unchanged()
+    {
+        var task = SampleTask();
+        task.Version = 7;
+
+        var back = TaskDocumentMapping.FromBson(TaskDocumentMapping.ToBson(task));
+
+        Assert.That(JsonSerializer.Serialize(back, SqliteTaskSagaStore.Json), Is.EqualTo(JsonSerializer.Serialize(task, SqliteTaskSagaStore.Json)));
+        Assert.That(back.Data.GetProperty("big").GetInt64(), Is.EqualTo(9_000_000_000L));
+    }
+
+    [Test]
+    public void Version_zero_and_null_fields_are_written_not_dropped()
+    {
+        var task = SampleTask();
+        task.Version = 0;
+        task.AgentId = null;
+        task.DeadlineAt = null;
+
+        var bson = TaskDocumentMapping.ToBson(task);
+
+        Assert.That(bson.Contains("version") && bson["version"].AsInt32 == 0, Is.True, bson.ToJson());
+        Assert.That(bson["agentId"].IsBsonNull && bson["deadlineAt"].IsBsonNull, Is.True);
+        Assert.That(bson["_id"].AsString, Is.EqualTo(task.CorrelationId.ToString()));
+    }
+
+    [Test]
+    public void An_update_matches_on_id_and_the_version_it_loaded()
+    {
+        var id = Guid.NewGuid();
+        Assert.That(Render(TaskDocumentMapping.ByIdAndVersion(id, 3)), Is.EqualTo($$"""{ "_id" : "{{id}}", "version" : 3 }"""));
+    }
+
+    [Test]
+    public void Queries_translate_to_the_indexed_fields()
+    {
+        var before = new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero);
+        var rendered = Render(TaskDocumentMapping.Query(new TaskQuery { TenantId = "t1", State = "Failed", CreatedBefore = before }));
+        Assert.That(rendered, Is.EqualTo("""{ "tenantId" : "t1", "state" : "Failed", "createdAt" : { "$lte" : { "$date" : "2026-11-25T12:00:00Z" } } }"""));
+        Assert.That(Render(TaskDocumentMapping.Query(new TaskQuery())), Is.EqualTo("{ }"));
+        Assert.That(Render(TaskDocumentMapping.Expired(before)), Does.Contain("\"deadlineAt\" : { \"$ne\" : null, \"$lte\""));
+        Assert.That(Render(TaskDocumentMapping.Stalled(before)), Does.Contain("\"state\" : { \"$in\" : [\"Validating\", \"Electing\", \"Enriching\", \"HoldingQuota\", \"Dispatching\"] }"));
+    }
+
+    [Test]
+    public void Every_query_has_an_index()
+    {
+        var indexes = TaskDocumentMapping.Indexes()
+            .Select(i => i.Keys.Render(new RenderArgs<BsonDocument>(BsonDocumentSerializer.Instance, BsonSerializer.SerializerRegistry)).Names.First())
+            .ToList();
+        Assert.That(indexes, Is.SupersetOf(new[] { "tenantId", "createdAt", "deadlineAt", "state" }));
+    }
+}
