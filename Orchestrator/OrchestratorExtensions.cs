@@ -15,6 +15,7 @@ using OpenHvx.Orchestrator.Agents;
 using OpenHvx.Orchestrator.Api;
 using OpenHvx.Orchestrator.Images;
 using OpenHvx.Orchestrator.Persistence;
+using OpenHvx.Orchestrator.Persistence.Mongo;
 using OpenHvx.Orchestrator.Quotas;
 using OpenHvx.Orchestrator.Resources;
 using OpenHvx.Orchestrator.Tasks;
@@ -35,14 +36,11 @@ public static class OrchestratorExtensions
                     options.Database = db;
             });
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton(sp => new SqliteDatabase(sp.GetRequiredService<IOptions<OrchestratorOptions>>().Value.Database));
-        services.AddSingleton<ITaskStore, SqliteTaskSagaStore>();
-        services.AddSingleton<ITenantStore, SqliteTenantStore>();
-        services.AddSingleton<IQuotaStore, SqliteQuotaStore>();
-        services.AddSingleton<IAgentStore, SqliteAgentStore>();
-        services.AddSingleton<IImageStore, SqliteImageStore>();
-        services.AddSingleton<IResourceStore, SqliteResourceStore>();
-        services.AddSingleton<IIdempotencyStore, SqliteIdempotencyStore>();
+        var database = configuration["OPENHVX_DB"] is { Length: > 0 } db ? db : configuration[$"{OrchestratorOptions.Section}:Database"];
+        if (MongoStorage.IsMongoUrl(database))
+            services.AddMongoStorage(database!);
+        else
+            services.AddSqliteStorage();
 
         services.AddSingleton<ITaskAction, VmCreateAction>();
         services.AddSingleton<ITaskAction, VmDeleteAction>();
@@ -57,8 +55,36 @@ public static class OrchestratorExtensions
         services.AddHostedService<TaskDeadlineSweeper>();
 
         services.AddProblemDetails();
-        services.AddHealthChecks().AddCheck<SqliteHealthCheck>("sqlite", tags: ["ready"]);
         return services;
+    }
+
+    /// <summary>The embedded default: one SQLite file (Orchestrator:Database or OPENHVX_DB).</summary>
+    private static void AddSqliteStorage(this IServiceCollection services)
+    {
+        services.AddSingleton(sp => new SqliteDatabase(sp.GetRequiredService<IOptions<OrchestratorOptions>>().Value.Database));
+        services.AddSingleton<ITaskStore, SqliteTaskSagaStore>();
+        services.AddSingleton<ITenantStore, SqliteTenantStore>();
+        services.AddSingleton<IQuotaStore, SqliteQuotaStore>();
+        services.AddSingleton<IAgentStore, SqliteAgentStore>();
+        services.AddSingleton<IImageStore, SqliteImageStore>();
+        services.AddSingleton<IResourceStore, SqliteResourceStore>();
+        services.AddSingleton<IIdempotencyStore, SqliteIdempotencyStore>();
+        services.AddHealthChecks().AddCheck<SqliteHealthCheck>("sqlite", tags: ["ready"]);
+    }
+
+    /// <summary>Production: MongoDB (a replica set, for the transactions of quota holds and elections).</summary>
+    private static void AddMongoStorage(this IServiceCollection services, string url)
+    {
+        services.AddSingleton(new MongoStorage(url));
+        services.AddHostedService<MongoSchemaInitializer>();
+        services.AddSingleton<ITaskStore, MongoTaskStore>();
+        services.AddSingleton<ITenantStore, MongoTenantStore>();
+        services.AddSingleton<IQuotaStore, MongoQuotaStore>();
+        services.AddSingleton<IAgentStore, MongoAgentStore>();
+        services.AddSingleton<IImageStore, MongoImageStore>();
+        services.AddSingleton<IResourceStore, MongoResourceStore>();
+        services.AddSingleton<IIdempotencyStore, MongoIdempotencyStore>();
+        services.AddHealthChecks().AddCheck<MongoHealthCheck>("mongodb", tags: ["ready"]);
     }
 
     /// <summary>The task saga, its step consumers and the heartbeat consumer, on whatever transport the host picks.</summary>
@@ -132,6 +158,22 @@ public static class OrchestratorExtensions
             await http.Response.WriteAsJsonAsync(problem, (System.Text.Json.JsonSerializerOptions?)null, "application/problem+json");
         }));
         return app;
+    }
+}
+
+internal sealed class MongoHealthCheck(MongoStorage storage) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await storage.Database.RunCommandAsync<MongoDB.Bson.BsonDocument>(new MongoDB.Bson.BsonDocument("ping", 1), cancellationToken: cancellationToken);
+            return HealthCheckResult.Healthy();
+        }
+        catch (Exception ex)
+        {
+            return HealthCheckResult.Unhealthy("MongoDB is not reachable", ex);
+        }
     }
 }
 

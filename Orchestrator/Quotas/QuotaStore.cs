@@ -39,7 +39,6 @@ public interface IQuotaStore
 
 public sealed class SqliteQuotaStore(SqliteDatabase database, TimeProvider clock) : IQuotaStore
 {
-    private static readonly string[] Names = ["cpu", "memoryMB", "storageMB", "vmCount"];
 
     public async Task<HoldOutcome> TryHoldAsync(Guid taskId, string tenantId, string? agentId, QuotaAmounts deltas, TimeSpan ttl, CancellationToken cancellationToken = default)
     {
@@ -59,7 +58,7 @@ public sealed class SqliteQuotaStore(SqliteDatabase database, TimeProvider clock
         if (limits is null)
             return new HoldOutcome(false, now, [new QuotaExcess("tenant", 0, 0, 0, 0)]);
 
-        var exceeded = Compare(limits, used, held, deltas).ToList();
+        var exceeded = QuotaRules.Exceeded(limits, used, held, deltas).ToList();
         if (exceeded.Count > 0)
             return new HoldOutcome(false, now, exceeded);
 
@@ -103,7 +102,7 @@ public sealed class SqliteQuotaStore(SqliteDatabase database, TimeProvider clock
         {
             // The hold is gone (released or expired): charge anyway, and flag it when it overbooks.
             var (limits, used, held) = await ReadAsync(connection, transaction, tenantId, now, cancellationToken);
-            overLimit = limits is not null && Compare(limits, used, held, deltas).Any();
+            overLimit = limits is not null && QuotaRules.Exceeded(limits, used, held, deltas).Any();
         }
 
         await using (var upsert = connection.Command(
@@ -163,19 +162,6 @@ public sealed class SqliteQuotaStore(SqliteDatabase database, TimeProvider clock
             .With("$cpu", delta.Cpu).With("$mem", delta.MemoryMB).With("$storage", delta.StorageMB).With("$vms", delta.VmCount)
             .With("$now", now.ToUnixMs());
         await insert.ExecuteNonQueryAsync(cancellationToken);
-    }
-
-    private static IEnumerable<QuotaExcess> Compare(QuotaAmounts limits, QuotaAmounts used, QuotaAmounts held, QuotaAmounts deltas)
-    {
-        long[] l = [limits.Cpu, limits.MemoryMB, limits.StorageMB, limits.VmCount];
-        long[] u = [used.Cpu, used.MemoryMB, used.StorageMB, used.VmCount];
-        long[] h = [held.Cpu, held.MemoryMB, held.StorageMB, held.VmCount];
-        long[] d = [deltas.Cpu, deltas.MemoryMB, deltas.StorageMB, deltas.VmCount];
-        for (var i = 0; i < 4; i++)
-        {
-            if (l[i] >= 0 && d[i] > 0 && u[i] + h[i] + d[i] > l[i])
-                yield return new QuotaExcess(Names[i], l[i], u[i], h[i], d[i]);
-        }
     }
 
     private static async Task<(QuotaAmounts? Limits, QuotaAmounts Used, QuotaAmounts Held)> ReadAsync(

@@ -86,10 +86,9 @@ public sealed class MongoTaskStore : ITaskStore
 {
     private readonly IMongoCollection<BsonDocument> _tasks;
 
-    public MongoTaskStore(IMongoDatabase database)
+    public MongoTaskStore(MongoStorage storage)
     {
-        _tasks = database.GetCollection<BsonDocument>(TaskDocumentMapping.Collection);
-        _tasks.Indexes.CreateMany(TaskDocumentMapping.Indexes());
+        _tasks = storage.Collection(TaskDocumentMapping.Collection);
     }
 
     public async Task<bool> TryInsertAsync(TaskState instance, CancellationToken cancellationToken)

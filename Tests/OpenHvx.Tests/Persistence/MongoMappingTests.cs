@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using MongoDB.Bson;
 using MongoDB.Bson.Serialization;
 using MongoDB.Bson.Serialization.Serializers;
@@ -6,6 +8,7 @@ using MongoDB.Driver;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Persistence;
 using OpenHvx.Orchestrator.Persistence.Mongo;
+using OpenHvx.Orchestrator;
 using OpenHvx.Orchestrator.Tasks;
 
 namespace OpenHvx.Tests.Persistence;
@@ -80,6 +83,38 @@ public sealed class MongoMappingTests
         Assert.That(Render(TaskDocumentMapping.Query(new TaskQuery())), Is.EqualTo("{ }"));
         Assert.That(Render(TaskDocumentMapping.Expired(before)), Does.Contain("\"deadlineAt\" : { \"$ne\" : null, \"$lte\""));
         Assert.That(Render(TaskDocumentMapping.Stalled(before)), Does.Contain("\"state\" : { \"$in\" : [\"Validating\", \"Electing\", \"Enriching\", \"HoldingQuota\", \"Dispatching\"] }"));
+    }
+
+    [Test]
+    public void Quota_usage_counts_committed_rows_and_holds_still_within_their_ttl()
+    {
+        var now = new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero);
+        Assert.That(Render(MongoQuotaStore.LiveRows("t1", now)), Is.EqualTo(
+            """{ "tenantId" : "t1", "$or" : [{ "status" : "committed" }, { "status" : "held", "expiresAt" : { "$gt" : { "$date" : "2026-11-25T12:00:00Z" } } }] }"""));
+    }
+
+    [Test]
+    public void Vm_names_are_unique_per_tenant_without_case()
+    {
+        Assert.That(MongoResourceStore.NameId("t1", "Web1"), Is.EqualTo(MongoResourceStore.NameId("t1", "web1")));
+        Assert.That(MongoResourceStore.NameId("t1", "web1"), Is.Not.EqualTo(MongoResourceStore.NameId("t2", "web1")));
+    }
+
+    [TestCase("mongodb://db.example:27017/openhvx?replicaSet=rs0", typeof(MongoTaskStore), typeof(MongoQuotaStore))]
+    [TestCase("/var/lib/openhvx/openhvx.db", typeof(SqliteTaskSagaStore), typeof(OpenHvx.Orchestrator.Quotas.SqliteQuotaStore))]
+    public void OPENHVX_DB_selects_the_storage_adapter(string database, Type taskStore, Type quotaStore)
+    {
+        using var folder = new OpenHvx.Tests.Support.TempFolder("select");
+        var value = database.StartsWith("mongodb", StringComparison.Ordinal) ? database : folder.File("openhvx.db");
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["OPENHVX_DB"] = value }).Build();
+        var services = new ServiceCollection().AddLogging();
+        services.AddOrchestrator(configuration);
+        using var provider = services.BuildServiceProvider();
+
+        Assert.That(provider.GetRequiredService<ITaskStore>(), Is.InstanceOf(taskStore));
+        Assert.That(provider.GetRequiredService<OpenHvx.Orchestrator.Quotas.IQuotaStore>(), Is.InstanceOf(quotaStore));
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
     }
 
     [Test]

@@ -173,7 +173,7 @@ public sealed class SqliteTaskStoreContractTests : TaskStoreContract
 [Category("Integration")]
 public sealed class MongoTaskStoreContractTests : TaskStoreContract
 {
-    private MongoDB.Driver.MongoClient? _client;
+    private OpenHvx.Orchestrator.Persistence.Mongo.MongoStorage? _storage;
     private string _database = "";
 
     protected override ITaskStore CreateStore()
@@ -181,13 +181,14 @@ public sealed class MongoTaskStoreContractTests : TaskStoreContract
         var url = Environment.GetEnvironmentVariable("OPENHVX_TEST_MONGO");
         if (string.IsNullOrEmpty(url))
             Assert.Ignore("Set OPENHVX_TEST_MONGO (for example mongodb://localhost:27017) to run the MongoDB adapter's contract tests.");
-        _client = new MongoDB.Driver.MongoClient(url);
         _database = "openhvx_test_" + Guid.NewGuid().ToString("N")[..10];
+        _storage = new OpenHvx.Orchestrator.Persistence.Mongo.MongoStorage(new MongoDB.Driver.MongoUrlBuilder(url) { DatabaseName = _database }.ToString());
+        OpenHvx.Orchestrator.Persistence.Mongo.MongoSchema.EnsureAsync(_storage, CancellationToken.None).GetAwaiter().GetResult();
         return Reopen();
     }
 
-    protected override ITaskStore Reopen() => new OpenHvx.Orchestrator.Persistence.Mongo.MongoTaskStore(_client!.GetDatabase(_database));
+    protected override ITaskStore Reopen() => new OpenHvx.Orchestrator.Persistence.Mongo.MongoTaskStore(_storage!);
 
     [TearDown]
-    public void TearDown() => _client?.DropDatabase(_database);
+    public void TearDown() => _storage?.Client.DropDatabase(_database);
 }

@@ -1,0 +1,109 @@
+using MongoDB.Bson;
+using MongoDB.Driver;
+using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Resources;
+
+namespace OpenHvx.Orchestrator.Persistence.Mongo;
+
+/// <summary>Tenant resources, VM names (unique per tenant, case-insensitive) and single-flight VM locks in MongoDB.</summary>
+public sealed class MongoResourceStore : IResourceStore
+{
+    private readonly IMongoCollection<BsonDocument> _resources;
+    private readonly IMongoCollection<BsonDocument> _names;
+    private readonly IMongoCollection<BsonDocument> _locks;
+
+    public MongoResourceStore(MongoStorage storage)
+    {
+        _resources = storage.Collection("tenant_resources");
+        _names = storage.Collection("vm_names");
+        _locks = storage.Collection("vm_locks");
+    }
+
+    internal static string NameId(string tenantId, string name) => tenantId + "/" + name.ToLowerInvariant();
+
+    private static FilterDefinition<BsonDocument> Owned(string tenantId, string resourceId)
+        => Builders<BsonDocument>.Filter.And(Builders<BsonDocument>.Filter.Eq("_id", resourceId), Builders<BsonDocument>.Filter.Eq("tenantId", tenantId));
+
+    private static TenantResource FromBson(BsonDocument d) => new(
+        d["_id"].AsString, d["tenantId"].AsString, d["kind"].AsString, d["agentId"].AsString, d["name"].AsString, Guid.Parse(d["taskId"].AsString),
+        d["late"].ToBoolean(), new DateTimeOffset(d["createdAt"].ToUniversalTime()), d["charge"].IsBsonNull ? null : MongoStorage.Amounts(d["charge"]));
+
+    public async Task LinkAsync(TenantResource resource, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await _resources.InsertOneAsync(new BsonDocument
+            {
+                ["_id"] = resource.ResourceId,
+                ["tenantId"] = resource.TenantId,
+                ["kind"] = resource.Kind,
+                ["agentId"] = resource.AgentId,
+                ["name"] = resource.Name,
+                ["taskId"] = resource.TaskId.ToString(),
+                ["late"] = resource.Late,
+                ["charge"] = resource.Charge is null ? BsonNull.Value : MongoStorage.Amounts(resource.Charge),
+                ["createdAt"] = resource.CreatedAt.UtcDateTime,
+            }, cancellationToken: cancellationToken);
+        }
+        catch (MongoWriteException ex) when (MongoStorage.IsDuplicate(ex))
+        {
+        }
+        await TryReserveNameAsync(resource.TenantId, resource.Name, resource.TaskId, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<TenantResource>> ListAsync(string tenantId, CancellationToken cancellationToken = default)
+        => (await _resources.Find(Builders<BsonDocument>.Filter.Eq("tenantId", tenantId)).Sort(Builders<BsonDocument>.Sort.Ascending("createdAt"))
+            .ToListAsync(cancellationToken)).Select(FromBson).ToList();
+
+    public async Task<TenantResource?> GetAsync(string tenantId, string resourceId, CancellationToken cancellationToken = default)
+    {
+        var d = await _resources.Find(Owned(tenantId, resourceId)).FirstOrDefaultAsync(cancellationToken);
+        return d is null ? null : FromBson(d);
+    }
+
+    public async Task<bool> TryReserveNameAsync(string tenantId, string name, Guid taskId, CancellationToken cancellationToken = default)
+        => await TryClaimAsync(_names, NameId(tenantId, name), taskId, new BsonDocument { ["tenantId"] = tenantId, ["name"] = name }, cancellationToken);
+
+    public Task ReleaseNameAsync(string tenantId, string name, Guid taskId, CancellationToken cancellationToken = default)
+        => _names.DeleteOneAsync(Builders<BsonDocument>.Filter.And(Builders<BsonDocument>.Filter.Eq("_id", NameId(tenantId, name)),
+            Builders<BsonDocument>.Filter.Eq("taskId", taskId.ToString())), cancellationToken);
+
+    public async Task UnlinkAsync(string tenantId, string resourceId, CancellationToken cancellationToken = default)
+    {
+        if (await GetAsync(tenantId, resourceId, cancellationToken) is { } resource)
+            await _names.DeleteOneAsync(Builders<BsonDocument>.Filter.Eq("_id", NameId(tenantId, resource.Name)), cancellationToken);
+        await _resources.DeleteOneAsync(Owned(tenantId, resourceId), cancellationToken);
+    }
+
+    public async Task UpdateAsync(TenantResource resource, string previousName, CancellationToken cancellationToken = default)
+    {
+        await _resources.UpdateOneAsync(Owned(resource.TenantId, resource.ResourceId), Builders<BsonDocument>.Update
+            .Set("name", resource.Name)
+            .Set<BsonDocument, BsonValue>("charge", resource.Charge is null ? BsonNull.Value : MongoStorage.Amounts(resource.Charge)), cancellationToken: cancellationToken);
+        if (!string.Equals(previousName, resource.Name, StringComparison.OrdinalIgnoreCase))
+            await _names.DeleteOneAsync(Builders<BsonDocument>.Filter.Eq("_id", NameId(resource.TenantId, previousName)), cancellationToken);
+    }
+
+    public Task<bool> TryLockAsync(string resourceId, Guid taskId, CancellationToken cancellationToken = default)
+        => TryClaimAsync(_locks, resourceId, taskId, [], cancellationToken);
+
+    public Task UnlockAsync(Guid taskId, CancellationToken cancellationToken = default)
+        => _locks.DeleteManyAsync(Builders<BsonDocument>.Filter.Eq("taskId", taskId.ToString()), cancellationToken);
+
+    /// <summary>Inserts a claim document; true when this task holds it (now or already).</summary>
+    private static async Task<bool> TryClaimAsync(IMongoCollection<BsonDocument> collection, string id, Guid taskId, BsonDocument extra, CancellationToken cancellationToken)
+    {
+        var document = new BsonDocument { ["_id"] = id, ["taskId"] = taskId.ToString(), ["createdAt"] = DateTime.UtcNow };
+        document.AddRange(extra);
+        try
+        {
+            await collection.InsertOneAsync(document, cancellationToken: cancellationToken);
+            return true;
+        }
+        catch (MongoWriteException ex) when (MongoStorage.IsDuplicate(ex))
+        {
+            var holder = await collection.Find(Builders<BsonDocument>.Filter.Eq("_id", id)).FirstOrDefaultAsync(cancellationToken);
+            return holder?["taskId"].AsString == taskId.ToString();
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using MongoDB.Bson;
+using MongoDB.Driver;
+using OpenHvx.Orchestrator.Tenants;
+
+namespace OpenHvx.Orchestrator.Persistence.Mongo;
+
+public sealed class MongoTenantStore(MongoStorage storage, TimeProvider clock) : ITenantStore
+{
+    private readonly IMongoCollection<BsonDocument> _tenants = storage.Collection("tenants");
+
+    internal static BsonDocument ToBson(Tenant tenant, DateTimeOffset createdAt) => new()
+    {
+        ["_id"] = tenant.TenantId,
+        ["name"] = tenant.Name,
+        ["status"] = tenant.Status,
+        ["limits"] = MongoStorage.Amounts(tenant.Limits),
+        ["createdAt"] = createdAt.UtcDateTime,
+    };
+
+    internal static Tenant FromBson(BsonDocument d)
+        => new(d["_id"].AsString, d["name"].AsString, d["status"].AsString, MongoStorage.Amounts(d["limits"]));
+
+    public async Task<Tenant?> GetAsync(string tenantId, CancellationToken cancellationToken = default)
+    {
+        var document = await _tenants.Find(Builders<BsonDocument>.Filter.Eq("_id", tenantId)).FirstOrDefaultAsync(cancellationToken);
+        return document is null ? null : FromBson(document);
+    }
+
+    public async Task UpsertAsync(Tenant tenant, CancellationToken cancellationToken = default)
+    {
+        var update = Builders<BsonDocument>.Update
+            .Set("name", tenant.Name).Set("status", tenant.Status).Set("limits", MongoStorage.Amounts(tenant.Limits))
+            .SetOnInsert("createdAt", clock.GetUtcNow().UtcDateTime);
+        await _tenants.UpdateOneAsync(Builders<BsonDocument>.Filter.Eq("_id", tenant.TenantId), update, new UpdateOptions { IsUpsert = true }, cancellationToken);
+    }
+
+    public async Task<bool> TryCreateAsync(Tenant tenant, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await _tenants.InsertOneAsync(ToBson(tenant, clock.GetUtcNow()), cancellationToken: cancellationToken);
+            return true;
+        }
+        catch (MongoWriteException ex) when (MongoStorage.IsDuplicate(ex))
+        {
+            return false;
+        }
+    }
+
+    public async Task<IReadOnlyList<Tenant>> ListAsync(CancellationToken cancellationToken = default)
+        => (await _tenants.Find(Builders<BsonDocument>.Filter.Empty).Sort(Builders<BsonDocument>.Sort.Ascending("_id")).ToListAsync(cancellationToken))
+            .Select(FromBson).ToList();
+
+    public async Task<bool> DeleteAsync(string tenantId, CancellationToken cancellationToken = default)
+        => (await _tenants.DeleteOneAsync(Builders<BsonDocument>.Filter.Eq("_id", tenantId), cancellationToken)).DeletedCount == 1;
+}
