@@ -58,7 +58,10 @@ public sealed class AgentTaskConsumer(
                 return;
             case JournalEntryState.WasRunning:
                 logger.LogWarning("Task {TaskId} was running when the agent stopped; it is not run twice", task.TaskId);
-                await FinishAsync(context, Result(task, null, ScriptOutcome.Failure(ErrorCodes.Interrupted, "The agent stopped while this task was running; it was not run again.")));
+                var cleanup = await CleanUpInterruptedAsync(task);
+                await FinishAsync(context, Result(task, null, ScriptOutcome.Failure(ErrorCodes.Interrupted,
+                    "The agent stopped while this task was running; it was not run again" + (cleanup is null ? "." : " and what it had built was removed."),
+                    cleanup is null ? null : new { cleanup })));
                 return;
         }
 
@@ -93,6 +96,21 @@ public sealed class AgentTaskConsumer(
         }
         logger.LogInformation("Task {TaskId} ({Action}) finished: {Outcome}", task.TaskId, task.Action, outcome.Ok ? "ok" : outcome.Error!.Code);
         await FinishAsync(context, Result(task, startedAt, outcome));
+    }
+
+    /// <summary>
+    /// Runs <c>Scripts/_cleanup.&lt;action&gt;.ps1</c> when there is one, so that a half-built VM of an
+    /// interrupted task does not stay on the host untracked.
+    /// </summary>
+    private async Task<System.Text.Json.JsonElement?> CleanUpInterruptedAsync(AgentTask task)
+    {
+        var script = runner.ScriptPath("_cleanup." + task.Action);
+        if (!File.Exists(script))
+            return null;
+        var outcome = await runner.RunAsync(script, scripts.BuildParameters(script, task), TimeSpan.FromMinutes(5), shutdown.GraceOver);
+        if (!outcome.Ok)
+            logger.LogError("Cleanup after interrupted task {TaskId} failed: {Code} {Message}", task.TaskId, outcome.Error?.Code, outcome.Error?.Message);
+        return outcome.Output;
     }
 
     /// <summary>A task on an existing VM locks its id; a create locks the tenant's name for it.</summary>

@@ -31,10 +31,14 @@ public sealed class FaultToleranceTests
     [Test]
     public async Task An_agent_killed_mid_task_fails_the_task_on_its_deadline_and_never_runs_it_twice()
     {
-        var spec = new AgentSpec("agent-k", Environment: SlowNewVm);
+        // Killed while the VM exists but is not started yet: the half-built VM must not stay on the host.
+        var spec = new AgentSpec("agent-k", Environment: new Dictionary<string, string> { ["Agent__Simulated__LatencyMs__Start-VM"] = "60000" });
         await using var stack = await ProcessStack.StartAsync(new Dictionary<string, string> { ["Orchestrator__Deadlines__AwaitingResult"] = "00:00:06" }, spec);
         var (location, taskId) = await SubmitAsync(stack, "killed");
         await stack.WaitForStatusAsync(location, "running");
+        var simulatedVms = Path.Combine(stack.AgentDataPath("agent-k"), "sim", "vms");
+        await Eventually.True(() => Task.FromResult(Directory.Exists(simulatedVms) && Directory.GetFiles(simulatedVms, "*.json").Length == 1),
+            TimeSpan.FromSeconds(30), "the VM exists, waiting to be started");
 
         stack.Agents[0].Kill();
 
@@ -43,10 +47,11 @@ public sealed class FaultToleranceTests
         AssertNoQuotaHeld(await stack.QuotaAsync(), vmsUsed: 0);
 
         // Back on the same journal: the redelivered task is reported, not run again.
+        Assert.That(Directory.GetFiles(simulatedVms, "*.json"), Has.Length.EqualTo(1), "the VM is still there while the agent is down");
         var restarted = await stack.RestartAgentAsync(spec with { Environment = null });
         await Eventually.True(() => Task.FromResult(restarted.Output.Contains($"Task {taskId} was running when the agent stopped")), TimeSpan.FromSeconds(30), "the redelivered task is recognised");
         await Eventually.True(async () => await stack.Broker.MessagesInAsync("agent.agent-k.tasks") == 0, because: "the redelivery is acknowledged");
-        Assert.That(Directory.GetFiles(Path.Combine(stack.AgentDataPath("agent-k"), "sim", "vms"), "*.json"), Is.Empty, "no VM was created");
+        Assert.That(Directory.GetFiles(simulatedVms, "*.json"), Is.Empty, "the interrupted task's VM was removed, not run again or left untracked");
         var after = await stack.Api.GetFromJsonAsync<JsonElement>(location);
         Assert.That(after.GetProperty("status").GetString(), Is.EqualTo("FAILED"));
         AssertNoQuotaHeld(await stack.QuotaAsync(), vmsUsed: 0);
