@@ -32,20 +32,13 @@ public sealed class AgentTaskConsumerTests
     public async Task StartAsync()
     {
         _folder = new TempFolder("consumer");
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        _services = AgentHost.Build(_folder.Path, new Dictionary<string, string?> { ["Agent:TransientRetryDelay"] = "00:00:00.050" }, services =>
         {
-            ["Agent:AgentId"] = AgentId,
-            ["Agent:DataPath"] = _folder.Path,
-            ["Agent:Backend"] = "Simulated",
-            ["Agent:TransientRetryDelay"] = "00:00:00.050",
-        }).Build();
-        var services = new ServiceCollection().AddLogging();
-        services.AddSingleton<IHostApplicationLifetime, TestLifetime>();
-        services.AddHyperVAgent(configuration);
-        // The harness starts hosted services; heartbeats and inventory would rewrite the simulated host's config under the tests.
-        services.RemoveAll<IHostedService>();
-        services.AddMassTransitTestHarness(bus => bus.AddConsumer<AgentTaskConsumer>());
-        _services = services.BuildServiceProvider();
+            services.AddSingleton<IHostApplicationLifetime, TestLifetime>();
+            // The harness starts hosted services; heartbeats and inventory would rewrite the simulated host's config under the tests.
+            services.RemoveAll<IHostedService>();
+            services.AddMassTransitTestHarness(bus => bus.AddConsumer<AgentTaskConsumer>());
+        });
         _harness = _services.GetRequiredService<ITestHarness>();
         _options = _services.GetRequiredService<IOptions<AgentOptions>>().Value;
         _host = _services.GetRequiredService<SimulatedHost>();
@@ -71,12 +64,7 @@ public sealed class AgentTaskConsumerTests
         return _harness.Published.Select<AgentTaskResult>().Where(m => m.Context.Message.TaskId == taskId).Skip(nth - 1).First().Context.Message;
     }
 
-    private async Task<int> VmCountAsync()
-    {
-        var runner = _services.GetRequiredService<PowerShellRunner>();
-        var status = await runner.RunAsync(runner.ScriptPath("_host.status"), [new("BasePath", _options.FullDataPath)], TimeSpan.FromSeconds(30), CancellationToken.None);
-        return status.Output!.Value.GetProperty("vms").GetArrayLength();
-    }
+    private async Task<int> VmCountAsync() => (await AgentHost.VmsAsync(_services)).Count;
 
     [Test]
     public async Task A_task_publishes_started_then_a_result_with_the_vm()

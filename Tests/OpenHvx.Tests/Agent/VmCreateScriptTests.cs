@@ -28,16 +28,7 @@ public sealed class VmCreateScriptTests
     public async Task StartAsync()
     {
         _folder = new TempFolder("agent");
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Agent:AgentId"] = "agent-test",
-            ["Agent:DataPath"] = _folder.Path,
-            ["Agent:Backend"] = "Simulated",
-            ["Agent:Simulated:Images:rocky.vhdx"] = "10",
-        }).Build();
-        var services = new ServiceCollection().AddLogging();
-        services.AddHyperVAgent(configuration);
-        _services = services.BuildServiceProvider();
+        _services = AgentHost.Build(_folder.Path, new Dictionary<string, string?> { ["Agent:Simulated:Images:rocky.vhdx"] = "10" });
         _runner = _services.GetRequiredService<PowerShellRunner>();
         _scripts = _services.GetRequiredService<ActionScripts>();
         _options = _services.GetRequiredService<IOptions<AgentOptions>>().Value;
@@ -61,12 +52,7 @@ public sealed class VmCreateScriptTests
     private static object Spec(string name, object? cloudInit = null)
         => new { name, cpu = 3, memoryMB = 3072, storageGB = 20, imageFile = "rocky.vhdx", generation = 2, cloudInit = cloudInit ?? new { } };
 
-    private async Task<List<JsonElement>> HostVmsAsync()
-    {
-        var status = await _runner.RunAsync(_runner.ScriptPath("_host.status"), [new("BasePath", _options.FullDataPath)], TimeSpan.FromSeconds(30), CancellationToken.None);
-        Assert.That(status.Ok, Is.True, status.Error?.Message);
-        return status.Output!.Value.GetProperty("vms").EnumerateArray().ToList();
-    }
+    private Task<List<JsonElement>> HostVmsAsync() => AgentHost.VmsAsync(_services);
 
     [Test]
     public async Task Creates_the_vm_with_the_requested_cpu_memory_and_disk()

@@ -40,10 +40,7 @@ public sealed class DevHostEndToEndTests
         var vmId = task.GetProperty("result").GetProperty("vm").GetProperty("guid").GetString();
         Assert.That(task.GetProperty("data").GetProperty("imageId").GetString(), Is.EqualTo("Rocky-10-GenericCloud-Base.10.1-20251120"));
 
-        var runner = factory.Services.GetRequiredService<PowerShellRunner>();
-        var options = factory.Services.GetRequiredService<IOptions<AgentOptions>>().Value;
-        var status = await runner.RunAsync(runner.ScriptPath("_host.status"), [new("BasePath", options.FullDataPath)], TimeSpan.FromSeconds(30), CancellationToken.None);
-        var vm = status.Output!.Value.GetProperty("vms").EnumerateArray().Single(v => v.GetProperty("id").GetString() == vmId);
+        var vm = (await AgentHost.VmsAsync(factory.Services)).Single(v => v.GetProperty("id").GetString() == vmId);
         Assert.That((vm.GetProperty("name").GetString(), vm.GetProperty("powerState").GetString()), Is.EqualTo(("test1.example", "Running")));
 
         var quota = await client.GetFromJsonAsync<JsonElement>("/api/v1/admin/tenants/test1/quotas");

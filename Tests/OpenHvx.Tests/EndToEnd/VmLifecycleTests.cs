@@ -51,12 +51,7 @@ public sealed class VmLifecycleTests : DevHostFixture
     }
 
     private async Task<JsonElement?> HostVmAsync(string vmId)
-    {
-        var runner = Factory.Services.GetRequiredService<PowerShellRunner>();
-        var options = Factory.Services.GetRequiredService<IOptions<AgentOptions>>().Value;
-        var status = await runner.RunAsync(runner.ScriptPath("_host.status"), [new("BasePath", options.FullDataPath)], TimeSpan.FromSeconds(30), CancellationToken.None);
-        return status.Output!.Value.GetProperty("vms").EnumerateArray().Where(v => v.GetProperty("id").GetString() == vmId).Cast<JsonElement?>().FirstOrDefault();
-    }
+        => (await AgentHost.VmsAsync(Factory.Services)).Where(v => v.GetProperty("id").GetString() == vmId).Cast<JsonElement?>().FirstOrDefault();
 
     [Test]
     public async Task Create_edit_power_and_delete_keep_the_quota_exact_and_end_at_zero()
