@@ -19,6 +19,11 @@ public static class ErrorCodes
     public const string IdempotencyConflict = "ERR_IDEMPOTENCY_CONFLICT";
     public const string TenantExists = "ERR_TENANT_EXISTS";
     public const string TenantHasResources = "ERR_TENANT_HAS_RESOURCES";
+    public const string Unauthenticated = "ERR_UNAUTHENTICATED";
+    public const string RateLimited = "ERR_RATE_LIMITED";
+    public const string PayloadTooLarge = "ERR_PAYLOAD_TOO_LARGE";
+    public const string UpstreamUnavailable = "ERR_UPSTREAM_UNAVAILABLE";
+    public const string UserExists = "ERR_USER_EXISTS";
 
     /// <summary>A non-final state missed its deadline; the full code is <c>ERR_DEADLINE_&lt;STATE&gt;</c>.</summary>
     public const string DeadlinePrefix = "ERR_DEADLINE_";

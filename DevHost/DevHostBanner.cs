@@ -1,25 +1,29 @@
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-
 namespace OpenHvx.DevHost;
 
 internal static class DevHostBanner
 {
-    public static void Print(WebApplication app)
+    public static void Print(string url)
     {
-        var url = app.Services.GetService<IServer>()?.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? "http://localhost:8080";
         Console.WriteLine($$$"""
 
             OpenHVX DevHost is running at {{{url}}}
-              orchestrator + one simulated Hyper-V agent, in-memory bus, SQLite in ./.openhvx/
+              gateway (tokens, YARP) -> orchestrator + one simulated Hyper-V agent, in-memory bus, SQLite in ./.openhvx/
 
-            Create a VM:
-              curl -s -X POST {{{url}}}/api/v1/admin/tasks -H 'Content-Type: application/json' \
-                -d '{"tenantId":"test1","action":"vm.create","data":{"name":"example","cpu":2,"ram":"2GB","imageId":"Rocky-10-GenericCloud-Base.latest"}}'
-            Then follow the task (the "statusUrl" of the answer):
-              curl -s {{{url}}}/api/v1/admin/tasks/<taskId>
-            Quota of tenant test1:
-              curl -s {{{url}}}/api/v1/admin/tenants/test1/quotas
+            1. An admin token (the bootstrap admin's password was printed once when ./.openhvx was created,
+               or set OPENHVX_ADMIN_PASSWORD before the first start):
+                 ADMIN=$(curl -s {{{url}}}/connect/token -d grant_type=password -d audience=admin \
+                   -d username=admin -d password="$OPENHVX_ADMIN_PASSWORD" | jq -r .access_token)
+
+            2. A tenant user of tenant test1, and a tenant token:
+                 curl -s {{{url}}}/api/v1/admin/users -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
+                   -d '{"username":"alice","password":"alice-password-1","tenantId":"test1","roles":["tenant-user-rw"]}'
+                 TOKEN=$(curl -s {{{url}}}/connect/token -d grant_type=password -d audience=tenant \
+                   -d username=alice -d password=alice-password-1 | jq -r .access_token)
+
+            3. Create a VM as the tenant, then follow the task (the "statusUrl" of the answer):
+                 curl -s {{{url}}}/api/v1/tenant/tasks -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+                   -d '{"action":"vm.create","data":{"name":"example","cpu":2,"ram":"2GB"}}'
+                 curl -s {{{url}}}/api/v1/tenant/tasks/<taskId> -H "Authorization: Bearer $TOKEN"
 
             """);
     }

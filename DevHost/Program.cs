@@ -1,14 +1,11 @@
 using OpenHvx.DevHost;
 
-var builder = WebApplication.CreateBuilder(args);
-builder.AddDevHost();
-
-var app = builder.Build();
-app.UseDevHost();
-app.Run();
+await using var devHost = await DevHostApp.StartAsync(args);
+DevHostBanner.Print(devHost.Url);
+await devHost.RunUntilShutdownAsync();
 
 namespace OpenHvx.DevHost
 {
-    /// <summary>Marker for WebApplicationFactory (the entry point's assembly).</summary>
+    /// <summary>Marker for the entry point's assembly.</summary>
     public sealed class DevHostMarker;
 }

@@ -18,6 +18,7 @@ using OpenHvx.Orchestrator.Persistence;
 using OpenHvx.Orchestrator.Persistence.Mongo;
 using OpenHvx.Orchestrator.Quotas;
 using OpenHvx.Orchestrator.Resources;
+using OpenHvx.Orchestrator.Security;
 using OpenHvx.Orchestrator.Tasks;
 using OpenHvx.Orchestrator.Tenants;
 
@@ -55,6 +56,7 @@ public static class OrchestratorExtensions
         services.AddHostedService<TaskDeadlineSweeper>();
 
         services.AddProblemDetails();
+        services.AddOrchestratorSecurity(configuration);
         return services;
     }
 
@@ -119,17 +121,20 @@ public static class OrchestratorExtensions
     /// <summary>The orchestrator's HTTP API and health endpoints.</summary>
     public static IEndpointRouteBuilder MapOrchestratorApi(this IEndpointRouteBuilder app)
     {
-        // Authentication arrives with the gateway; until then the API is served open, and only where a host
-        // (DevHost) says so explicitly.
-        if (!app.ServiceProvider.GetRequiredService<IOptions<OrchestratorOptions>>().Value.AllowAnonymous)
-            throw new InvalidOperationException("The orchestrator API has no authentication yet; set Orchestrator:AllowAnonymous=true (DevHost only).");
-        var admin = app.MapGroup("/api/v1/admin");
+        var admin = app.MapGroup("/api/v1/admin").RequireAuthorization(OrchestratorPolicies.Admin);
         admin.MapAdminTaskEndpoints();
         admin.MapAdminTenantEndpoints();
         admin.MapAdminQuotaEndpoints();
         admin.MapAdminImageEndpoints();
         admin.MapAdminResourceEndpoints();
         admin.MapAdminAgentEndpoints();
+
+        // Every tenant route reads; writes add the write policy on the route itself.
+        var tenant = app.MapGroup("/api/v1/tenant").RequireAuthorization(OrchestratorPolicies.TenantRead).AddEndpointFilter<ActiveTenantFilter>();
+        tenant.MapTenantTaskEndpoints();
+        tenant.MapTenantQuotaEndpoints();
+        tenant.MapTenantImageEndpoints();
+        tenant.MapTenantResourceEndpoints();
 
         app.MapHealthChecks("/health/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
@@ -143,14 +148,22 @@ public static class OrchestratorExtensions
             webHost.UseUrls(url);
     }
 
-    /// <summary>Problem details for anything unexpected, so no request ever gets a bare 500 page.</summary>
-    public static IApplicationBuilder UseOrchestratorErrors(this IApplicationBuilder app)
+    /// <summary>Problem details for anything unexpected (no request ever gets a bare 500 page), then token validation.</summary>
+    public static IApplicationBuilder UseOrchestratorPipeline(this IApplicationBuilder app)
+    {
+        app.UseOrchestratorErrors();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        return app;
+    }
+
+    private static IApplicationBuilder UseOrchestratorErrors(this IApplicationBuilder app)
     {
         app.UseExceptionHandler(errors => errors.Run(async http =>
         {
             var feature = http.Features.Get<Microsoft.AspNetCore.Diagnostics.IExceptionHandlerFeature>();
             var (code, detail) = feature?.Error is BadHttpRequestException bad
-                ? (ErrorCodes.BadEnvelope, bad.Message)
+                ? (bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? ErrorCodes.PayloadTooLarge : ErrorCodes.BadEnvelope, bad.Message)
                 : (ErrorCodes.Internal, "An unexpected error occurred; it was logged.");
             var problem = ApiProblems.Create(code, detail);
             problem.Status = feature?.Error is BadHttpRequestException b ? b.StatusCode : StatusCodes.Status500InternalServerError;

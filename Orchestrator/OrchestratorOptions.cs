@@ -28,8 +28,8 @@ public sealed class OrchestratorOptions
 
     public ElectionOptions Election { get; set; } = new();
 
-    /// <summary>Serve the API without authentication (DevHost only, until the gateway issue).</summary>
-    public bool AllowAnonymous { get; set; }
+    /// <summary>The token service (OPENHVX_AUTHORITY): its discovery document and JWKS validate every bearer token.</summary>
+    public string? Authority { get; set; }
 
     public Tenants.SeedOptions Seed { get; set; } = new();
 

@@ -13,7 +13,7 @@ public static class Program
         builder.Services.AddOrchestrator(builder.Configuration).AddOrchestratorRabbitMq(builder.Configuration);
 
         var app = builder.Build();
-        app.UseOrchestratorErrors();
+        app.UseOrchestratorPipeline();
         app.MapOrchestratorApi();
         app.Run();
     }

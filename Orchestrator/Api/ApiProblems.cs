@@ -14,6 +14,9 @@ public static class ApiProblems
         ErrorCodes.UnknownAction or ErrorCodes.BadEnvelope or ErrorCodes.TenantRequired => StatusCodes.Status400BadRequest,
         ErrorCodes.TenantMismatch or ErrorCodes.TenantDisabled or ErrorCodes.Forbidden => StatusCodes.Status403Forbidden,
         ErrorCodes.NotFound => StatusCodes.Status404NotFound,
+        ErrorCodes.Unauthenticated => StatusCodes.Status401Unauthorized,
+        ErrorCodes.PayloadTooLarge => StatusCodes.Status413PayloadTooLarge,
+        ErrorCodes.RateLimited => StatusCodes.Status429TooManyRequests,
         ErrorCodes.NoEligibleAgent => StatusCodes.Status503ServiceUnavailable,
         ErrorCodes.QuotaExceeded or ErrorCodes.ResourceLocked or ErrorCodes.NameTaken or ErrorCodes.IdempotencyConflict
             or ErrorCodes.TenantExists or ErrorCodes.TenantHasResources => StatusCodes.Status409Conflict,

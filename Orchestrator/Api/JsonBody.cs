@@ -14,7 +14,7 @@ public static class JsonBody
         if (http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
             limit.MaxRequestBodySize = MaxBytes;
         if (http.Request.ContentLength > MaxBytes)
-            return (default, ApiProblems.Result(ErrorCodes.BadEnvelope, $"The body is larger than {MaxBytes} bytes.", status: StatusCodes.Status413PayloadTooLarge));
+            return (default, ApiProblems.Result(ErrorCodes.PayloadTooLarge, $"The body is larger than {MaxBytes} bytes.", status: StatusCodes.Status413PayloadTooLarge));
         try
         {
             using var document = await JsonDocument.ParseAsync(http.Request.Body, new JsonDocumentOptions { MaxDepth = 32 }, http.RequestAborted);

@@ -31,6 +31,13 @@ public static partial class ImageEndpoints
         return admin;
     }
 
+    /// <summary>The catalog, read-only: what a tenant may name as <c>imageId</c>.</summary>
+    public static RouteGroupBuilder MapTenantImageEndpoints(this RouteGroupBuilder tenant)
+    {
+        tenant.MapGet("/images", async (IImageStore store, CancellationToken ct) => Results.Ok(await store.ListAsync(ct))).WithTags("Images");
+        return tenant;
+    }
+
     private static async Task<IResult> AddAsync(HttpContext http, IImageStore store, TimeProvider clock)
     {
         var (body, invalid) = await JsonBody.ReadObjectAsync(http);

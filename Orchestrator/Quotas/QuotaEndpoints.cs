@@ -22,6 +22,14 @@ public static class QuotaEndpoints
         return admin;
     }
 
+    public static RouteGroupBuilder MapTenantQuotaEndpoints(this RouteGroupBuilder tenant)
+    {
+        tenant.MapGet("/quotas", async (HttpContext http, IQuotaStore store, CancellationToken ct) =>
+            await store.GetUsageAsync(Tasks.Caller.From(http.User).TenantId!, ct) is { } usage ? Results.Ok(usage) : TenantEndpoints.NotFound(Tasks.Caller.From(http.User).TenantId!))
+            .WithTags("Quotas");
+        return tenant;
+    }
+
     private static async Task<IResult> PatchAsync(string tenantId, HttpContext http, ITenantStore tenants, IQuotaStore quotas)
     {
         if (await tenants.GetAsync(tenantId, http.RequestAborted) is not { } tenant)

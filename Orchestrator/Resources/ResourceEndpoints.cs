@@ -14,4 +14,14 @@ public static class ResourceEndpoints
             .WithTags("Resources");
         return admin;
     }
+
+    /// <summary>The caller's own resources, without the agent that hosts them.</summary>
+    public static RouteGroupBuilder MapTenantResourceEndpoints(this RouteGroupBuilder tenant)
+    {
+        tenant.MapGet("/resources", async (HttpContext http, IResourceStore resources, CancellationToken ct) =>
+            Results.Ok((await resources.ListAsync(Tasks.Caller.From(http.User).TenantId!, ct))
+                .Select(r => new { r.ResourceId, r.TenantId, r.Kind, r.Name, r.TaskId, r.CreatedAt, r.Charge })))
+            .WithTags("Resources");
+        return tenant;
+    }
 }

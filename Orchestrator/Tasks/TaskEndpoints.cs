@@ -12,21 +12,35 @@ public static class TaskEndpoints
     public static RouteGroupBuilder MapAdminTaskEndpoints(this RouteGroupBuilder admin)
     {
         var tasks = admin.MapGroup("/tasks").WithTags("Tasks");
-        tasks.MapPost("", (HttpContext http, TaskSubmission submission) => submission.SubmitAsync(http, Caller.AnonymousAdmin));
+        tasks.MapPost("", (HttpContext http, TaskSubmission submission) => submission.SubmitAsync(http, Caller.From(http.User)));
         tasks.MapGet("/{taskId}", GetAsync);
         tasks.MapGet("", ListAsync);
         return admin;
     }
 
-    private static async Task<IResult> GetAsync(string taskId, ITaskStore store, CancellationToken cancellationToken)
+    /// <summary>A tenant submits in its own tenant and sees its own tasks only, without placement details.</summary>
+    public static RouteGroupBuilder MapTenantTaskEndpoints(this RouteGroupBuilder tenant)
     {
-        if (!Guid.TryParse(taskId, out var id) || await store.LoadAsync(id, cancellationToken) is not { } task)
+        var tasks = tenant.MapGroup("/tasks").WithTags("Tasks");
+        tasks.MapPost("", (HttpContext http, TaskSubmission submission) => submission.SubmitAsync(http, Caller.From(http.User)))
+            .RequireAuthorization(Security.OrchestratorPolicies.TenantWrite);
+        tasks.MapGet("/{taskId}", GetAsync);
+        tasks.MapGet("", ListAsync);
+        return tenant;
+    }
+
+    private static async Task<IResult> GetAsync(string taskId, HttpContext http, ITaskStore store, CancellationToken cancellationToken)
+    {
+        var caller = Caller.From(http.User);
+        // Another tenant's task is "not found", exactly like a task that does not exist: ids do not leak.
+        if (!Guid.TryParse(taskId, out var id) || await store.LoadAsync(id, cancellationToken) is not { } task
+            || (!caller.IsAdmin && task.TenantId != caller.TenantId))
             return ApiProblems.Result(ErrorCodes.NotFound, $"Task '{taskId}' was not found.");
-        return Results.Ok(TaskView.From(task, admin: true));
+        return Results.Ok(TaskView.From(task, caller.IsAdmin));
     }
 
     private static async Task<IResult> ListAsync(
-        ITaskStore store, TimeProvider clock, CancellationToken cancellationToken,
+        HttpContext http, ITaskStore store, TimeProvider clock, CancellationToken cancellationToken,
         string? tenantId = null, string? status = null, string? state = null, string? action = null, string? agentId = null,
         string? olderThanSeconds = null, string? limit = null, string? offset = null)
     {
@@ -46,13 +60,16 @@ public static class TaskEndpoints
         if (errors.Count > 0)
             return ApiProblems.Validation(errors);
 
+        var caller = Caller.From(http.User);
+        if (!caller.IsAdmin)
+            (tenantId, agentId) = (caller.TenantId, null);
         var query = new TaskQuery
         {
             TenantId = tenantId, Status = status, State = state, Action = action, AgentId = agentId,
             CreatedBefore = olderThanSeconds is null ? null : clock.GetUtcNow().AddSeconds(-age),
             Limit = take, Offset = skip,
         };
-        var items = (await store.QueryAsync(query, cancellationToken)).Select(t => TaskView.From(t, admin: true)).ToList();
+        var items = (await store.QueryAsync(query, cancellationToken)).Select(t => TaskView.From(t, caller.IsAdmin)).ToList();
         return Results.Ok(new { items, offset = skip, limit = take, nextOffset = items.Count == take ? skip + take : (int?)null });
     }
 }

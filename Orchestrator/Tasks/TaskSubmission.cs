@@ -15,7 +15,12 @@ namespace OpenHvx.Orchestrator.Tasks;
 /// <summary>Who is calling: the audience decides the route prefix and what the caller may see.</summary>
 public sealed record Caller(bool IsAdmin, string? TenantId, string? UserId)
 {
-    public static readonly Caller AnonymousAdmin = new(true, null, "anonymous");
+    /// <summary>From a validated token: admins act for any tenant they name, tenant users only in their token's.</summary>
+    public static Caller From(System.Security.Claims.ClaimsPrincipal user) => new(
+        user.HasClaim("aud", Audiences.Admin),
+        user.FindFirst(TokenClaims.TenantId)?.Value,
+        user.FindFirst(TokenClaims.Subject)?.Value);
+
     public string RoutePrefix => IsAdmin ? "/api/v1/admin" : "/api/v1/tenant";
 }
 
@@ -138,7 +143,7 @@ public sealed partial class TaskSubmission(
     private static Answer Accepted(Caller caller, Guid taskId, string status, string state, string? agentId)
     {
         var url = StatusUrl(caller, taskId);
-        var body = JsonSerializer.Serialize(new TaskAcceptedView(taskId, status, state, agentId, url), JsonSerializerOptions.Web);
+        var body = JsonSerializer.Serialize(new TaskAcceptedView(taskId, status, state, caller.IsAdmin ? agentId : null, url), JsonSerializerOptions.Web);
         return new Answer(StatusCodes.Status202Accepted, body, "application/json", url);
     }
 

@@ -26,8 +26,10 @@ public sealed record TaskView(
     DateTimeOffset? StartedAt,
     DateTimeOffset? FinishedAt)
 {
+    /// <summary>Tenants do not see where their task runs: no agent, no placement decision.</summary>
     public static TaskView From(TaskState task, bool admin) => new(
-        task.CorrelationId, task.TenantId, task.Action, task.Target, task.EnrichedData ?? task.Data, task.AgentId, task.Status, task.CurrentState,
+        task.CorrelationId, task.TenantId, task.Action, admin || task.Target is null ? task.Target : task.Target with { AgentId = null },
+        task.EnrichedData ?? task.Data, admin ? task.AgentId : null, task.Status, task.CurrentState,
         task.Timeline, task.Progress, admin ? task.Placement : null,
         new TaskQuotaView(task.QuotaDeltas, task.QuotaHold, task.QuotaHoldExpiresAt, task.QuotaOverLimit, task.QuotaHoldLapsed),
         task.Result, task.Error, task.LateSuccess, task.CreatedAt, task.UpdatedAt, task.DeadlineAt, task.StartedAt, task.FinishedAt);

@@ -44,7 +44,7 @@ public sealed class TaskApiTests : DevHostFixture
         var taskId = body.GetProperty("taskId").GetString();
         Assert.That(response.Headers.Location!.ToString(), Is.EqualTo($"/api/v1/admin/tasks/{taskId}"));
         Assert.That(body.GetProperty("statusUrl").GetString(), Is.EqualTo($"/api/v1/admin/tasks/{taskId}"));
-        Assert.That(body.GetProperty("agentId").GetString(), Is.EqualTo(DevHostFactory.AgentId));
+        Assert.That(body.GetProperty("agentId").GetString(), Is.EqualTo(TestDevHost.AgentId));
         Assert.That(body.GetProperty("status").GetString(), Is.AnyOf("sent", "running", "SUCCESS"));
 
         var task = await Client.GetFromJsonAsync<JsonElement>(response.Headers.Location);
@@ -97,7 +97,7 @@ public sealed class TaskApiTests : DevHostFixture
         var before = await Client.GetFromJsonAsync<JsonElement>("/api/v1/admin/tasks?limit=500");
         var huge = JsonSerializer.Serialize(new { tenantId = "test1", action = "vm.create", data = new { name = "big", pad = new string('x', 1_100_000) } });
 
-        await ProblemAsync(await PostRawAsync(huge), HttpStatusCode.RequestEntityTooLarge, "ERR_BAD_ENVELOPE");
+        await ProblemAsync(await PostRawAsync(huge), HttpStatusCode.RequestEntityTooLarge, "ERR_PAYLOAD_TOO_LARGE");
 
         var after = await Client.GetFromJsonAsync<JsonElement>("/api/v1/admin/tasks?limit=500");
         Assert.That(after.GetProperty("items").GetArrayLength(), Is.EqualTo(before.GetProperty("items").GetArrayLength()));
@@ -157,7 +157,7 @@ public sealed class TaskApiTests : DevHostFixture
         var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(JsonDocument.Parse(body).RootElement.GetRawText())));
         var orphan = Guid.NewGuid();
         // The first attempt claimed the key, then the process died before the task reached the saga.
-        await Factory.Services.GetRequiredService<OpenHvx.Orchestrator.Tasks.IIdempotencyStore>().TryClaimAsync("test1", key, hash, orphan);
+        await DevHost.Services.GetRequiredService<OpenHvx.Orchestrator.Tasks.IIdempotencyStore>().TryClaimAsync("test1", key, hash, orphan);
 
         var response = await PostRawAsync(body, key);
 

@@ -25,7 +25,7 @@ public sealed class DevHostEndToEndTests
     public async Task Vm_create_reaches_SUCCESS_the_vm_exists_on_the_host_and_quota_is_charged()
     {
         using var folder = new TempFolder("e2e");
-        await using var factory = new DevHostFactory(folder.Path);
+        await using var factory = new TestDevHost(folder.Path);
         var client = await factory.StartAsync();
 
         var response = await client.PostAsJsonAsync("/api/v1/admin/tasks", new
@@ -58,7 +58,7 @@ public sealed class DevHostEndToEndTests
     public async Task A_failing_host_fails_the_task_and_releases_the_quota()
     {
         using var folder = new TempFolder("e2e-fault");
-        await using var factory = new DevHostFactory(folder.Path, new Dictionary<string, string?>
+        await using var factory = new TestDevHost(folder.Path, new Dictionary<string, string?>
         {
             ["Agent:Simulated:Faults:Start-VM:Message"] = "host says no",
             ["Agent:Simulated:Faults:Start-VM:Rate"] = "1",
@@ -79,7 +79,7 @@ public sealed class DevHostEndToEndTests
     {
         using var folder = new TempFolder("e2e-restart");
         Uri location;
-        await using (var first = new DevHostFactory(folder.Path))
+        await using (var first = new TestDevHost(folder.Path))
         {
             var client = await first.StartAsync();
             var response = await client.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId = "test1", action = "vm.create", data = new { name = "durable" } });
@@ -87,7 +87,7 @@ public sealed class DevHostEndToEndTests
             await WaitForStatusAsync(client, location, "SUCCESS");
         }
 
-        await using var second = new DevHostFactory(folder.Path);
+        await using var second = new TestDevHost(folder.Path);
         var again = await second.StartAsync();
         var task = await again.GetFromJsonAsync<JsonElement>(location);
         Assert.That(task.GetProperty("status").GetString(), Is.EqualTo("SUCCESS"));

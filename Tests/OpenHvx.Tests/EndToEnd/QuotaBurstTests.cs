@@ -45,7 +45,7 @@ public sealed class QuotaBurstTests
     {
         const int fits = 25;
         using var folder = new TempFolder("burst");
-        await using var factory = new DevHostFactory(folder.Path, LargeHost);
+        await using var factory = new TestDevHost(folder.Path, LargeHost);
         var client = await factory.StartAsync();
         var tenantId = await CreateTenantAsync(client, new { cpu = fits });
 
@@ -74,7 +74,7 @@ public sealed class QuotaBurstTests
     public async Task When_half_a_burst_fails_at_the_agent_usage_counts_only_the_successes()
     {
         using var folder = new TempFolder("burst-half");
-        await using var factory = new DevHostFactory(folder.Path, new Dictionary<string, string?>(LargeHost)
+        await using var factory = new TestDevHost(folder.Path, new Dictionary<string, string?>(LargeHost)
         {
             ["Agent:Simulated:Faults:Start-VM:Message"] = "power loss",
             ["Agent:Simulated:Faults:Start-VM:Times"] = "5",

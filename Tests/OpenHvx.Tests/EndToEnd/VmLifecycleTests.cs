@@ -51,7 +51,7 @@ public sealed class VmLifecycleTests : DevHostFixture
     }
 
     private async Task<JsonElement?> HostVmAsync(string vmId)
-        => (await AgentHost.VmsAsync(Factory.Services)).Where(v => v.GetProperty("id").GetString() == vmId).Cast<JsonElement?>().FirstOrDefault();
+        => (await AgentHost.VmsAsync(DevHost.Services)).Where(v => v.GetProperty("id").GetString() == vmId).Cast<JsonElement?>().FirstOrDefault();
 
     [Test]
     public async Task Create_edit_power_and_delete_keep_the_quota_exact_and_end_at_zero()
@@ -119,7 +119,7 @@ public sealed class VmLifecycleTests : DevHostFixture
     {
         var tenantId = await TenantAsync();
         var vmId = await CreateAsync(tenantId, "vanished");
-        var runner = Factory.Services.GetRequiredService<PowerShellRunner>();
+        var runner = DevHost.Services.GetRequiredService<PowerShellRunner>();
         var removed = await runner.RunAsync("Remove-VM", [new("Name", $"{tenantId}.vanished"), new("Force", true)], TimeSpan.FromSeconds(30), CancellationToken.None);
         Assert.That(removed.Ok, Is.True, removed.Error?.Message);
 
@@ -165,7 +165,7 @@ public sealed class VmLifecycleTests : DevHostFixture
     {
         var task = await RunAsync("test1", "inventory.refresh", new { });
         Assert.That(task.GetProperty("result").GetProperty("schemaVersion").GetString(), Is.EqualTo("1.0.0"));
-        var agent = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/agents/{DevHostFactory.AgentId}");
+        var agent = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/agents/{TestDevHost.AgentId}");
         Assert.That(agent.GetProperty("inventory").GetProperty("schemaVersion").GetString(), Is.EqualTo("1.0.0"));
     }
 

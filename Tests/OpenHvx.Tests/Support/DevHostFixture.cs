@@ -5,7 +5,7 @@ public abstract class DevHostFixture
 {
     private TempFolder _folder = null!;
 
-    protected DevHostFactory Factory { get; private set; } = null!;
+    protected TestDevHost DevHost { get; private set; } = null!;
     protected HttpClient Client { get; private set; } = null!;
 
     /// <summary>Settings on top of DevHost's appsettings for this fixture.</summary>
@@ -15,16 +15,16 @@ public abstract class DevHostFixture
     public async Task StartDevHostAsync()
     {
         _folder = new TempFolder(GetType().Name);
-        Factory = new DevHostFactory(_folder.Path, Settings);
-        Client = await Factory.StartAsync();
+        DevHost = new TestDevHost(_folder.Path, Settings);
+        Client = await DevHost.StartAsync();
     }
 
     [OneTimeTearDown]
     public async Task StopDevHostAsync()
     {
         Client?.Dispose();
-        if (Factory is not null)
-            await Factory.DisposeAsync();
+        if (DevHost is not null)
+            await DevHost.DisposeAsync();
         _folder?.Dispose();
     }
 }

@@ -7,7 +7,10 @@ namespace OpenHvx.Tests.Support;
 public sealed record AgentSpec(string AgentId, int LogicalProcessors = 16, long MemoryMB = 65536, bool WithoutVmCreate = false,
     IReadOnlyDictionary<string, string>? Environment = null);
 
-/// <summary>The orchestrator and agents as separate processes on a virtual host of the local RabbitMQ.</summary>
+/// <summary>
+/// The gateway, the orchestrator and agents as separate processes on a virtual host of the local RabbitMQ; <see cref="Api"/>
+/// is an admin client of the gateway.
+/// </summary>
 public sealed class ProcessStack : IAsyncDisposable
 {
     private readonly TempFolder _folder = new("stack");
@@ -21,6 +24,7 @@ public sealed class ProcessStack : IAsyncDisposable
 
     public TestBroker Broker { get; }
     public ServiceProcess Orchestrator { get; private set; } = null!;
+    public ServiceProcess Gateway { get; private set; } = null!;
     public IReadOnlyList<ServiceProcess> Agents => _agents;
     public HttpClient Api { get; private set; } = null!;
 
@@ -31,21 +35,29 @@ public sealed class ProcessStack : IAsyncDisposable
         var stack = new ProcessStack(await TestBroker.CreateAsync());
         try
         {
+            var gatewayUrl = $"http://127.0.0.1:{ServiceProcess.FreePort()}";
+            stack._orchestratorUrl = $"http://127.0.0.1:{ServiceProcess.FreePort()}";
             var environment = new Dictionary<string, string>
             {
                 ["OPENHVX_RABBITMQ_URL"] = stack.Broker.Url,
                 ["OPENHVX_DB"] = stack._folder.File("orchestrator.db"),
-                ["Orchestrator__AllowAnonymous"] = "true",
+                ["OPENHVX_AUTHORITY"] = gatewayUrl,
                 ["Orchestrator__Seed__TenantId"] = "test1",
             };
             foreach (var (key, value) in orchestratorEnvironment ?? new Dictionary<string, string>())
                 environment[key] = value;
             stack._orchestratorEnvironment = environment;
-            stack.Orchestrator = ServiceProcess.Start("orchestrator", "Orchestrator", environment);
+            stack.Gateway = ServiceProcess.Start("gateway", "Gateway", new Dictionary<string, string>
+            {
+                ["OPENHVX_ORCHESTRATOR_URL"] = stack._orchestratorUrl,
+                ["OPENHVX_GATEWAY_DB"] = stack._folder.File("gateway.db"),
+                ["OPENHVX_ADMIN_PASSWORD"] = Tokens.AdminPassword,
+            }, gatewayUrl);
+            stack.Orchestrator = ServiceProcess.Start("orchestrator", "Orchestrator", environment, stack._orchestratorUrl);
             foreach (var spec in agents)
                 stack.StartAgent(spec);
-            await Task.WhenAll(new[] { stack.Orchestrator }.Concat(stack._agents).Select(p => p.WaitReadyAsync()));
-            stack.Api = new HttpClient { BaseAddress = new Uri(stack.Orchestrator.Url) };
+            await Task.WhenAll(new[] { stack.Orchestrator, stack.Gateway }.Concat(stack._agents).Select(p => p.WaitReadyAsync()));
+            stack.Api = await Tokens.AdminClientAsync(gatewayUrl);
             await stack.WaitForAgentsAsync(agents.Select(a => a.AgentId).ToArray());
             return stack;
         }
@@ -88,11 +100,12 @@ public sealed class ProcessStack : IAsyncDisposable
     {
         Orchestrator.Kill();
         _previousOrchestrators.Add(Orchestrator);
-        Orchestrator = ServiceProcess.Start("orchestrator", "Orchestrator", _orchestratorEnvironment);
+        // Same address: the gateway keeps proxying to it.
+        Orchestrator = ServiceProcess.Start("orchestrator", "Orchestrator", _orchestratorEnvironment, _orchestratorUrl);
         await Orchestrator.WaitReadyAsync();
-        Api.Dispose();
-        Api = new HttpClient { BaseAddress = new Uri(Orchestrator.Url) };
     }
+
+    private string _orchestratorUrl = "";
 
     private readonly List<ServiceProcess> _previousOrchestrators = [];
 
@@ -128,12 +141,12 @@ public sealed class ProcessStack : IAsyncDisposable
         => await Eventually.Get(() => Api.GetFromJsonAsync<JsonElement>(location),
             task => task.GetProperty("status").GetString() is "SUCCESS" or "FAILED", timeout ?? TimeSpan.FromSeconds(60), $"task {location} finishes");
 
-    public string Logs => string.Join("\n", _previousOrchestrators.Append(Orchestrator).Concat(_agents).Where(p => p is not null).Select(p => $"===== {p.Name}\n{p.Output}"));
+    public string Logs => string.Join("\n", _previousOrchestrators.Append(Orchestrator).Append(Gateway).Concat(_agents).Where(p => p is not null).Select(p => $"===== {p.Name}\n{p.Output}"));
 
     public async ValueTask DisposeAsync()
     {
         Api?.Dispose();
-        foreach (var process in _agents.Append(Orchestrator).Where(p => p is not null))
+        foreach (var process in _agents.Append(Orchestrator).Append(Gateway).Where(p => p is not null))
             await process.DisposeAsync();
         await Broker.DisposeAsync();
         _folder.Dispose();

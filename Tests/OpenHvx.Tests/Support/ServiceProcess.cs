@@ -58,9 +58,9 @@ public sealed class ServiceProcess : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    public static ServiceProcess Start(string name, string project, IDictionary<string, string> environment)
+    public static ServiceProcess Start(string name, string project, IDictionary<string, string> environment, string? url = null)
     {
-        var url = $"http://127.0.0.1:{FreePort()}";
+        url ??= $"http://127.0.0.1:{FreePort()}";
         var info = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,

@@ -1,0 +1,126 @@
+using MassTransit;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration.Json;
+using Microsoft.Extensions.FileProviders;
+using OpenHvx.Gateway;
+using OpenHvx.Gateway.Proxy;
+using OpenHvx.HyperVAgent;
+using OpenHvx.Orchestrator;
+
+namespace OpenHvx.DevHost;
+
+/// <summary>
+/// The all-in-one process: the gateway on the public port (default http://localhost:8080) in front of the
+/// orchestrator, task saga and one simulated agent on MassTransit's in-memory transport, which listen on a
+/// loopback port of their own. State in SQLite files under <c>./.openhvx/</c>.
+/// </summary>
+public sealed class DevHostApp : IAsyncDisposable
+{
+    private DevHostApp(WebApplication gateway, WebApplication core, string url, string coreUrl)
+    {
+        Gateway = gateway;
+        Core = core;
+        Url = url;
+        CoreUrl = coreUrl;
+    }
+
+    public WebApplication Gateway { get; }
+
+    /// <summary>Orchestrator and agent.</summary>
+    public WebApplication Core { get; }
+
+    /// <summary>Where clients go: the gateway.</summary>
+    public string Url { get; }
+
+    /// <summary>The orchestrator behind the gateway (it validates tokens itself, so calling it directly needs one too).</summary>
+    public string CoreUrl { get; }
+
+    public static async Task<DevHostApp> StartAsync(string[] args, IDictionary<string, string?>? settings = null)
+    {
+        var gatewayBuilder = CreateBuilder(args, settings);
+        if (string.IsNullOrEmpty(gatewayBuilder.Configuration["urls"]) && string.IsNullOrEmpty(gatewayBuilder.Configuration["ASPNETCORE_URLS"]))
+            gatewayBuilder.WebHost.UseUrls("http://localhost:8080");
+        gatewayBuilder.Services.AddGateway(gatewayBuilder.Configuration);
+        var gateway = gatewayBuilder.Build();
+        gateway.UseGateway();
+        await gateway.StartAsync();
+        var url = LoopbackAddressOf(gateway);
+
+        WebApplication? core = null;
+        try
+        {
+            var coreBuilder = CreateBuilder(args, settings);
+            coreBuilder.WebHost.UseUrls(coreBuilder.Configuration["DevHost:OrchestratorUrl"] ?? "http://127.0.0.1:0");
+            coreBuilder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Orchestrator:Authority"] = url });
+            coreBuilder.Services.AddOrchestrator(coreBuilder.Configuration);
+            coreBuilder.Services.AddHyperVAgent(coreBuilder.Configuration);
+            coreBuilder.Services.AddMassTransit(bus =>
+            {
+                bus.AddOrchestratorConsumers();
+                bus.AddHyperVAgentConsumers();
+                bus.UsingInMemory((context, transport) =>
+                {
+                    transport.ConfigureHyperVAgentEndpoints(context);
+                    transport.ConfigureEndpoints(context);
+                });
+            });
+            core = coreBuilder.Build();
+            core.UseOrchestratorPipeline();
+            core.MapOrchestratorApi();
+            await core.StartAsync();
+            var coreUrl = LoopbackAddressOf(core);
+            gateway.Services.GetRequiredService<OrchestratorUpstream>().SetAddress(new Uri(coreUrl));
+            return new DevHostApp(gateway, core, url, coreUrl);
+        }
+        catch
+        {
+            if (core is not null)
+                await core.DisposeAsync();
+            await gateway.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Until Ctrl+C (or SIGTERM), then both stop.</summary>
+    public async Task RunUntilShutdownAsync()
+    {
+        var stopping = new TaskCompletionSource();
+        Gateway.Lifetime.ApplicationStopping.Register(() => stopping.TrySetResult());
+        Core.Lifetime.ApplicationStopping.Register(() => stopping.TrySetResult());
+        await stopping.Task;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Gateway.StopAsync();
+        await Core.StopAsync();
+        await Gateway.DisposeAsync();
+        await Core.DisposeAsync();
+    }
+
+    private static WebApplicationBuilder CreateBuilder(string[] args, IDictionary<string, string?>? settings)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        // `dotnet run` starts in the caller's directory (it only holds state): read the bundled appsettings.json.
+        if (!File.Exists(Path.Combine(builder.Environment.ContentRootPath, "appsettings.json")))
+        {
+            builder.Configuration.Sources.Insert(0, new JsonConfigurationSource
+            {
+                FileProvider = new PhysicalFileProvider(AppContext.BaseDirectory),
+                Path = "appsettings.json",
+                Optional = true,
+            });
+        }
+        if (settings is not null)
+            builder.Configuration.AddInMemoryCollection(settings);
+        return builder;
+    }
+
+    private static string LoopbackAddressOf(WebApplication app)
+    {
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var uri = new UriBuilder(address.Replace("://+", "://localhost").Replace("://*", "://localhost").Replace("://[::]", "://localhost").Replace("://0.0.0.0", "://localhost"));
+        return uri.Uri.ToString().TrimEnd('/');
+    }
+}

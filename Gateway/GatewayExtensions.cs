@@ -1,0 +1,168 @@
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using OpenHvx.Contracts;
+using OpenHvx.Gateway.Federation;
+using OpenHvx.Gateway.Identity;
+using OpenHvx.Gateway.Proxy;
+using Yarp.ReverseProxy.Forwarder;
+using Oidc = OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace OpenHvx.Gateway;
+
+public static class GatewayExtensions
+{
+    /// <summary>Gateway settings: section <c>Gateway</c>, overridden by the OPENHVX_* variables.</summary>
+    public static GatewayOptions ReadGatewayOptions(this IConfiguration configuration)
+    {
+        var options = configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>() ?? new GatewayOptions();
+        ApplyEnvironment(options, configuration);
+        return options;
+    }
+
+    private static void ApplyEnvironment(GatewayOptions options, IConfiguration configuration)
+    {
+        if (configuration["OPENHVX_ORCHESTRATOR_URL"] is { Length: > 0 } upstream)
+            options.OrchestratorUrl = upstream;
+        if (configuration["OPENHVX_ISSUER"] is { Length: > 0 } issuer)
+            options.Issuer = issuer;
+        if (configuration["OPENHVX_ADMIN_PASSWORD"] is { Length: > 0 } password)
+            options.AdminPassword = password;
+        if (configuration["OPENHVX_GATEWAY_DB"] is { Length: > 0 } database)
+            options.Database = database;
+    }
+
+    /// <summary>Token service (OpenIddict), token validation, rate limits, identity store and the proxy to the orchestrator.</summary>
+    public static IServiceCollection AddGateway(this IServiceCollection services, IConfiguration configuration)
+    {
+        var settings = configuration.ReadGatewayOptions();
+        if (!Uri.TryCreate(settings.Issuer, UriKind.Absolute, out _))
+            throw new InvalidOperationException($"Gateway:Issuer (OPENHVX_ISSUER) must be an absolute URL, not '{settings.Issuer}'.");
+        services.AddOptions<GatewayOptions>().Bind(configuration.GetSection(GatewayOptions.Section)).PostConfigure(o => ApplyEnvironment(o, configuration));
+        services.AddSingleton(TimeProvider.System);
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.Configure<JsonOptions>(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);
+
+        services.AddDbContext<GatewayDbContext>(db =>
+        {
+            db.UseSqlite($"Data Source={settings.Database}");
+            db.UseOpenIddict();
+        });
+        services.AddSingleton<IdentityKeys>();
+        services.AddSingleton<UserPasswords>();
+        services.AddSingleton<HostAudiences>();
+        services.AddSingleton<IConfigureOptions<OpenIddict.Server.OpenIddictServerOptions>, OpenIddictKeysSetup>();
+        services.AddHostedService<AdminBootstrap>();
+        services.AddOpenIddict()
+            .AddCore(core => core.UseEntityFrameworkCore().UseDbContext<GatewayDbContext>())
+            .AddServer(server =>
+            {
+                server.SetIssuer(new Uri(settings.Issuer));
+                server.SetTokenEndpointUris(TokenEndpoint.Path.TrimStart('/'))
+                    .SetConfigurationEndpointUris(".well-known/openid-configuration")
+                    .SetJsonWebKeySetEndpointUris(".well-known/jwks");
+                server.AllowPasswordFlow().AllowClientCredentialsFlow().AllowRefreshTokenFlow();
+                server.AcceptAnonymousClients();
+                server.RegisterScopes([.. Scopes.All, Oidc.Scopes.OfflineAccess]);
+                server.RegisterAudiences(Audiences.Admin, Audiences.Tenant);
+                server.DisableAccessTokenEncryption();
+                server.SetRefreshTokenLifetime(settings.RefreshTokenLifetime);
+                // A refresh token works once: the answer carries its successor, and the old one is refused at once.
+                server.SetRefreshTokenReuseLeeway(TimeSpan.Zero);
+                server.UseAspNetCore().EnableTokenEndpointPassthrough().DisableTransportSecurityRequirement();
+                // api.md's form field `audience` picks the audience on hosts that do not decide it; OpenIddict reserves that
+                // name for token exchange, so it is moved aside before OpenIddict validates the request.
+                server.AddEventHandler<OpenIddict.Server.OpenIddictServerEvents.ExtractTokenRequestContext>(handler => handler
+                    .UseInlineHandler(context =>
+                    {
+                        if (context.Request?.GetParameter(Oidc.Parameters.Audience) is { } audience)
+                        {
+                            context.Request.SetParameter(TokenEndpoint.AudienceParameter, audience);
+                            context.Request.RemoveParameter(Oidc.Parameters.Audience);
+                        }
+                        return default;
+                    })
+                    .SetOrder(int.MaxValue - 100_000)
+                    .SetType(OpenIddict.Server.OpenIddictServerHandlerType.Custom));
+            });
+
+        services.AddGatewayAuthentication(settings);
+        services.AddEntraFederation(configuration);
+        services.AddGatewayRateLimits();
+
+        services.AddSingleton<OrchestratorUpstream>();
+        services.AddSingleton<OrchestratorClient>();
+        services.AddHttpClient(OrchestratorClient.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(10));
+        services.AddReverseProxy();
+        services.AddSingleton(sp => sp.GetRequiredService<OrchestratorUpstream>().ConfigProvider);
+
+        services.AddHealthChecks()
+            .AddCheck<IdentityStoreHealthCheck>("identity-store", tags: ["ready"])
+            .AddCheck<OrchestratorHealthCheck>("orchestrator", tags: ["ready"]);
+        return services;
+    }
+
+    public static WebApplication UseGateway(this WebApplication app)
+    {
+        app.UseExceptionHandler(errors => errors.Run(http =>
+        {
+            var error = http.Features.Get<IExceptionHandlerFeature>()?.Error;
+            return error is BadHttpRequestException bad
+                ? GatewayProblems.WriteAsync(http, bad.StatusCode, bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? ErrorCodes.PayloadTooLarge : ErrorCodes.BadEnvelope, bad.Message)
+                : GatewayProblems.WriteAsync(http, StatusCodes.Status500InternalServerError, ErrorCodes.Internal, "An unexpected error occurred; it was logged.");
+        }));
+        app.UseMiddleware<RequestHygiene>();
+        app.UseAuthentication();
+        app.UseMiddleware<ApiGuard>();
+        app.UseRateLimiter();
+        app.UseAuthorization();
+
+        app.MapTokenEndpoint();
+        app.MapUserEndpoints();
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
+        app.MapReverseProxy(proxy => proxy.Use(async (http, next) =>
+        {
+            await next();
+            if (http.GetForwarderErrorFeature() is { } failure && !http.Response.HasStarted)
+                await GatewayProblems.WriteAsync(http, StatusCodes.Status502BadGateway, ErrorCodes.UpstreamUnavailable,
+                    $"The orchestrator could not be reached ({failure.Error}); retry.");
+        })).RequireRateLimiting(GatewayRateLimits.ApiPolicy);
+        return app;
+    }
+}
+
+internal sealed class IdentityStoreHealthCheck(IServiceScopeFactory scopes) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            using var scope = scopes.CreateScope();
+            await scope.ServiceProvider.GetRequiredService<GatewayDbContext>().Users.AnyAsync(cancellationToken);
+            return HealthCheckResult.Healthy();
+        }
+        catch (Exception ex)
+        {
+            return HealthCheckResult.Unhealthy("The identity store is not reachable", ex);
+        }
+    }
+}
+
+internal sealed class OrchestratorHealthCheck(OrchestratorClient orchestrator) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await orchestrator.IsReadyAsync(cancellationToken) ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("The orchestrator is not ready");
+        }
+        catch (Exception ex)
+        {
+            return HealthCheckResult.Unhealthy("The orchestrator is not reachable", ex);
+        }
+    }
+}

@@ -1,0 +1,55 @@
+namespace OpenHvx.Gateway;
+
+/// <summary>Settings of the gateway (section <c>Gateway</c>; OPENHVX_ORCHESTRATOR_URL, OPENHVX_ISSUER, OPENHVX_ADMIN_PASSWORD).</summary>
+public sealed class GatewayOptions
+{
+    public const string Section = "Gateway";
+
+    /// <summary>The orchestrator every <c>/api/v1/admin/**</c> and <c>/api/v1/tenant/**</c> request is proxied to.</summary>
+    public string? OrchestratorUrl { get; set; }
+
+    /// <summary>The <c>iss</c> of every token; fixed, so that a token is the same whichever host issued it.</summary>
+    public string Issuer { get; set; } = "http://localhost:8080/";
+
+    /// <summary>The identity store: users, service clients, refresh tokens, signing keys (SQLite).</summary>
+    public string Database { get; set; } = ".openhvx/gateway.db";
+
+    /// <summary>The bootstrap admin's password (user <c>admin</c>), used when that user is first created.</summary>
+    public string? AdminPassword { get; set; }
+
+    /// <summary>When no admin password is configured: generate one and print it once (DevHost), or refuse to start.</summary>
+    public bool GenerateAdminPassword { get; set; }
+
+    /// <summary>Host prefixes that decide the audience; other hosts (localhost, an IP) go by path.</summary>
+    public List<string> AdminHostPrefixes { get; set; } = ["api-admin.", "admin-api."];
+    public List<string> TenantHostPrefixes { get; set; } = ["api."];
+
+    public TimeSpan AdminTokenLifetime { get; set; } = TimeSpan.FromMinutes(30);
+    public TimeSpan TenantTokenLifetime { get; set; } = TimeSpan.FromHours(8);
+    public TimeSpan RefreshTokenLifetime { get; set; } = TimeSpan.FromDays(14);
+
+    /// <summary>Requests with a larger body get 413.</summary>
+    public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Per tenant (admins: per subject) on the API.</summary>
+    public RateLimitOptions RateLimit { get; set; } = new();
+
+    /// <summary>Per client address on <c>/connect/token</c> (password guessing).</summary>
+    public RateLimitOptions TokenRateLimit { get; set; } = new() { TokenLimit = 20, TokensPerPeriod = 5 };
+
+    /// <summary>Inbound headers that claim an identity: removed before anything reads them or the request is proxied.</summary>
+    public List<string> StrippedHeaders { get; set; } =
+    [
+        "X-Tenant-Id", "X-Roles", "X-Role", "X-User-Id", "X-User", "X-User-Name", "X-Scopes", "X-Client-Id",
+        "X-Forwarded-User", "X-Forwarded-Email", "X-Remote-User", "Remote-User", "X-Auth-Request-User", "X-Auth-Request-Email",
+        "X-Ms-Client-Principal", "X-Ms-Client-Principal-Id", "X-Ms-Client-Principal-Name",
+    ];
+}
+
+/// <summary>A token bucket: up to <see cref="TokenLimit"/> requests at once, refilled by <see cref="TokensPerPeriod"/> each period.</summary>
+public sealed class RateLimitOptions
+{
+    public int TokenLimit { get; set; } = 200;
+    public int TokensPerPeriod { get; set; } = 100;
+    public TimeSpan ReplenishmentPeriod { get; set; } = TimeSpan.FromSeconds(1);
+}

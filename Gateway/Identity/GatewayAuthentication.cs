@@ -1,0 +1,63 @@
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Authorization.Policy;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Tokens;
+using OpenHvx.Contracts;
+using OpenHvx.Gateway.Proxy;
+
+namespace OpenHvx.Gateway.Identity;
+
+public static class GatewayPolicies
+{
+    public const string Admin = "admin";
+    public const string TenantUsers = "tenant-users";
+}
+
+public static class GatewayAuthentication
+{
+    /// <summary>Our own access tokens, validated with the persisted key: issuer, audience, lifetime, RS256 only, type at+jwt.</summary>
+    public static IServiceCollection AddGatewayAuthentication(this IServiceCollection services, GatewayOptions options)
+    {
+        services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme)
+            .AddJwtBearer(bearer =>
+            {
+                bearer.MapInboundClaims = false;
+                bearer.TokenValidationParameters = new TokenValidationParameters
+                {
+                    ValidIssuer = options.Issuer,
+                    ValidAudiences = [Audiences.Admin, Audiences.Tenant],
+                    ValidAlgorithms = TokenClaims.Algorithms,
+                    ValidTypes = ["at+jwt"],
+                    NameClaimType = TokenClaims.Subject,
+                    RoleClaimType = TokenClaims.Role,
+                    ClockSkew = TokenClaims.ClockSkew,
+                };
+            });
+        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+            .Configure<IdentityKeys>((bearer, keys) => bearer.TokenValidationParameters.IssuerSigningKey = keys.SigningKey);
+
+        services.AddAuthorizationBuilder()
+            .AddPolicy(GatewayPolicies.Admin, policy => policy.RequireAuthenticatedUser().RequireClaim("aud", Audiences.Admin).RequireRole(Roles.GlobalAdmin)
+                .RequireAssertion(c => ApiGuard.ScopesOf(c.User).Contains(Scopes.Admin)))
+            .AddPolicy(GatewayPolicies.TenantUsers, policy => policy.RequireAuthenticatedUser().RequireClaim("aud", Audiences.Tenant).RequireRole(Roles.TenantAdmin)
+                .RequireClaim(TokenClaims.TenantId).RequireAssertion(c => ApiGuard.ScopesOf(c.User).Contains(Scopes.Users)));
+        services.AddSingleton<IAuthorizationMiddlewareResultHandler, ProblemAuthorizationResults>();
+        return services;
+    }
+}
+
+/// <summary>Authorization refusals as problem details with a code, like every other error.</summary>
+internal sealed class ProblemAuthorizationResults : IAuthorizationMiddlewareResultHandler
+{
+    private readonly AuthorizationMiddlewareResultHandler _default = new();
+
+    public Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult result)
+    {
+        if (result.Challenged)
+            return GatewayProblems.WriteAsync(context, StatusCodes.Status401Unauthorized, ErrorCodes.Unauthenticated, "A valid bearer token is required.");
+        if (result.Forbidden)
+            return GatewayProblems.WriteAsync(context, StatusCodes.Status403Forbidden, ErrorCodes.Forbidden, "Your token does not grant this.");
+        return _default.HandleAsync(next, context, policy, result);
+    }
+}

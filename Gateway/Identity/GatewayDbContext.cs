@@ -1,0 +1,52 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace OpenHvx.Gateway.Identity;
+
+/// <summary>The gateway's identity store: OpenIddict's applications and tokens, our users and the signing keys.</summary>
+public sealed class GatewayDbContext(DbContextOptions<GatewayDbContext> options) : DbContext(options)
+{
+    public DbSet<GatewayUser> Users => Set<GatewayUser>();
+    public DbSet<StoredKey> Keys => Set<StoredKey>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        base.OnModelCreating(modelBuilder);
+        modelBuilder.Entity<GatewayUser>(user =>
+        {
+            user.ToTable("users");
+            user.HasKey(u => u.Username);
+            user.HasIndex(u => u.TenantId);
+        });
+        modelBuilder.Entity<StoredKey>(key =>
+        {
+            key.ToTable("keys");
+            key.HasKey(k => k.Use);
+        });
+    }
+}
+
+/// <summary>A person who signs in with a password. Admins have no tenant; tenant users have exactly one.</summary>
+public sealed class GatewayUser
+{
+    public required string Username { get; set; }
+    public required string PasswordHash { get; set; }
+    public string? TenantId { get; set; }
+
+    /// <summary>Space-separated roles.</summary>
+    public required string Roles { get; set; }
+
+    public bool Disabled { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public IReadOnlyList<string> RoleList => Roles.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+    public bool IsAdmin => TenantId is null;
+}
+
+/// <summary>Key material kept across restarts: <c>signing</c> (RSA, PKCS#8) and <c>encryption</c> (AES-256, for refresh tokens).</summary>
+public sealed class StoredKey
+{
+    public required string Use { get; set; }
+    public required string KeyId { get; set; }
+    public required string Material { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}

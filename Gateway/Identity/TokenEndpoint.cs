@@ -1,0 +1,128 @@
+using System.Collections.Immutable;
+using System.Security.Claims;
+using System.Text.Json;
+using Microsoft.AspNetCore;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using OpenHvx.Contracts;
+using OpenHvx.Gateway.Proxy;
+using OpenIddict.Abstractions;
+using OpenIddict.Server.AspNetCore;
+using Oidc = OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace OpenHvx.Gateway.Identity;
+
+/// <summary>
+/// <c>POST /connect/token</c>: OpenIddict has checked the protocol (grant type, client, refresh token); this decides
+/// who the caller is, which audience it may have, and the claims of api.md.
+/// </summary>
+public static class TokenEndpoint
+{
+    public const string Path = "/connect/token";
+
+    /// <summary>Where the request's <c>audience</c> field is kept (see AddGateway).</summary>
+    public const string AudienceParameter = "openhvx_audience";
+
+    /// <summary>Properties of a service client (an OpenIddict application) that say what its tokens carry.</summary>
+    public const string TenantProperty = "openhvx_tenant_id";
+    public const string RolesProperty = "openhvx_roles";
+
+    public static IEndpointRouteBuilder MapTokenEndpoint(this IEndpointRouteBuilder app)
+    {
+        app.MapPost(Path, ExchangeAsync).RequireRateLimiting(GatewayRateLimits.TokenPolicy).ExcludeFromDescription();
+        return app;
+    }
+
+    private static async Task<IResult> ExchangeAsync(
+        HttpContext http, GatewayDbContext db, IOpenIddictApplicationManager applications, HostAudiences hosts,
+        IOptions<GatewayOptions> options, UserPasswords passwords)
+    {
+        var request = http.GetOpenIddictServerRequest() ?? throw new InvalidOperationException("OpenIddict did not parse the token request.");
+        var requestedAudience = hosts.OfHost(http.Request.Host.Host) ?? (string?)request[AudienceParameter] ?? Audiences.Tenant;
+        if (!Audiences.IsKnown(requestedAudience))
+            return Refuse(Oidc.Errors.InvalidRequest, "'audience' must be 'admin' or 'tenant'.");
+
+        Subject subject;
+        var offline = false;
+        if (request.IsPasswordGrantType())
+        {
+            var user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Username == (request.Username ?? "").ToLowerInvariant(), http.RequestAborted);
+            if (user is null || user.Disabled || !passwords.Verify(user, request.Password ?? ""))
+                return Refuse(Oidc.Errors.InvalidGrant, "The username or password is wrong.");
+            subject = Subject.Of(user);
+            offline = true;
+        }
+        else if (request.IsClientCredentialsGrantType())
+        {
+            var application = await applications.FindByClientIdAsync(request.ClientId!, http.RequestAborted);
+            if (application is null)
+                return Refuse(Oidc.Errors.InvalidClient, "Unknown client.");
+            subject = await Subject.OfClientAsync(applications, application, request.ClientId!, http.RequestAborted);
+        }
+        else if (request.IsRefreshTokenGrantType())
+        {
+            var previous = (await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)).Principal;
+            var name = previous?.GetClaim(Oidc.Claims.Subject);
+            var user = name is null ? null : await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Username == name, http.RequestAborted);
+            if (user is null || user.Disabled)
+                return Refuse(Oidc.Errors.InvalidGrant, "The refresh token is no longer valid.");
+            // The roles and tenant are read again: a change since the last token applies now.
+            subject = Subject.Of(user);
+            requestedAudience = previous!.GetAudiences().FirstOrDefault() ?? requestedAudience;
+            offline = true;
+        }
+        else
+        {
+            return Refuse(Oidc.Errors.UnsupportedGrantType, "Use grant_type password, client_credentials or refresh_token.");
+        }
+
+        var audience = subject.IsAdmin ? Audiences.Admin : Audiences.Tenant;
+        if (audience != requestedAudience)
+            return Refuse(Oidc.Errors.InvalidGrant, subject.IsAdmin
+                ? "An admin obtains admin tokens only (use the admin host, or audience=admin)."
+                : "A tenant user obtains tenant tokens only (use the tenant host, or audience=tenant).");
+
+        var allowed = Scopes.GrantedBy(subject.Roles);
+        var requested = request.GetScopes().Where(s => s != Oidc.Scopes.OfflineAccess).ToList();
+        var granted = requested.Count == 0 ? allowed : allowed.Intersect(requested).ToList();
+        if (granted.Count == 0)
+            return Refuse(Oidc.Errors.InvalidScope, $"None of the requested scopes is granted to this account; it may have: {string.Join(' ', allowed)}.");
+
+        var identity = new ClaimsIdentity(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, Oidc.Claims.Subject, Oidc.Claims.Role);
+        identity.SetClaim(Oidc.Claims.Subject, subject.Id);
+        if (subject.TenantId is not null)
+            identity.SetClaim(TokenClaims.TenantId, subject.TenantId);
+        identity.SetClaims(Oidc.Claims.Role, [.. subject.Roles]);
+        identity.SetAudiences(audience);
+        identity.SetScopes(offline ? [.. granted, Oidc.Scopes.OfflineAccess] : [.. granted]);
+        identity.SetAccessTokenLifetime(subject.IsAdmin ? options.Value.AdminTokenLifetime : options.Value.TenantTokenLifetime);
+        identity.SetDestinations(_ => [Oidc.Destinations.AccessToken]);
+        return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+    }
+
+    private static IResult Refuse(string error, string description) => Results.Forbid(
+        new AuthenticationProperties(new Dictionary<string, string?>
+        {
+            [OpenIddictServerAspNetCoreConstants.Properties.Error] = error,
+            [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = description,
+        }),
+        [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+
+    private sealed record Subject(string Id, string? TenantId, IReadOnlyList<string> Roles)
+    {
+        public bool IsAdmin => TenantId is null;
+
+        public static Subject Of(GatewayUser user) => new(user.Username, user.TenantId, user.RoleList);
+
+        public static async Task<Subject> OfClientAsync(IOpenIddictApplicationManager applications, object application, string clientId, CancellationToken cancellationToken)
+        {
+            var properties = await applications.GetPropertiesAsync(application, cancellationToken);
+            var tenant = properties.TryGetValue(TenantProperty, out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+            var roles = properties.TryGetValue(RolesProperty, out var r) && r.ValueKind == JsonValueKind.Array
+                ? r.EnumerateArray().Select(e => e.GetString()!).ToList()
+                : [];
+            return new Subject("client:" + clientId, tenant, roles);
+        }
+    }
+}

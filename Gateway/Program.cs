@@ -1,0 +1,20 @@
+namespace OpenHvx.Gateway;
+
+/// <summary>The gateway alone: token service and proxy to OPENHVX_ORCHESTRATOR_URL, identity store in OPENHVX_GATEWAY_DB.</summary>
+public static class Program
+{
+    public static void Main(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
+            builder.WebHost.UseUrls("http://localhost:8080");
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning)
+            .AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Warning)
+            .AddFilter("OpenIddict", LogLevel.Warning);
+        builder.Services.AddGateway(builder.Configuration);
+
+        var app = builder.Build();
+        app.UseGateway();
+        app.Run();
+    }
+}

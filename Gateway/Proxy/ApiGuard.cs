@@ -1,0 +1,107 @@
+using System.Security.Claims;
+using Microsoft.Extensions.Options;
+using OpenHvx.Contracts;
+
+namespace OpenHvx.Gateway.Proxy;
+
+/// <summary>
+/// Every <c>/api/</c> request: a valid token (401), of the audience the host (or else the path) implies (401), with
+/// the role that audience needs (403) and the scope the method needs (403). A path of the other API on a host that
+/// decides the audience is not served there (404).
+/// </summary>
+public sealed class ApiGuard(RequestDelegate next, HostAudiences hosts)
+{
+    public async Task InvokeAsync(HttpContext http)
+    {
+        var path = http.Request.Path.Value ?? "";
+        if (!path.StartsWith("/api/", StringComparison.OrdinalIgnoreCase))
+        {
+            await next(http);
+            return;
+        }
+        var expected = hosts.Expected(http);
+        if (expected is null)
+        {
+            await GatewayProblems.WriteAsync(http, StatusCodes.Status404NotFound, ErrorCodes.NotFound, "No API is served at this path.");
+            return;
+        }
+        var user = http.User;
+        if (user.Identity?.IsAuthenticated != true)
+        {
+            await ChallengeAsync(http, "A valid bearer token is required.");
+            return;
+        }
+        if (!user.FindAll("aud").Any(c => c.Value == expected))
+        {
+            await ChallengeAsync(http, $"This API takes tokens of audience '{expected}'.");
+            return;
+        }
+        if (Audiences.OfPath(path) != expected)
+        {
+            await GatewayProblems.WriteAsync(http, StatusCodes.Status404NotFound, ErrorCodes.NotFound, $"This host serves the {expected} API only.");
+            return;
+        }
+        if (Refusal(user, expected, http.Request.Method, path) is { } refusal)
+        {
+            await GatewayProblems.WriteAsync(http, StatusCodes.Status403Forbidden, ErrorCodes.Forbidden, refusal);
+            return;
+        }
+        await next(http);
+    }
+
+    private static string? Refusal(ClaimsPrincipal user, string audience, string method, string path)
+    {
+        var scopes = ScopesOf(user);
+        if (audience == Audiences.Admin)
+            return user.IsInRole(Roles.GlobalAdmin) && scopes.Contains(Scopes.Admin) ? null : $"The admin API needs role {Roles.GlobalAdmin} and scope {Scopes.Admin}.";
+        if (!Roles.TenantRoles.Any(user.IsInRole) || user.FindFirst(TokenClaims.TenantId) is null)
+            return "The tenant API needs a tenant role and a tenant.";
+        if (HttpMethods.IsGet(method) || HttpMethods.IsHead(method))
+            return scopes.Contains(Scopes.Read) ? null : $"Reading needs scope {Scopes.Read}.";
+        if (path.StartsWith("/api/v1/tenant/users", StringComparison.OrdinalIgnoreCase))
+            return scopes.Contains(Scopes.Users) ? null : $"Managing users needs scope {Scopes.Users}.";
+        return scopes.Contains(Scopes.Write) && Roles.TenantWriters.Any(user.IsInRole) ? null : $"Changes need a writer role and scope {Scopes.Write}.";
+    }
+
+    public static IReadOnlySet<string> ScopesOf(ClaimsPrincipal user) => TokenClaims.ScopesIn(user.FindAll(TokenClaims.Scope).Select(c => c.Value));
+
+    private static Task ChallengeAsync(HttpContext http, string detail)
+    {
+        http.Response.Headers.WWWAuthenticate = "Bearer error=\"invalid_token\"";
+        return GatewayProblems.WriteAsync(http, StatusCodes.Status401Unauthorized, ErrorCodes.Unauthenticated, detail);
+    }
+}
+
+/// <summary>Request id in and out (kept when the caller sent a sane one), identity headers out, body size bounded.</summary>
+public sealed class RequestHygiene(RequestDelegate next, IOptions<GatewayOptions> options)
+{
+    public const string RequestIdHeader = "X-Request-Id";
+
+    public async Task InvokeAsync(HttpContext http)
+    {
+        var inbound = http.Request.Headers[RequestIdHeader].ToString();
+        var requestId = inbound.Length is > 0 and <= 128 && inbound.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':')
+            ? inbound
+            : Guid.NewGuid().ToString("N");
+        http.TraceIdentifier = requestId;
+        http.Request.Headers[RequestIdHeader] = requestId;
+        http.Response.OnStarting(() =>
+        {
+            http.Response.Headers[RequestIdHeader] = requestId;
+            return Task.CompletedTask;
+        });
+
+        foreach (var header in options.Value.StrippedHeaders)
+            http.Request.Headers.Remove(header);
+
+        var max = options.Value.MaxRequestBodyBytes;
+        if (http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            limit.MaxRequestBodySize = max;
+        if (http.Request.ContentLength > max)
+        {
+            await GatewayProblems.WriteAsync(http, StatusCodes.Status413PayloadTooLarge, ErrorCodes.PayloadTooLarge, $"The body may have at most {max} bytes.");
+            return;
+        }
+        await next(http);
+    }
+}

@@ -1,0 +1,70 @@
+using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Configuration;
+
+namespace OpenHvx.Gateway.Proxy;
+
+/// <summary>
+/// YARP's routes to the orchestrator: <c>/api/v1/admin/**</c> and <c>/api/v1/tenant/**</c>. The address can be set
+/// after start (DevHost starts the orchestrator on a port it learns only then).
+/// </summary>
+public sealed class OrchestratorUpstream
+{
+    public const string ClusterId = "orchestrator";
+
+    private readonly InMemoryConfigProvider _config;
+
+    public OrchestratorUpstream(IOptions<GatewayOptions> options)
+    {
+        Address = options.Value.OrchestratorUrl is { Length: > 0 } url ? new Uri(url) : null;
+        _config = new InMemoryConfigProvider(Routes, Clusters(Address));
+    }
+
+    public Uri? Address { get; private set; }
+
+    public IProxyConfigProvider ConfigProvider => _config;
+
+    public void SetAddress(Uri address)
+    {
+        Address = address;
+        _config.Update(Routes, Clusters(address));
+    }
+
+    private static readonly IReadOnlyList<RouteConfig> Routes =
+    [
+        new() { RouteId = "admin-api", ClusterId = ClusterId, Match = new RouteMatch { Path = "/api/v1/admin/{**rest}" } },
+        new() { RouteId = "tenant-api", ClusterId = ClusterId, Match = new RouteMatch { Path = "/api/v1/tenant/{**rest}" } },
+    ];
+
+    private static IReadOnlyList<ClusterConfig> Clusters(Uri? address) =>
+    [
+        new()
+        {
+            ClusterId = ClusterId,
+            Destinations = address is null
+                ? new Dictionary<string, DestinationConfig>()
+                : new Dictionary<string, DestinationConfig> { ["primary"] = new() { Address = address.ToString() } },
+        },
+    ];
+}
+
+/// <summary>Direct calls from the gateway to the orchestrator, with the caller's own token (it checks it again).</summary>
+public sealed class OrchestratorClient(IHttpClientFactory factory, OrchestratorUpstream upstream)
+{
+    public const string HttpClientName = "orchestrator";
+
+    public async Task<bool> TenantExistsAsync(string tenantId, HttpContext caller)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(Upstream, $"/api/v1/admin/tenants/{Uri.EscapeDataString(tenantId)}"));
+        request.Headers.TryAddWithoutValidation("Authorization", caller.Request.Headers.Authorization.ToString());
+        using var response = await factory.CreateClient(HttpClientName).SendAsync(request, caller.RequestAborted);
+        return response.IsSuccessStatusCode;
+    }
+
+    public async Task<bool> IsReadyAsync(CancellationToken cancellationToken)
+    {
+        using var response = await factory.CreateClient(HttpClientName).GetAsync(new Uri(Upstream, "/health/ready"), cancellationToken);
+        return response.IsSuccessStatusCode;
+    }
+
+    private Uri Upstream => upstream.Address ?? throw new InvalidOperationException("The orchestrator's address is not set (OPENHVX_ORCHESTRATOR_URL).");
+}

@@ -1,0 +1,81 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.IdentityModel.Tokens;
+using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Api;
+
+namespace OpenHvx.Orchestrator.Security;
+
+public static class OrchestratorPolicies
+{
+    public const string Admin = "admin";
+    public const string TenantRead = "tenant-read";
+    public const string TenantWrite = "tenant-write";
+}
+
+/// <summary>
+/// The orchestrator never trusts the gateway's word: it validates every bearer token itself against the token
+/// service's discovery document (issuer, signature, lifetime, RS256 only, type at+jwt) and authorizes by audience,
+/// role and scope.
+/// </summary>
+public static class OrchestratorSecurity
+{
+    public static IServiceCollection AddOrchestratorSecurity(this IServiceCollection services, IConfiguration configuration)
+    {
+        var authority = configuration["OPENHVX_AUTHORITY"] is { Length: > 0 } fromEnvironment
+            ? fromEnvironment
+            : configuration[$"{OrchestratorOptions.Section}:{nameof(OrchestratorOptions.Authority)}"];
+        services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(bearer =>
+        {
+            // Checked when the first request arrives (DevHost learns the gateway's address only after both have started).
+            bearer.Authority = authority;
+            bearer.RequireHttpsMetadata = authority?.StartsWith("https:", StringComparison.OrdinalIgnoreCase) == true;
+            // A token service that was down at the orchestrator's first request is asked again soon, not in 5 minutes.
+            bearer.RefreshInterval = TimeSpan.FromSeconds(10);
+            bearer.MapInboundClaims = false;
+            bearer.TokenValidationParameters = new TokenValidationParameters
+            {
+                ValidAudiences = [Audiences.Admin, Audiences.Tenant],
+                ValidAlgorithms = TokenClaims.Algorithms,
+                ValidTypes = ["at+jwt"],
+                NameClaimType = TokenClaims.Subject,
+                RoleClaimType = TokenClaims.Role,
+                ClockSkew = TokenClaims.ClockSkew,
+            };
+            bearer.Events = new JwtBearerEvents
+            {
+                OnChallenge = async context =>
+                {
+                    context.HandleResponse();
+                    context.Response.Headers.WWWAuthenticate = "Bearer error=\"invalid_token\"";
+                    await WriteAsync(context.HttpContext, ErrorCodes.Unauthenticated, "A valid bearer token of this API's audience is required.", StatusCodes.Status401Unauthorized);
+                },
+                OnForbidden = context => WriteAsync(context.HttpContext, ErrorCodes.Forbidden, "Your token does not grant this.", StatusCodes.Status403Forbidden),
+            };
+        });
+        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Validate(
+            bearer => !string.IsNullOrEmpty(bearer.Authority), "Set OPENHVX_AUTHORITY (Orchestrator:Authority): the token service whose keys validate bearer tokens.");
+
+        services.AddAuthorizationBuilder()
+            .AddPolicy(OrchestratorPolicies.Admin, policy => policy.RequireClaim("aud", Audiences.Admin).RequireRole(Roles.GlobalAdmin)
+                .RequireAssertion(c => HasScope(c.User, Scopes.Admin)))
+            .AddPolicy(OrchestratorPolicies.TenantRead, policy => policy.RequireClaim("aud", Audiences.Tenant).RequireClaim(TokenClaims.TenantId)
+                .RequireRole([.. Roles.TenantRoles]).RequireAssertion(c => HasScope(c.User, Scopes.Read)))
+            .AddPolicy(OrchestratorPolicies.TenantWrite, policy => policy.RequireClaim("aud", Audiences.Tenant).RequireClaim(TokenClaims.TenantId)
+                .RequireRole([.. Roles.TenantWriters]).RequireAssertion(c => HasScope(c.User, Scopes.Write)));
+        return services;
+    }
+
+    private static bool HasScope(ClaimsPrincipal user, string scope) => TokenClaims.ScopesIn(user.FindAll(TokenClaims.Scope).Select(c => c.Value)).Contains(scope);
+
+    private static Task WriteAsync(HttpContext http, string code, string detail, int status)
+    {
+        var problem = ApiProblems.Create(code, detail, status: status);
+        http.Response.StatusCode = status;
+        return http.Response.WriteAsJsonAsync(problem, (System.Text.Json.JsonSerializerOptions?)null, "application/problem+json");
+    }
+}
