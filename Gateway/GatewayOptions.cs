@@ -31,8 +31,11 @@ public sealed class GatewayOptions
     /// <summary>Requests with a larger body get 413.</summary>
     public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
 
-    /// <summary>Per tenant (admins: per subject) on the API.</summary>
+    /// <summary>Per tenant on the API: every user and service client of a tenant share one bucket.</summary>
     public RateLimitOptions RateLimit { get; set; } = new();
+
+    /// <summary>Per admin (subject) on the API.</summary>
+    public RateLimitOptions AdminRateLimit { get; set; } = new() { TokenLimit = 1000, TokensPerPeriod = 500 };
 
     /// <summary>Per client address on <c>/connect/token</c> (password guessing).</summary>
     public RateLimitOptions TokenRateLimit { get; set; } = new() { TokenLimit = 20, TokensPerPeriod = 5 };

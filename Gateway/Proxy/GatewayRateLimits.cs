@@ -7,7 +7,7 @@ using OpenHvx.Contracts;
 
 namespace OpenHvx.Gateway.Proxy;
 
-/// <summary>Token buckets: one per tenant (admins: per subject) on the API, one per client address on the token endpoint.</summary>
+/// <summary>Token buckets: one per tenant (admins: one per subject) on the API, one per client address on the token endpoint.</summary>
 public static class GatewayRateLimits
 {
     public const string ApiPolicy = "per-tenant";
@@ -17,7 +17,9 @@ public static class GatewayRateLimits
     {
         services.AddRateLimiter(limiter =>
         {
-            limiter.AddPolicy(ApiPolicy, http => Bucket(PartitionOf(http.User) ?? AddressOf(http), Options(http).RateLimit));
+            limiter.AddPolicy(ApiPolicy, http => PartitionOf(http.User) is { } partition
+                ? Bucket(partition, partition.StartsWith("tenant:", StringComparison.Ordinal) ? Options(http).RateLimit : Options(http).AdminRateLimit)
+                : Bucket(AddressOf(http), Options(http).TokenRateLimit));
             limiter.AddPolicy(TokenPolicy, http => Bucket(AddressOf(http), Options(http).TokenRateLimit));
             limiter.OnRejected = async (context, cancellationToken) =>
             {

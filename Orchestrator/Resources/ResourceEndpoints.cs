@@ -20,8 +20,16 @@ public static class ResourceEndpoints
     {
         tenant.MapGet("/resources", async (HttpContext http, IResourceStore resources, CancellationToken ct) =>
             Results.Ok((await resources.ListAsync(Tasks.Caller.From(http.User).TenantId!, ct))
-                .Select(r => new { r.ResourceId, r.TenantId, r.Kind, r.Name, r.TaskId, r.CreatedAt, r.Charge })))
+                .Select(TenantView)))
+            .WithTags("Resources");
+        // Another tenant's resource is "not found", like one that does not exist.
+        tenant.MapGet("/resources/{resourceId}", async (string resourceId, HttpContext http, IResourceStore resources, CancellationToken ct) =>
+            (await resources.ListAsync(Tasks.Caller.From(http.User).TenantId!, ct)).FirstOrDefault(r => r.ResourceId == resourceId) is { } resource
+                ? Results.Ok(TenantView(resource))
+                : Api.ApiProblems.Result(Contracts.ErrorCodes.NotFound, $"Resource '{resourceId}' was not found."))
             .WithTags("Resources");
         return tenant;
     }
+
+    private static object TenantView(TenantResource r) => new { r.ResourceId, r.TenantId, r.Kind, r.Name, r.TaskId, r.CreatedAt, r.Charge };
 }

@@ -37,6 +37,9 @@ public sealed class TestDevHost(string root, IDictionary<string, string?>? setti
             ["Gateway:Database"] = Path.Combine(Root, "gateway.db"),
             ["Gateway:AdminPassword"] = Tokens.AdminPassword,
             ["Gateway:GenerateAdminPassword"] = "false",
+            // Tests ask for many tokens from one address in a few seconds.
+            ["Gateway:TokenRateLimit:TokenLimit"] = "1000",
+            ["Gateway:TokenRateLimit:TokensPerPeriod"] = "1000",
             ["Agent:DataPath"] = AgentData,
             ["Agent:HeartbeatInterval"] = "00:00:01",
             ["Logging:LogLevel:Default"] = "Warning",
