@@ -89,8 +89,7 @@ public static class GatewayExtensions
                     .SetType(OpenIddict.Server.OpenIddictServerHandlerType.Custom));
             });
 
-        services.AddGatewayAuthentication(settings);
-        services.AddEntraFederation(configuration);
+        services.AddGatewayAuthentication(settings, configuration);
         services.AddGatewayRateLimits();
 
         services.AddSingleton<OrchestratorUpstream>();

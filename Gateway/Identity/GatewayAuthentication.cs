@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Authorization.Policy;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 using OpenHvx.Contracts;
+using OpenHvx.Gateway.Federation;
 using OpenHvx.Gateway.Proxy;
 
 namespace OpenHvx.Gateway.Identity;
@@ -17,10 +18,13 @@ public static class GatewayPolicies
 public static class GatewayAuthentication
 {
     /// <summary>Our own access tokens, validated with the persisted key: issuer, audience, lifetime, RS256 only, type at+jwt.</summary>
-    public static IServiceCollection AddGatewayAuthentication(this IServiceCollection services, GatewayOptions options)
+    public static IServiceCollection AddGatewayAuthentication(this IServiceCollection services, GatewayOptions options, IConfiguration configuration)
     {
-        services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme)
-            .AddJwtBearer(bearer =>
+        var federated = Federation.EntraFederation.IsConfigured(configuration);
+        services.AddSingleton<Federation.InternalTokens>();
+        var authentication = services.AddAuthentication(federated ? Federation.EntraFederation.SelectorScheme : JwtBearerDefaults.AuthenticationScheme);
+        authentication.AddEntraFederation(configuration);
+        authentication.AddJwtBearer(bearer =>
             {
                 bearer.MapInboundClaims = false;
                 bearer.TokenValidationParameters = new TokenValidationParameters

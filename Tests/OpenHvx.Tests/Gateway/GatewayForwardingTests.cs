@@ -15,7 +15,10 @@ using OpenHvx.Tests.Support;
 
 namespace OpenHvx.Tests.Gateway;
 
-/// <summary>What the gateway hands upstream, seen by an upstream that echoes the request headers back.</summary>
+/// <summary>
+/// What the gateway hands upstream, seen by an upstream that echoes the request headers back; this gateway also has
+/// Entra federation configured, so our tokens pass through its scheme selector.
+/// </summary>
 [TestFixture]
 [Category("Integration")]
 public sealed class GatewayForwardingTests
@@ -49,6 +52,10 @@ public sealed class GatewayForwardingTests
             ["Gateway:Database"] = _folder.File("gateway.db"),
             ["OPENHVX_ADMIN_PASSWORD"] = Tokens.AdminPassword,
             ["Gateway:MaxRequestBodyBytes"] = "1000",
+            // Entra federation on: our own tokens must still go through the scheme selector.
+            ["AzureAd:Instance"] = "https://login.microsoftonline.com/",
+            ["AzureAd:TenantId"] = "00000000-0000-0000-0000-000000000001",
+            ["AzureAd:ClientId"] = "00000000-0000-0000-0000-000000000002",
         });
         gateway.Services.AddGateway(gateway.Configuration);
         _gateway = gateway.Build();

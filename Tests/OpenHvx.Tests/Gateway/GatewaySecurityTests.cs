@@ -9,6 +9,7 @@ using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using OpenHvx.Gateway;
+using OpenHvx.Gateway.Federation;
 using OpenHvx.Gateway.Identity;
 using OpenHvx.Tests.Support;
 
@@ -270,6 +271,20 @@ public sealed class GatewaySecurityTests : DevHostFixture
         var quota = await alpha.GetFromJsonAsync<JsonElement>("/api/v1/tenant/quotas");
         Assert.That(quota.GetProperty("vmCount").GetProperty("used").GetInt64(), Is.GreaterThanOrEqualTo(2));
         Assert.That((await AgentHost.VmsAsync(DevHost.Services)).Any(v => v.GetProperty("id").GetString() == vmId), Is.True, "the VM exists on the simulated host");
+    }
+
+    [Test]
+    public async Task A_federated_identity_reaches_the_orchestrator_with_a_token_of_ours_and_stays_in_its_tenant()
+    {
+        var mapping = new EntraMapping { Tenants = new(StringComparer.OrdinalIgnoreCase) { ["dir-alpha"] = "alpha" } };
+        var entra = new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity(
+            [new("oid", "entra-user-1"), new("tid", "dir-alpha"), new("roles", "OpenHvx.TenantUser")], "Entra"));
+        var token = DevHost.GatewayServices.GetRequiredService<InternalTokens>().Mint(mapping.Map(entra)!);
+
+        using var direct = Tokens.Client(DevHost.App.CoreUrl, token);
+        Assert.That((await direct.GetAsync($"/api/v1/tenant/tasks/{_ids["alphaTask"]}")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That((await direct.GetAsync($"/api/v1/tenant/tasks/{_ids["betaTask"]}")).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That((await direct.GetAsync("/api/v1/admin/tenants")).StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
     }
 
     [Test]
