@@ -4,42 +4,10 @@
 # not running, and stops it afterwards if it started it. Arguments go to `dotnet test`.
 set -uo pipefail
 cd "$(dirname "$0")"
+source tools/rabbitmq.sh
 
-started_broker=0
-if [ -z "${OPENHVX_TEST_RABBITMQ:-}" ]; then
-  if ! command -v rabbitmq-server >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      echo "test.sh: installing rabbitmq-server from Debian's packages"
-      apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null
-    else
-      echo "test.sh: rabbitmq-server is missing and cannot be installed here; the broker tests will say so" >&2
-    fi
-  fi
-  if command -v rabbitmqctl >/dev/null 2>&1 && ! rabbitmqctl -q status >/dev/null 2>&1; then
-    broker_start=$(date +%s)
-    # Debian's package may have started a node already (its post-install script does): wait for it then.
-    if ! pgrep -f 'beam.*rabbit' >/dev/null 2>&1; then
-      echo "test.sh: starting RabbitMQ"
-      rabbitmq-server -detached >/dev/null 2>&1
-    fi
-    started_broker=1
-    # await_startup answers at once while the node has not registered yet: ask until it is up.
-    until rabbitmqctl -q --timeout 30 await_startup >/dev/null 2>&1; do
-      if [ $(( $(date +%s) - broker_start )) -gt 120 ]; then
-        echo "test.sh: RabbitMQ did not start within 120 s" >&2
-        break
-      fi
-      sleep 1
-    done
-    rabbitmqctl -q status >/dev/null 2>&1 && echo "test.sh: RabbitMQ up in $(( $(date +%s) - broker_start )) s"
-  fi
-fi
-
+ensure_rabbitmq test.sh
 dotnet test OpenHvx.sln "$@"
 status=$?
-
-if [ "$started_broker" = 1 ]; then
-  rabbitmqctl stop >/dev/null 2>&1
-  epmd -kill >/dev/null 2>&1 || true
-fi
+stop_rabbitmq_if_started
 exit $status

@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+
+namespace OpenHvx.Bench.Load;
+
+/// <summary>One POST and its answer, timed from the client.</summary>
+public sealed record Submission(Guid? TaskId, int Status, string? Code, double AnswerMs, DateTimeOffset SubmittedAt);
+
+/// <summary>Closed-loop load: <c>concurrency</c> workers post <c>count</c> requests in all, each waiting for its answer.</summary>
+public static class TaskLoad
+{
+    public static HttpClient Client(string baseUrl, string? token, int concurrency)
+    {
+        var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = Math.Max(1, concurrency), PooledConnectionLifetime = TimeSpan.FromMinutes(10) })
+        {
+            BaseAddress = new Uri(baseUrl),
+            Timeout = TimeSpan.FromSeconds(60),
+        };
+        if (token is not null)
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
+
+    public static async Task<(IReadOnlyList<Submission> Submissions, double Seconds)> PostAsync(HttpClient client, string path, int count, int concurrency, Func<int, string> body)
+    {
+        var results = new Submission[count];
+        var next = -1;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+        {
+            while (true)
+            {
+                var i = Interlocked.Increment(ref next);
+                if (i >= count)
+                    return;
+                var at = DateTimeOffset.UtcNow;
+                var started = Stopwatch.GetTimestamp();
+                try
+                {
+                    using var response = await client.PostAsync(path, new StringContent(body(i), Encoding.UTF8, "application/json"));
+                    var text = await response.Content.ReadAsStringAsync();
+                    var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                    results[i] = Parse(response.StatusCode, text, elapsed, at);
+                }
+                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+                {
+                    results[i] = new Submission(null, 0, "CLIENT_" + ex.GetType().Name, Stopwatch.GetElapsedTime(started).TotalMilliseconds, at);
+                }
+            }
+        }));
+        return (results, clock.Elapsed.TotalSeconds);
+    }
+
+    private static Submission Parse(HttpStatusCode status, string text, double elapsed, DateTimeOffset at)
+    {
+        Guid? taskId = null;
+        string? code = null;
+        try
+        {
+            var body = JsonDocument.Parse(text).RootElement;
+            if (body.ValueKind == JsonValueKind.Object)
+            {
+                if (body.TryGetProperty("taskId", out var id) && id.ValueKind == JsonValueKind.String && Guid.TryParse(id.GetString(), out var parsed))
+                    taskId = parsed;
+                if (body.TryGetProperty("code", out var c) && c.ValueKind == JsonValueKind.String)
+                    code = c.GetString();
+            }
+        }
+        catch (JsonException)
+        {
+        }
+        if (status != HttpStatusCode.Accepted)
+            code ??= "HTTP_" + (int)status;
+        return new Submission(taskId, (int)status, code, elapsed, at);
+    }
+
+    /// <summary>Waits (polling the admin list, a few requests a second) until every accepted task is final; returns them.</summary>
+    public static async Task<Dictionary<Guid, JsonElement>> WaitForFinalAsync(HttpClient admin, string tenantId, IReadOnlyCollection<Guid> taskIds, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        var final = new Dictionary<Guid, JsonElement>();
+        while (true)
+        {
+            for (var offset = 0; ; offset += 500)
+            {
+                var page = await admin.GetFromJsonAsync<JsonElement>($"/api/v1/admin/tasks?tenantId={tenantId}&limit=500&offset={offset}");
+                var items = page.GetProperty("items").EnumerateArray().ToList();
+                foreach (var task in items.Where(t => t.GetProperty("status").GetString() is "SUCCESS" or "FAILED"))
+                    final[Guid.Parse(task.GetProperty("taskId").GetString()!)] = task.Clone();
+                if (items.Count < 500)
+                    break;
+            }
+            if (taskIds.All(final.ContainsKey) || DateTime.UtcNow > deadline)
+                return final;
+            await Task.Delay(250);
+        }
+    }
+}

@@ -1,0 +1,211 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace OpenHvx.Bench.Stack;
+
+/// <summary>The platform under measurement: DevHost (one process) or gateway + orchestrator + agents on RabbitMQ.</summary>
+public sealed class PlatformStack : IAsyncDisposable
+{
+    public const string AdminPassword = "bench-admin-password";
+
+    private readonly List<ServiceProcess> _processes = [];
+
+    private PlatformStack(string mode, string gatewayUrl, string orchestratorUrl)
+    {
+        Mode = mode;
+        GatewayUrl = gatewayUrl;
+        OrchestratorUrl = orchestratorUrl;
+    }
+
+    public string Mode { get; }
+    public string GatewayUrl { get; }
+    public string OrchestratorUrl { get; }
+    public IReadOnlyList<ServiceProcess> Processes => _processes;
+
+    /// <summary>Limits out of the way, one tenant bucket big enough, simulated hosts with room for every VM of the run.</summary>
+    private static Dictionary<string, string> Common(int agentConcurrency) => new()
+    {
+        ["OPENHVX_ADMIN_PASSWORD"] = AdminPassword,
+        ["Gateway__RateLimit__TokenLimit"] = "1000000",
+        ["Gateway__RateLimit__TokensPerPeriod"] = "1000000",
+        ["Gateway__AdminRateLimit__TokenLimit"] = "1000000",
+        ["Gateway__AdminRateLimit__TokensPerPeriod"] = "1000000",
+        ["Gateway__TokenRateLimit__TokenLimit"] = "10000",
+        ["Gateway__TokenRateLimit__TokensPerPeriod"] = "10000",
+        ["Agent__HeartbeatInterval"] = "00:00:01",
+        ["Agent__MaxConcurrency"] = agentConcurrency.ToString(),
+        ["Agent__Simulated__LogicalProcessors"] = "4096",
+        ["Agent__Simulated__MemoryMB"] = "1073741824",
+        ["Agent__Simulated__StorageMB"] = "2000000000",
+    };
+
+    public static async Task<PlatformStack> StartDevHostAsync(string folder, int agentConcurrency)
+    {
+        var gatewayUrl = $"http://127.0.0.1:{ServiceProcess.FreePort()}";
+        var orchestratorUrl = $"http://127.0.0.1:{ServiceProcess.FreePort()}";
+        var environment = Common(agentConcurrency);
+        environment["DevHost__OrchestratorUrl"] = orchestratorUrl;
+        environment["Orchestrator__Database"] = Path.Combine(folder, "openhvx.db");
+        environment["Gateway__Database"] = Path.Combine(folder, "gateway.db");
+        environment["Gateway__GenerateAdminPassword"] = "false";
+        environment["Agent__DataPath"] = Path.Combine(folder, "agent");
+        var stack = new PlatformStack("devhost", gatewayUrl, orchestratorUrl);
+        var devHost = ServiceProcess.Start("devhost", "DevHost", environment, gatewayUrl, folder);
+        stack._processes.Add(devHost);
+        await stack.StartedAsync(["devhost-agent-1"]);
+        return stack;
+    }
+
+    public static async Task<PlatformStack> StartRabbitMqAsync(string folder, string brokerUrl, int agents, int agentConcurrency)
+    {
+        var gatewayUrl = $"http://127.0.0.1:{ServiceProcess.FreePort()}";
+        var orchestratorUrl = $"http://127.0.0.1:{ServiceProcess.FreePort()}";
+        var stack = new PlatformStack("rabbitmq", gatewayUrl, orchestratorUrl);
+        var gateway = Common(agentConcurrency);
+        gateway["OPENHVX_ORCHESTRATOR_URL"] = orchestratorUrl;
+        gateway["OPENHVX_GATEWAY_DB"] = Path.Combine(folder, "gateway.db");
+        stack._processes.Add(ServiceProcess.Start("gateway", "Gateway", gateway, gatewayUrl, folder));
+        var orchestrator = Common(agentConcurrency);
+        orchestrator["OPENHVX_RABBITMQ_URL"] = brokerUrl;
+        orchestrator["OPENHVX_DB"] = Path.Combine(folder, "orchestrator.db");
+        orchestrator["OPENHVX_AUTHORITY"] = gatewayUrl;
+        stack._processes.Add(ServiceProcess.Start("orchestrator", "Orchestrator", orchestrator, orchestratorUrl, folder));
+        var ids = Enumerable.Range(1, agents).Select(i => $"bench-agent-{i}").ToArray();
+        foreach (var id in ids)
+        {
+            var agent = Common(agentConcurrency);
+            agent["OPENHVX_RABBITMQ_URL"] = brokerUrl;
+            agent["OPENHVX_AGENT_ID"] = id;
+            agent["OPENHVX_AGENT_DATA"] = Path.Combine(folder, id);
+            stack._processes.Add(ServiceProcess.Start(id, "HyperVAgent", agent, workingDirectory: folder));
+        }
+        await stack.StartedAsync(ids);
+        return stack;
+    }
+
+    private async Task StartedAsync(string[] agentIds)
+    {
+        try
+        {
+            await Task.WhenAll(_processes.Select(p => p.WaitReadyAsync()));
+            using var admin = await AdminClientAsync(OrchestratorUrl);
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+            while (true)
+            {
+                var agents = await admin.GetFromJsonAsync<JsonElement>("/api/v1/admin/agents");
+                var online = agents.EnumerateArray().Where(a => a.GetProperty("online").GetBoolean() && a.GetProperty("capacity").ValueKind == JsonValueKind.Object)
+                    .Select(a => a.GetProperty("agentId").GetString()).ToHashSet();
+                if (agentIds.All(online.Contains))
+                    return;
+                if (DateTime.UtcNow > deadline)
+                    throw new TimeoutException($"agents {string.Join(", ", agentIds)} did not come online");
+                await Task.Delay(200);
+            }
+        }
+        catch
+        {
+            Console.Error.WriteLine(string.Join("\n", _processes.Select(p => $"===== {p.Name}\n{p.Output}")));
+            throw;
+        }
+    }
+
+    public async Task<string> TokenAsync(string username, string password, string audience)
+    {
+        using var http = new HttpClient();
+        var response = await http.PostAsync(GatewayUrl + "/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "password", ["username"] = username, ["password"] = password, ["audience"] = audience,
+        }));
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return response.IsSuccessStatusCode ? body.GetProperty("access_token").GetString()! : throw new InvalidOperationException($"token: {body}");
+    }
+
+    /// <summary>An admin client of <paramref name="baseUrl"/> (the gateway or, past it, the orchestrator: both check the token).</summary>
+    public async Task<HttpClient> AdminClientAsync(string baseUrl)
+    {
+        var client = new HttpClient { BaseAddress = new Uri(baseUrl) };
+        client.DefaultRequestHeaders.Authorization = new("Bearer", await TokenAsync("admin", AdminPassword, "admin"));
+        return client;
+    }
+
+    /// <summary>A tenant without limits and a writer of it; returns the writer's token.</summary>
+    public async Task<string> CreateTenantAsync(HttpClient admin, string tenantId)
+    {
+        var tenant = await admin.PostAsJsonAsync("/api/v1/admin/tenants", new
+        {
+            tenantId, name = tenantId, limits = new { cpu = -1, memoryMB = -1, storageMB = -1, vmCount = -1 },
+        });
+        if (!tenant.IsSuccessStatusCode)
+            throw new InvalidOperationException($"tenant {tenantId}: {await tenant.Content.ReadAsStringAsync()}");
+        using var gateway = new HttpClient { BaseAddress = new Uri(GatewayUrl) };
+        gateway.DefaultRequestHeaders.Authorization = admin.DefaultRequestHeaders.Authorization;
+        var user = await gateway.PostAsJsonAsync("/api/v1/admin/users", new { username = tenantId + "-writer", password = tenantId + "-password", tenantId, roles = new[] { "tenant-user-rw" } });
+        if (!user.IsSuccessStatusCode)
+            throw new InvalidOperationException($"user of {tenantId}: {await user.Content.ReadAsStringAsync()}");
+        return await TokenAsync(tenantId + "-writer", tenantId + "-password", "tenant");
+    }
+
+    public Dictionary<string, ProcessUsage> Usage() => _processes.ToDictionary(p => p.Name, p => p.Usage());
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var process in _processes)
+            await process.DisposeAsync();
+    }
+}
+
+/// <summary>A virtual host of the local RabbitMQ for one bench run (rabbitmqctl), or the broker of OPENHVX_BENCH_RABBITMQ.</summary>
+public sealed class BenchBroker : IAsyncDisposable
+{
+    private readonly string? _vhost;
+
+    private BenchBroker(string url, string? vhost)
+    {
+        Url = url;
+        _vhost = vhost;
+    }
+
+    public string Url { get; }
+
+    public static async Task<BenchBroker> CreateAsync()
+    {
+        if (Environment.GetEnvironmentVariable("OPENHVX_BENCH_RABBITMQ") is { Length: > 0 } url)
+            return new BenchBroker(url, null);
+        var vhost = "openhvx-bench-" + Guid.NewGuid().ToString("N")[..8];
+        await CtlAsync("add_vhost", vhost);
+        await CtlAsync("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*");
+        return new BenchBroker($"amqp://guest:guest@localhost:5672/{vhost}", vhost);
+    }
+
+    public static async Task<string> VersionAsync()
+    {
+        try
+        {
+            return (await CtlAsync("version")).Trim();
+        }
+        catch (Exception)
+        {
+            return "unknown";
+        }
+    }
+
+    private static async Task<string> CtlAsync(params string[] arguments)
+    {
+        var info = new ProcessStartInfo("rabbitmqctl") { RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add("-q");
+        foreach (var argument in arguments)
+            info.ArgumentList.Add(argument);
+        using var process = Process.Start(info)!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        var error = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return process.ExitCode == 0 ? output : throw new InvalidOperationException($"rabbitmqctl {string.Join(' ', arguments)}: {error}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_vhost is not null)
+            await CtlAsync("delete_vhost", _vhost);
+    }
+}
