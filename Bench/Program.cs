@@ -6,6 +6,7 @@ using OpenHvx.Bench.Floor;
 using OpenHvx.Bench.Load;
 using OpenHvx.Bench.Report;
 using OpenHvx.Bench.Stack;
+using OpenHvx.Testing;
 
 if (args.Length == 2 && args[0] == BareEndpoint.Argument)
 {

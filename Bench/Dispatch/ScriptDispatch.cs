@@ -35,7 +35,7 @@ public static class ScriptDispatch
     /// <summary>A scripts folder: the agent's own scripts plus <c>bench.echo.ps1</c>.</summary>
     public static string PrepareScripts(string folder)
     {
-        var source = Path.Combine(Path.GetDirectoryName(Stack.ServiceProcess.AssemblyOf("HyperVAgent"))!, "Scripts");
+        var source = Path.Combine(Path.GetDirectoryName(OpenHvx.Testing.ServiceProcess.AssemblyOf("HyperVAgent"))!, "Scripts");
         Directory.CreateDirectory(folder);
         foreach (var file in Directory.GetFiles(source))
             File.Copy(file, Path.Combine(folder, Path.GetFileName(file)), overwrite: true);

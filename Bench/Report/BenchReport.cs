@@ -5,6 +5,7 @@ using OpenHvx.Bench.Dispatch;
 using OpenHvx.Bench.Floor;
 using OpenHvx.Bench.Load;
 using OpenHvx.Bench.Stack;
+using OpenHvx.Testing;
 
 namespace OpenHvx.Bench.Report;
 

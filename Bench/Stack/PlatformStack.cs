@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
+using OpenHvx.Testing;
 
 namespace OpenHvx.Bench.Stack;
 
@@ -27,6 +28,7 @@ public sealed class PlatformStack : IAsyncDisposable
     private static Dictionary<string, string> Common(int agentConcurrency) => new()
     {
         ["OPENHVX_ADMIN_PASSWORD"] = AdminPassword,
+        ["Logging__LogLevel__Default"] = "Warning",
         ["Gateway__RateLimit__TokenLimit"] = "1000000",
         ["Gateway__RateLimit__TokensPerPeriod"] = "1000000",
         ["Gateway__AdminRateLimit__TokenLimit"] = "1000000",

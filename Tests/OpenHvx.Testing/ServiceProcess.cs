@@ -3,9 +3,12 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace OpenHvx.Tests.Support;
+namespace OpenHvx.Testing;
 
-/// <summary>One of the platform's services as a real process (`dotnet OpenHvx.X.dll`), with its output kept for diagnosis.</summary>
+/// <summary>
+/// One of the platform's built services as a real process (`dotnet OpenHvx.X.dll`), with its output kept for
+/// diagnosis and its CPU time and peak memory readable from /proc. Used by the tests and the benchmark.
+/// </summary>
 public sealed class ServiceProcess : IAsyncDisposable
 {
     private readonly Process _process;
@@ -58,14 +61,14 @@ public sealed class ServiceProcess : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    public static ServiceProcess Start(string name, string project, IDictionary<string, string> environment, string? url = null)
+    public static ServiceProcess Start(string name, string project, IDictionary<string, string> environment, string? url = null, string? workingDirectory = null)
     {
         url ??= $"http://127.0.0.1:{FreePort()}";
         var info = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            WorkingDirectory = Path.GetTempPath(),
+            WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
         };
         info.ArgumentList.Add(AssemblyOf(project));
         info.Environment["ASPNETCORE_URLS"] = url;
@@ -88,7 +91,10 @@ public sealed class ServiceProcess : IAsyncDisposable
         if (line is null)
             return;
         lock (_output)
-            _output.AppendLine(line);
+        {
+            if (_output.Length < 4_000_000)
+                _output.AppendLine(line);
+        }
     }
 
     public async Task WaitReadyAsync(TimeSpan? timeout = null)
@@ -129,10 +135,34 @@ public sealed class ServiceProcess : IAsyncDisposable
         _process.WaitForExit();
     }
 
+    /// <summary>User + system CPU time so far and the peak resident memory (VmHWM), from /proc.</summary>
+    public ProcessUsage Usage() => ProcessUsage.Of(_process.Id);
+
     public ValueTask DisposeAsync()
     {
         Kill();
         _process.Dispose();
         return ValueTask.CompletedTask;
+    }
+}
+
+public sealed record ProcessUsage(double CpuSeconds, long PeakMemoryMB)
+{
+    public static ProcessUsage Of(int pid)
+    {
+        try
+        {
+            // After the command name (which may hold spaces): utime and stime are fields 14 and 15, in clock ticks (100/s).
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var ticks = long.Parse(fields[11]) + long.Parse(fields[12]);
+            var hwm = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+            var kb = hwm is null ? 0 : long.Parse(hwm.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
+            return new ProcessUsage(ticks / 100.0, kb / 1024);
+        }
+        catch (IOException)
+        {
+            return new ProcessUsage(0, 0);
+        }
     }
 }

@@ -1,4 +1,4 @@
-namespace OpenHvx.Tests.Support;
+namespace OpenHvx.Testing;
 
 /// <summary>Waits on a condition (polling), never on a fixed sleep.</summary>
 public static class Eventually
