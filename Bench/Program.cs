@@ -88,7 +88,7 @@ foreach (var mode in options.Modes)
     using (var warm = TaskLoad.Client(stack.GatewayUrl, warmToken, 4))
     {
         var (warmSubmissions, _) = await TaskLoad.PostAsync(warm, "/api/v1/tenant/tasks", 16, 4, i => VmCreate($"warm-{i}"));
-        await TaskLoad.WaitForFinalAsync(admin, $"warm-{mode}", warmSubmissions.Where(s => s.TaskId is not null).Select(s => s.TaskId!.Value).ToList(), TimeSpan.FromMinutes(2));
+        await TaskLoad.WaitForFinalAsync(admin, $"warm-{mode}", TimeSpan.FromMinutes(2));
     }
 
     foreach (var (level, index) in options.Levels.Select((l, i) => (l, i)))
@@ -101,7 +101,7 @@ foreach (var mode in options.Modes)
             var before = stack.Usage();
             var (submissions, seconds) = await TaskLoad.PostAsync(client, "/api/v1/tenant/tasks", options.Counts[index], level, i => VmCreate($"{tenantId}-{i}"));
             var accepted = submissions.Where(s => s.Status == 202 && s.TaskId is not null).ToList();
-            var final = await TaskLoad.WaitForFinalAsync(admin, tenantId, accepted.Select(s => s.TaskId!.Value).ToList(), TimeSpan.FromMinutes(5));
+            var final = await TaskLoad.WaitForFinalAsync(admin, tenantId, TimeSpan.FromMinutes(5));
             var after = stack.Usage();
 
             var succeeded = accepted.Where(s => final.TryGetValue(s.TaskId!.Value, out var t) && t.GetProperty("status").GetString() == "SUCCESS").ToList();

@@ -1,8 +1,6 @@
 using MassTransit;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.Configuration.Json;
-using Microsoft.Extensions.FileProviders;
 using OpenHvx.Gateway;
 using OpenHvx.Gateway.Proxy;
 using OpenHvx.HyperVAgent;
@@ -101,17 +99,9 @@ public sealed class DevHostApp : IAsyncDisposable
 
     private static WebApplicationBuilder CreateBuilder(string[] args, IDictionary<string, string?>? settings)
     {
-        var builder = WebApplication.CreateBuilder(args);
-        // `dotnet run` starts in the caller's directory (it only holds state): read the bundled appsettings.json.
-        if (!File.Exists(Path.Combine(builder.Environment.ContentRootPath, "appsettings.json")))
-        {
-            builder.Configuration.Sources.Insert(0, new JsonConfigurationSource
-            {
-                FileProvider = new PhysicalFileProvider(AppContext.BaseDirectory),
-                Path = "appsettings.json",
-                Optional = true,
-            });
-        }
+        // Content root = the binaries (with appsettings.json), not the working directory: `dotnet run` starts in the
+        // caller's directory, which holds the state, and the configuration watcher must not see every SQLite write.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         if (settings is not null)
             builder.Configuration.AddInMemoryCollection(settings);
         return builder;

@@ -5,7 +5,9 @@ public static class Program
 {
     public static void Main(string[] args)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // Content root = the binaries, not the working directory: the configuration watcher must not see every
+        // write of a SQLite file kept under the working directory.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
             builder.WebHost.UseUrls("http://localhost:8080");
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning)

@@ -78,25 +78,34 @@ public static class TaskLoad
         return new Submission(taskId, (int)status, code, elapsed, at);
     }
 
-    /// <summary>Waits (polling the admin list, a few requests a second) until every accepted task is final; returns them.</summary>
-    public static async Task<Dictionary<Guid, JsonElement>> WaitForFinalAsync(HttpClient admin, string tenantId, IReadOnlyCollection<Guid> taskIds, TimeSpan timeout)
+    /// <summary>
+    /// Waits until none of the tenant's tasks is pending, sent or running (three one-item queries twice a second, so
+    /// that watching costs the orchestrator next to nothing), then reads every task once for its <c>finishedAt</c>.
+    /// </summary>
+    public static async Task<Dictionary<Guid, JsonElement>> WaitForFinalAsync(HttpClient admin, string tenantId, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
-        var final = new Dictionary<Guid, JsonElement>();
-        while (true)
+        while (DateTime.UtcNow < deadline)
         {
-            for (var offset = 0; ; offset += 500)
+            var inFlight = false;
+            foreach (var status in new[] { "pending", "sent", "running" })
             {
-                var page = await admin.GetFromJsonAsync<JsonElement>($"/api/v1/admin/tasks?tenantId={tenantId}&limit=500&offset={offset}");
-                var items = page.GetProperty("items").EnumerateArray().ToList();
-                foreach (var task in items.Where(t => t.GetProperty("status").GetString() is "SUCCESS" or "FAILED"))
-                    final[Guid.Parse(task.GetProperty("taskId").GetString()!)] = task.Clone();
-                if (items.Count < 500)
-                    break;
+                var page = await admin.GetFromJsonAsync<JsonElement>($"/api/v1/admin/tasks?tenantId={tenantId}&status={status}&limit=1");
+                inFlight |= page.GetProperty("items").GetArrayLength() > 0;
             }
-            if (taskIds.All(final.ContainsKey) || DateTime.UtcNow > deadline)
+            if (!inFlight)
+                break;
+            await Task.Delay(500);
+        }
+        var final = new Dictionary<Guid, JsonElement>();
+        for (var offset = 0; ; offset += 500)
+        {
+            var page = await admin.GetFromJsonAsync<JsonElement>($"/api/v1/admin/tasks?tenantId={tenantId}&limit=500&offset={offset}");
+            var items = page.GetProperty("items").EnumerateArray().ToList();
+            foreach (var task in items.Where(t => t.GetProperty("status").GetString() is "SUCCESS" or "FAILED"))
+                final[Guid.Parse(task.GetProperty("taskId").GetString()!)] = task.Clone();
+            if (items.Count < 500)
                 return final;
-            await Task.Delay(250);
         }
     }
 }
