@@ -58,7 +58,8 @@ public static class OrchestratorSecurity
             };
         });
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Validate(
-            bearer => !string.IsNullOrEmpty(bearer.Authority), "Set OPENHVX_AUTHORITY (Orchestrator:Authority): the token service whose keys validate bearer tokens.");
+            bearer => !string.IsNullOrEmpty(bearer.Authority), "Set OPENHVX_AUTHORITY (Orchestrator:Authority): the token service whose keys validate bearer tokens.")
+            .ValidateOnStart();
 
         services.AddAuthorizationBuilder()
             .AddPolicy(OrchestratorPolicies.Admin, policy => policy.RequireClaim("aud", Audiences.Admin).RequireRole(Roles.GlobalAdmin)

@@ -119,6 +119,9 @@ public sealed class ServiceProcess : IAsyncDisposable
         }, timeout ?? TimeSpan.FromSeconds(60), $"{Name} is ready");
     }
 
+    /// <summary>Until the process has exited on its own and all its output has been read.</summary>
+    public Task WaitForExitAsync(TimeSpan timeout) => _process.WaitForExitAsync().WaitAsync(timeout);
+
     /// <summary>SIGTERM: the service shuts down gracefully.</summary>
     public async Task TerminateAsync(TimeSpan timeout)
     {

@@ -211,3 +211,40 @@ public sealed class GatewayRateLimitTests : DevHostFixture
         Assert.That((await Client.GetAsync("/api/v1/admin/tenants")).StatusCode, Is.EqualTo(HttpStatusCode.OK), "admins have their own");
     }
 }
+
+/// <summary>Security settings that are missing stop a service at start-up instead of leaving it open or broken.</summary>
+[TestFixture]
+[Category("Integration")]
+public sealed class SecureStartupTests
+{
+    private static async Task<string> ExitOutputAsync(string project, Dictionary<string, string> environment)
+    {
+        await using var process = ServiceProcess.Start(project.ToLowerInvariant(), project, environment);
+        await process.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        return process.Output;
+    }
+
+    [Test]
+    public async Task The_orchestrator_refuses_to_start_without_a_token_authority()
+    {
+        using var folder = new TempFolder(nameof(SecureStartupTests));
+        var output = await ExitOutputAsync("Orchestrator", new Dictionary<string, string>
+        {
+            ["OPENHVX_RABBITMQ_URL"] = "amqp://nobody:nothing@127.0.0.1:1/",
+            ["OPENHVX_DB"] = folder.File("orchestrator.db"),
+        });
+        Assert.That(output, Does.Contain("Set OPENHVX_AUTHORITY"));
+    }
+
+    [Test]
+    public async Task The_gateway_refuses_to_start_without_an_admin_password()
+    {
+        using var folder = new TempFolder(nameof(SecureStartupTests));
+        var output = await ExitOutputAsync("Gateway", new Dictionary<string, string>
+        {
+            ["OPENHVX_ORCHESTRATOR_URL"] = "http://127.0.0.1:1",
+            ["OPENHVX_GATEWAY_DB"] = folder.File("gateway.db"),
+        });
+        Assert.That(output, Does.Contain("Set OPENHVX_ADMIN_PASSWORD"));
+    }
+}
