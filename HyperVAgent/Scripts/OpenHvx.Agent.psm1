@@ -312,7 +312,13 @@ function New-OpenHvxIsoImage {
         return $true
     }
 
-    $tool = Get-Command -Name 'genisoimage', 'mkisofs', 'xorriso' -CommandType Application -ErrorAction Ignore | Select-Object -First 1
+    # The first builder found, in this order. One name at a time: a lookup of a missing name is
+    # slow (~100 ms), so names after the first one found are not looked up at all.
+    $tool = $null
+    foreach ($toolName in 'genisoimage', 'mkisofs', 'xorriso') {
+        $tool = Get-Command -Name $toolName -CommandType Application -ErrorAction Ignore | Select-Object -First 1
+        if ($null -ne $tool) { break }
+    }
     if ($null -eq $tool) { return $false }
     $files = @([System.IO.Directory]::GetFiles($SourceDirectory) | Sort-Object)
     $toolArgs = @('-output', $Path, '-volid', $VolumeName, '-joliet', '-rock', '-quiet') + $files

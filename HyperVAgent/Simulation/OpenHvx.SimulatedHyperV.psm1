@@ -30,6 +30,8 @@ $ErrorActionPreference = 'Stop'
 $script:VMTypeName = 'Microsoft.HyperV.PowerShell.VirtualMachine'
 $script:MaxVMNameLength = 100
 $script:Utf8 = [System.Text.UTF8Encoding]::new($false)
+$script:Invariant = [System.Globalization.CultureInfo]::InvariantCulture
+$script:RoundtripKind = [System.Globalization.DateTimeStyles]::RoundtripKind
 
 # What -AsJob returns: a job in the session's job repository (Get-Job, Wait-Job, Receive-Job,
 # Stop-Job and Remove-Job work on it). The cmdlet does its work before returning the job, except
@@ -75,26 +77,63 @@ function Get-SimProp {
     return $p.Value
 }
 
-function Get-SimRoot {
+# Per-runspace caches (module state is per runspace). Files on disk stay the source of truth:
+# every cache below is checked against the file on each use and only saves re-parsing.
+$script:SimRootCache = $null       # the resolved root of the last $global:OpenHvxSimRoot seen
+$script:SimConfigCache = $null     # config.json text + the config built from it
+$script:SimVMCache = [System.Collections.Generic.Dictionary[string, object]]::new([System.StringComparer]::Ordinal)    # vms/*.json: path -> (text, record)
+$script:SimJsonCache = [System.Collections.Generic.Dictionary[string, object]]::new([System.StringComparer]::Ordinal)  # other JSON files: path -> (text, value)
+
+function Get-SimRootInfo {
     $ErrorActionPreference = 'Stop'
-    $root = Get-Variable -Name OpenHvxSimRoot -Scope Global -ValueOnly -ErrorAction Ignore
+    $root = $ExecutionContext.SessionState.PSVariable.GetValue('global:OpenHvxSimRoot')
     if ([string]::IsNullOrWhiteSpace([string]$root)) {
         throw (New-SimError 'ERR_SIM_NOT_CONFIGURED' 'The simulated Hyper-V backend needs $global:OpenHvxSimRoot (a writable directory).' 'NotSpecified')
     }
-    $root = [System.IO.Path]::GetFullPath([string]$root)
-    foreach ($d in @($root, (Join-Path $root 'vms'), (Join-Path $root 'vhds'))) {
-        if (-not [System.IO.Directory]::Exists($d)) { [void][System.IO.Directory]::CreateDirectory($d) }
+    $raw = [string]$root
+    $c = $script:SimRootCache
+    if ($null -eq $c -or -not [string]::Equals($c.Raw, $raw, [System.StringComparison]::Ordinal)) {
+        $full = [System.IO.Path]::GetFullPath($raw)
+        $c = [pscustomobject]@{
+            Raw = $raw; Root = $full
+            Vms = [System.IO.Path]::Combine($full, 'vms'); Vhds = [System.IO.Path]::Combine($full, 'vhds')
+            Config = [System.IO.Path]::Combine($full, 'config.json'); Lock = [System.IO.Path]::Combine($full, '.lock')
+        }
+        # A relative root resolves against the process directory, which can change: do not keep it.
+        if ([System.IO.Path]::IsPathFullyQualified($raw)) { $script:SimRootCache = $c }
     }
-    return $root
+    # Still checked on every call (two stats): the folders may have been removed meanwhile.
+    if (-not ([System.IO.Directory]::Exists($c.Vms) -and [System.IO.Directory]::Exists($c.Vhds))) {
+        foreach ($d in @($c.Root, $c.Vms, $c.Vhds)) {
+            if (-not [System.IO.Directory]::Exists($d)) { [void][System.IO.Directory]::CreateDirectory($d) }
+        }
+    }
+    return $c
 }
 
+function Get-SimRoot {
+    return (Get-SimRootInfo).Root
+}
+
+# config.json is read on every call (a change applies at once); it is parsed again only when its
+# text differs from the text the cached config was built from.
 function Get-SimConfig {
     $ErrorActionPreference = 'Stop'
-    $root = Get-SimRoot
-    $path = Join-Path $root 'config.json'
-    $raw = $null
+    $rootInfo = Get-SimRootInfo
+    $root = $rootInfo.Root
+    $path = $rootInfo.Config
+    $text = $null
     if ([System.IO.File]::Exists($path)) {
-        try { $raw = [System.IO.File]::ReadAllText($path) | ConvertFrom-Json -DateKind String }
+        try { $text = [System.IO.File]::ReadAllText($path) }
+        catch { throw (New-SimError 'ERR_SIM_CONFIG' "Invalid simulator config '$path': $($_.Exception.Message)" 'InvalidData') }
+    }
+    $cached = $script:SimConfigCache
+    if ($null -ne $cached -and [string]::Equals($cached.Path, $path, [System.StringComparison]::Ordinal) -and [string]::Equals($cached.Text, $text, [System.StringComparison]::Ordinal)) {
+        return $cached.Config
+    }
+    $raw = $null
+    if ($null -ne $text) {
+        try { $raw = $text | ConvertFrom-Json -DateKind String }
         catch { throw (New-SimError 'ERR_SIM_CONFIG' "Invalid simulator config '$path': $($_.Exception.Message)" 'InvalidData') }
     }
     $hostCfg = Get-SimProp $raw 'host'
@@ -103,7 +142,9 @@ function Get-SimConfig {
         if ($s -is [string]) { $switches.Add([pscustomobject]@{ Name = $s; SwitchType = 'Internal' }) }
         else { $switches.Add([pscustomobject]@{ Name = [string](Get-SimProp $s 'name'); SwitchType = [string](Get-SimProp $s 'switchType' 'Internal') }) }
     }
-    [pscustomobject]@{
+    $latency = Get-SimProp $raw 'latencyMs'
+    $faults = Get-SimProp $raw 'faults'
+    $config = [pscustomobject]@{
         Root              = $root
         HostName          = [string](Get-SimProp $hostCfg 'name' 'sim-host')
         LogicalProcessors = [int](Get-SimProp $hostCfg 'logicalProcessors' 16)
@@ -111,10 +152,21 @@ function Get-SimConfig {
         StorageMB         = [long](Get-SimProp $hostCfg 'storageMB' 1048576)
         CpuModel          = Get-SimProp $hostCfg 'cpuModel'
         Switches          = $switches.ToArray()
-        Latency           = Get-SimProp $raw 'latencyMs'
-        Faults            = Get-SimProp $raw 'faults'
+        Latency           = $latency
+        Faults            = $faults
         GuestShutdown     = Get-SimGuestShutdownConfig (Get-SimProp $raw 'guestShutdown') $path
+        # False when latencyMs and faults are absent or empty objects: no cmdlet has any behaviour.
+        HasBehaviour      = -not ((Test-SimEmptyObject $latency) -and (Test-SimEmptyObject $faults))
     }
+    $script:SimConfigCache = [pscustomobject]@{ Path = $path; Text = $text; Config = $config }
+    return $config
+}
+
+function Test-SimEmptyObject {
+    param($Object)
+    if ($null -eq $Object) { return $true }
+    if ($Object -is [System.Management.Automation.PSCustomObject]) { return @($Object.PSObject.Properties).Count -eq 0 }
+    return $false
 }
 
 # guestShutdown: {"respond": bool} (default true).
@@ -130,6 +182,7 @@ function Invoke-SimBehaviour {
     param([string]$CommandName)
     $ErrorActionPreference = 'Stop'
     $cfg = Get-SimConfig
+    if (-not $cfg.HasBehaviour) { return }
     $ms = Get-SimProp $cfg.Latency $CommandName (Get-SimProp $cfg.Latency '*' 0)
     if ([int]$ms -gt 0) { Start-Sleep -Milliseconds ([int]$ms) }   # interruptible by PowerShell.Stop()
     $fault = Get-SimProp $cfg.Faults $CommandName (Get-SimProp $cfg.Faults '*')
@@ -159,7 +212,7 @@ function Invoke-SimBehaviour {
 # sections (never while sleeping for injected latency).
 function Enter-SimLock {
     $ErrorActionPreference = 'Stop'
-    $path = Join-Path (Get-SimRoot) '.lock'
+    $path = (Get-SimRootInfo).Lock
     $deadline = [DateTime]::UtcNow.AddSeconds(30)
     while ($true) {
         try { return [System.IO.FileStream]::new($path, 'OpenOrCreate', 'ReadWrite', 'None') }
@@ -177,11 +230,12 @@ function Write-SimFileAtomic {
     [System.IO.File]::Move($tmp, $Path, $true)
 }
 
-function Read-SimJsonFile {
+# The text of a file, or $null when it does not exist (e.g. removed meanwhile).
+function Read-SimText {
     param([string]$Path)
     $ErrorActionPreference = 'Stop'
     for ($i = 0; ; $i++) {
-        try { return ([System.IO.File]::ReadAllText($Path) | ConvertFrom-Json -DateKind String) }
+        try { return [System.IO.File]::ReadAllText($Path) }
         catch [System.IO.FileNotFoundException], [System.IO.DirectoryNotFoundException] { return $null }
         catch [System.IO.IOException] {
             # Windows: a concurrent replace can briefly hold the file.
@@ -191,21 +245,69 @@ function Read-SimJsonFile {
     }
 }
 
-function Get-SimVMPath { param([guid]$Id) Join-Path (Join-Path (Get-SimRoot) 'vms') ('{0}.json' -f $Id.ToString()) }
+# A freshly parsed JSON file ($null when it does not exist): for read-modify-write.
+function Read-SimJsonFile {
+    param([string]$Path)
+    $ErrorActionPreference = 'Stop'
+    $text = Read-SimText $Path
+    if ($null -eq $text) { return $null }
+    return ($text | ConvertFrom-Json -DateKind String)
+}
 
-function Read-SimVMRecord { param([guid]$Id) Read-SimJsonFile (Get-SimVMPath $Id) }
+# Like Read-SimJsonFile, but the parsed value is shared with other callers of this runspace: it
+# is re-parsed only when the file's text changed. Callers must not modify what it returns.
+function Read-SimJsonCached {
+    param([string]$Path, [System.Collections.Generic.Dictionary[string, object]]$Cache = $script:SimJsonCache)
+    $ErrorActionPreference = 'Stop'
+    $text = Read-SimText $Path
+    if ($null -eq $text) { [void]$Cache.Remove($Path); return $null }
+    $entry = $null
+    if ($Cache.TryGetValue($Path, [ref]$entry) -and [string]::Equals($entry.Text, $text, [System.StringComparison]::Ordinal)) { return $entry.Value }
+    $value = $text | ConvertFrom-Json -DateKind String
+    if ($Cache.Count -ge 4096) { $Cache.Clear() }
+    $Cache[$Path] = [pscustomobject]@{ Text = $text; Value = $value }
+    return $value
+}
+
+function Get-SimVMPath { param([guid]$Id) [System.IO.Path]::Combine((Get-SimRootInfo).Vms, ('{0}.json' -f $Id.ToString())) }
+
+# Read-only view of a VM record (shared, cached): never modify it; Update-SimVMRecord reads its own copy.
+function Read-SimVMRecord { param([guid]$Id) Read-SimJsonCached (Get-SimVMPath $Id) $script:SimVMCache }
 
 function Save-SimVMRecord {
     param($Record)
-    Write-SimFileAtomic (Get-SimVMPath ([guid]$Record.id)) ($Record | ConvertTo-Json -Depth 10 -Compress)
+    Write-SimFileAtomic (Get-SimVMPath ([guid]$Record.id)) (ConvertTo-Json -InputObject $Record -Depth 10 -Compress)
 }
 
+# Read-only views of every VM record (shared, cached: never modify them).
 function Get-SimVMRecords {
     $ErrorActionPreference = 'Stop'
-    $dir = Join-Path (Get-SimRoot) 'vms'
-    foreach ($f in [System.IO.Directory]::GetFiles($dir, '*.json')) {
-        $rec = Read-SimJsonFile $f
-        if ($null -ne $rec) { $rec }   # null: removed meanwhile
+    $cache = $script:SimVMCache
+    $files = [System.IO.Directory]::GetFiles((Get-SimRootInfo).Vms, '*.json')
+    foreach ($f in $files) {
+        $text = $null
+        for ($i = 0; ; $i++) {
+            try { $text = [System.IO.File]::ReadAllText($f); break }
+            catch [System.IO.FileNotFoundException], [System.IO.DirectoryNotFoundException] { break }
+            catch [System.IO.IOException] {
+                # Windows: a concurrent replace can briefly hold the file.
+                if ($i -ge 20) { throw }
+                Start-Sleep -Milliseconds 10
+            }
+        }
+        if ($null -eq $text) { [void]$cache.Remove($f); continue }   # removed meanwhile
+        $entry = $null
+        if ($cache.TryGetValue($f, [ref]$entry) -and [string]::Equals($entry.Text, $text, [System.StringComparison]::Ordinal)) { $rec = $entry.Value }
+        else {
+            $rec = $text | ConvertFrom-Json -DateKind String
+            $cache[$f] = [pscustomobject]@{ Text = $text; Value = $rec }
+        }
+        if ($null -ne $rec) { $rec }
+    }
+    # Forget records whose files are gone.
+    if ($cache.Count -gt $files.Length) {
+        $keep = [System.Collections.Generic.HashSet[string]]::new([string[]]$files, [System.StringComparer]::Ordinal)
+        foreach ($k in @($cache.Keys)) { if (-not $keep.Contains($k)) { [void]$cache.Remove($k) } }
     }
 }
 
@@ -247,42 +349,91 @@ function Get-SimAdapterObject {
 
 function ConvertTo-SimVM {
     param($Record)
-    $id = [guid]$Record.id
-    $state = [string]$Record.state
-    $adapters = @($Record.networkAdapters | ForEach-Object { Get-SimAdapterObject $Record $_ })
-    $switchName = $null
-    if ($adapters.Count -gt 0) { $switchName = $adapters[0].SwitchName }
-    $uptime = [TimeSpan]::Zero
-    if ($state -eq 'Running' -and $null -ne $Record.startedAt) {
-        $uptime = [DateTime]::UtcNow - [DateTime]::Parse([string]$Record.startedAt, [Globalization.CultureInfo]::InvariantCulture, 'RoundtripKind')
-    }
-    [pscustomobject]@{
-        PSTypeName            = $script:VMTypeName
-        Name                  = [string]$Record.name
-        VMName                = [string]$Record.name
-        Id                    = $id
-        VMId                  = $id
-        State                 = $state
-        Status                = 'Operating normally'
-        ProcessorCount        = [int]$Record.processorCount
-        MemoryStartup         = [long]$Record.memoryStartup
-        MemoryAssigned        = $(if ($state -in 'Running', 'Paused') { [long]$Record.memoryStartup } else { [long]0 })
-        DynamicMemoryEnabled  = [bool]$Record.dynamicMemoryEnabled
-        MemoryMinimum         = [long]$Record.memoryMinimum
-        MemoryMaximum         = [long]$Record.memoryMaximum
-        Generation            = [int]$Record.generation
-        Path                  = [string]$Record.path
-        ConfigurationLocation = [string]$Record.path
-        HardDrives            = @($Record.hardDrives | ForEach-Object { Get-SimDriveObject $Record $_ 'HardDiskDrive' })
-        DvdDrives             = @($Record.dvdDrives | ForEach-Object { Get-SimDriveObject $Record $_ 'DvdDrive' })
-        NetworkAdapters       = $adapters
-        SwitchName            = $switchName
-        SecureBoot            = [string]$Record.secureBoot
-        SecureBootTemplate    = [string]$Record.secureBootTemplate
-        Notes                 = [string]$Record.notes
-        CreationTime          = [DateTime]::Parse([string]$Record.creationTime, [Globalization.CultureInfo]::InvariantCulture, 'RoundtripKind')
-        Uptime                = $uptime
-        ComputerName          = (Get-SimConfig).HostName
+    ConvertTo-SimVMList @(, $Record) (Get-SimConfig).HostName
+}
+
+# ConvertTo-SimVM for many records in one call ($HostName: the configured host name). The drive
+# and adapter objects are built inline (same shape as Get-SimDriveObject and Get-SimAdapterObject):
+# Get-VM converts every VM, so per-item function calls add up.
+function ConvertTo-SimVMList {
+    param([object[]]$Records, [string]$HostName)
+    foreach ($Record in $Records) {
+        $id = [guid]$Record.id
+        $name = [string]$Record.name
+        $state = [string]$Record.state
+        # @(x) enumerates like a pipeline: $null counts as one item.
+        $adapters = @(foreach ($a in @($Record.networkAdapters)) {
+                [pscustomobject]@{
+                    PSTypeName = 'Microsoft.HyperV.PowerShell.VMNetworkAdapter'
+                    Name       = [string]$a.name
+                    Id         = 'Microsoft:{0}\{1}' -f $Record.id, $a.id
+                    SwitchName = $a.switchName
+                    Connected  = ($null -ne $a.switchName)
+                    MacAddress = [string]$a.macAddress
+                    VMName     = $name
+                    VMId       = $id
+                }
+            })
+        $hardDrives = @(foreach ($d in @($Record.hardDrives)) {
+                $ct = [string]$d.controllerType
+                [pscustomobject]@{
+                    PSTypeName         = 'Microsoft.HyperV.PowerShell.HardDiskDrive'
+                    Name               = 'Hard Drive on {0} controller number {1} at location {2}' -f $ct, $d.controllerNumber, $d.controllerLocation
+                    Path               = $d.path
+                    ControllerType     = $ct
+                    ControllerNumber   = [int]$d.controllerNumber
+                    ControllerLocation = [int]$d.controllerLocation
+                    VMName             = $name
+                    VMId               = $id
+                }
+            })
+        $dvdDrives = @(foreach ($d in @($Record.dvdDrives)) {
+                $ct = [string]$d.controllerType
+                [pscustomobject]@{
+                    PSTypeName         = 'Microsoft.HyperV.PowerShell.DvdDrive'
+                    Name               = 'DVD Drive on {0} controller number {1} at location {2}' -f $ct, $d.controllerNumber, $d.controllerLocation
+                    Path               = $d.path
+                    ControllerType     = $ct
+                    ControllerNumber   = [int]$d.controllerNumber
+                    ControllerLocation = [int]$d.controllerLocation
+                    VMName             = $name
+                    VMId               = $id
+                }
+            })
+        $switchName = $null
+        if ($adapters.Count -gt 0) { $switchName = $adapters[0].SwitchName }
+        $uptime = [TimeSpan]::Zero
+        if ($state -eq 'Running' -and $null -ne $Record.startedAt) {
+            $uptime = [DateTime]::UtcNow - [DateTime]::Parse([string]$Record.startedAt, $script:Invariant, $script:RoundtripKind)
+        }
+        [pscustomobject]@{
+            PSTypeName            = $script:VMTypeName
+            Name                  = $name
+            VMName                = $name
+            Id                    = $id
+            VMId                  = $id
+            State                 = $state
+            Status                = 'Operating normally'
+            ProcessorCount        = [int]$Record.processorCount
+            MemoryStartup         = [long]$Record.memoryStartup
+            MemoryAssigned        = $(if ($state -eq 'Running' -or $state -eq 'Paused') { [long]$Record.memoryStartup } else { [long]0 })
+            DynamicMemoryEnabled  = [bool]$Record.dynamicMemoryEnabled
+            MemoryMinimum         = [long]$Record.memoryMinimum
+            MemoryMaximum         = [long]$Record.memoryMaximum
+            Generation            = [int]$Record.generation
+            Path                  = [string]$Record.path
+            ConfigurationLocation = [string]$Record.path
+            HardDrives            = $hardDrives
+            DvdDrives             = $dvdDrives
+            NetworkAdapters       = $adapters
+            SwitchName            = $switchName
+            SecureBoot            = [string]$Record.secureBoot
+            SecureBootTemplate    = [string]$Record.secureBootTemplate
+            Notes                 = [string]$Record.notes
+            CreationTime          = [DateTime]::Parse([string]$Record.creationTime, $script:Invariant, $script:RoundtripKind)
+            Uptime                = $uptime
+            ComputerName          = $HostName
+        }
     }
 }
 
@@ -318,13 +469,20 @@ function Resolve-SimVMRecords {
     }
     if ($null -eq $Name) { return }
     $all = @(Get-SimVMRecords)
+    $ids = [System.Collections.Generic.HashSet[string]]::new([System.StringComparer]::OrdinalIgnoreCase)
     foreach ($n in $Name) {
-        $found = @($all | Where-Object { Test-SimWildcardMatch ([string]$_.name) @($n) })
-        if ($found.Count -eq 0 -and -not [System.Management.Automation.WildcardPattern]::ContainsWildcardCharacters($n)) {
+        $pattern = [System.Management.Automation.WildcardPattern]::new(([string[]]@($n))[0], 'IgnoreCase')
+        $foundAny = $false
+        foreach ($r in $all) {
+            if (-not $pattern.IsMatch([string]$r.name)) { continue }
+            $foundAny = $true
+            if ($ids.Add([string]$r.id)) { $out.Add($r) }
+        }
+        if (-not $foundAny -and -not [System.Management.Automation.WildcardPattern]::ContainsWildcardCharacters($n)) {
             $Cmdlet.WriteError((New-SimError 'ERR_VM_NOT_FOUND' "Hyper-V was unable to find a virtual machine with name '$n'." 'ObjectNotFound' $n))
         }
-        foreach ($r in $found) { if (-not ($out | Where-Object { $_.id -eq $r.id })) { $out.Add($r) } }
     }
+    if ($out.Count -le 1) { return $out.ToArray() }
     $out | Sort-Object { [string]$_.name }
 }
 
@@ -336,7 +494,8 @@ function Update-SimVMRecord {
     # $Mutate sees the caller's variables (dynamic scope): keep these local names unusual.
     $simLock = Enter-SimLock
     try {
-        $simRecord = Read-SimVMRecord $Id
+        # A private copy (not the shared read-only one): $Mutate modifies it.
+        $simRecord = Read-SimJsonFile (Get-SimVMPath $Id)
         if ($null -eq $simRecord) { throw (New-SimError 'ERR_VM_NOT_FOUND' "The virtual machine $Id no longer exists." 'ObjectNotFound' $Id) }
         & $Mutate $simRecord
         Save-SimVMRecord $simRecord
@@ -440,7 +599,7 @@ function Set-SimMemory {
 
 function Get-SimSwitch {
     param([string]$Name)
-    (Get-SimConfig).Switches | Where-Object { $_.Name -eq $Name } | Select-Object -First 1
+    foreach ($s in (Get-SimConfig).Switches) { if ($s.Name -eq $Name) { return $s } }
 }
 
 function Assert-SimSwitch {
@@ -466,7 +625,7 @@ function Read-SimVhd {
         throw (New-SimError 'ERR_FILE_NOT_FOUND' "The system cannot find the file '$Path'." 'ObjectNotFound' $Path)
     }
     $doc = $null
-    try { $doc = Read-SimJsonFile $Path } catch { $doc = $null }
+    try { $doc = Read-SimJsonCached $Path } catch { $doc = $null }
     $format = [string](Get-SimProp $doc 'format')
     if ($format -notin 'VHDX', 'VHD' -or $null -eq (Get-SimProp $doc 'sizeBytes')) {
         throw (New-SimError 'ERR_INVALID_VHD' "'$Path' is not a virtual hard disk file." 'InvalidData' $Path)
@@ -515,11 +674,13 @@ function ConvertTo-SimVhdObject {
 
 function Get-SimFreeSlot {
     param($Record, [string]$ControllerType)
-    $used = @(@($Record.hardDrives) + @($Record.dvdDrives) | Where-Object { $_.controllerType -eq $ControllerType } |
-            ForEach-Object { '{0}:{1}' -f $_.controllerNumber, $_.controllerLocation })
+    $used = [System.Collections.Generic.HashSet[string]]::new([System.StringComparer]::OrdinalIgnoreCase)
+    foreach ($d in @(@($Record.hardDrives) + @($Record.dvdDrives))) {
+        if ($d.controllerType -eq $ControllerType) { [void]$used.Add(('{0}:{1}' -f $d.controllerNumber, $d.controllerLocation)) }
+    }
     $controllers = if ($ControllerType -eq 'IDE') { 0..1 } else { 0..3 }
     $locations = if ($ControllerType -eq 'IDE') { 0..1 } else { 0..63 }
-    foreach ($c in $controllers) { foreach ($l in $locations) { if ("${c}:$l" -notin $used) { return @{ controllerNumber = $c; controllerLocation = $l } } } }
+    foreach ($c in $controllers) { foreach ($l in $locations) { if (-not $used.Contains("${c}:$l")) { return @{ controllerNumber = $c; controllerLocation = $l } } } }
     throw (New-SimError 'ERR_INVALID_OPERATION' "No free $ControllerType controller slot on '$($Record.name)'." 'LimitsExceeded' $Record.name)
 }
 
@@ -632,7 +793,7 @@ function Get-OpenHvxSimulatedDatastore {
     $indexDir = Join-Path $cfg.Root 'vhds'
     $used = [long]0
     foreach ($f in [System.IO.Directory]::GetFiles($indexDir, '*.json')) {
-        $entry = Read-SimJsonFile $f
+        $entry = Read-SimJsonCached $f
         $path = [string](Get-SimProp $entry 'path' '')
         $doc = $null
         if ($path -and [System.IO.File]::Exists($path)) { try { $doc = Read-SimVhd $path } catch { $doc = $null } }
@@ -685,7 +846,7 @@ function Get-VM {
             return ConvertTo-SimVM $rec
         }
         $recs = if ($null -eq $Name) { @(Get-SimVMRecords) | Sort-Object { [string]$_.name } } else { Resolve-SimVMRecords $PSCmdlet $null $Name }
-        foreach ($r in @($recs)) { ConvertTo-SimVM $r }
+        ConvertTo-SimVMList @($recs) (Get-SimConfig).HostName
     }
 }
 
