@@ -194,7 +194,7 @@ static string Git(string arguments)
     }
 }
 
-/// <summary>Command line: <c>--modes devhost,rabbitmq --levels 1,16,64 --counts 40,160,320 --agents 2 --agent-concurrency 8 --out bench-results</c>.</summary>
+/// <summary>Command line: <c>--modes devhost,rabbitmq --levels 1,16,64 --counts 20,96,192 --agents 2 --agent-concurrency 8 --out bench-results</c>.</summary>
 internal sealed record BenchOptions(
     IReadOnlyList<string> Modes, IReadOnlyList<int> Levels, IReadOnlyList<int> Counts, int Agents, int AgentConcurrency,
     int DispatchCalls, int PwshCalls, bool SkipDispatch, bool Floor, string Output)
@@ -211,7 +211,7 @@ internal sealed record BenchOptions(
         if (modes.Any(m => m is not ("devhost" or "rabbitmq")))
             throw new ArgumentException("--modes takes devhost and/or rabbitmq");
         var levels = Ints("--levels", "1,16,64");
-        var counts = Ints("--counts", "40,160,320");
+        var counts = Ints("--counts", "20,96,192");
         if (counts.Count != levels.Count)
             throw new ArgumentException("--counts needs one count per level");
         return new BenchOptions(modes, levels, counts, Ints("--agents", "2")[0], Ints("--agent-concurrency", "8")[0],
