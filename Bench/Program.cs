@@ -117,7 +117,8 @@ foreach (var mode in options.Modes)
                 Latency.Of(submissions.Select(s => s.AnswerMs)), succeeded.Count,
                 finishedAt.Count == 0 ? 0 : Latency.Round(succeeded.Count / (finishedAt.Max() - firstSubmit).TotalSeconds),
                 Latency.Of(e2e), failures,
-                after.ToDictionary(p => p.Key, p => Latency.Round(p.Value.CpuSeconds - before[p.Key].CpuSeconds)));
+                after.ToDictionary(p => p.Key, p => Latency.Round(p.Value.CpuSeconds - before[p.Key].CpuSeconds)),
+                TaskTimeline.Medians(succeeded.Select(s => (s.SubmittedAt, final[s.TaskId!.Value]))));
             tasks.Add(run);
             Say($"{mode} {route} at {level}: accepted {run.AcceptedPerSecond:0.0}/s (202 p50 {run.Answer202.P50} ms, p99 {run.Answer202.P99} ms), " +
                 $"completed {run.CompletedPerSecond:0.0}/s (p50 {run.SubmitToSuccess.P50} ms), failures {failures.Count}");

@@ -21,60 +21,76 @@ public static class RabbitFloor
         var requests = "bench.requests." + suffix;
         var replies = "bench.replies." + suffix;
         var confirms = new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true);
+        var factory = new ConnectionFactory { Uri = new Uri(url), ConsumerDispatchConcurrency = (ushort)Math.Max(1, window) };
+        await using var responderConnection = await factory.CreateConnectionAsync("bench-responder");
+        await using var requesterConnection = await factory.CreateConnectionAsync("bench-requester");
 
-        var responderFactory = new ConnectionFactory { Uri = new Uri(url), ConsumerDispatchConcurrency = (ushort)Math.Max(1, window) };
-        var requesterFactory = new ConnectionFactory { Uri = new Uri(url), ConsumerDispatchConcurrency = (ushort)Math.Max(1, window) };
-        await using var responderConnection = await responderFactory.CreateConnectionAsync("bench-responder");
-        await using var requesterConnection = await requesterFactory.CreateConnectionAsync("bench-requester");
-        await using var responder = await responderConnection.CreateChannelAsync(confirms);
-        await using var requester = await requesterConnection.CreateChannelAsync(confirms);
-        await responder.QueueDeclareAsync(requests, durable: true, exclusive: false, autoDelete: false);
-        await requester.QueueDeclareAsync(replies, durable: true, exclusive: false, autoDelete: false);
-        await responder.BasicQosAsync(0, (ushort)Math.Max(1, window * 2), false);
-        await requester.BasicQosAsync(0, (ushort)Math.Max(1, window * 2), false);
-
-        var serve = new AsyncEventingBasicConsumer(responder);
-        serve.ReceivedAsync += async (_, delivery) =>
+        // A channel waits for one confirm at a time: each message in flight gets its own publishing channel,
+        // so the broker can confirm many at once (as it would for many clients).
+        var responders = new List<IChannel>();
+        var publishers = new List<IChannel>();
+        try
         {
-            var properties = new BasicProperties { Persistent = true, CorrelationId = delivery.BasicProperties.CorrelationId };
-            await responder.BasicPublishAsync("", replies, false, properties, delivery.Body);
-            await responder.BasicAckAsync(delivery.DeliveryTag, false);
-        };
-        await responder.BasicConsumeAsync(requests, autoAck: false, serve);
-
-        var waiting = new ConcurrentDictionary<string, TaskCompletionSource>();
-        var receive = new AsyncEventingBasicConsumer(requester);
-        receive.ReceivedAsync += async (_, delivery) =>
-        {
-            if (delivery.BasicProperties.CorrelationId is { } id && waiting.TryRemove(id, out var done))
-                done.TrySetResult();
-            await requester.BasicAckAsync(delivery.DeliveryTag, false);
-        };
-        await requester.BasicConsumeAsync(replies, autoAck: false, receive);
-
-        var body = new byte[256];
-        var latencies = new double[count];
-        var next = -1;
-        var clock = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, window).Select(async _ =>
-        {
-            while (true)
+            await using var setup = await requesterConnection.CreateChannelAsync();
+            await setup.QueueDeclareAsync(requests, durable: true, exclusive: false, autoDelete: false);
+            await setup.QueueDeclareAsync(replies, durable: true, exclusive: false, autoDelete: false);
+            for (var i = 0; i < window; i++)
             {
-                var i = Interlocked.Increment(ref next);
-                if (i >= count)
-                    return;
-                var id = i.ToString();
-                var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                waiting[id] = done;
-                var started = Stopwatch.GetTimestamp();
-                await requester.BasicPublishAsync("", requests, false, new BasicProperties { Persistent = true, CorrelationId = id }, body);
-                await done.Task.WaitAsync(TimeSpan.FromSeconds(30));
-                latencies[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                var responder = await responderConnection.CreateChannelAsync(confirms);
+                responders.Add(responder);
+                await responder.BasicQosAsync(0, 1, false);
+                var serve = new AsyncEventingBasicConsumer(responder);
+                serve.ReceivedAsync += async (_, delivery) =>
+                {
+                    var properties = new BasicProperties { Persistent = true, CorrelationId = delivery.BasicProperties.CorrelationId };
+                    await responder.BasicPublishAsync("", replies, false, properties, delivery.Body);
+                    await responder.BasicAckAsync(delivery.DeliveryTag, false);
+                };
+                await responder.BasicConsumeAsync(requests, autoAck: false, serve);
+                publishers.Add(await requesterConnection.CreateChannelAsync(confirms));
             }
-        }));
-        var seconds = clock.Elapsed.TotalSeconds;
-        await responder.QueueDeleteAsync(requests);
-        await requester.QueueDeleteAsync(replies);
-        return new RoundTrips(window, count, Latency.Round(seconds), Latency.Round(count / seconds), Latency.Of(latencies));
+
+            var waiting = new ConcurrentDictionary<string, TaskCompletionSource>();
+            await using var receiver = await requesterConnection.CreateChannelAsync();
+            await receiver.BasicQosAsync(0, (ushort)Math.Max(2, window * 2), false);
+            var receive = new AsyncEventingBasicConsumer(receiver);
+            receive.ReceivedAsync += async (_, delivery) =>
+            {
+                if (delivery.BasicProperties.CorrelationId is { } id && waiting.TryRemove(id, out var done))
+                    done.TrySetResult();
+                await receiver.BasicAckAsync(delivery.DeliveryTag, false);
+            };
+            await receiver.BasicConsumeAsync(replies, autoAck: false, receive);
+
+            var body = new byte[256];
+            var latencies = new double[count];
+            var next = -1;
+            var clock = Stopwatch.StartNew();
+            await Task.WhenAll(publishers.Select(async publisher =>
+            {
+                while (true)
+                {
+                    var i = Interlocked.Increment(ref next);
+                    if (i >= count)
+                        return;
+                    var id = i.ToString();
+                    var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    waiting[id] = done;
+                    var started = Stopwatch.GetTimestamp();
+                    await publisher.BasicPublishAsync("", requests, false, new BasicProperties { Persistent = true, CorrelationId = id }, body);
+                    await done.Task.WaitAsync(TimeSpan.FromSeconds(30));
+                    latencies[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                }
+            }));
+            var seconds = clock.Elapsed.TotalSeconds;
+            await setup.QueueDeleteAsync(requests);
+            await setup.QueueDeleteAsync(replies);
+            return new RoundTrips(window, count, Latency.Round(seconds), Latency.Round(count / seconds), Latency.Of(latencies));
+        }
+        finally
+        {
+            foreach (var channel in responders.Concat(publishers))
+                await channel.DisposeAsync();
+        }
     }
 }

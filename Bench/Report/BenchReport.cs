@@ -17,7 +17,7 @@ public sealed record Conditions(
 public sealed record TaskRun(
     string Mode, string Route, int Concurrency, int Submitted, int Accepted, double AcceptedPerSecond, Latency Answer202,
     int Succeeded, double CompletedPerSecond, Latency SubmitToSuccess, IReadOnlyDictionary<string, int> FailuresByCode,
-    IReadOnlyDictionary<string, double> CpuSeconds);
+    IReadOnlyDictionary<string, double> CpuSeconds, IReadOnlyDictionary<string, double> StateMedianMs);
 
 public sealed record BareRun(int Concurrency, int Count, double PerSecond, Latency Answer);
 
@@ -65,6 +65,14 @@ public sealed record BenchReport(
             var cpu = string.Join(", ", t.CpuSeconds.Select(p => $"{p.Key} {F(p.Value)}"));
             md.AppendLine($"| {t.Mode} | {t.Route} | {t.Concurrency} | {F(t.AcceptedPerSecond)} | {F(t.Answer202.P50)} | {F(t.Answer202.P95)} | {F(t.Answer202.P99)} | {F(t.CompletedPerSecond)} | {F(t.SubmitToSuccess.P50)} | {F(t.SubmitToSuccess.P99)} | {failures} | {cpu} |");
         }
+        md.AppendLine();
+        md.AppendLine("**Where a task's time goes**: median ms in each segment of the SUCCESS tasks' timelines (from the client's POST to the saga's first state, then each state until the next):");
+        md.AppendLine();
+        var labels = Tasks.SelectMany(t => t.StateMedianMs.Keys).Distinct().ToList();
+        md.AppendLine("| mode | route | conc. | " + string.Join(" | ", labels) + " |");
+        md.AppendLine("| --- | --- | ---: | " + string.Join(" | ", labels.Select(_ => "---:")) + " |");
+        foreach (var t in Tasks)
+            md.AppendLine($"| {t.Mode} | {t.Route} | {t.Concurrency} | " + string.Join(" | ", labels.Select(l => t.StateMedianMs.TryGetValue(l, out var v) ? F(v) : "")) + " |");
         md.AppendLine();
         md.AppendLine("Peak memory (MB): " + string.Join("; ", PeakMemoryMB.Select(m => $"{m.Key}: " + string.Join(", ", m.Value.Select(p => $"{p.Key} {p.Value}")))) + ".");
         md.AppendLine();
