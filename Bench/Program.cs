@@ -71,6 +71,7 @@ if (options.Modes.Contains("rabbitmq") || options.Floor)
 
 // 2. The platform: vm.create through the gateway and straight to the orchestrator, per mode and level.
 var tasks = new List<TaskRun>();
+var reads = new List<ReadRun>();
 var peakMemory = new Dictionary<string, IReadOnlyDictionary<string, long>>();
 foreach (var mode in options.Modes)
 {
@@ -89,6 +90,22 @@ foreach (var mode in options.Modes)
     {
         var (warmSubmissions, _) = await TaskLoad.PostAsync(warm, "/api/v1/tenant/tasks", 16, 4, i => VmCreate($"warm-{i}"));
         await TaskLoad.WaitForFinalAsync(admin, $"warm-{mode}", TimeSpan.FromMinutes(2));
+    }
+
+    // The gateway's own cost, on a read that involves no agent: the same GET through it and past it.
+    var readToken = await stack.CreateTenantAsync(admin, $"read-{mode}");
+    foreach (var level in options.Levels)
+    {
+        foreach (var route in new[] { "gateway", "direct" })
+        {
+            using var client = TaskLoad.Client(route == "gateway" ? stack.GatewayUrl : stack.OrchestratorUrl, readToken, level);
+            await TaskLoad.GetAsync(client, "/api/v1/tenant/quotas", 200, level);
+            var (answers, seconds) = await TaskLoad.GetAsync(client, "/api/v1/tenant/quotas", Math.Max(2000, level * 100), level);
+            var run = new ReadRun(mode, route, level, answers.Count, Latency.Round(answers.Count / seconds), Latency.Of(answers.Select(a => a.AnswerMs)),
+                answers.Count(a => a.Status != 200));
+            reads.Add(run);
+            Say($"{mode} reads {route} at {level}: {run.PerSecond:0}/s, p50 {run.Answer.P50} ms, p99 {run.Answer.P99} ms");
+        }
     }
 
     foreach (var (level, index) in options.Levels.Select((l, i) => (l, i)))
@@ -142,7 +159,7 @@ if (!options.SkipDispatch)
         Say($"dispatch, {d.Way} at {d.Concurrency}: p50 {d.PerCall.P50} ms, {d.PerSecond:0.0}/s");
 }
 
-var report = new BenchReport(conditions, broker, bare, tasks, peakMemory, dispatch, BenchReport.Evaluate(broker, tasks, dispatch), Latency.Round(clock.Elapsed.TotalSeconds));
+var report = new BenchReport(conditions, broker, bare, reads, tasks, peakMemory, dispatch, BenchReport.Evaluate(broker, reads, tasks, dispatch), Latency.Round(clock.Elapsed.TotalSeconds));
 Directory.CreateDirectory(options.Output);
 await File.WriteAllTextAsync(Path.Combine(options.Output, "bench.json"), report.ToJson());
 await File.WriteAllTextAsync(Path.Combine(options.Output, "bench.md"), report.ToMarkdown());

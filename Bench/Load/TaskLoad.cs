@@ -25,7 +25,13 @@ public static class TaskLoad
         return client;
     }
 
-    public static async Task<(IReadOnlyList<Submission> Submissions, double Seconds)> PostAsync(HttpClient client, string path, int count, int concurrency, Func<int, string> body)
+    public static Task<(IReadOnlyList<Submission> Submissions, double Seconds)> PostAsync(HttpClient client, string path, int count, int concurrency, Func<int, string> body)
+        => SendAsync(client, i => new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body(i), Encoding.UTF8, "application/json") }, count, concurrency);
+
+    public static Task<(IReadOnlyList<Submission> Submissions, double Seconds)> GetAsync(HttpClient client, string path, int count, int concurrency)
+        => SendAsync(client, _ => new HttpRequestMessage(HttpMethod.Get, path), count, concurrency);
+
+    private static async Task<(IReadOnlyList<Submission> Submissions, double Seconds)> SendAsync(HttpClient client, Func<int, HttpRequestMessage> request, int count, int concurrency)
     {
         var results = new Submission[count];
         var next = -1;
@@ -41,7 +47,8 @@ public static class TaskLoad
                 var started = Stopwatch.GetTimestamp();
                 try
                 {
-                    using var response = await client.PostAsync(path, new StringContent(body(i), Encoding.UTF8, "application/json"));
+                    using var message = request(i);
+                    using var response = await client.SendAsync(message);
                     var text = await response.Content.ReadAsStringAsync();
                     var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
                     results[i] = Parse(response.StatusCode, text, elapsed, at);
@@ -73,7 +80,7 @@ public static class TaskLoad
         catch (JsonException)
         {
         }
-        if (status != HttpStatusCode.Accepted)
+        if ((int)status >= 300)
             code ??= "HTTP_" + (int)status;
         return new Submission(taskId, (int)status, code, elapsed, at);
     }
