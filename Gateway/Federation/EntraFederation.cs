@@ -25,6 +25,9 @@ public static class EntraFederation
         if (!IsConfigured(configuration))
             return;
         var mapping = configuration.GetSection($"{GatewayOptions.Section}:Entra").Get<EntraMapping>() ?? new EntraMapping();
+        // Admins come from the operator's own directory only, unless others are named explicitly.
+        if (mapping.AdminDirectories.Count == 0 && configuration[$"{Section}:TenantId"] is { Length: > 0 } home)
+            mapping.AdminDirectories.Add(home);
         authentication.Services.AddSingleton(mapping);
         authentication.AddMicrosoftIdentityWebApi(configuration.GetSection(Section), jwtBearerScheme: Scheme);
         authentication.Services.PostConfigure<JwtBearerOptions>(Scheme, bearer =>
@@ -52,7 +55,15 @@ public static class EntraFederation
                 return JwtBearerDefaults.AuthenticationScheme;
             var handler = new JsonWebTokenHandler();
             var raw = header["Bearer ".Length..].Trim();
-            return handler.CanReadToken(raw) && IsEntraIssuer(handler.ReadJsonWebToken(raw).Issuer) ? Scheme : JwtBearerDefaults.AuthenticationScheme;
+            try
+            {
+                return handler.CanReadToken(raw) && IsEntraIssuer(handler.ReadJsonWebToken(raw).Issuer) ? Scheme : JwtBearerDefaults.AuthenticationScheme;
+            }
+            catch (ArgumentException)
+            {
+                // Not a readable JWT: our scheme refuses it with 401.
+                return JwtBearerDefaults.AuthenticationScheme;
+            }
         });
     }
 
@@ -77,6 +88,12 @@ public sealed class EntraMapping
     public Dictionary<string, string> Tenants { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
+    /// Directories whose app role <c>OpenHvx.GlobalAdmin</c> is honoured (default: <c>AzureAd:TenantId</c>). A
+    /// multi-tenant app lets any directory's admin assign app roles to themselves: those never become our admins.
+    /// </summary>
+    public HashSet<string> AdminDirectories { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
     /// Our identity for an Entra principal, or null when it has none: no known app role, tenant roles without a mapped
     /// directory, or admin and tenant roles at once (ambiguous, refused rather than guessed).
     /// </summary>
@@ -90,13 +107,12 @@ public sealed class EntraMapping
         var admin = roles.Contains(Contracts.Roles.GlobalAdmin);
         if (admin && roles.Count > 1)
             return null;
+        var directory = entra.FindFirst("tid")?.Value ?? entra.FindFirst("http://schemas.microsoft.com/identity/claims/tenantid")?.Value;
         string? tenantId = null;
-        if (!admin)
-        {
-            var directory = entra.FindFirst("tid")?.Value ?? entra.FindFirst("http://schemas.microsoft.com/identity/claims/tenantid")?.Value;
-            if (directory is null || !Tenants.TryGetValue(directory, out tenantId))
-                return null;
-        }
+        if (admin && (directory is null || !AdminDirectories.Contains(directory)))
+            return null;
+        if (!admin && (directory is null || !Tenants.TryGetValue(directory, out tenantId)))
+            return null;
         var objectId = entra.FindFirst("oid")?.Value ?? entra.FindFirst("http://schemas.microsoft.com/identity/claims/objectidentifier")?.Value
                        ?? entra.FindFirst("sub")?.Value;
         if (objectId is null)

@@ -45,10 +45,12 @@ public static class TokenEndpoint
 
         Subject subject;
         var offline = false;
+        IReadOnlyList<string>? narrowedTo = null;
         if (request.IsPasswordGrantType())
         {
             var user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Username == (request.Username ?? "").ToLowerInvariant(), http.RequestAborted);
-            if (user is null || user.Disabled || !passwords.Verify(user, request.Password ?? ""))
+            // An unknown user costs a hash too, so that timing does not tell which usernames exist.
+            if (!passwords.Verify(user, request.Password ?? "") || user!.Disabled)
                 return Refuse(Oidc.Errors.InvalidGrant, "The username or password is wrong.");
             subject = Subject.Of(user);
             offline = true;
@@ -71,6 +73,8 @@ public static class TokenEndpoint
             subject = Subject.Of(user);
             requestedAudience = previous!.GetAudiences().FirstOrDefault() ?? requestedAudience;
             offline = true;
+            // Never wider than the grant it continues: a token narrowed to read stays read.
+            narrowedTo = previous!.GetScopes().Where(s => s != Oidc.Scopes.OfflineAccess).ToList();
         }
         else
         {
@@ -83,7 +87,7 @@ public static class TokenEndpoint
                 ? "An admin obtains admin tokens only (use the admin host, or audience=admin)."
                 : "A tenant user obtains tenant tokens only (use the tenant host, or audience=tenant).");
 
-        var allowed = Scopes.GrantedBy(subject.Roles);
+        var allowed = Scopes.GrantedBy(subject.Roles).Where(s => narrowedTo is null || narrowedTo.Contains(s)).ToList();
         var requested = request.GetScopes().Where(s => s != Oidc.Scopes.OfflineAccess).ToList();
         var granted = requested.Count == 0 ? allowed : allowed.Intersect(requested).ToList();
         if (granted.Count == 0)

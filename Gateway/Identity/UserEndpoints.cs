@@ -72,6 +72,8 @@ public static partial class UserEndpoints
             errors["tenantId"] = ["must match ^[a-z0-9][a-z0-9_-]{0,62}$"];
         if (errors.Count > 0)
             return GatewayProblems.Validation(errors);
+        if (asTenantAdmin is not null && !await orchestrator.CallerTenantIsActiveAsync(http))
+            return GatewayProblems.Result(StatusCodes.Status403Forbidden, ErrorCodes.TenantDisabled, $"Tenant '{asTenantAdmin}' is not active.");
         if (asTenantAdmin is null && tenantId is not null && !await orchestrator.TenantExistsAsync(tenantId, http))
             return GatewayProblems.Validation(new Dictionary<string, string[]> { ["tenantId"] = [$"tenant '{tenantId}' does not exist"] });
 

@@ -60,6 +60,15 @@ public sealed class OrchestratorClient(IHttpClientFactory factory, OrchestratorU
         return response.IsSuccessStatusCode;
     }
 
+    /// <summary>Whether the caller's (tenant) token is still honoured by the orchestrator: false for a disabled or deleted tenant.</summary>
+    public async Task<bool> CallerTenantIsActiveAsync(HttpContext caller)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(Upstream, "/api/v1/tenant/quotas"));
+        request.Headers.TryAddWithoutValidation("Authorization", caller.Request.Headers.Authorization.ToString());
+        using var response = await factory.CreateClient(HttpClientName).SendAsync(request, caller.RequestAborted);
+        return response.IsSuccessStatusCode;
+    }
+
     public async Task<bool> IsReadyAsync(CancellationToken cancellationToken)
     {
         using var response = await factory.CreateClient(HttpClientName).GetAsync(new Uri(Upstream, "/health/ready"), cancellationToken);

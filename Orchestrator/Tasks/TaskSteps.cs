@@ -71,7 +71,7 @@ public sealed class ElectAgentConsumer(IAgentStore agents, IImageStore images, I
             var reason = decision.Candidates.Count == 0 ? "no agent is registered" : $"{decision.Candidates.Count} agent(s) considered, none eligible";
             await context.Refuse(message.TaskId, "Electing",
                 new TaskRejectedException(ErrorCodes.NoEligibleAgent, $"No eligible agent for {message.Action}: {reason}.",
-                    new { requirement, candidates = decision.Candidates.Select(c => new { c.AgentId, c.Reason }) }), decision);
+                    new { requirement }), decision);
             return;
         }
         await context.Publish(new AgentElected(message.TaskId, decision.AgentId, decision));

@@ -101,7 +101,7 @@ public sealed partial class TaskSubmission(
             response.Is(out Response<TaskRejected>? rejected);
             var rejection = rejected!.Message;
             IDictionary<string, string[]>? errors = null;
-            JsonElement? details = rejection.Details;
+            JsonElement? details = caller.IsAdmin ? rejection.Details : TaskView.ForTenant(new TaskError(rejection.Code, rejection.Message, rejection.Details))?.Details;
             if (rejection.Code == ErrorCodes.Validation && details is { ValueKind: JsonValueKind.Object } d)
             {
                 errors = JsonSerializer.Deserialize<Dictionary<string, string[]>>(d.GetRawText());

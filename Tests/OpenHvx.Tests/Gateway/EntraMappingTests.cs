@@ -8,7 +8,11 @@ namespace OpenHvx.Tests.Gateway;
 [Category("Unit")]
 public sealed class EntraMappingTests
 {
-    private static readonly EntraMapping Mapping = new() { Tenants = new(StringComparer.OrdinalIgnoreCase) { ["dir-contoso"] = "contoso" } };
+    private static readonly EntraMapping Mapping = new()
+    {
+        Tenants = new(StringComparer.OrdinalIgnoreCase) { ["dir-contoso"] = "contoso" },
+        AdminDirectories = new(StringComparer.OrdinalIgnoreCase) { "dir-operator" },
+    };
 
     private static ClaimsPrincipal Entra(string tid, params string[] roles)
     {
@@ -23,7 +27,7 @@ public sealed class EntraMappingTests
     [Test]
     public void A_global_admin_app_role_becomes_an_admin_identity_without_tenant()
     {
-        var mapped = Mapping.Map(Entra("dir-anything", "OpenHvx.GlobalAdmin"))!;
+        var mapped = Mapping.Map(Entra("dir-operator", "OpenHvx.GlobalAdmin"))!;
         Assert.That(mapped.FindFirst("aud")!.Value, Is.EqualTo("admin"));
         Assert.That(mapped.FindAll("role").Select(c => c.Value), Is.EqualTo(new[] { "global-admin" }));
         Assert.That(mapped.FindFirst("tenant_id"), Is.Null);
@@ -49,6 +53,8 @@ public sealed class EntraMappingTests
     }
 
     [TestCase("dir-unknown", new[] { "OpenHvx.TenantUser" }, TestName = "A tenant role from an unmapped directory is refused")]
+    [TestCase("dir-attacker", new[] { "OpenHvx.GlobalAdmin" }, TestName = "A global-admin app role from another directory is refused")]
+    [TestCase("dir-contoso", new[] { "OpenHvx.GlobalAdmin" }, TestName = "A customer directory cannot grant global-admin")]
     [TestCase("dir-contoso", new[] { "Contoso.Everything" }, TestName = "An identity without a known app role is refused")]
     [TestCase("dir-contoso", new string[0], TestName = "An identity without app roles is refused")]
     [TestCase("dir-contoso", new[] { "OpenHvx.GlobalAdmin", "OpenHvx.TenantUser" }, TestName = "Admin and tenant roles at once are refused, not guessed")]

@@ -89,6 +89,8 @@ public sealed class GatewaySecurityTests : DevHostFixture
         // A disabled tenant's users are refused everything.
         yield return Case(new("disabled tenant reads", "gamma-rw", "GET", tasks), HttpStatusCode.Forbidden, "ERR_TENANT_DISABLED");
         yield return Case(new("disabled tenant submits", "gamma-rw", "POST", tasks, CreateVm), HttpStatusCode.Forbidden, "ERR_TENANT_DISABLED");
+        yield return Case(new("disabled tenant's admin creates a user", "gamma-admin", "POST", "/api/v1/tenant/users",
+            new { username = "gamma-new", password = "a-long-password-1", roles = new[] { "tenant-user-r" } }), HttpStatusCode.Forbidden, "ERR_TENANT_DISABLED");
 
         // Users: a tenant-admin creates users of its own tenant with tenant roles only.
         yield return Case(new("writer creates a user", "alpha-rw", "POST", "/api/v1/tenant/users",
@@ -124,7 +126,7 @@ public sealed class GatewaySecurityTests : DevHostFixture
         foreach (var (user, tenant, role) in new[]
                  {
                      ("alpha-rw", "alpha", "tenant-user-rw"), ("alpha-r", "alpha", "tenant-user-r"), ("alpha-admin", "alpha", "tenant-admin"),
-                     ("beta-rw", "beta", "tenant-user-rw"), ("gamma-rw", "gamma", "tenant-user-rw"),
+                     ("beta-rw", "beta", "tenant-user-rw"), ("gamma-rw", "gamma", "tenant-user-rw"), ("gamma-admin", "gamma", "tenant-admin"),
                  })
         {
             using var client = await Tokens.TenantClientAsync(Client, DevHost.Url, user, tenant, role);
@@ -271,6 +273,23 @@ public sealed class GatewaySecurityTests : DevHostFixture
         var quota = await alpha.GetFromJsonAsync<JsonElement>("/api/v1/tenant/quotas");
         Assert.That(quota.GetProperty("vmCount").GetProperty("used").GetInt64(), Is.GreaterThanOrEqualTo(2));
         Assert.That((await AgentHost.VmsAsync(DevHost.Services)).Any(v => v.GetProperty("id").GetString() == vmId), Is.True, "the VM exists on the simulated host");
+    }
+
+    [Test]
+    public async Task A_tenant_refused_for_lack_of_capacity_learns_nothing_about_the_agents()
+    {
+        using var alpha = Tokens.Client(DevHost.Url, _tokens["alpha-rw"]);
+        var refused = await alpha.PostAsJsonAsync("/api/v1/tenant/tasks", new { action = "vm.create", data = new { name = "too-big", cpu = 1, ram = "1TB" } });
+        var text = await refused.Content.ReadAsStringAsync();
+        Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable), text);
+        Assert.That(JsonDocument.Parse(text).RootElement.GetProperty("code").GetString(), Is.EqualTo("ERR_NO_ELIGIBLE_AGENT"));
+        Assert.That(text, Does.Not.Contain(TestDevHost.AgentId).And.Not.Contain("candidates"));
+
+        var taskId = JsonDocument.Parse(text).RootElement.GetProperty("taskId").GetString();
+        var asTenant = await alpha.GetStringAsync($"/api/v1/tenant/tasks/{taskId}");
+        Assert.That(asTenant, Does.Not.Contain(TestDevHost.AgentId).And.Not.Contain("candidates"));
+        var asAdmin = await Client.GetStringAsync($"/api/v1/admin/tasks/{taskId}");
+        Assert.That(asAdmin, Does.Contain(TestDevHost.AgentId), "the admin sees the candidates in the placement");
     }
 
     [Test]

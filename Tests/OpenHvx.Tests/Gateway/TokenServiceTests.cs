@@ -118,6 +118,18 @@ public sealed class TokenServiceTests : DevHostFixture
     }
 
     [Test]
+    public async Task A_refresh_never_widens_the_scope_of_the_grant_it_continues()
+    {
+        var narrowed = await (await TokenAsync(new Dictionary<string, string>(Password("t-user", "t-user-password-1")) { ["scope"] = "openhvx.read offline_access" }))
+            .Content.ReadFromJsonAsync<JsonElement>();
+        var refreshed = await (await TokenAsync(Refresh(narrowed.GetProperty("refresh_token").GetString()!))).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.That(refreshed.GetProperty("scope").GetString()!.Split(' '), Does.Not.Contain("openhvx.write"), refreshed.ToString());
+        using var client = Tokens.Client(DevHost.Url, refreshed.GetProperty("access_token").GetString()!);
+        var write = await client.PostAsJsonAsync("/api/v1/tenant/tasks", new { action = "vm.create", data = new { name = "no", cpu = 1, ram = "1GB" } });
+        Assert.That(write.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
+    }
+
+    [Test]
     public async Task A_removed_users_refresh_token_fails()
     {
         var tokens = await (await TokenAsync(Password("t-revoked", "t-revoked-password-1"))).Content.ReadFromJsonAsync<JsonElement>();
