@@ -91,6 +91,7 @@ public static class GatewayExtensions
 
         services.AddGatewayAuthentication(settings, configuration);
         services.AddGatewayRateLimits();
+        services.AddSingleton<GatewayRateLimits.AccountLimiter>();
 
         services.AddSingleton<OrchestratorUpstream>();
         services.AddSingleton<OrchestratorClient>();

@@ -40,6 +40,9 @@ public sealed class GatewayOptions
     /// <summary>Per client address on <c>/connect/token</c> (password guessing).</summary>
     public RateLimitOptions TokenRateLimit { get; set; } = new() { TokenLimit = 20, TokensPerPeriod = 5 };
 
+    /// <summary>Per account (username or client id) on <c>/connect/token</c>: guesses spread over many addresses still meet it.</summary>
+    public RateLimitOptions AccountRateLimit { get; set; } = new() { TokenLimit = 10, TokensPerPeriod = 10, ReplenishmentPeriod = TimeSpan.FromMinutes(1) };
+
     /// <summary>Inbound headers that claim an identity: removed before anything reads them or the request is proxied.</summary>
     public List<string> StrippedHeaders { get; set; } =
     [

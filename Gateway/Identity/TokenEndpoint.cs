@@ -36,9 +36,15 @@ public static class TokenEndpoint
 
     private static async Task<IResult> ExchangeAsync(
         HttpContext http, GatewayDbContext db, IOpenIddictApplicationManager applications, HostAudiences hosts,
-        IOptions<GatewayOptions> options, UserPasswords passwords)
+        IOptions<GatewayOptions> options, UserPasswords passwords, GatewayRateLimits.AccountLimiter accounts)
     {
         var request = http.GetOpenIddictServerRequest() ?? throw new InvalidOperationException("OpenIddict did not parse the token request.");
+        var account = request.IsPasswordGrantType() ? request.Username : request.IsClientCredentialsGrantType() ? request.ClientId : null;
+        if (account is not null && accounts.TryAttempt(account) is { Allowed: false } refused)
+        {
+            http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(refused.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return GatewayProblems.Result(StatusCodes.Status429TooManyRequests, ErrorCodes.RateLimited, "Too many sign-in attempts for this account; retry after the time in Retry-After.");
+        }
         var requestedAudience = hosts.OfHost(http.Request.Host.Host) ?? (string?)request[AudienceParameter] ?? Audiences.Tenant;
         if (!Audiences.IsKnown(requestedAudience))
             return Refuse(Oidc.Errors.InvalidRequest, "'audience' must be 'admin' or 'tenant'.");

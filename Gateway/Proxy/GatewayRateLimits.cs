@@ -43,6 +43,24 @@ public static class GatewayRateLimits
 
     private static GatewayOptions Options(HttpContext http) => http.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value;
 
+    /// <summary>Password and client-secret attempts per account, whatever address they come from.</summary>
+    public sealed class AccountLimiter(IOptions<GatewayOptions> options) : IDisposable
+    {
+        private readonly PartitionedRateLimiter<string> _limiter = PartitionedRateLimiter.Create<string, string>(
+            account => Bucket(account, options.Value.AccountRateLimit));
+
+        /// <summary>False (with the wait) when this account has had too many attempts lately.</summary>
+        public (bool Allowed, TimeSpan RetryAfter) TryAttempt(string account)
+        {
+            using var lease = _limiter.AttemptAcquire(account.ToLowerInvariant());
+            return lease.IsAcquired
+                ? (true, TimeSpan.Zero)
+                : (false, lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : options.Value.AccountRateLimit.ReplenishmentPeriod);
+        }
+
+        public void Dispose() => _limiter.Dispose();
+    }
+
     private static RateLimitPartition<string> Bucket(string key, RateLimitOptions options)
         => RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
         {

@@ -129,11 +129,15 @@ public sealed partial class TaskSubmission(
     {
         if (first.BodyHash != hash)
             return ApiProblems.Result(ErrorCodes.IdempotencyConflict, "This Idempotency-Key was used with a different body.");
-        if (first.StatusCode is { } status && first.Response is { } body)
+        if (first.StatusCode is StatusCodes.Status202Accepted && first.Response is { } accepted)
         {
-            var location = status == StatusCodes.Status202Accepted ? StatusUrl(caller, first.TaskId) : null;
-            return new Answer(status, body, status == StatusCodes.Status202Accepted ? "application/json" : "application/problem+json", location).ToResult();
+            // Written again for this caller: the first one may have been an admin, whose answer names the agent.
+            var stored = JsonDocument.Parse(accepted).RootElement;
+            string? Read(string name) => stored.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+            return Accepted(caller, first.TaskId, Read("status") ?? TaskStatuses.Pending, Read("state") ?? "Submitted", Read("agentId")).ToResult();
         }
+        if (first.StatusCode is { } status && first.Response is { } body)
+            return new Answer(status, body, "application/problem+json", null).ToResult();
         var current = await tasks.LoadAsync(first.TaskId, cancellationToken);
         return Accepted(caller, first.TaskId, current?.Status ?? TaskStatuses.Pending, current?.CurrentState ?? "Submitted", current?.AgentId).ToResult();
     }

@@ -293,6 +293,29 @@ public sealed class GatewaySecurityTests : DevHostFixture
     }
 
     [Test]
+    public async Task A_tenant_replaying_an_admins_idempotency_key_gets_the_task_without_its_agent()
+    {
+        const string body = """{"tenantId":"alpha","action":"vm.create","data":{"name":"replayed","cpu":1,"ram":"1GB"}}""";
+        HttpRequestMessage Post(string path, string token)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, DevHost.Url + path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            request.Headers.Add("Idempotency-Key", "shared-key-1");
+            return request;
+        }
+        using var http = new HttpClient();
+        var first = await (await http.SendAsync(Post("/api/v1/admin/tasks", _tokens["admin"]))).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.That(first.GetProperty("agentId").GetString(), Is.EqualTo(TestDevHost.AgentId));
+
+        var replay = await http.SendAsync(Post("/api/v1/tenant/tasks", _tokens["alpha-rw"]));
+        var replayed = await replay.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.That(replay.StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
+        Assert.That(replayed.GetProperty("taskId").GetString(), Is.EqualTo(first.GetProperty("taskId").GetString()), "the same task");
+        Assert.That(replayed.GetProperty("agentId").ValueKind, Is.EqualTo(JsonValueKind.Null));
+        Assert.That(replayed.GetProperty("statusUrl").GetString(), Does.StartWith("/api/v1/tenant/tasks/"));
+    }
+
+    [Test]
     public async Task A_federated_identity_reaches_the_orchestrator_with_a_token_of_ours_and_stays_in_its_tenant()
     {
         var mapping = new EntraMapping { Tenants = new(StringComparer.OrdinalIgnoreCase) { ["dir-alpha"] = "alpha" } };
