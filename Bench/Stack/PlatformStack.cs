@@ -112,16 +112,7 @@ public sealed class PlatformStack : IAsyncDisposable
         }
     }
 
-    public async Task<string> TokenAsync(string username, string password, string audience)
-    {
-        using var http = new HttpClient();
-        var response = await http.PostAsync(GatewayUrl + "/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["grant_type"] = "password", ["username"] = username, ["password"] = password, ["audience"] = audience,
-        }));
-        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
-        return response.IsSuccessStatusCode ? body.GetProperty("access_token").GetString()! : throw new InvalidOperationException($"token: {body}");
-    }
+    public Task<string> TokenAsync(string username, string password, string audience) => Tokens.PasswordAsync(GatewayUrl, username, password, audience);
 
     /// <summary>An admin client of <paramref name="baseUrl"/> (the gateway or, past it, the orchestrator: both check the token).</summary>
     public async Task<HttpClient> AdminClientAsync(string baseUrl)

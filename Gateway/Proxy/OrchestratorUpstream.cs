@@ -52,18 +52,16 @@ public sealed class OrchestratorClient(IHttpClientFactory factory, OrchestratorU
 {
     public const string HttpClientName = "orchestrator";
 
-    public async Task<bool> TenantExistsAsync(string tenantId, HttpContext caller)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(Upstream, $"/api/v1/admin/tenants/{Uri.EscapeDataString(tenantId)}"));
-        request.Headers.TryAddWithoutValidation("Authorization", caller.Request.Headers.Authorization.ToString());
-        using var response = await factory.CreateClient(HttpClientName).SendAsync(request, caller.RequestAborted);
-        return response.IsSuccessStatusCode;
-    }
+    public Task<bool> TenantExistsAsync(string tenantId, HttpContext caller)
+        => AnswersAsCallerAsync($"/api/v1/admin/tenants/{Uri.EscapeDataString(tenantId)}", caller);
 
     /// <summary>Whether the caller's (tenant) token is still honoured by the orchestrator: false for a disabled or deleted tenant.</summary>
-    public async Task<bool> CallerTenantIsActiveAsync(HttpContext caller)
+    public Task<bool> CallerTenantIsActiveAsync(HttpContext caller) => AnswersAsCallerAsync("/api/v1/tenant/quotas", caller);
+
+    /// <summary>A GET with the caller's own token: true when the orchestrator answers it with success.</summary>
+    private async Task<bool> AnswersAsCallerAsync(string path, HttpContext caller)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(Upstream, "/api/v1/tenant/quotas"));
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(Upstream, path));
         request.Headers.TryAddWithoutValidation("Authorization", caller.Request.Headers.Authorization.ToString());
         using var response = await factory.CreateClient(HttpClientName).SendAsync(request, caller.RequestAborted);
         return response.IsSuccessStatusCode;

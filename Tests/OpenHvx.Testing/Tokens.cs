@@ -2,7 +2,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 
-namespace OpenHvx.Tests.Support;
+namespace OpenHvx.Testing;
 
 /// <summary>Tokens from the gateway's real token endpoint.</summary>
 public static class Tokens
