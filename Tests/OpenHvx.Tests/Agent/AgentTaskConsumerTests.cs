@@ -61,7 +61,7 @@ public sealed class AgentTaskConsumerTests
     {
         await Eventually.True(() => Task.FromResult(_harness.Published.Select<AgentTaskResult>().Count(m => m.Context.Message.TaskId == taskId) >= nth),
             TimeSpan.FromSeconds(60), $"result {nth} of {taskId}");
-        return _harness.Published.Select<AgentTaskResult>().Where(m => m.Context.Message.TaskId == taskId).Skip(nth - 1).First().Context.Message;
+        return _harness.Published.Select<AgentTaskResult>().Where(m => m.Context.Message.TaskId == taskId).ToList()[nth - 1].Context.Message;
     }
 
     private async Task<int> VmCountAsync() => (await AgentHost.VmsAsync(_services)).Count;

@@ -353,8 +353,10 @@ public sealed class TaskStateMachineTests
     }
 
     /// <summary>Waits until the bus has consumed a matching result (the harness's own Any returns at once once the bus went idle).</summary>
+    // Polls what was consumed so far (a cancelled token: no waiting inside the harness). Leaving the synchronous Select early
+    // (LINQ Any over it) can deadlock in its enumerator's Dispose, and the harness's own wait ends at once when it is idle.
     private static Task ConsumedAsync(SagaHarness harness, Func<MassTransit.Testing.IReceivedMessage<AgentTaskResult>, bool> match)
-        => Eventually.True(() => Task.FromResult(harness.Harness.Consumed.Select<AgentTaskResult>().Any(match)), because: "the result is consumed");
+        => Eventually.True(() => harness.Harness.Consumed.Any<AgentTaskResult>(x => match(x), new CancellationToken(canceled: true)), because: "the result is consumed");
 
     /// <summary>The first dispatch of each task hangs forever (a crash after the saga saved Dispatching); later ones go through.</summary>
     private sealed class LosingSender(CancellationToken release) : IAgentTaskSender
