@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using OpenHvx.Contracts;
 using OpenHvx.HyperVAgent.Messaging;
 using OpenHvx.HyperVAgent.PowerShell;
 using OpenHvx.HyperVAgent.Tasks;
@@ -15,9 +16,6 @@ namespace OpenHvx.HyperVAgent;
 
 public static partial class HyperVAgentExtensions
 {
-    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
-    private static partial Regex AgentIdPattern();
-
     public static IServiceCollection AddHyperVAgent(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<AgentOptions>()
@@ -31,7 +29,7 @@ public static partial class HyperVAgentExtensions
                 if (options.AgentId.Length == 0)
                     options.AgentId = Regex.Replace(Environment.MachineName, "[^A-Za-z0-9_-]", "-").ToLowerInvariant();
             })
-            .Validate(options => AgentIdPattern().IsMatch(options.AgentId), "Agent id must match ^[A-Za-z0-9_-]{1,64}$")
+            .Validate(options => Identifiers.IsAgentId(options.AgentId), "Agent id must match " + Identifiers.AgentIdRule)
             .Validate(options => options.MaxConcurrency is >= 1 and <= 64, "MaxConcurrency must be from 1 to 64")
             .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);

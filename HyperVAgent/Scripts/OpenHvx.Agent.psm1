@@ -11,7 +11,7 @@ $script:Utf8NoBom = [System.Text.UTF8Encoding]::new($false)
 # Use: throw (New-OpenHvxError 'ERR_IMAGE_MISSING' "image not found: $x" 'ObjectNotFound')
 function New-OpenHvxError {
     param(
-        [Parameter(Mandatory)][ValidatePattern('^ERR_[A-Z0-9_]+$')][string]$Code,
+        [Parameter(Mandatory)][ValidatePattern('\AERR_[A-Z0-9_]+\z')][string]$Code,
         [Parameter(Mandatory)][string]$Message,
         [System.Management.Automation.ErrorCategory]$Category = 'InvalidArgument',
         $Target = $null
@@ -44,8 +44,8 @@ function Write-OpenHvxTextFile {
 function Test-OpenHvxPathSegment {
     param([AllowNull()][string]$Value)
     -not [string]::IsNullOrEmpty($Value) -and
-    $Value -cmatch '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' -and
-    $Value -notmatch '^(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(\.|$)' -and
+    $Value -cmatch '\A[A-Za-z0-9][A-Za-z0-9._-]{0,127}\z' -and
+    $Value -notmatch '\A(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(\.|\z)' -and
     -not $Value.EndsWith('.')
 }
 

@@ -69,7 +69,7 @@ function Test-IpAddress([string]$Text, [System.Net.Sockets.AddressFamily]$Family
     $ip = $null
     if (-not [System.Net.IPAddress]::TryParse($Text, [ref]$ip) -or $ip.AddressFamily -ne $Family) { return $false }
     # TryParse also takes legacy IPv4 forms such as "10.1"; require a dotted quad.
-    return ($Family -ne 'InterNetwork' -or $Text -match '^\d{1,3}(\.\d{1,3}){3}$')
+    return ($Family -ne 'InterNetwork' -or $Text -match '\A\d{1,3}(\.\d{1,3}){3}\z')
 }
 
 function Get-NetworkConfig($CloudInit) {
@@ -85,7 +85,7 @@ function Get-NetworkConfig($CloudInit) {
         'dhcp' { $nic.dhcp4 = $true }
         'static' {
             $address = Get-CiString $net 'address' $null
-            if (-not $address -or $address -notmatch '^(?<ip>[^/]+)/(?<len>\d{1,3})$') { Stop-Invalid 'cloudInit.network.address must be an address with a prefix length, e.g. 10.0.0.5/24.' }
+            if (-not $address -or $address -notmatch '\A(?<ip>[^/]+)/(?<len>\d{1,3})\z') { Stop-Invalid 'cloudInit.network.address must be an address with a prefix length, e.g. 10.0.0.5/24.' }
             $ipText = $Matches.ip
             $prefix = [int]$Matches.len
             $family = if ($ipText.Contains(':')) { [System.Net.Sockets.AddressFamily]::InterNetworkV6 } else { [System.Net.Sockets.AddressFamily]::InterNetwork }
@@ -126,7 +126,7 @@ if (-not [System.IO.Path]::IsPathFullyQualified($BasePath)) { Stop-Invalid 'Base
 $base = [System.IO.Path]::TrimEndingDirectorySeparator([System.IO.Path]::GetFullPath($BasePath))
 $imagesDir = Join-Path $base 'images'
 # A plain file name only: no separators, no traversal, no wildcard characters.
-if ($ImageFile -notmatch '^[A-Za-z0-9][A-Za-z0-9 ._()+-]{0,200}$' -or $ImageFile.EndsWith('.') -or $ImageFile.EndsWith(' ')) {
+if ($ImageFile -notmatch '\A[A-Za-z0-9][A-Za-z0-9 ._()+-]{0,200}\z' -or $ImageFile.EndsWith('.') -or $ImageFile.EndsWith(' ')) {
     throw (New-OpenHvxError 'ERR_IMAGE_PATH' "ImageFile must be a plain file name inside the images folder, got '$ImageFile'.")
 }
 $imagePath = [System.IO.Path]::GetFullPath((Join-Path $imagesDir $ImageFile))

@@ -518,7 +518,7 @@ function Assert-SimVMName {
     }
     # With -Path, real Hyper-V creates <Path>\<Name>\ on NTFS: names that are not valid Windows
     # folder names fail there, so they fail here too (this keeps the scripts honest on Linux).
-    if ($AsFolderName -and ($Name -match '[\\/:*?"<>|\x00-\x1f]' -or $Name -match '[. ]$' -or $Name -in '.', '..')) {
+    if ($AsFolderName -and ($Name -match '[\\/:*?"<>|\x00-\x1f]' -or $Name -match '[. ]\z' -or $Name -in '.', '..')) {
         throw (New-SimError 'ERR_INVALID_ARGUMENT' "The virtual machine name '$Name' cannot be used as a folder name under -Path." 'InvalidArgument' $Name)
     }
 }

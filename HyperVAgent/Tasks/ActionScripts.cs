@@ -16,7 +16,7 @@ public sealed partial class ActionScripts(PowerShellRunner runner, IOptions<Agen
     // Field names that differ from the script's parameter names.
     private static readonly Dictionary<string, string> Aliases = new(StringComparer.OrdinalIgnoreCase) { ["switch"] = "SwitchName" };
 
-    [GeneratedRegex("^[a-z][a-z0-9]*(\\.[a-z][a-z0-9]*)+$")]
+    [GeneratedRegex(@"\A[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)+\z")]
     private static partial Regex ActionPattern();
 
     public IReadOnlyList<string> Capabilities()
