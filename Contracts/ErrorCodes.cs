@@ -24,6 +24,12 @@ public static class ErrorCodes
     public const string PayloadTooLarge = "ERR_PAYLOAD_TOO_LARGE";
     public const string UpstreamUnavailable = "ERR_UPSTREAM_UNAVAILABLE";
     public const string UserExists = "ERR_USER_EXISTS";
+    public const string ImageExists = "ERR_IMAGE_EXISTS";
+    public const string ImageInUse = "ERR_IMAGE_IN_USE";
+    public const string UnsupportedMediaType = "ERR_UNSUPPORTED_MEDIA_TYPE";
+    public const string MethodNotAllowed = "ERR_METHOD_NOT_ALLOWED";
+    public const string BadHeader = "ERR_BAD_HEADER";
+    public const string BadRequest = "ERR_BAD_REQUEST";
 
     /// <summary>A non-final state missed its deadline; the full code is <c>ERR_DEADLINE_&lt;STATE&gt;</c>.</summary>
     public const string DeadlinePrefix = "ERR_DEADLINE_";
