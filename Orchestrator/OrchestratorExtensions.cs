@@ -21,6 +21,7 @@ using OpenHvx.Orchestrator.Resources;
 using OpenHvx.Orchestrator.Security;
 using OpenHvx.Orchestrator.Tasks;
 using OpenHvx.Orchestrator.Tenants;
+using OpenHvx.ServiceDefaults;
 
 namespace OpenHvx.Orchestrator;
 
@@ -148,28 +149,12 @@ public static class OrchestratorExtensions
             webHost.UseUrls(url);
     }
 
-    /// <summary>Problem details for anything unexpected (no request ever gets a bare 500 page), then token validation.</summary>
+    /// <summary>Problem answers for every error (<see cref="HttpHygiene.UseProblemAnswers"/>), then token validation.</summary>
     public static IApplicationBuilder UseOrchestratorPipeline(this IApplicationBuilder app)
     {
-        app.UseOrchestratorErrors();
+        app.UseProblemAnswers();
         app.UseAuthentication();
         app.UseAuthorization();
-        return app;
-    }
-
-    private static IApplicationBuilder UseOrchestratorErrors(this IApplicationBuilder app)
-    {
-        app.UseExceptionHandler(errors => errors.Run(async http =>
-        {
-            var feature = http.Features.Get<Microsoft.AspNetCore.Diagnostics.IExceptionHandlerFeature>();
-            var (code, detail) = feature?.Error is BadHttpRequestException bad
-                ? (bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? ErrorCodes.PayloadTooLarge : ErrorCodes.BadEnvelope, bad.Message)
-                : (ErrorCodes.Internal, "An unexpected error occurred; it was logged.");
-            var problem = ApiProblems.Create(code, detail);
-            problem.Status = feature?.Error is BadHttpRequestException b ? b.StatusCode : StatusCodes.Status500InternalServerError;
-            http.Response.StatusCode = problem.Status.Value;
-            await http.Response.WriteAsJsonAsync(problem, (System.Text.Json.JsonSerializerOptions?)null, "application/problem+json");
-        }));
         return app;
     }
 }

@@ -31,6 +31,9 @@ public sealed class OrchestratorOptions
     /// <summary>The token service (OPENHVX_AUTHORITY): its discovery document and JWKS validate every bearer token.</summary>
     public string? Authority { get; set; }
 
+    /// <summary>How often the token service's revocation list is read (a revoked token is refused here within this delay).</summary>
+    public TimeSpan RevocationPoll { get; set; } = TimeSpan.FromSeconds(10);
+
     public Tenants.SeedOptions Seed { get; set; } = new();
 
     public TimeSpan HoldTtlFor(string action) => HoldTtl.TryGetValue(action, out var ttl) ? ttl : DefaultHoldTtl;

@@ -14,6 +14,18 @@ public sealed class FieldErrors
 
     public bool Any => _errors.Count > 0;
 
+    public bool Contains(string field) => _errors.ContainsKey(field);
+
+    /// <summary>An error for each member of <paramref name="body"/> outside <paramref name="allowed"/>.</summary>
+    public void RejectUnknown(JsonElement body, IReadOnlySet<string> allowed, string prefix = "")
+    {
+        foreach (var property in body.EnumerateObject())
+        {
+            if (!allowed.Contains(property.Name))
+                Add(prefix + property.Name, "unknown field");
+        }
+    }
+
     public void Add(string field, string message)
     {
         if (!_errors.TryGetValue(field, out var list))
@@ -34,6 +46,12 @@ public sealed class TaskRejectedException(string code, string message, object? d
     public object? Details { get; } = details;
 }
 
+public static class TargetKinds
+{
+    public const string Vm = "vm";
+    public const string Host = "host";
+}
+
 /// <summary>What an action's steps may look at: the image catalog and, for actions on an existing VM, its resource.</summary>
 public sealed record ActionContext(IImageStore Images, TenantResource? Resource);
 
@@ -51,6 +69,12 @@ public interface ITaskAction
     /// <summary>Acts on an existing VM: needs <c>target.refId</c>, runs on the agent hosting it, one such task per VM at a time.</summary>
     bool TargetsVm => false;
 
+    /// <summary>The only <c>target.kind</c> this action takes (and what an absent kind means).</summary>
+    string TargetKind => TargetKinds.Vm;
+
+    /// <summary>Acts on a host as a whole: its results describe the host and every tenant on it, so only admins submit it or read them.</summary>
+    bool AdminOnly => false;
+
     /// <summary>Schema pre-validation of <c>data</c> (synchronous, before the saga starts).</summary>
     void Validate(JsonElement data, FieldErrors errors);
 
@@ -64,6 +88,12 @@ public interface ITaskAction
     string? ClaimedName(JsonElement data) => null;
 
     Task OnSucceededAsync(SuccessContext context, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>What a tenant may read of the task's data (as enriched); nothing unless the action names it.</summary>
+    Api.JsonAllowList TenantData => Api.JsonAllowList.Nothing;
+
+    /// <summary>What a tenant may read of the agent's result; nothing unless the action names it.</summary>
+    Api.JsonAllowList TenantResult => Api.JsonAllowList.Nothing;
 }
 
 public sealed class TaskActionCatalog(IEnumerable<ITaskAction> actions)
@@ -77,4 +107,7 @@ public sealed class TaskActionCatalog(IEnumerable<ITaskAction> actions)
         : throw new TaskRejectedException(ErrorCodes.UnknownAction, $"Action '{name}' is not supported.");
 
     public IEnumerable<string> Names => _actions.Keys;
+
+    /// <summary>The actions a caller may submit.</summary>
+    public IEnumerable<string> NamesFor(bool admin) => _actions.Values.Where(a => admin || !a.AdminOnly).Select(a => a.Name);
 }

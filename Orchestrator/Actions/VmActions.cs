@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Api;
+using OpenHvx.ServiceDefaults;
 
 namespace OpenHvx.Orchestrator.Actions;
 
@@ -35,7 +37,7 @@ public abstract class VmAction : ITaskAction
             errors.Add("data", "must be an object");
             return;
         }
-        Api.JsonBody.RejectUnknown(data, Fields, errors, "data.");
+        errors.RejectUnknown(data, Fields, "data.");
         ValidateFields(data, errors);
     }
 
@@ -46,6 +48,9 @@ public abstract class VmAction : ITaskAction
     public virtual string? ClaimedName(JsonElement data) => null;
 
     public virtual Task OnSucceededAsync(SuccessContext context, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public abstract JsonAllowList TenantData { get; }
+    public abstract JsonAllowList TenantResult { get; }
 
     protected static void Boolean(JsonElement data, string field, FieldErrors errors)
     {
@@ -63,6 +68,9 @@ public sealed class VmDeleteAction : VmAction
     private static readonly HashSet<string> Allowed = ["forceStop", "deleteDisks"];
     public override string Name => ActionNames.VmDelete;
     protected override IReadOnlySet<string> Fields => Allowed;
+    public override JsonAllowList TenantData { get; } = JsonAllowList.Of("forceStop", "deleteDisks");
+    /// <summary>Not the disks' paths on the host, nor where they were moved.</summary>
+    public override JsonAllowList TenantResult { get; } = JsonAllowList.Nothing.With("vm", JsonAllowList.Of("guid", "name", "deleted", "alreadyGone", "stopMethod"));
 
     protected override void ValidateFields(JsonElement data, FieldErrors errors)
     {
@@ -98,6 +106,9 @@ public sealed class VmEditAction : VmAction
     private static readonly HashSet<string> DynamicFields = ["enabled", "min", "max"];
     public override string Name => ActionNames.VmEdit;
     protected override IReadOnlySet<string> Fields => Allowed;
+    public override JsonAllowList TenantData { get; } = JsonAllowList.Of("cpu", "memoryMB", "newName", "switch", "dynamicMemory");
+    public override JsonAllowList TenantResult { get; } = JsonAllowList.Nothing.With("vm",
+        JsonAllowList.Of("guid", "name", "cpu", "memoryMB", "dynamicMemory", "switch", "state", "changed", "restarted"));
 
     public override string? ClaimedName(JsonElement data) => data.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
 
@@ -122,7 +133,7 @@ public sealed class VmEditAction : VmAction
                 errors.Add("data.dynamicMemory", "must be an object {enabled, min, max}");
                 return;
             }
-            Api.JsonBody.RejectUnknown(dynamic, DynamicFields, errors, "data.dynamicMemory.");
+            errors.RejectUnknown(dynamic, DynamicFields, "data.dynamicMemory.");
             Boolean(dynamic, "enabled", errors);
             long? Mb(string field)
             {
@@ -186,6 +197,8 @@ public sealed class VmPowerAction : VmAction
     private static readonly HashSet<string> Allowed = ["state", "force"];
     public override string Name => ActionNames.VmPower;
     protected override IReadOnlySet<string> Fields => Allowed;
+    public override JsonAllowList TenantData { get; } = JsonAllowList.Of("state", "force");
+    public override JsonAllowList TenantResult { get; } = JsonAllowList.Nothing.With("vm", JsonAllowList.Of("guid", "name", "state", "previousState", "changed", "stopMethod"));
 
     protected override void ValidateFields(JsonElement data, FieldErrors errors)
     {
@@ -206,6 +219,8 @@ public sealed class VmPowerAction : VmAction
 public sealed class InventoryRefreshAction : ITaskAction
 {
     public string Name => ActionNames.InventoryRefresh;
+    public string TargetKind => TargetKinds.Host;
+    public bool AdminOnly => true;
 
     public void Validate(JsonElement data, FieldErrors errors)
     {

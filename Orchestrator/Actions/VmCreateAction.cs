@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Api;
 using OpenHvx.Orchestrator.Images;
 using OpenHvx.Orchestrator.Resources;
 
@@ -23,22 +24,25 @@ public sealed partial class VmCreateAction : ITaskAction
     private static readonly HashSet<string> CloudInitFields = ["hostname", "user", "sshAuthorizedKeys", "packages", "runcmd", "network"];
     private static readonly HashSet<string> NetworkFields = ["mode", "address", "gateway", "nameservers"];
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
-    private static partial Regex NamePattern();
-
-    [GeneratedRegex("^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")]
+    [GeneratedRegex(@"\A[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\z")]
     private static partial Regex HostnamePattern();
 
-    [GeneratedRegex("^[a-z_][a-z0-9_-]{0,31}$")]
+    [GeneratedRegex(@"\A[a-z_][a-z0-9_-]{0,31}\z")]
     private static partial Regex UserPattern();
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9.+_:~-]{0,127}$")]
+    [GeneratedRegex(@"\A[A-Za-z0-9][A-Za-z0-9.+_:~-]{0,127}\z")]
     private static partial Regex PackagePattern();
 
-    [GeneratedRegex("^(?<n>[0-9]+)\\s*(?<u>MB|GB|TB)$", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"\A(?<n>[0-9]+) ?(?<u>MB|GB|TB)\z", RegexOptions.IgnoreCase)]
     private static partial Regex RamPattern();
 
     public string Name => ActionNames.VmCreate;
+
+    /// <summary>The tenant's own request with its defaults; not the image's file name on the hosts.</summary>
+    public JsonAllowList TenantData { get; } = JsonAllowList.Of("name", "cpu", "ram", "memoryMB", "imageId", "generation", "storageGB", "switch", "cloudInit");
+
+    /// <summary>The VM as built; not its host name, folder, disk or seed paths.</summary>
+    public JsonAllowList TenantResult { get; } = JsonAllowList.Nothing.With("vm", JsonAllowList.Of("guid", "name", "cpu", "memoryMB", "storageGB", "generation", "state"));
 
     public string? ClaimedName(JsonElement data) => data.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String ? name.GetString() : null;
 
@@ -49,16 +53,12 @@ public sealed partial class VmCreateAction : ITaskAction
             errors.Add("data", "must be an object");
             return;
         }
-        foreach (var property in data.EnumerateObject())
-        {
-            if (!Fields.Contains(property.Name))
-                errors.Add($"data.{property.Name}", "unknown field");
-        }
+        errors.RejectUnknown(data, Fields, "data.");
 
         if (!data.TryGetProperty("name", out var name))
             errors.Add("data.name", "is required");
-        else if (name.ValueKind != JsonValueKind.String || !NamePattern().IsMatch(name.GetString()!))
-            errors.Add("data.name", "must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$");
+        else if (name.ValueKind != JsonValueKind.String || !Identifiers.IsVmName(name.GetString()))
+            errors.Add("data.name", "must match " + Identifiers.VmNameRule);
 
         if (data.TryGetProperty("cpu", out var cpu) && !(IsInteger(cpu, out var c) && c is >= 1 and <= 64))
             errors.Add("data.cpu", "must be an integer from 1 to 64");
@@ -96,11 +96,7 @@ public sealed partial class VmCreateAction : ITaskAction
             errors.Add("data.cloudInit", "must be an object");
             return;
         }
-        foreach (var property in cloudInit.EnumerateObject())
-        {
-            if (!CloudInitFields.Contains(property.Name))
-                errors.Add($"data.cloudInit.{property.Name}", "unknown field");
-        }
+        errors.RejectUnknown(cloudInit, CloudInitFields, "data.cloudInit.");
         if (cloudInit.TryGetProperty("hostname", out var hostname) && (hostname.ValueKind != JsonValueKind.String || !HostnamePattern().IsMatch(hostname.GetString()!)))
             errors.Add("data.cloudInit.hostname", "must be a host name (letters, digits, hyphens; at most 63)");
         if (cloudInit.TryGetProperty("user", out var user) && (user.ValueKind != JsonValueKind.String || !UserPattern().IsMatch(user.GetString()!)))
@@ -116,11 +112,7 @@ public sealed partial class VmCreateAction : ITaskAction
             errors.Add("data.cloudInit.network", "must be an object");
             return;
         }
-        foreach (var property in network.EnumerateObject())
-        {
-            if (!NetworkFields.Contains(property.Name))
-                errors.Add($"data.cloudInit.network.{property.Name}", "unknown field");
-        }
+        errors.RejectUnknown(network, NetworkFields, "data.cloudInit.network.");
         var mode = network.TryGetProperty("mode", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
         if (mode is not ("dhcp" or "static"))
             errors.Add("data.cloudInit.network.mode", "must be dhcp or static");
@@ -207,8 +199,11 @@ public sealed partial class VmCreateAction : ITaskAction
         var task = context.Task;
         if (!VmResult.TryRead(context.Result.Result, out var vmId, out var vmName))
             throw new InvalidOperationException($"Task {task.CorrelationId}: agent {context.Result.AgentId} reported success without result.vm.guid.");
+        var imageId = task.EnrichedData is { ValueKind: JsonValueKind.Object } enriched && enriched.TryGetProperty("imageId", out var image) && image.ValueKind == JsonValueKind.String
+            ? image.GetString()
+            : null;
         await context.Resources.LinkAsync(new TenantResource(vmId, task.TenantId, "vm", context.Result.AgentId, vmName, task.CorrelationId, context.Late, context.Now,
-            task.QuotaDeltas), cancellationToken);
+            task.QuotaDeltas, imageId), cancellationToken);
         task.ResourceId = vmId;
     }
 
@@ -239,7 +234,7 @@ public sealed partial class VmCreateAction : ITaskAction
             return mb;
         if (value.ValueKind != JsonValueKind.String)
             return null;
-        var match = RamPattern().Match(value.GetString()!.Trim());
+        var match = RamPattern().Match(value.GetString()!);
         if (!match.Success || !long.TryParse(match.Groups["n"].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n > 1024L * 1024 * 1024)
             return null;
         return match.Groups["u"].Value.ToUpperInvariant() switch

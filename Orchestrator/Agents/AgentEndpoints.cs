@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Api;
+using OpenHvx.ServiceDefaults;
 
 namespace OpenHvx.Orchestrator.Agents;
 
@@ -17,7 +18,7 @@ public static class AgentEndpoints
         agents.MapGet("/{agentId}", async (string agentId, IAgentStore store, TimeProvider clock, IOptions<OrchestratorOptions> options, CancellationToken ct) =>
         {
             if (await store.GetAsync(agentId, ct) is not { } agent)
-                return ApiProblems.Result(ErrorCodes.NotFound, $"Agent '{agentId}' is not registered.");
+                return Problems.Result(ErrorCodes.NotFound, $"Agent '{agentId}' is not registered.");
             var inventory = await store.GetInventoryAsync(agentId, ct);
             return Results.Ok(AgentView.From(agent, clock.GetUtcNow(), options.Value.Election) with { Inventory = inventory?.Inventory, InventoryAt = inventory?.At });
         });

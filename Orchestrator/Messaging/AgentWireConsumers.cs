@@ -32,7 +32,7 @@ public sealed class RejectedWireMessageException(string message) : Exception(mes
 /// </summary>
 public sealed partial class AgentResultRelay(ITaskStore tasks, TimeProvider clock, ILogger<AgentResultRelay> logger) : IConsumer<AgentWireMessage>
 {
-    [GeneratedRegex("^task\\.(?<id>[0-9a-fA-F-]{36})(\\.(?<kind>started|progress))?$")]
+    [GeneratedRegex(@"\Atask\.(?<id>[0-9a-fA-F-]{36})(\.(?<kind>started|progress))?\z")]
     private static partial Regex RoutingKeyPattern();
 
     public async Task Consume(ConsumeContext<AgentWireMessage> context)
@@ -45,7 +45,7 @@ public sealed partial class AgentResultRelay(ITaskStore tasks, TimeProvider cloc
         var taskId = Guid.Parse(match.Groups["id"].Value);
         if (message.TaskId is { } bodyId && bodyId != taskId)
             throw new RejectedWireMessageException($"Routing key names task {taskId}, the body {bodyId}.");
-        if (message.AgentId is null || !AgentIds.IsValid(message.AgentId))
+        if (message.AgentId is null || !Identifiers.IsAgentId(message.AgentId))
             throw new RejectedWireMessageException("The message has no valid agentId.");
 
         var task = await tasks.LoadAsync(taskId, context.CancellationToken)
@@ -73,21 +73,13 @@ public sealed partial class AgentResultRelay(ITaskStore tasks, TimeProvider cloc
     }
 }
 
-public static partial class AgentIds
-{
-    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
-    private static partial Regex Pattern();
-
-    public static bool IsValid(string agentId) => Pattern().IsMatch(agentId);
-}
-
 /// <summary>Heartbeats from <c>agent.telemetry</c> (<c>heartbeat.&lt;agentId&gt;</c>).</summary>
 public sealed class WireHeartbeatConsumer(IAgentStore agents, TimeProvider clock) : IConsumer<AgentHeartbeat>
 {
     public Task Consume(ConsumeContext<AgentHeartbeat> context)
     {
         var heartbeat = context.Message;
-        if (heartbeat.AgentId is null || !AgentIds.IsValid(heartbeat.AgentId))
+        if (heartbeat.AgentId is null || !Identifiers.IsAgentId(heartbeat.AgentId))
             throw new RejectedWireMessageException("A heartbeat needs a valid agentId.");
         return agents.RecordHeartbeatAsync(heartbeat with { Capabilities = heartbeat.Capabilities ?? [] }, clock.GetUtcNow(), context.CancellationToken);
     }
@@ -99,7 +91,7 @@ public sealed class WireInventoryConsumer(IAgentStore agents, TimeProvider clock
     public Task Consume(ConsumeContext<AgentInventory> context)
     {
         var inventory = context.Message;
-        if (inventory.AgentId is null || !AgentIds.IsValid(inventory.AgentId))
+        if (inventory.AgentId is null || !Identifiers.IsAgentId(inventory.AgentId))
             throw new RejectedWireMessageException("An inventory needs a valid agentId.");
         return agents.RecordInventoryAsync(inventory.AgentId, inventory.Inventory, clock.GetUtcNow(), context.CancellationToken);
     }

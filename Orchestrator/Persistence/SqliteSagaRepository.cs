@@ -198,6 +198,7 @@ public sealed class SqliteTaskSagaStore(SqliteDatabase database) : ITaskStore
         if (query.Action is not null) { where.Add("action = $action"); command.With("$action", query.Action); }
         if (query.AgentId is not null) { where.Add("agent_id = $agent"); command.With("$agent", query.AgentId); }
         if (query.CreatedBefore is { } before) { where.Add("created_at <= $before"); command.With("$before", before.ToUnixMs()); }
+        if (query.InFlight) where.Add("deadline_at IS NOT NULL");
         command.CommandText = "SELECT version, document FROM tasks"
             + (where.Count > 0 ? " WHERE " + string.Join(" AND ", where) : "")
             + " ORDER BY created_at DESC, id LIMIT $limit OFFSET $offset";
@@ -275,6 +276,8 @@ public sealed record TaskQuery
     public string? Action { get; init; }
     public string? AgentId { get; init; }
     public DateTimeOffset? CreatedBefore { get; init; }
+    /// <summary>Only tasks in a non-final state (every non-final state has a deadline).</summary>
+    public bool InFlight { get; init; }
     public int Limit { get; init; } = 50;
     public int Offset { get; init; }
 }

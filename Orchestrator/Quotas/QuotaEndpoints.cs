@@ -6,6 +6,7 @@ using OpenHvx.Orchestrator.Actions;
 using OpenHvx.Orchestrator.Api;
 using OpenHvx.Orchestrator.Resources;
 using OpenHvx.Orchestrator.Tenants;
+using OpenHvx.ServiceDefaults;
 
 namespace OpenHvx.Orchestrator.Quotas;
 
@@ -34,13 +35,13 @@ public static class QuotaEndpoints
     {
         if (await tenants.GetAsync(tenantId, http.RequestAborted) is not { } tenant)
             return TenantEndpoints.NotFound(tenantId);
-        var (body, invalid) = await JsonBody.ReadObjectAsync(http);
+        var (body, invalid) = await JsonBodies.ReadObjectAsync(http);
         if (invalid is not null)
             return invalid;
         var errors = new FieldErrors();
         var limits = QuotaLimits.Read(body, tenant.Limits, errors);
         if (errors.Any)
-            return ApiProblems.Validation(errors.ToDictionary());
+            return Problems.Validation(errors.ToDictionary());
         await tenants.UpsertAsync(tenant with { Limits = limits }, http.RequestAborted);
         return Results.Ok(await quotas.GetUsageAsync(tenantId, http.RequestAborted));
     }

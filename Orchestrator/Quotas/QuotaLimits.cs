@@ -1,6 +1,7 @@
 using System.Text.Json;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Actions;
+using OpenHvx.ServiceDefaults;
 
 namespace OpenHvx.Orchestrator.Quotas;
 
@@ -16,7 +17,7 @@ public static class QuotaLimits
             errors.Add(prefix.TrimEnd('.') is { Length: > 0 } p ? p : "body", "must be an object of limits");
             return current;
         }
-        Api.JsonBody.RejectUnknown(limits, Fields, errors, prefix);
+        errors.RejectUnknown(limits, Fields, prefix);
         long Value(string name, long fallback)
         {
             if (!limits.TryGetProperty(name, out var value))

@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Tenants;
+using OpenHvx.ServiceDefaults;
 
 namespace OpenHvx.Orchestrator.Resources;
 
@@ -20,16 +22,20 @@ public static class ResourceEndpoints
     {
         tenant.MapGet("/resources", async (HttpContext http, IResourceStore resources, CancellationToken ct) =>
             Results.Ok((await resources.ListAsync(Tasks.Caller.From(http.User).TenantId!, ct))
-                .Select(TenantView)))
+                .Select(TenantResourceView.From)))
             .WithTags("Resources");
         // Another tenant's resource is "not found", like one that does not exist.
         tenant.MapGet("/resources/{resourceId}", async (string resourceId, HttpContext http, IResourceStore resources, CancellationToken ct) =>
             (await resources.ListAsync(Tasks.Caller.From(http.User).TenantId!, ct)).FirstOrDefault(r => r.ResourceId == resourceId) is { } resource
-                ? Results.Ok(TenantView(resource))
-                : Api.ApiProblems.Result(Contracts.ErrorCodes.NotFound, $"Resource '{resourceId}' was not found."))
+                ? Results.Ok(TenantResourceView.From(resource))
+                : Problems.Result(Contracts.ErrorCodes.NotFound, $"Resource '{resourceId}' was not found."))
             .WithTags("Resources");
         return tenant;
     }
+}
 
-    private static object TenantView(TenantResource r) => new { r.ResourceId, r.TenantId, r.Kind, r.Name, r.TaskId, r.CreatedAt, r.Charge };
+/// <summary>What a tenant reads of its resource: not the agent hosting it.</summary>
+public sealed record TenantResourceView(string ResourceId, string TenantId, string Kind, string Name, Guid TaskId, DateTimeOffset CreatedAt, QuotaAmounts? Charge, string? ImageId)
+{
+    public static TenantResourceView From(TenantResource r) => new(r.ResourceId, r.TenantId, r.Kind, r.Name, r.TaskId, r.CreatedAt, r.Charge, r.ImageId);
 }

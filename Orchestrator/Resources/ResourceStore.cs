@@ -4,15 +4,21 @@ using OpenHvx.Orchestrator.Persistence;
 
 namespace OpenHvx.Orchestrator.Resources;
 
-/// <summary>A tenant's link to something an agent built: for a VM, its Hyper-V GUID, host agent and tenant-side name.</summary>
+/// <summary>
+/// A tenant's link to something an agent built: for a VM, its Hyper-V GUID, host agent, tenant-side name and the catalog image
+/// its disk was made from.
+/// </summary>
 public sealed record TenantResource(string ResourceId, string TenantId, string Kind, string AgentId, string Name, Guid TaskId, bool Late, DateTimeOffset CreatedAt,
-    QuotaAmounts? Charge = null);
+    QuotaAmounts? Charge = null, string? ImageId = null);
 
 public interface IResourceStore
 {
     /// <summary>Links a resource (idempotent on its id).</summary>
     Task LinkAsync(TenantResource resource, CancellationToken cancellationToken = default);
     Task<IReadOnlyList<TenantResource>> ListAsync(string tenantId, CancellationToken cancellationToken = default);
+
+    /// <summary>How many linked VMs (of any tenant) were built from this catalog image.</summary>
+    Task<int> CountBuiltFromAsync(string imageId, CancellationToken cancellationToken = default);
 
     /// <summary>Reserves a VM name for a task; false when the tenant already has a VM or a create in flight with that name.</summary>
     Task<bool> TryReserveNameAsync(string tenantId, string name, Guid taskId, CancellationToken cancellationToken = default);
@@ -46,12 +52,12 @@ public sealed class SqliteResourceStore(SqliteDatabase database) : IResourceStor
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = connection.BeginTransaction(deferred: false);
         await using (var insert = connection.Command(
-            "INSERT INTO tenant_resources (id, tenant_id, kind, agent_id, name, task_id, late, spec, created_at) " +
-            "VALUES ($id, $tenant, $kind, $agent, $name, $task, $late, $spec, $now) ON CONFLICT(id) DO NOTHING", transaction))
+            "INSERT INTO tenant_resources (id, tenant_id, kind, agent_id, name, task_id, late, spec, created_at, image_id) " +
+            "VALUES ($id, $tenant, $kind, $agent, $name, $task, $late, $spec, $now, $image) ON CONFLICT(id) DO NOTHING", transaction))
         {
             insert.With("$id", resource.ResourceId).With("$tenant", resource.TenantId).With("$kind", resource.Kind)
                 .With("$agent", resource.AgentId).With("$name", resource.Name).With("$task", resource.TaskId.ToString())
-                .With("$late", resource.Late ? 1 : 0).With("$now", resource.CreatedAt.ToUnixMs())
+                .With("$late", resource.Late ? 1 : 0).With("$now", resource.CreatedAt.ToUnixMs()).With("$image", resource.ImageId)
                 .With("$spec", resource.Charge is null ? null : JsonSerializer.Serialize(resource.Charge, JsonSerializerOptions.Web));
             await insert.ExecuteNonQueryAsync(cancellationToken);
         }
@@ -70,6 +76,13 @@ public sealed class SqliteResourceStore(SqliteDatabase database) : IResourceStor
 
     public async Task<TenantResource?> GetAsync(string tenantId, string resourceId, CancellationToken cancellationToken = default)
         => (await QueryAsync("WHERE tenant_id = $tenant AND id = $id", tenantId, resourceId, cancellationToken)).FirstOrDefault();
+
+    public async Task<int> CountBuiltFromAsync(string imageId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = connection.Command("SELECT COUNT(*) FROM tenant_resources WHERE image_id = $image").With("$image", imageId);
+        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken));
+    }
 
     public async Task UnlinkAsync(string tenantId, string resourceId, CancellationToken cancellationToken = default)
     {
@@ -122,7 +135,7 @@ public sealed class SqliteResourceStore(SqliteDatabase database) : IResourceStor
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = connection.Command(
-            "SELECT id, tenant_id, kind, agent_id, name, task_id, late, created_at, spec FROM tenant_resources " + where)
+            "SELECT id, tenant_id, kind, agent_id, name, task_id, late, created_at, spec, image_id FROM tenant_resources " + where)
             .With("$tenant", tenantId).With("$id", id);
         var result = new List<TenantResource>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -130,7 +143,8 @@ public sealed class SqliteResourceStore(SqliteDatabase database) : IResourceStor
         {
             result.Add(new TenantResource(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
                 Guid.Parse(reader.GetString(5)), reader.GetInt32(6) == 1, SqliteExtensions.FromUnixMs(reader.GetInt64(7)),
-                reader.IsDBNull(8) ? null : JsonSerializer.Deserialize<QuotaAmounts>(reader.GetString(8), JsonSerializerOptions.Web)));
+                reader.IsDBNull(8) ? null : JsonSerializer.Deserialize<QuotaAmounts>(reader.GetString(8), JsonSerializerOptions.Web),
+                reader.IsDBNull(9) ? null : reader.GetString(9)));
         }
         return result;
     }

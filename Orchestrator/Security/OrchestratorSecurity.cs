@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.Tokens;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Api;
+using OpenHvx.ServiceDefaults;
 
 namespace OpenHvx.Orchestrator.Security;
 
@@ -48,6 +49,13 @@ public static class OrchestratorSecurity
             };
             bearer.Events = new JwtBearerEvents
             {
+                // A token of a removed user, client or tenant, or of a revoked refresh chain, ends before it expires.
+                OnTokenValidated = context =>
+                {
+                    if (context.HttpContext.RequestServices.GetRequiredService<RevocationFeedPoller>().Current.IsRevoked(context.Principal!))
+                        context.Fail("The token was revoked.");
+                    return Task.CompletedTask;
+                },
                 OnChallenge = async context =>
                 {
                     context.HandleResponse();
@@ -57,6 +65,15 @@ public static class OrchestratorSecurity
                 OnForbidden = context => WriteAsync(context.HttpContext, ErrorCodes.Forbidden, "Your token does not grant this.", StatusCodes.Status403Forbidden),
             };
         });
+        services.AddHttpClient(RevocationFeedPoller.HttpClientName, client =>
+        {
+            if (Uri.TryCreate(authority, UriKind.Absolute, out var baseAddress))
+                client.BaseAddress = baseAddress;
+            client.Timeout = TimeSpan.FromSeconds(10);
+        });
+        services.AddSingleton<RevocationFeedPoller>();
+        services.AddHostedService(sp => sp.GetRequiredService<RevocationFeedPoller>());
+        services.AddSingleton<IdentityDirectory>();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Validate(
             bearer => !string.IsNullOrEmpty(bearer.Authority), "Set OPENHVX_AUTHORITY (Orchestrator:Authority): the token service whose keys validate bearer tokens.")
             .ValidateOnStart();
@@ -75,7 +92,7 @@ public static class OrchestratorSecurity
 
     private static Task WriteAsync(HttpContext http, string code, string detail, int status)
     {
-        var problem = ApiProblems.Create(code, detail, status: status);
+        var problem = Problems.Create(code, detail, status: status);
         http.Response.StatusCode = status;
         return http.Response.WriteAsJsonAsync(problem, (System.Text.Json.JsonSerializerOptions?)null, "application/problem+json");
     }

@@ -2,8 +2,10 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Actions;
 using OpenHvx.Orchestrator.Api;
 using OpenHvx.Orchestrator.Persistence;
+using OpenHvx.ServiceDefaults;
 
 namespace OpenHvx.Orchestrator.Tasks;
 
@@ -29,18 +31,18 @@ public static class TaskEndpoints
         return tenant;
     }
 
-    private static async Task<IResult> GetAsync(string taskId, HttpContext http, ITaskStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> GetAsync(string taskId, HttpContext http, ITaskStore store, TaskActionCatalog actions, CancellationToken cancellationToken)
     {
         var caller = Caller.From(http.User);
         // Another tenant's task is "not found", exactly like a task that does not exist: ids do not leak.
         if (!Guid.TryParse(taskId, out var id) || await store.LoadAsync(id, cancellationToken) is not { } task
             || (!caller.IsAdmin && task.TenantId != caller.TenantId))
-            return ApiProblems.Result(ErrorCodes.NotFound, $"Task '{taskId}' was not found.");
-        return Results.Ok(TaskView.From(task, caller.IsAdmin));
+            return Problems.Result(ErrorCodes.NotFound, $"Task '{taskId}' was not found.");
+        return Results.Ok(TaskView.For(task, caller, actions));
     }
 
     private static async Task<IResult> ListAsync(
-        HttpContext http, ITaskStore store, TimeProvider clock, CancellationToken cancellationToken,
+        HttpContext http, ITaskStore store, TaskActionCatalog actions, TimeProvider clock, CancellationToken cancellationToken,
         string? tenantId = null, string? status = null, string? state = null, string? action = null, string? agentId = null,
         string? olderThanSeconds = null, string? limit = null, string? offset = null)
     {
@@ -58,7 +60,7 @@ public static class TaskEndpoints
         var skip = ParseInt(offset, "offset", 0, 0, int.MaxValue);
         var age = ParseInt(olderThanSeconds, "olderThanSeconds", 0, 0, int.MaxValue);
         if (errors.Count > 0)
-            return ApiProblems.Validation(errors);
+            return Problems.Validation(errors);
 
         var caller = Caller.From(http.User);
         if (!caller.IsAdmin)
@@ -69,7 +71,7 @@ public static class TaskEndpoints
             CreatedBefore = olderThanSeconds is null ? null : clock.GetUtcNow().AddSeconds(-age),
             Limit = take, Offset = skip,
         };
-        var items = (await store.QueryAsync(query, cancellationToken)).Select(t => TaskView.From(t, caller.IsAdmin)).ToList();
+        var items = (await store.QueryAsync(query, cancellationToken)).Select(t => TaskView.For(t, caller, actions)).ToList();
         return Results.Ok(new { items, offset = skip, limit = take, nextOffset = items.Count == take ? skip + take : (int?)null });
     }
 }

@@ -86,9 +86,9 @@ public sealed class TaskLifecycle(
     }
 
     /// <summary>Settles a failed task: releases the quota hold, the placement and a reserved name.</summary>
-    public async Task FailAsync(TaskState saga, string code, string message, JsonElement? details, CancellationToken cancellationToken)
+    public async Task FailAsync(TaskState saga, string code, string message, JsonElement? details, CancellationToken cancellationToken, bool fromAgent = false)
     {
-        saga.Error = new TaskError(code, message, details);
+        saga.Error = new TaskError(code, message, details, fromAgent);
         saga.FinishedAt ??= Now;
         // Unconditionally: the hold may exist although its answer has not reached the saga yet.
         await quotas.ReleaseAsync(saga.CorrelationId, cancellationToken);

@@ -59,7 +59,8 @@ public sealed record TimelineEntry(string State, string Status, DateTimeOffset A
 
 public sealed record ProgressEntry(string Message, DateTimeOffset At);
 
-public sealed record TaskError(string Code, string Message, JsonElement? Details = null);
+/// <param name="FromAgent">the agent reported it: its message and details are the host's words, for admins only</param>
+public sealed record TaskError(string Code, string Message, JsonElement? Details = null, bool FromAgent = false);
 
 public static class QuotaHoldStatuses
 {

@@ -118,7 +118,7 @@ public sealed class TaskStateMachine : MassTransitStateMachine<TaskState>
                 .ThenAsync(context => lifecycle.FailAsync(context.Saga,
                     context.Message.Error?.Code ?? ErrorCodes.ScriptFailed,
                     context.Message.Error?.Message ?? "The agent reported a failure without an error.",
-                    context.Message.Error?.Details, context.CancellationToken))
+                    context.Message.Error?.Details, context.CancellationToken, fromAgent: true))
                 .TransitionTo(Failed));
 
         During(new[] { Validating, Electing, Enriching, HoldingQuota, Dispatching, AwaitingResult },

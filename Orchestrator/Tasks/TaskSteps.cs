@@ -33,14 +33,16 @@ public sealed class ValidateTaskConsumer(ITenantStore tenants, IResourceStore re
             if (tenant.Status != Tenant.Active)
                 throw new TaskRejectedException(ErrorCodes.TenantDisabled, $"Tenant '{message.TenantId}' is disabled.");
             var action = actions.Get(message.Action);
+            TenantResource? resource = null;
             if (action.TargetsVm)
             {
-                var resource = await resources.FindTargetAsync(message.TenantId, message.Target, context.CancellationToken)
+                resource = await resources.FindTargetAsync(message.TenantId, message.Target, context.CancellationToken)
                     ?? throw new TaskRejectedException(ErrorCodes.NotFound, $"VM '{message.Target?.RefId}' was not found.");
                 if (!await resources.TryLockAsync(resource.ResourceId, message.TaskId, context.CancellationToken))
                     throw new TaskRejectedException(ErrorCodes.ResourceLocked, $"Another task is still changing VM '{resource.ResourceId}'.");
             }
-            if (action.ClaimedName(message.Data) is { } name &&
+            // A VM keeps its own name: renaming it to that name, or to another case of it, reserves nothing new.
+            if (action.ClaimedName(message.Data) is { } name && !string.Equals(name, resource?.Name, StringComparison.OrdinalIgnoreCase) &&
                 !await resources.TryReserveNameAsync(message.TenantId, name, message.TaskId, context.CancellationToken))
                 throw new TaskRejectedException(ErrorCodes.NameTaken, $"The tenant already has a VM (or a vm.create in flight) named '{name}'.");
             await context.Publish(new TaskValidated(message.TaskId));

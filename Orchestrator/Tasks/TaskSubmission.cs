@@ -9,6 +9,7 @@ using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Actions;
 using OpenHvx.Orchestrator.Api;
 using OpenHvx.Orchestrator.Persistence;
+using OpenHvx.ServiceDefaults;
 
 namespace OpenHvx.Orchestrator.Tasks;
 
@@ -39,16 +40,10 @@ public sealed partial class TaskSubmission(
     private static readonly HashSet<string> EnvelopeFields = ["tenantId", "action", "target", "data"];
     private static readonly HashSet<string> TargetFields = ["kind", "refId", "agentId"];
 
-    [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,62}$")]
-    internal static partial Regex TenantIdPattern();
-
-    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
-    internal static partial Regex AgentIdPattern();
-
     public async Task<IResult> SubmitAsync(HttpContext http, Caller caller)
     {
         var cancellationToken = http.RequestAborted;
-        var (root, invalid) = await JsonBody.ReadObjectAsync(http);
+        var (root, invalid) = await JsonBodies.ReadObjectAsync(http);
         if (invalid is not null)
             return invalid;
 
@@ -62,7 +57,7 @@ public sealed partial class TaskSubmission(
         if (key.Length > 0)
         {
             if (key.Length > 200 || key.Any(char.IsControl))
-                return ApiProblems.Result(ErrorCodes.BadEnvelope, "Idempotency-Key must be at most 200 printable characters.");
+                return Problems.Result(ErrorCodes.BadEnvelope, "Idempotency-Key must be at most 200 printable characters.");
             var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(root.GetRawText())));
             var first = await idempotency.TryClaimAsync(envelope.TenantId, key, hash, taskId, cancellationToken);
             if (first is not null)
@@ -82,7 +77,7 @@ public sealed partial class TaskSubmission(
         }
         catch (Exception ex) when (ex is RequestException or MassTransitException or TimeoutException)
         {
-            return ApiProblems.Result(ErrorCodes.Unavailable, "The task could not be handed to the orchestrator; retry (with the same Idempotency-Key).",
+            return Problems.Result(ErrorCodes.Unavailable, "The task could not be handed to the orchestrator; retry (with the same Idempotency-Key).",
                 status: StatusCodes.Status503ServiceUnavailable);
         }
         if (key.Length > 0)
@@ -101,13 +96,14 @@ public sealed partial class TaskSubmission(
             response.Is(out Response<TaskRejected>? rejected);
             var rejection = rejected!.Message;
             IDictionary<string, string[]>? errors = null;
-            JsonElement? details = caller.IsAdmin ? rejection.Details : TaskView.ForTenant(new TaskError(rejection.Code, rejection.Message, rejection.Details))?.Details;
+            var error = new TaskError(rejection.Code, rejection.Message, rejection.Details);
+            var (message, details) = caller.IsAdmin ? (error.Message, error.Details) : TenantTaskError.From(error) is { } seen ? (seen.Message, seen.Details) : (error.Message, null);
             if (rejection.Code == ErrorCodes.Validation && details is { ValueKind: JsonValueKind.Object } d)
             {
                 errors = JsonSerializer.Deserialize<Dictionary<string, string[]>>(d.GetRawText());
                 details = null;
             }
-            var problem = ApiProblems.Create(rejection.Code, rejection.Message, errors, details);
+            var problem = Problems.Create(rejection.Code, message, errors, details);
             problem.Extensions["taskId"] = taskId;
             return new Answer(problem.Status!.Value, JsonSerializer.Serialize(problem, JsonSerializerOptions.Web), "application/problem+json", null);
         }
@@ -128,7 +124,7 @@ public sealed partial class TaskSubmission(
     private async Task<IResult> ReplayAsync(IdempotencyRecord first, string hash, Caller caller, CancellationToken cancellationToken)
     {
         if (first.BodyHash != hash)
-            return ApiProblems.Result(ErrorCodes.IdempotencyConflict, "This Idempotency-Key was used with a different body.");
+            return Problems.Result(ErrorCodes.IdempotencyConflict, "This Idempotency-Key was used with a different body.");
         if (first.StatusCode is StatusCodes.Status202Accepted && first.Response is { } accepted)
         {
             // Written again for this caller: the first one may have been an admin, whose answer names the agent.
@@ -173,67 +169,71 @@ public sealed partial class TaskSubmission(
     private (Envelope? Envelope, IResult? Problem) ParseEnvelope(JsonElement root, Caller caller)
     {
         if (root.ValueKind != JsonValueKind.Object)
-            return (null, ApiProblems.Result(ErrorCodes.BadEnvelope, "The body must be a JSON object."));
+            return (null, Problems.Result(ErrorCodes.BadEnvelope, "The body must be a JSON object."));
         var unknown = root.EnumerateObject().Select(p => p.Name).Where(n => !EnvelopeFields.Contains(n)).ToList();
         if (unknown.Count > 0)
-            return (null, ApiProblems.Result(ErrorCodes.BadEnvelope, $"Unknown envelope field(s): {string.Join(", ", unknown)}."));
+            return (null, Problems.Result(ErrorCodes.BadEnvelope, $"Unknown envelope field(s): {string.Join(", ", unknown)}."));
 
         if (!root.TryGetProperty("action", out var actionElement) || actionElement.ValueKind != JsonValueKind.String || actionElement.GetString()!.Length == 0)
-            return (null, ApiProblems.Result(ErrorCodes.BadEnvelope, "'action' is required and must be a string."));
+            return (null, Problems.Result(ErrorCodes.BadEnvelope, "'action' is required and must be a string."));
         var actionName = actionElement.GetString()!;
         if (!actions.TryGet(actionName, out var action))
-            return (null, ApiProblems.Result(ErrorCodes.UnknownAction, $"Action '{Truncate(actionName)}' is not supported. Supported: {string.Join(", ", actions.Names)}."));
+            return (null, Problems.Result(ErrorCodes.UnknownAction, $"Action '{Truncate(actionName)}' is not supported. Supported: {string.Join(", ", actions.NamesFor(caller.IsAdmin))}."));
+        if (action.AdminOnly && !caller.IsAdmin)
+            return (null, Problems.Result(ErrorCodes.Forbidden, $"'{actionName}' acts on a whole host: admins only."));
 
         string? bodyTenant = null;
         if (root.TryGetProperty("tenantId", out var tenantElement) && tenantElement.ValueKind != JsonValueKind.Null)
         {
             if (tenantElement.ValueKind != JsonValueKind.String)
-                return (null, ApiProblems.Validation(new Dictionary<string, string[]> { ["tenantId"] = ["must be a string"] }));
+                return (null, Problems.Validation(new Dictionary<string, string[]> { ["tenantId"] = ["must be a string"] }));
             bodyTenant = tenantElement.GetString();
         }
         string tenantId;
         if (caller.IsAdmin)
         {
             if (string.IsNullOrEmpty(bodyTenant))
-                return (null, ApiProblems.Result(ErrorCodes.TenantRequired, "Admin requests must name 'tenantId'."));
+                return (null, Problems.Result(ErrorCodes.TenantRequired, "Admin requests must name 'tenantId'."));
             tenantId = bodyTenant;
         }
         else
         {
             if (bodyTenant is not null && bodyTenant != caller.TenantId)
-                return (null, ApiProblems.Result(ErrorCodes.TenantMismatch, "'tenantId' differs from the tenant of your token."));
+                return (null, Problems.Result(ErrorCodes.TenantMismatch, "'tenantId' differs from the tenant of your token."));
             tenantId = caller.TenantId!;
         }
-        if (!TenantIdPattern().IsMatch(tenantId))
-            return (null, ApiProblems.Validation(new Dictionary<string, string[]> { ["tenantId"] = ["must match ^[a-z0-9][a-z0-9_-]{0,62}$"] }));
+        if (!Identifiers.IsTenantId(tenantId))
+            return (null, Problems.Validation(new Dictionary<string, string[]> { ["tenantId"] = ["must match " + Identifiers.TenantIdRule] }));
 
         TaskTarget? target = null;
         if (root.TryGetProperty("target", out var targetElement) && targetElement.ValueKind != JsonValueKind.Null)
         {
             if (targetElement.ValueKind != JsonValueKind.Object)
-                return (null, ApiProblems.Result(ErrorCodes.BadEnvelope, "'target' must be an object."));
+                return (null, Problems.Result(ErrorCodes.BadEnvelope, "'target' must be an object."));
             var unknownTarget = targetElement.EnumerateObject().Select(p => p.Name).Where(n => !TargetFields.Contains(n)).ToList();
             if (unknownTarget.Count > 0)
-                return (null, ApiProblems.Result(ErrorCodes.BadEnvelope, $"Unknown target field(s): {string.Join(", ", unknownTarget)}."));
+                return (null, Problems.Result(ErrorCodes.BadEnvelope, $"Unknown target field(s): {string.Join(", ", unknownTarget)}."));
             string? Read(string name) => targetElement.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
             bool WrongType(string name) => targetElement.TryGetProperty(name, out var v) && v.ValueKind is not (JsonValueKind.String or JsonValueKind.Null);
             if (WrongType("kind") || WrongType("refId") || WrongType("agentId"))
-                return (null, ApiProblems.Result(ErrorCodes.BadEnvelope, "'target' fields must be strings or null."));
-            target = new TaskTarget(Read("kind") ?? "vm", Read("refId"), Read("agentId"));
-            if (target.AgentId is not null && !AgentIdPattern().IsMatch(target.AgentId))
-                return (null, ApiProblems.Validation(new Dictionary<string, string[]> { ["target.agentId"] = ["must match ^[A-Za-z0-9_-]{1,64}$"] }));
+                return (null, Problems.Result(ErrorCodes.BadEnvelope, "'target' fields must be strings or null."));
+            target = new TaskTarget(Read("kind") ?? action.TargetKind, Read("refId"), Read("agentId"));
+            if (target.Kind != action.TargetKind)
+                return (null, Problems.Validation(new Dictionary<string, string[]> { ["target.kind"] = [$"must be '{action.TargetKind}' for {actionName}"] }));
+            if (target.AgentId is not null && !Identifiers.IsAgentId(target.AgentId))
+                return (null, Problems.Validation(new Dictionary<string, string[]> { ["target.agentId"] = ["must match " + Identifiers.AgentIdRule] }));
             if (target.AgentId is not null && !caller.IsAdmin)
-                return (null, ApiProblems.Result(ErrorCodes.Forbidden, "Only admins may pin an agent."));
+                return (null, Problems.Result(ErrorCodes.Forbidden, "Only admins may pin an agent."));
         }
 
         if (action.TargetsVm && string.IsNullOrEmpty(target?.RefId))
-            return (null, ApiProblems.Result(ErrorCodes.BadEnvelope, $"'{actionName}' acts on an existing VM: 'target.refId' (the VM id) is required."));
+            return (null, Problems.Result(ErrorCodes.BadEnvelope, $"'{actionName}' acts on an existing VM: 'target.refId' (the VM id) is required."));
 
         var data = root.TryGetProperty("data", out var dataElement) ? dataElement.Clone() : JsonSerializer.SerializeToElement(new { });
         var errors = new FieldErrors();
         action.Validate(data, errors);
         if (errors.Any)
-            return (null, ApiProblems.Validation(errors.ToDictionary()));
+            return (null, Problems.Validation(errors.ToDictionary()));
         return (new Envelope(tenantId, actionName, target, data), null);
     }
 

@@ -1,9 +1,10 @@
 using System.Text.Json;
 using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Actions;
 
 namespace OpenHvx.Orchestrator.Tasks;
 
-/// <summary>The task document as the API shows it.</summary>
+/// <summary>The task document as an admin reads it: everything, placement and agent included.</summary>
 public sealed record TaskView(
     Guid TaskId,
     string TenantId,
@@ -26,23 +27,88 @@ public sealed record TaskView(
     DateTimeOffset? StartedAt,
     DateTimeOffset? FinishedAt)
 {
-    /// <summary>
-    /// What a tenant may read of an error: its own quota and field details; not the details of an agent's failure
-    /// (script positions, host state) nor of an election (the candidates are in the admin-only placement).
-    /// </summary>
-    public static TaskError? ForTenant(TaskError? error)
-        => error is null || error.Code is ErrorCodes.QuotaExceeded or ErrorCodes.Validation ? error : error with { Details = null };
+    public static TaskView From(TaskState task) => new(
+        task.CorrelationId, task.TenantId, task.Action, task.Target, task.EnrichedData ?? task.Data, task.AgentId, task.Status, task.CurrentState,
+        task.Timeline, task.Progress, task.Placement, TaskQuotaView.From(task), task.Result, task.Error, task.LateSuccess,
+        task.CreatedAt, task.UpdatedAt, task.DeadlineAt, task.StartedAt, task.FinishedAt);
 
-    /// <summary>Tenants do not see where their task runs: no agent, no placement decision.</summary>
-    public static TaskView From(TaskState task, bool admin) => new(
-        task.CorrelationId, task.TenantId, task.Action, admin || task.Target is null ? task.Target : task.Target with { AgentId = null },
-        task.EnrichedData ?? task.Data, admin ? task.AgentId : null, task.Status, task.CurrentState,
-        task.Timeline, task.Progress, admin ? task.Placement : null,
-        new TaskQuotaView(task.QuotaDeltas, task.QuotaHold, task.QuotaHoldExpiresAt, task.QuotaOverLimit, task.QuotaHoldLapsed),
-        task.Result, admin ? task.Error : ForTenant(task.Error), task.LateSuccess, task.CreatedAt, task.UpdatedAt, task.DeadlineAt, task.StartedAt, task.FinishedAt);
+    /// <summary>The view the caller may read: the whole document for admins, the tenant's allow-list for tenants.</summary>
+    public static object For(TaskState task, Caller caller, TaskActionCatalog actions)
+        => caller.IsAdmin ? From(task) : TenantTaskView.From(task, actions);
 }
 
-public sealed record TaskQuotaView(QuotaAmounts? Deltas, string? Hold, DateTimeOffset? HoldExpiresAt, bool OverLimit, bool HoldLapsed);
+/// <summary>
+/// What a tenant reads of its own task, built field by field from what is safe to show: no agent, host, placement, paths
+/// or progress text; the data and result through the action's allow-lists; errors as <see cref="TenantTaskError"/>.
+/// </summary>
+public sealed record TenantTaskView(
+    Guid TaskId,
+    string TenantId,
+    string Action,
+    TenantTargetView? Target,
+    JsonElement? Data,
+    string Status,
+    string State,
+    IReadOnlyList<TimelineEntry> Timeline,
+    TaskQuotaView Quota,
+    JsonElement? Result,
+    TenantTaskError? Error,
+    bool LateSuccess,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt,
+    DateTimeOffset? DeadlineAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? FinishedAt)
+{
+    public static TenantTaskView From(TaskState task, TaskActionCatalog actions)
+    {
+        var known = actions.TryGet(task.Action, out var action);
+        return new TenantTaskView(
+            task.CorrelationId, task.TenantId, task.Action, task.Target is { } t ? new TenantTargetView(t.Kind, t.RefId) : null,
+            known ? action.TenantData.Project(task.EnrichedData ?? task.Data) : null,
+            task.Status, task.CurrentState,
+            [.. task.Timeline.Select(e => new TimelineEntry(e.State, e.Status, e.At, e.Note))],
+            TaskQuotaView.From(task),
+            known ? action.TenantResult.Project(task.Result) : null,
+            TenantTaskError.From(task.Error), task.LateSuccess, task.CreatedAt, task.UpdatedAt, task.DeadlineAt, task.StartedAt, task.FinishedAt);
+    }
+}
+
+public sealed record TenantTargetView(string Kind, string? RefId);
+
+/// <summary>
+/// What a tenant reads of an error: the code always; the message only when the orchestrator wrote it (an agent's
+/// message can name paths and hosts: a fixed text per code replaces it); details only of its own quota and fields.
+/// </summary>
+public sealed record TenantTaskError(string Code, string Message, JsonElement? Details)
+{
+    public static TenantTaskError? From(TaskError? error) => error is null ? null : new(error.Code, MessageOf(error), DetailsOf(error));
+
+    private static string MessageOf(TaskError error)
+        => error.FromAgent ? AgentMessage(error.Code)
+        : error.Code == ErrorCodes.NoEligibleAgent ? "No host can take this task now (capacity or capability); retry later."
+        : error.Message;
+
+    private static JsonElement? DetailsOf(TaskError error)
+        => !error.FromAgent && error.Code is ErrorCodes.QuotaExceeded or ErrorCodes.Validation ? error.Details : null;
+
+    private static string AgentMessage(string code) => code switch
+    {
+        ErrorCodes.Timeout => "The operation did not finish within its time limit on the host.",
+        ErrorCodes.Interrupted => "The host's agent stopped while running the task; what it had built was removed.",
+        "ERR_VM_NOT_FOUND" => "The VM was not found on its host.",
+        "ERR_INVALID_STATE" => "The VM's power state does not allow this operation.",
+        "ERR_STOP_TIMEOUT" or "ERR_STOP_FAILED" => "The guest did not shut down; retry with the force option.",
+        ErrorCodes.NameTaken => "A VM with that name already exists.",
+        "ERR_INVALID_ARGUMENT" => "The host refused a value of the request.",
+        _ => "The host could not complete the task.",
+    };
+}
+
+public sealed record TaskQuotaView(QuotaAmounts? Deltas, string? Hold, DateTimeOffset? HoldExpiresAt, bool OverLimit, bool HoldLapsed)
+{
+    public static TaskQuotaView From(TaskState task) => new(task.QuotaDeltas, task.QuotaHold, task.QuotaHoldExpiresAt, task.QuotaOverLimit, task.QuotaHoldLapsed);
+}
 
 /// <summary>Body of 202 Accepted.</summary>
 public sealed record TaskAcceptedView(Guid TaskId, string Status, string State, string? AgentId, string StatusUrl);

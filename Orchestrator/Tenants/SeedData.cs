@@ -30,7 +30,7 @@ public sealed class SeedData(ITenantStore tenants, IImageStore images, IOptions<
         if (seed.Images && (await images.ListAsync(cancellationToken)).Count == 0)
         {
             foreach (var i in DemoCatalog.Images)
-                await images.UpsertAsync(new Image(i.ImageId, i.Name, i.Version, i.File, i.Generation, i.MinStorageGB, i.Os, i.IsDefault, i.PublishedAt), cancellationToken);
+                await images.TryAddAsync(new Image(i.ImageId, i.Name, i.Version, i.File, i.Generation, i.MinStorageGB, i.Os, i.IsDefault, i.PublishedAt), cancellationToken);
             logger.LogInformation("Seeded {Count} catalog images", DemoCatalog.Images.Count);
         }
     }

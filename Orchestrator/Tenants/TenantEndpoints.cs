@@ -8,7 +8,9 @@ using OpenHvx.Orchestrator.Api;
 using OpenHvx.Orchestrator.Persistence;
 using OpenHvx.Orchestrator.Quotas;
 using OpenHvx.Orchestrator.Resources;
+using OpenHvx.Orchestrator.Security;
 using OpenHvx.Orchestrator.Tasks;
+using OpenHvx.ServiceDefaults;
 
 namespace OpenHvx.Orchestrator.Tenants;
 
@@ -31,59 +33,67 @@ public static class TenantEndpoints
         return admin;
     }
 
-    internal static IResult NotFound(string tenantId) => ApiProblems.Result(ErrorCodes.NotFound, $"Tenant '{tenantId}' was not found.");
+    internal static IResult NotFound(string tenantId) => Problems.Result(ErrorCodes.NotFound, $"Tenant '{tenantId}' was not found.");
 
     private static async Task<IResult> CreateAsync(HttpContext http, ITenantStore store)
     {
-        var (body, invalid) = await JsonBody.ReadObjectAsync(http);
+        var (body, invalid) = await JsonBodies.ReadObjectAsync(http);
         if (invalid is not null)
             return invalid;
         var errors = new FieldErrors();
-        JsonBody.RejectUnknown(body, CreateFields, errors);
+        errors.RejectUnknown(body, CreateFields);
         var tenantId = ReadString(body, "tenantId", errors, required: true);
-        if (tenantId is not null && !TaskSubmission.TenantIdPattern().IsMatch(tenantId))
-            errors.Add("tenantId", "must match ^[a-z0-9][a-z0-9_-]{0,62}$");
+        if (tenantId is not null && !Identifiers.IsTenantId(tenantId))
+            errors.Add("tenantId", "must match " + Identifiers.TenantIdRule);
         var name = ReadString(body, "name", errors) ?? tenantId ?? "";
         var status = ReadStatus(body, errors) ?? Tenant.Active;
         var limits = body.TryGetProperty("limits", out var l) && l.ValueKind != JsonValueKind.Null ? QuotaLimits.Read(l, Unlimited, errors, "limits.") : Unlimited;
         if (errors.Any)
-            return ApiProblems.Validation(errors.ToDictionary());
+            return Problems.Validation(errors.ToDictionary());
 
-        var tenant = new Tenant(tenantId!, name, status, limits);
-        if (!await store.TryCreateAsync(tenant, http.RequestAborted))
-            return ApiProblems.Result(ErrorCodes.TenantExists, $"Tenant '{tenantId}' already exists.");
-        return Results.Created($"/api/v1/admin/tenants/{tenantId}", tenant);
+        if (!await store.TryCreateAsync(new Tenant(tenantId!, name, status, limits), http.RequestAborted))
+            return Problems.Result(ErrorCodes.TenantExists, $"Tenant '{tenantId}' already exists.");
+        return Results.Created($"/api/v1/admin/tenants/{tenantId}", await store.GetAsync(tenantId!, http.RequestAborted));
     }
 
     private static async Task<IResult> UpdateAsync(string tenantId, HttpContext http, ITenantStore store)
     {
         if (await store.GetAsync(tenantId, http.RequestAborted) is not { } tenant)
             return NotFound(tenantId);
-        var (body, invalid) = await JsonBody.ReadObjectAsync(http);
+        var (body, invalid) = await JsonBodies.ReadObjectAsync(http);
         if (invalid is not null)
             return invalid;
         var errors = new FieldErrors();
-        JsonBody.RejectUnknown(body, UpdateFields, errors);
+        errors.RejectUnknown(body, UpdateFields);
         var name = ReadString(body, "name", errors) ?? tenant.Name;
         var status = ReadStatus(body, errors) ?? tenant.Status;
         var limits = body.TryGetProperty("limits", out var l) && l.ValueKind != JsonValueKind.Null ? QuotaLimits.Read(l, tenant.Limits, errors, "limits.") : tenant.Limits;
         if (errors.Any)
-            return ApiProblems.Validation(errors.ToDictionary());
+            return Problems.Validation(errors.ToDictionary());
         var updated = tenant with { Name = name, Status = status, Limits = limits };
         await store.UpsertAsync(updated, http.RequestAborted);
         return Results.Ok(updated);
     }
 
-    private static async Task<IResult> DeleteAsync(string tenantId, ITenantStore store, IResourceStore resources, ITaskStore tasks, CancellationToken ct)
+    /// <summary>
+    /// Refused while the tenant owns resources or has tasks in flight. Its accounts go first (the token service removes its
+    /// users and clients and ends their tokens; the tenant stays when that fails, so a retry finishes the job), then the
+    /// tenant with everything it owns: a tenant created again under this id starts empty and with nobody.
+    /// </summary>
+    private static async Task<IResult> DeleteAsync(string tenantId, HttpContext http, ITenantStore store, IResourceStore resources, ITaskStore tasks,
+        IdentityDirectory identities)
     {
+        var ct = http.RequestAborted;
         if (await store.GetAsync(tenantId, ct) is null)
             return NotFound(tenantId);
         var owned = await resources.ListAsync(tenantId, ct);
         if (owned.Count > 0)
-            return ApiProblems.Result(ErrorCodes.TenantHasResources, $"Tenant '{tenantId}' still owns {owned.Count} resource(s); delete them first.");
-        var active = (await tasks.QueryAsync(new TaskQuery { TenantId = tenantId, Limit = 500 }, ct)).Count(t => t.CurrentState is not ("Succeeded" or "Failed"));
+            return Problems.Result(ErrorCodes.TenantHasResources, $"Tenant '{tenantId}' still owns {owned.Count} resource(s); delete them first.");
+        var active = (await tasks.QueryAsync(new TaskQuery { TenantId = tenantId, InFlight = true, Limit = 1000 }, ct)).Count;
         if (active > 0)
-            return ApiProblems.Result(ErrorCodes.TenantHasResources, $"Tenant '{tenantId}' has {active} task(s) in flight.");
+            return Problems.Result(ErrorCodes.TenantHasResources, $"Tenant '{tenantId}' has {active} task(s) in flight.");
+        if (!await identities.PurgeTenantAsync(tenantId, http))
+            return Problems.Result(ErrorCodes.Unavailable, "The token service could not remove the tenant's accounts; the tenant is kept, retry.");
         await store.DeleteAsync(tenantId, ct);
         return Results.NoContent();
     }

@@ -3,7 +3,8 @@ using OpenHvx.Orchestrator.Persistence;
 
 namespace OpenHvx.Orchestrator.Tenants;
 
-public sealed record Tenant(string TenantId, string Name, string Status, QuotaAmounts Limits)
+/// <param name="CreatedAt">when this tenant was created: a token issued before it belongs to an earlier tenant of the same id</param>
+public sealed record Tenant(string TenantId, string Name, string Status, QuotaAmounts Limits, DateTimeOffset CreatedAt = default)
 {
     public const string Active = "active";
     public const string Disabled = "disabled";
@@ -16,12 +17,17 @@ public interface ITenantStore
     /// <summary>Creates the tenant unless it exists; an existing tenant is left as it is.</summary>
     Task<bool> TryCreateAsync(Tenant tenant, CancellationToken cancellationToken = default);
     Task<IReadOnlyList<Tenant>> ListAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Deletes the tenant with everything it owns (tasks, quota holds and usage, idempotency keys, VM names and locks,
+    /// placements), so that a tenant created again under the same id starts empty.
+    /// </summary>
     Task<bool> DeleteAsync(string tenantId, CancellationToken cancellationToken = default);
 }
 
 public sealed class SqliteTenantStore(SqliteDatabase database, TimeProvider clock) : ITenantStore
 {
-    private const string Select = "SELECT id, name, status, limit_cpu, limit_memory_mb, limit_storage_mb, limit_vm_count FROM tenants";
+    private const string Select = "SELECT id, name, status, limit_cpu, limit_memory_mb, limit_storage_mb, limit_vm_count, created_at FROM tenants";
 
     public async Task<Tenant?> GetAsync(string tenantId, CancellationToken cancellationToken = default)
         => (await QueryAsync(Select + " WHERE id = $id", tenantId, cancellationToken)).FirstOrDefault();
@@ -32,8 +38,26 @@ public sealed class SqliteTenantStore(SqliteDatabase database, TimeProvider cloc
     public async Task<bool> DeleteAsync(string tenantId, CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        await using var command = connection.Command("DELETE FROM tenants WHERE id = $id").With("$id", tenantId);
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        string[] owned =
+        [
+            "DELETE FROM placements WHERE task_id IN (SELECT id FROM tasks WHERE tenant_id = $id)",
+            "DELETE FROM vm_locks WHERE task_id IN (SELECT id FROM tasks WHERE tenant_id = $id)",
+            "DELETE FROM tasks WHERE tenant_id = $id",
+            "DELETE FROM quota_holds WHERE tenant_id = $id",
+            "DELETE FROM idempotency_keys WHERE tenant_id = $id",
+            "DELETE FROM vm_names WHERE tenant_id = $id",
+            "DELETE FROM tenant_resources WHERE tenant_id = $id",
+        ];
+        foreach (var sql in owned)
+        {
+            await using var delete = connection.Command(sql, transaction).With("$id", tenantId);
+            await delete.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await using var command = connection.Command("DELETE FROM tenants WHERE id = $id", transaction).With("$id", tenantId);
+        var deleted = await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        await transaction.CommitAsync(cancellationToken);
+        return deleted;
     }
 
     private async Task<IReadOnlyList<Tenant>> QueryAsync(string sql, string? id, CancellationToken cancellationToken)
@@ -45,7 +69,7 @@ public sealed class SqliteTenantStore(SqliteDatabase database, TimeProvider cloc
         while (await reader.ReadAsync(cancellationToken))
         {
             tenants.Add(new Tenant(reader.GetString(0), reader.GetString(1), reader.GetString(2),
-                new QuotaAmounts(reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6))));
+                new QuotaAmounts(reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6)), SqliteExtensions.FromUnixMs(reader.GetInt64(7))));
         }
         return tenants;
     }

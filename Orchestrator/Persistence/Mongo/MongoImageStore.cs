@@ -6,10 +6,12 @@ namespace OpenHvx.Orchestrator.Persistence.Mongo;
 
 public sealed class MongoImageStore : IImageStore
 {
+    private readonly MongoStorage _storage;
     private readonly IMongoCollection<BsonDocument> _images;
 
     public MongoImageStore(MongoStorage storage)
     {
+        _storage = storage;
         _images = storage.Collection("images");
     }
 
@@ -23,8 +25,8 @@ public sealed class MongoImageStore : IImageStore
 
     public async Task<Image?> ResolveAsync(string imageId, CancellationToken cancellationToken = default)
     {
-        var filter = imageId.EndsWith(SqliteImageStore.LatestSuffix, StringComparison.Ordinal)
-            ? Builders<BsonDocument>.Filter.Eq("name", imageId[..^SqliteImageStore.LatestSuffix.Length])
+        var filter = imageId.EndsWith(Image.LatestSuffix, StringComparison.Ordinal)
+            ? Builders<BsonDocument>.Filter.Eq("name", imageId[..^Image.LatestSuffix.Length])
             : Builders<BsonDocument>.Filter.Eq("_id", imageId);
         var document = await _images.Find(filter).Sort(Builders<BsonDocument>.Sort.Descending("publishedAt").Descending("version")).FirstOrDefaultAsync(cancellationToken);
         return document is null ? null : FromBson(document);
@@ -37,17 +39,53 @@ public sealed class MongoImageStore : IImageStore
         return document is null ? null : FromBson(document);
     }
 
-    public Task UpsertAsync(Image image, CancellationToken cancellationToken = default)
-        => _images.ReplaceOneAsync(Builders<BsonDocument>.Filter.Eq("_id", image.ImageId), new BsonDocument
+    public async Task<bool> TryAddAsync(Image image, CancellationToken cancellationToken = default)
+    {
+        try
         {
-            ["_id"] = image.ImageId,
-            ["name"] = image.Name,
-            ["version"] = image.Version,
-            ["file"] = image.File,
-            ["generation"] = image.Generation,
-            ["minStorageGB"] = image.MinStorageGB,
-            ["os"] = image.Os is null ? BsonNull.Value : image.Os,
-            ["isDefault"] = image.IsDefault,
-            ["publishedAt"] = image.PublishedAt.UtcDateTime,
-        }, new ReplaceOptions { IsUpsert = true }, cancellationToken);
+            await _storage.InTransactionAsync(async (session, token) =>
+            {
+                await _images.InsertOneAsync(session, ToBson(image), cancellationToken: token);
+                await ClearOtherDefaultsAsync(session, image, token);
+                return true;
+            }, cancellationToken);
+            return true;
+        }
+        catch (MongoWriteException ex) when (MongoStorage.IsDuplicate(ex))
+        {
+            return false;
+        }
+    }
+
+    public Task<bool> ReplaceAsync(Image image, CancellationToken cancellationToken = default)
+        => _storage.InTransactionAsync(async (session, token) =>
+        {
+            var result = await _images.ReplaceOneAsync(session, Builders<BsonDocument>.Filter.Eq("_id", image.ImageId), ToBson(image),
+                new ReplaceOptions { IsUpsert = true }, token);
+            await ClearOtherDefaultsAsync(session, image, token);
+            return result.MatchedCount > 0;
+        }, cancellationToken);
+
+    public async Task<bool> DeleteAsync(string imageId, CancellationToken cancellationToken = default)
+        => (await _images.DeleteOneAsync(Builders<BsonDocument>.Filter.Eq("_id", imageId), cancellationToken)).DeletedCount == 1;
+
+    /// <summary>One default at a time: a default image written in the same transaction takes the flag from the others.</summary>
+    private Task ClearOtherDefaultsAsync(IClientSessionHandle session, Image image, CancellationToken cancellationToken)
+        => image.IsDefault
+            ? _images.UpdateManyAsync(session, Builders<BsonDocument>.Filter.And(Builders<BsonDocument>.Filter.Eq("isDefault", true), Builders<BsonDocument>.Filter.Ne("_id", image.ImageId)),
+                Builders<BsonDocument>.Update.Set("isDefault", false), cancellationToken: cancellationToken)
+            : Task.CompletedTask;
+
+    private static BsonDocument ToBson(Image image) => new()
+    {
+        ["_id"] = image.ImageId,
+        ["name"] = image.Name,
+        ["version"] = image.Version,
+        ["file"] = image.File,
+        ["generation"] = image.Generation,
+        ["minStorageGB"] = image.MinStorageGB,
+        ["os"] = image.Os is null ? BsonNull.Value : image.Os,
+        ["isDefault"] = image.IsDefault,
+        ["publishedAt"] = image.PublishedAt.UtcDateTime,
+    };
 }

@@ -26,7 +26,8 @@ public sealed class MongoResourceStore : IResourceStore
 
     private static TenantResource FromBson(BsonDocument d) => new(
         d["_id"].AsString, d["tenantId"].AsString, d["kind"].AsString, d["agentId"].AsString, d["name"].AsString, Guid.Parse(d["taskId"].AsString),
-        d["late"].ToBoolean(), new DateTimeOffset(d["createdAt"].ToUniversalTime()), d["charge"].IsBsonNull ? null : MongoStorage.Amounts(d["charge"]));
+        d["late"].ToBoolean(), new DateTimeOffset(d["createdAt"].ToUniversalTime()), d["charge"].IsBsonNull ? null : MongoStorage.Amounts(d["charge"]),
+        d.TryGetValue("imageId", out var image) && image.IsString ? image.AsString : null);
 
     public async Task LinkAsync(TenantResource resource, CancellationToken cancellationToken = default)
     {
@@ -43,6 +44,7 @@ public sealed class MongoResourceStore : IResourceStore
                 ["late"] = resource.Late,
                 ["charge"] = resource.Charge is null ? BsonNull.Value : MongoStorage.Amounts(resource.Charge),
                 ["createdAt"] = resource.CreatedAt.UtcDateTime,
+                ["imageId"] = resource.ImageId is null ? BsonNull.Value : resource.ImageId,
             }, cancellationToken: cancellationToken);
         }
         catch (MongoWriteException ex) when (MongoStorage.IsDuplicate(ex))
@@ -50,6 +52,9 @@ public sealed class MongoResourceStore : IResourceStore
         }
         await TryReserveNameAsync(resource.TenantId, resource.Name, resource.TaskId, cancellationToken);
     }
+
+    public async Task<int> CountBuiltFromAsync(string imageId, CancellationToken cancellationToken = default)
+        => (int)await _resources.CountDocumentsAsync(Builders<BsonDocument>.Filter.Eq("imageId", imageId), cancellationToken: cancellationToken);
 
     public async Task<IReadOnlyList<TenantResource>> ListAsync(string tenantId, CancellationToken cancellationToken = default)
         => (await _resources.Find(Builders<BsonDocument>.Filter.Eq("tenantId", tenantId)).Sort(Builders<BsonDocument>.Sort.Ascending("createdAt"))

@@ -17,7 +17,7 @@ public static class MongoSchema
         ["quota_holds"] = [Index(Keys.Ascending("tenantId").Ascending("status"), "tenant_status"), Index(Keys.Ascending("status").Ascending("expiresAt"), "status_expiry")],
         ["placements"] = [Index(Keys.Ascending("agentId"), "agent")],
         ["images"] = [Index(Keys.Ascending("name").Descending("publishedAt"), "name_published")],
-        ["tenant_resources"] = [Index(Keys.Ascending("tenantId").Ascending("createdAt"), "tenant_created")],
+        ["tenant_resources"] = [Index(Keys.Ascending("tenantId").Ascending("createdAt"), "tenant_created"), Index(Keys.Ascending("imageId"), "image")],
         ["vm_locks"] = [Index(Keys.Ascending("taskId"), "task")],
     };
 

@@ -52,6 +52,7 @@ public static class TaskDocumentMapping
         if (query.Action is not null) filters.Add(f.Eq("action", query.Action));
         if (query.AgentId is not null) filters.Add(f.Eq("agentId", query.AgentId));
         if (query.CreatedBefore is { } before) filters.Add(f.Lte("createdAt", before.UtcDateTime));
+        if (query.InFlight) filters.Add(f.Type("deadlineAt", BsonType.DateTime));
         return filters.Count == 0 ? f.Empty : f.And(filters);
     }
 

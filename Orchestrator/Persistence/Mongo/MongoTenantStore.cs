@@ -18,7 +18,8 @@ public sealed class MongoTenantStore(MongoStorage storage, TimeProvider clock) :
     };
 
     internal static Tenant FromBson(BsonDocument d)
-        => new(d["_id"].AsString, d["name"].AsString, d["status"].AsString, MongoStorage.Amounts(d["limits"]));
+        => new(d["_id"].AsString, d["name"].AsString, d["status"].AsString, MongoStorage.Amounts(d["limits"]),
+            d.TryGetValue("createdAt", out var created) && created.IsValidDateTime ? new DateTimeOffset(created.ToUniversalTime()) : default);
 
     public async Task<Tenant?> GetAsync(string tenantId, CancellationToken cancellationToken = default)
     {
@@ -51,6 +52,22 @@ public sealed class MongoTenantStore(MongoStorage storage, TimeProvider clock) :
         => (await _tenants.Find(Builders<BsonDocument>.Filter.Empty).Sort(Builders<BsonDocument>.Sort.Ascending("_id")).ToListAsync(cancellationToken))
             .Select(FromBson).ToList();
 
-    public async Task<bool> DeleteAsync(string tenantId, CancellationToken cancellationToken = default)
-        => (await _tenants.DeleteOneAsync(Builders<BsonDocument>.Filter.Eq("_id", tenantId), cancellationToken)).DeletedCount == 1;
+    public Task<bool> DeleteAsync(string tenantId, CancellationToken cancellationToken = default)
+        => storage.InTransactionAsync(async (session, token) =>
+        {
+            var f = Builders<BsonDocument>.Filter;
+            var ofTenant = f.Eq("tenantId", tenantId);
+            // Keys of the form "<tenantId>/...": tenant ids are [a-z0-9_-], nothing to escape.
+            var keyedByTenant = f.Regex("_id", new BsonRegularExpression("^" + tenantId + "/"));
+            var taskIds = (await storage.Collection(TaskDocumentMapping.Collection).Find(session, ofTenant)
+                .Project(Builders<BsonDocument>.Projection.Include("_id")).ToListAsync(token)).Select(d => d["_id"]).ToList();
+            await storage.Collection("placements").DeleteManyAsync(session, f.In("_id", taskIds), cancellationToken: token);
+            await storage.Collection("vm_locks").DeleteManyAsync(session, f.In("taskId", taskIds), cancellationToken: token);
+            await storage.Collection(TaskDocumentMapping.Collection).DeleteManyAsync(session, ofTenant, cancellationToken: token);
+            await storage.Collection("quota_holds").DeleteManyAsync(session, ofTenant, cancellationToken: token);
+            await storage.Collection("idempotency_keys").DeleteManyAsync(session, keyedByTenant, cancellationToken: token);
+            await storage.Collection("vm_names").DeleteManyAsync(session, keyedByTenant, cancellationToken: token);
+            await storage.Collection("tenant_resources").DeleteManyAsync(session, ofTenant, cancellationToken: token);
+            return (await _tenants.DeleteOneAsync(session, f.Eq("_id", tenantId), cancellationToken: token)).DeletedCount == 1;
+        }, cancellationToken);
 }

@@ -181,7 +181,8 @@ public sealed class VmLifecycleTests : DevHostFixture
     [TestCase("inventory.refresh", """{"deep":true}""", "data")]
     public async Task Invalid_action_data_gets_422_with_the_field(string action, string data, string field)
     {
-        var body = $$"""{"tenantId":"test1","action":"{{action}}","target":{"kind":"vm","refId":"{{Guid.NewGuid()}}"},"data":{{data}}}""";
+        var kind = action == "inventory.refresh" ? "host" : "vm";
+        var body = $$"""{"tenantId":"test1","action":"{{action}}","target":{"kind":"{{kind}}","refId":"{{Guid.NewGuid()}}"},"data":{{data}}}""";
         var response = await Client.PostAsync("/api/v1/admin/tasks", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
 
         var text = await response.Content.ReadAsStringAsync();
