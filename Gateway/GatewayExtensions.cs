@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -10,6 +11,7 @@ using OpenHvx.Gateway.Identity;
 using OpenHvx.Gateway.Proxy;
 using Yarp.ReverseProxy.Forwarder;
 using Oidc = OpenIddict.Abstractions.OpenIddictConstants;
+using OpenHvx.ServiceDefaults;
 
 namespace OpenHvx.Gateway;
 
@@ -91,7 +93,25 @@ public static class GatewayExtensions
 
         services.AddGatewayAuthentication(settings, configuration);
         services.AddGatewayRateLimits();
-        services.AddSingleton<GatewayRateLimits.AccountLimiter>();
+        services.AddSingleton<SignInGuard>();
+        services.AddSingleton<RevocationList>();
+        services.AddHostedService(sp => sp.GetRequiredService<RevocationList>());
+        services.AddScoped<AccessRevocation>();
+        services.Configure<ForwardedHeadersOptions>(forwarded =>
+        {
+            forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor;
+            forwarded.KnownProxies.Clear();
+            forwarded.KnownIPNetworks.Clear();
+            foreach (var proxy in settings.TrustedProxies)
+            {
+                if (System.Net.IPNetwork.TryParse(proxy, out var network))
+                    forwarded.KnownIPNetworks.Add(network);
+                else if (System.Net.IPAddress.TryParse(proxy, out var address))
+                    forwarded.KnownProxies.Add(address);
+                else
+                    throw new InvalidOperationException($"Gateway:TrustedProxies: '{proxy}' is neither an address nor a network.");
+            }
+        });
 
         services.AddSingleton<OrchestratorUpstream>();
         services.AddSingleton<OrchestratorClient>();
@@ -107,13 +127,8 @@ public static class GatewayExtensions
 
     public static WebApplication UseGateway(this WebApplication app)
     {
-        app.UseExceptionHandler(errors => errors.Run(http =>
-        {
-            var error = http.Features.Get<IExceptionHandlerFeature>()?.Error;
-            return error is BadHttpRequestException bad
-                ? GatewayProblems.WriteAsync(http, bad.StatusCode, bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? ErrorCodes.PayloadTooLarge : ErrorCodes.BadEnvelope, bad.Message)
-                : GatewayProblems.WriteAsync(http, StatusCodes.Status500InternalServerError, ErrorCodes.Internal, "An unexpected error occurred; it was logged.");
-        }));
+        app.UseProblemAnswers();
+        app.UseForwardedHeaders();
         app.UseMiddleware<RequestHygiene>();
         app.UseAuthentication();
         app.UseMiddleware<ApiGuard>();
@@ -121,6 +136,11 @@ public static class GatewayExtensions
         app.UseAuthorization();
 
         app.MapTokenEndpoint();
+        app.MapGet(Revocations.FeedPath, (RevocationList revocations, HttpContext http) =>
+        {
+            http.Response.Headers.CacheControl = "no-store";
+            return Results.Ok(revocations.Feed);
+        }).ExcludeFromDescription();
         app.MapUserEndpoints();
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
@@ -128,8 +148,7 @@ public static class GatewayExtensions
         {
             await next();
             if (http.GetForwarderErrorFeature() is { } failure && !http.Response.HasStarted)
-                await GatewayProblems.WriteAsync(http, StatusCodes.Status502BadGateway, ErrorCodes.UpstreamUnavailable,
-                    $"The orchestrator could not be reached ({failure.Error}); retry.");
+                await ForwarderFailures.WriteAsync(http, failure);
         })).RequireRateLimiting(GatewayRateLimits.ApiPolicy);
         return app;
     }

@@ -28,6 +28,12 @@ public sealed class GatewayOptions
     public TimeSpan TenantTokenLifetime { get; set; } = TimeSpan.FromHours(8);
     public TimeSpan RefreshTokenLifetime { get; set; } = TimeSpan.FromDays(14);
 
+    /// <summary>How often the revocation list is read again from the identity store (changes made by this gateway apply at once).</summary>
+    public TimeSpan RevocationRefresh { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>No access token of ours lives longer: revocations older than this are forgotten.</summary>
+    public TimeSpan LongestAccessTokenLifetime => new[] { AdminTokenLifetime, TenantTokenLifetime, Federation.InternalTokens.Lifetime }.Max();
+
     /// <summary>Requests with a larger body get 413.</summary>
     public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
 
@@ -40,8 +46,14 @@ public sealed class GatewayOptions
     /// <summary>Per client address on <c>/connect/token</c> (password guessing).</summary>
     public RateLimitOptions TokenRateLimit { get; set; } = new() { TokenLimit = 20, TokensPerPeriod = 5 };
 
-    /// <summary>Per account (username or client id) on <c>/connect/token</c>: guesses spread over many addresses still meet it.</summary>
-    public RateLimitOptions AccountRateLimit { get; set; } = new() { TokenLimit = 10, TokensPerPeriod = 10, ReplenishmentPeriod = TimeSpan.FromMinutes(1) };
+    /// <summary>Failed password sign-ins, per account and address, per address, per account (see <see cref="Identity.SignInGuard"/>).</summary>
+    public Identity.SignInLimitOptions SignIn { get; set; } = new();
+
+    /// <summary>
+    /// Proxies (addresses or CIDR networks) in front of the gateway whose <c>X-Forwarded-For</c> names the client's
+    /// address, which the per-address limits use; none by default (the connection's address counts).
+    /// </summary>
+    public List<string> TrustedProxies { get; set; } = [];
 
     /// <summary>Inbound headers that claim an identity: removed before anything reads them or the request is proxied.</summary>
     public List<string> StrippedHeaders { get; set; } =

@@ -6,6 +6,7 @@ using Microsoft.IdentityModel.Tokens;
 using OpenHvx.Contracts;
 using OpenHvx.Gateway.Federation;
 using OpenHvx.Gateway.Proxy;
+using OpenHvx.ServiceDefaults;
 
 namespace OpenHvx.Gateway.Identity;
 
@@ -37,6 +38,16 @@ public static class GatewayAuthentication
                     RoleClaimType = TokenClaims.Role,
                     ClockSkew = TokenClaims.ClockSkew,
                 };
+                bearer.Events = new JwtBearerEvents
+                {
+                    // A token of a removed user, client or tenant, or of a revoked refresh chain, ends before it expires.
+                    OnTokenValidated = context =>
+                    {
+                        if (context.HttpContext.RequestServices.GetRequiredService<RevocationList>().Current.IsRevoked(context.Principal!))
+                            context.Fail("The token was revoked.");
+                        return Task.CompletedTask;
+                    },
+                };
             });
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
             .Configure<IdentityKeys>((bearer, keys) => bearer.TokenValidationParameters.IssuerSigningKey = keys.SigningKey);
@@ -59,9 +70,9 @@ internal sealed class ProblemAuthorizationResults : IAuthorizationMiddlewareResu
     public Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult result)
     {
         if (result.Challenged)
-            return GatewayProblems.WriteAsync(context, StatusCodes.Status401Unauthorized, ErrorCodes.Unauthenticated, "A valid bearer token is required.");
+            return Problems.WriteAsync(context, ErrorCodes.Unauthenticated, status: StatusCodes.Status401Unauthorized, detail: "A valid bearer token is required.");
         if (result.Forbidden)
-            return GatewayProblems.WriteAsync(context, StatusCodes.Status403Forbidden, ErrorCodes.Forbidden, "Your token does not grant this.");
+            return Problems.WriteAsync(context, ErrorCodes.Forbidden, status: StatusCodes.Status403Forbidden, detail: "Your token does not grant this.");
         return _default.HandleAsync(next, context, policy, result);
     }
 }

@@ -7,6 +7,7 @@ public sealed class GatewayDbContext(DbContextOptions<GatewayDbContext> options)
 {
     public DbSet<GatewayUser> Users => Set<GatewayUser>();
     public DbSet<StoredKey> Keys => Set<StoredKey>();
+    public DbSet<StoredRevocation> Revocations => Set<StoredRevocation>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -21,6 +22,12 @@ public sealed class GatewayDbContext(DbContextOptions<GatewayDbContext> options)
         {
             key.ToTable("keys");
             key.HasKey(k => k.Use);
+        });
+        modelBuilder.Entity<StoredRevocation>(revocation =>
+        {
+            revocation.ToTable("revocations");
+            revocation.HasKey(r => r.Key);
+            revocation.HasIndex(r => r.RevokedAt);
         });
     }
 }
@@ -49,4 +56,11 @@ public sealed class StoredKey
     public required string KeyId { get; set; }
     public required string Material { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>A subject or tenant whose tokens issued up to <see cref="RevokedAt"/> (Unix seconds) no longer work.</summary>
+public sealed class StoredRevocation
+{
+    public required string Key { get; set; }
+    public long RevokedAt { get; set; }
 }

@@ -61,6 +61,12 @@ public sealed class IdentityKeys(IServiceScopeFactory scopes, TimeProvider clock
             Directory.CreateDirectory(folder);
         db.Database.EnsureCreated();
         db.Database.ExecuteSqlRaw("PRAGMA journal_mode=WAL;");
+        // A store made by an earlier version gets what was added since (EnsureCreated only creates a new store).
+        db.Database.ExecuteSqlRaw("""
+            CREATE TABLE IF NOT EXISTS "revocations" ("Key" TEXT NOT NULL CONSTRAINT "PK_revocations" PRIMARY KEY, "RevokedAt" INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS "IX_revocations_RevokedAt" ON "revocations" ("RevokedAt");
+            CREATE INDEX IF NOT EXISTS "IX_OpenIddictTokens_Status_ExpirationDate" ON "OpenIddictTokens" ("Status", "ExpirationDate");
+            """);
     }
 }
 

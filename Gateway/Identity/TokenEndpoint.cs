@@ -10,6 +10,7 @@ using OpenHvx.Gateway.Proxy;
 using OpenIddict.Abstractions;
 using OpenIddict.Server.AspNetCore;
 using Oidc = OpenIddict.Abstractions.OpenIddictConstants;
+using OpenHvx.ServiceDefaults;
 
 namespace OpenHvx.Gateway.Identity;
 
@@ -36,14 +37,14 @@ public static class TokenEndpoint
 
     private static async Task<IResult> ExchangeAsync(
         HttpContext http, GatewayDbContext db, IOpenIddictApplicationManager applications, HostAudiences hosts,
-        IOptions<GatewayOptions> options, UserPasswords passwords, GatewayRateLimits.AccountLimiter accounts)
+        IOptions<GatewayOptions> options, UserPasswords passwords, SignInGuard guard, RevocationList revocations, TimeProvider clock)
     {
         var request = http.GetOpenIddictServerRequest() ?? throw new InvalidOperationException("OpenIddict did not parse the token request.");
-        var account = request.IsPasswordGrantType() ? request.Username : request.IsClientCredentialsGrantType() ? request.ClientId : null;
-        if (account is not null && accounts.TryAttempt(account) is { Allowed: false } refused)
+        var address = http.Connection.RemoteIpAddress;
+        if (request.IsPasswordGrantType() && guard.Check(request.Username ?? "", address) is { Allowed: false } refused)
         {
             http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(refused.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return GatewayProblems.Result(StatusCodes.Status429TooManyRequests, ErrorCodes.RateLimited, "Too many sign-in attempts for this account; retry after the time in Retry-After.");
+            return Problems.Result(ErrorCodes.RateLimited, "Too many failed sign-ins from this address; retry after the time in Retry-After.");
         }
         var requestedAudience = hosts.OfHost(http.Request.Host.Host) ?? (string?)request[AudienceParameter] ?? Audiences.Tenant;
         if (!Audiences.IsKnown(requestedAudience))
@@ -57,7 +58,11 @@ public static class TokenEndpoint
             var user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Username == (request.Username ?? "").ToLowerInvariant(), http.RequestAborted);
             // An unknown user costs a hash too, so that timing does not tell which usernames exist.
             if (!passwords.Verify(user, request.Password ?? "") || user!.Disabled)
+            {
+                guard.Failed(request.Username ?? "", address);
                 return Refuse(Oidc.Errors.InvalidGrant, "The username or password is wrong.");
+            }
+            guard.Succeeded(request.Username ?? "", address);
             subject = Subject.Of(user);
             offline = true;
         }
@@ -66,7 +71,7 @@ public static class TokenEndpoint
             var application = await applications.FindByClientIdAsync(request.ClientId!, http.RequestAborted);
             if (application is null)
                 return Refuse(Oidc.Errors.InvalidClient, "Unknown client.");
-            subject = await Subject.OfClientAsync(applications, application, request.ClientId!, http.RequestAborted);
+            subject = await Subject.OfClientAsync(applications, application, http.RequestAborted);
         }
         else if (request.IsRefreshTokenGrantType())
         {
@@ -108,7 +113,23 @@ public static class TokenEndpoint
         identity.SetScopes(offline ? [.. granted, Oidc.Scopes.OfflineAccess] : [.. granted]);
         identity.SetAccessTokenLifetime(subject.IsAdmin ? options.Value.AdminTokenLifetime : options.Value.TenantTokenLifetime);
         identity.SetDestinations(_ => [Oidc.Destinations.AccessToken]);
+        await NotInTheSecondOfARevocationAsync(subject, revocations, clock, http.RequestAborted);
         return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+    }
+
+    /// <summary>
+    /// Revocations refuse tokens issued up to the second they happened in (a token's <c>iat</c> has whole seconds), so a
+    /// token for a subject or tenant revoked in this very second (a tenant deleted and created again at once) waits for
+    /// the next one rather than being born refused.
+    /// </summary>
+    private static async Task NotInTheSecondOfARevocationAsync(Subject subject, RevocationList revocations, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        string[] keys = subject.TenantId is null ? [Revocations.SubjectKey(subject.Id)] : [Revocations.SubjectKey(subject.Id), Revocations.TenantKey(subject.TenantId)];
+        if (revocations.LatestRevocation(keys) is not { } revokedAt)
+            return;
+        var now = clock.GetUtcNow();
+        if (now.ToUnixTimeSeconds() <= revokedAt)
+            await Task.Delay(DateTimeOffset.FromUnixTimeSeconds(revokedAt + 1) - now + TimeSpan.FromMilliseconds(5), clock, cancellationToken);
     }
 
     private static IResult Refuse(string error, string description) => Results.Forbid(
@@ -119,20 +140,27 @@ public static class TokenEndpoint
         }),
         [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
 
+    /// <summary>A service client (an OpenIddict application) as the API shows it: what its tokens carry.</summary>
+    public static async Task<UserEndpoints.ClientView> ClientOfAsync(IOpenIddictApplicationManager applications, object application, CancellationToken cancellationToken)
+    {
+        var properties = await applications.GetPropertiesAsync(application, cancellationToken);
+        var tenant = properties.TryGetValue(TenantProperty, out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+        var roles = properties.TryGetValue(RolesProperty, out var r) && r.ValueKind == JsonValueKind.Array
+            ? r.EnumerateArray().Select(e => e.GetString()!).ToList()
+            : [];
+        return new UserEndpoints.ClientView(await applications.GetClientIdAsync(application, cancellationToken) ?? "", tenant, roles);
+    }
+
     private sealed record Subject(string Id, string? TenantId, IReadOnlyList<string> Roles)
     {
         public bool IsAdmin => TenantId is null;
 
         public static Subject Of(GatewayUser user) => new(user.Username, user.TenantId, user.RoleList);
 
-        public static async Task<Subject> OfClientAsync(IOpenIddictApplicationManager applications, object application, string clientId, CancellationToken cancellationToken)
+        public static async Task<Subject> OfClientAsync(IOpenIddictApplicationManager applications, object application, CancellationToken cancellationToken)
         {
-            var properties = await applications.GetPropertiesAsync(application, cancellationToken);
-            var tenant = properties.TryGetValue(TenantProperty, out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
-            var roles = properties.TryGetValue(RolesProperty, out var r) && r.ValueKind == JsonValueKind.Array
-                ? r.EnumerateArray().Select(e => e.GetString()!).ToList()
-                : [];
-            return new Subject("client:" + clientId, tenant, roles);
+            var client = await ClientOfAsync(applications, application, cancellationToken);
+            return new Subject(AccessRevocation.ClientSubject(client.ClientId), client.TenantId, client.Roles);
         }
     }
 }

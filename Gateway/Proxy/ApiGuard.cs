@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Microsoft.Extensions.Options;
 using OpenHvx.Contracts;
+using OpenHvx.ServiceDefaults;
 
 namespace OpenHvx.Gateway.Proxy;
 
@@ -22,7 +23,7 @@ public sealed class ApiGuard(RequestDelegate next, HostAudiences hosts)
         var expected = hosts.Expected(http);
         if (expected is null)
         {
-            await GatewayProblems.WriteAsync(http, StatusCodes.Status404NotFound, ErrorCodes.NotFound, "No API is served at this path.");
+            await Problems.WriteAsync(http, ErrorCodes.NotFound, status: StatusCodes.Status404NotFound, detail: "No API is served at this path.");
             return;
         }
         var user = http.User;
@@ -38,12 +39,12 @@ public sealed class ApiGuard(RequestDelegate next, HostAudiences hosts)
         }
         if (Audiences.OfPath(path) != expected)
         {
-            await GatewayProblems.WriteAsync(http, StatusCodes.Status404NotFound, ErrorCodes.NotFound, $"This host serves the {expected} API only.");
+            await Problems.WriteAsync(http, ErrorCodes.NotFound, status: StatusCodes.Status404NotFound, detail: $"This host serves the {expected} API only.");
             return;
         }
         if (Refusal(user, expected, http.Request.Method, path) is { } refusal)
         {
-            await GatewayProblems.WriteAsync(http, StatusCodes.Status403Forbidden, ErrorCodes.Forbidden, refusal);
+            await Problems.WriteAsync(http, ErrorCodes.Forbidden, status: StatusCodes.Status403Forbidden, detail: refusal);
             return;
         }
         await next(http);
@@ -68,7 +69,7 @@ public sealed class ApiGuard(RequestDelegate next, HostAudiences hosts)
     private static Task ChallengeAsync(HttpContext http, string detail)
     {
         http.Response.Headers.WWWAuthenticate = "Bearer error=\"invalid_token\"";
-        return GatewayProblems.WriteAsync(http, StatusCodes.Status401Unauthorized, ErrorCodes.Unauthenticated, detail);
+        return Problems.WriteAsync(http, ErrorCodes.Unauthenticated, status: StatusCodes.Status401Unauthorized, detail: detail);
     }
 }
 
@@ -99,7 +100,7 @@ public sealed class RequestHygiene(RequestDelegate next, IOptions<GatewayOptions
             limit.MaxRequestBodySize = max;
         if (http.Request.ContentLength > max)
         {
-            await GatewayProblems.WriteAsync(http, StatusCodes.Status413PayloadTooLarge, ErrorCodes.PayloadTooLarge, $"The body may have at most {max} bytes.");
+            await Problems.WriteAsync(http, ErrorCodes.PayloadTooLarge, status: StatusCodes.Status413PayloadTooLarge, detail: $"The body may have at most {max} bytes.");
             return;
         }
         await next(http);

@@ -4,6 +4,7 @@ using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 using OpenHvx.Contracts;
+using OpenHvx.ServiceDefaults;
 
 namespace OpenHvx.Gateway.Proxy;
 
@@ -26,7 +27,7 @@ public static class GatewayRateLimits
                 var period = Options(context.HttpContext).RateLimit.ReplenishmentPeriod;
                 var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : period;
                 context.HttpContext.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-                await GatewayProblems.WriteAsync(context.HttpContext, StatusCodes.Status429TooManyRequests, ErrorCodes.RateLimited,
+                await Problems.WriteAsync(context.HttpContext, ErrorCodes.RateLimited, status: StatusCodes.Status429TooManyRequests, detail:
                     "Too many requests; retry after the time in Retry-After.");
             };
         });
@@ -42,24 +43,6 @@ public static class GatewayRateLimits
     private static string AddressOf(HttpContext http) => "address:" + (http.Connection.RemoteIpAddress?.ToString() ?? "unknown");
 
     private static GatewayOptions Options(HttpContext http) => http.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value;
-
-    /// <summary>Password and client-secret attempts per account, whatever address they come from.</summary>
-    public sealed class AccountLimiter(IOptions<GatewayOptions> options) : IDisposable
-    {
-        private readonly PartitionedRateLimiter<string> _limiter = PartitionedRateLimiter.Create<string, string>(
-            account => Bucket(account, options.Value.AccountRateLimit));
-
-        /// <summary>False (with the wait) when this account has had too many attempts lately.</summary>
-        public (bool Allowed, TimeSpan RetryAfter) TryAttempt(string account)
-        {
-            using var lease = _limiter.AttemptAcquire(account.ToLowerInvariant());
-            return lease.IsAcquired
-                ? (true, TimeSpan.Zero)
-                : (false, lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : options.Value.AccountRateLimit.ReplenishmentPeriod);
-        }
-
-        public void Dispose() => _limiter.Dispose();
-    }
 
     private static RateLimitPartition<string> Bucket(string key, RateLimitOptions options)
         => RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions

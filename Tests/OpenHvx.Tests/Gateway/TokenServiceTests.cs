@@ -201,32 +201,7 @@ public sealed class GatewayRateLimitTests : DevHostFixture
         ["Gateway:RateLimit:TokenLimit"] = "5",
         ["Gateway:RateLimit:TokensPerPeriod"] = "5",
         ["Gateway:RateLimit:ReplenishmentPeriod"] = "00:01:00",
-        ["Gateway:AccountRateLimit:TokenLimit"] = "3",
-        ["Gateway:AccountRateLimit:TokensPerPeriod"] = "3",
-        ["Gateway:AccountRateLimit:ReplenishmentPeriod"] = "00:10:00",
     };
-
-    [Test]
-    public async Task Password_guesses_for_one_account_are_cut_whatever_their_address_while_other_accounts_sign_in()
-    {
-        Assert.That((await Client.PostAsJsonAsync("/api/v1/admin/users", new { username = "victim", password = "victim-password-1", tenantId = "test1", roles = new[] { "tenant-user-r" } })).StatusCode,
-            Is.EqualTo(HttpStatusCode.Created));
-        Assert.That((await Client.PostAsJsonAsync("/api/v1/admin/users", new { username = "bystander", password = "bystander-password-1", tenantId = "test1", roles = new[] { "tenant-user-r" } })).StatusCode,
-            Is.EqualTo(HttpStatusCode.Created));
-        using var http = new HttpClient();
-        async Task<HttpResponseMessage> SignInAsync(string user, string password) => await http.PostAsync(DevHost.Url + "/connect/token",
-            new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = "password", ["username"] = user, ["password"] = password, ["audience"] = "tenant" }));
-
-        var guesses = new List<HttpStatusCode>();
-        for (var i = 0; i < 5; i++)
-            guesses.Add((await SignInAsync("VICTIM", $"guess-{i}-password")).StatusCode);
-
-        Assert.That(guesses, Is.EqualTo(new[] { HttpStatusCode.BadRequest, HttpStatusCode.BadRequest, HttpStatusCode.BadRequest, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests }));
-        var right = await SignInAsync("victim", "victim-password-1");
-        Assert.That(right.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests), "even the right password waits until the bucket refills");
-        Assert.That(right.Headers.RetryAfter?.Delta?.TotalSeconds, Is.GreaterThan(0));
-        Assert.That((await SignInAsync("bystander", "bystander-password-1")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
-    }
 
     [Test]
     public async Task A_burst_over_the_tenants_limit_gets_429_while_another_tenant_is_unaffected()

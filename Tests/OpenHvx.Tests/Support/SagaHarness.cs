@@ -102,7 +102,7 @@ public sealed class SagaHarness : IAsyncDisposable
         var harness = new SagaHarness(configure, settings);
         await harness.Harness.Start();
         await harness.Get<ITenantStore>().UpsertAsync(new Tenant(TenantId, "Tenant 1", Tenant.Active, limits ?? new QuotaAmounts(-1, -1, -1, -1)));
-        await harness.Get<IImageStore>().UpsertAsync(new Image("rocky.10", "rocky", "10", "rocky-10.vhdx", 2, 10, "rocky", true, DateTimeOffset.UtcNow));
+        await harness.Get<IImageStore>().TryAddAsync(new Image("rocky.10", "rocky", "10", "rocky-10.vhdx", 2, 10, "rocky", true, DateTimeOffset.UtcNow));
         if (withAgent)
             await harness.HeartbeatAsync();
         return harness;

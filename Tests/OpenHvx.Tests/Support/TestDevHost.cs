@@ -40,8 +40,6 @@ public sealed class TestDevHost(string root, IDictionary<string, string?>? setti
             // Tests ask for many tokens from one address in a few seconds.
             ["Gateway:TokenRateLimit:TokenLimit"] = "1000",
             ["Gateway:TokenRateLimit:TokensPerPeriod"] = "1000",
-            ["Gateway:AccountRateLimit:TokenLimit"] = "1000",
-            ["Gateway:AccountRateLimit:TokensPerPeriod"] = "1000",
             ["Agent:DataPath"] = AgentData,
             ["Agent:HeartbeatInterval"] = "00:00:01",
             ["Logging:LogLevel:Default"] = "Warning",
