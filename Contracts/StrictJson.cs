@@ -25,6 +25,11 @@ public static class StrictJson
         {
             return (default, $"is not valid JSON: {ex.Message}");
         }
+        catch (InvalidOperationException)
+        {
+            // Comparing member names (duplicate detection) decodes them: a lone surrogate escape fails there.
+            return (default, "has text that is not valid UTF-8 or UTF-16.");
+        }
     }
 
     /// <summary>The same checks on text already parsed elsewhere.</summary>

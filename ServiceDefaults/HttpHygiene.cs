@@ -22,6 +22,8 @@ public static class HttpHygiene
             {
                 BadHttpRequestException bad => (bad.StatusCode, bad.StatusCode == StatusCodes.Status400BadRequest ? ErrorCodes.BadEnvelope : Problems.CodeOf(bad.StatusCode), bad.Message),
                 Microsoft.AspNetCore.Connections.ConnectionResetException => (StatusCodes.Status400BadRequest, ErrorCodes.BadRequest, "The connection was reset while the request was read."),
+                // A form body that cannot be decoded (NUL, invalid percent-encoding), found by whoever reads the form first.
+                InvalidDataException => (StatusCodes.Status400BadRequest, ErrorCodes.BadRequest, "The form body could not be decoded."),
                 _ => (StatusCodes.Status500InternalServerError, ErrorCodes.Internal, "An unexpected error occurred; it was logged."),
             };
             return Problems.WriteAsync(http, code, detail, status);

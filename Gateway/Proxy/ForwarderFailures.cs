@@ -19,7 +19,7 @@ public static class ForwarderFailures
                 ?? StatusCodes.Status400BadRequest;
             return status == StatusCodes.Status413PayloadTooLarge
                 ? Problems.WriteAsync(http, ErrorCodes.PayloadTooLarge, $"The body may have at most {MaxBodyBytes(http)} bytes.", status)
-                : Problems.WriteAsync(http, ErrorCodes.BadRequest, "The request body could not be read (cut short, or not as announced).", StatusCodes.Status400BadRequest);
+                : Problems.WriteAsync(http, ErrorCodes.BadRequest, "The request body could not be read (cut short, too slow, or not as announced).", status);
         }
         return Problems.WriteAsync(http, ErrorCodes.UpstreamUnavailable, $"The orchestrator could not be reached ({failure.Error}); retry.", StatusCodes.Status502BadGateway);
     }

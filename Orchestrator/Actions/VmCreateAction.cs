@@ -72,7 +72,7 @@ public sealed partial class VmCreateAction : ITaskAction
                 errors.Add("data.ram", "must be from 512 MB to 1 TB");
         }
 
-        if (data.TryGetProperty("imageId", out var image) && (image.ValueKind != JsonValueKind.String || image.GetString()!.Length is 0 or > 200))
+        if (data.TryGetProperty("imageId", out var image) && (image.ValueKind != JsonValueKind.String || !Identifiers.IsCatalogName(image.GetString())))
             errors.Add("data.imageId", "must be a catalog image id or <name>.latest");
 
         if (data.TryGetProperty("generation", out var generation) && !(IsInteger(generation, out var g) && g is 1 or 2))
@@ -82,7 +82,7 @@ public sealed partial class VmCreateAction : ITaskAction
             errors.Add("data.storageGB", $"must be an integer from 1 to {MaxStorageGB}");
 
         if (data.TryGetProperty("switch", out var vswitch) && vswitch.ValueKind != JsonValueKind.Null &&
-            (vswitch.ValueKind != JsonValueKind.String || vswitch.GetString()!.Length is 0 or > 100 || vswitch.GetString()!.Any(char.IsControl)))
+            (vswitch.ValueKind != JsonValueKind.String || !TextRules.IsPrintable(vswitch.GetString(), 100)))
             errors.Add("data.switch", "must be a virtual switch name (1 to 100 printable characters)");
 
         if (data.TryGetProperty("cloudInit", out var cloudInit))
@@ -101,9 +101,9 @@ public sealed partial class VmCreateAction : ITaskAction
             errors.Add("data.cloudInit.hostname", "must be a host name (letters, digits, hyphens; at most 63)");
         if (cloudInit.TryGetProperty("user", out var user) && (user.ValueKind != JsonValueKind.String || !UserPattern().IsMatch(user.GetString()!)))
             errors.Add("data.cloudInit.user", "must be a Linux user name");
-        ValidateStrings(cloudInit, "sshAuthorizedKeys", 32, value => value.Length <= 16384 && (value.StartsWith("ssh-", StringComparison.Ordinal) || value.StartsWith("ecdsa-", StringComparison.Ordinal) || value.StartsWith("sk-", StringComparison.Ordinal)), "must be OpenSSH public keys on one line", errors);
+        ValidateStrings(cloudInit, "sshAuthorizedKeys", 32, value => TextRules.IsPrintable(value, 16384) && (value.StartsWith("ssh-", StringComparison.Ordinal) || value.StartsWith("ecdsa-", StringComparison.Ordinal) || value.StartsWith("sk-", StringComparison.Ordinal)), "must be OpenSSH public keys on one line", errors);
         ValidateStrings(cloudInit, "packages", 200, value => PackagePattern().IsMatch(value), "must be package names", errors);
-        ValidateStrings(cloudInit, "runcmd", 100, value => value.Length <= 4096, "must be commands of at most 4096 characters", errors);
+        ValidateStrings(cloudInit, "runcmd", 100, value => TextRules.IsPrintable(value, 4096, tab: true), "must be commands of at most 4096 printable characters", errors);
 
         if (!cloudInit.TryGetProperty("network", out var network))
             return;

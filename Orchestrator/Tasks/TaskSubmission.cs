@@ -228,6 +228,8 @@ public sealed partial class TaskSubmission(
 
         if (action.TargetsVm && string.IsNullOrEmpty(target?.RefId))
             return (null, Problems.Result(ErrorCodes.BadEnvelope, $"'{actionName}' acts on an existing VM: 'target.refId' (the VM id) is required."));
+        if (target?.RefId is { } refId && !Guid.TryParseExact(refId, "D", out _))
+            return (null, Problems.Validation(new Dictionary<string, string[]> { ["target.refId"] = ["must be a VM id (a GUID like 0f8fad5b-d9cb-469f-a165-70867728950e)"] }));
 
         var data = root.TryGetProperty("data", out var dataElement) ? dataElement.Clone() : JsonSerializer.SerializeToElement(new { });
         var errors = new FieldErrors();

@@ -42,11 +42,10 @@ public static class TenantEndpoints
             return invalid;
         var errors = new FieldErrors();
         errors.RejectUnknown(body, CreateFields);
-        var tenantId = ReadString(body, "tenantId", errors, required: true);
-        if (tenantId is not null && !Identifiers.IsTenantId(tenantId))
-            errors.Add("tenantId", "must match " + Identifiers.TenantIdRule);
-        var name = ReadString(body, "name", errors) ?? tenantId ?? "";
-        var status = ReadStatus(body, errors) ?? Tenant.Active;
+        var fields = new BodyFields(body, errors);
+        var tenantId = fields.Text("tenantId", required: true, Identifiers.IsTenantId, Identifiers.TenantIdRule);
+        var name = Name(fields) ?? tenantId ?? "";
+        var status = Status(fields) ?? Tenant.Active;
         var limits = body.TryGetProperty("limits", out var l) && l.ValueKind != JsonValueKind.Null ? QuotaLimits.Read(l, Unlimited, errors, "limits.") : Unlimited;
         if (errors.Any)
             return Problems.Validation(errors.ToDictionary());
@@ -65,8 +64,9 @@ public static class TenantEndpoints
             return invalid;
         var errors = new FieldErrors();
         errors.RejectUnknown(body, UpdateFields);
-        var name = ReadString(body, "name", errors) ?? tenant.Name;
-        var status = ReadStatus(body, errors) ?? tenant.Status;
+        var fields = new BodyFields(body, errors);
+        var name = Name(fields) ?? tenant.Name;
+        var status = Status(fields) ?? tenant.Status;
         var limits = body.TryGetProperty("limits", out var l) && l.ValueKind != JsonValueKind.Null ? QuotaLimits.Read(l, tenant.Limits, errors, "limits.") : tenant.Limits;
         if (errors.Any)
             return Problems.Validation(errors.ToDictionary());
@@ -98,30 +98,8 @@ public static class TenantEndpoints
         return Results.NoContent();
     }
 
-    private static string? ReadString(JsonElement body, string field, FieldErrors errors, bool required = false)
-    {
-        if (!body.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null)
-        {
-            if (required)
-                errors.Add(field, "is required");
-            return null;
-        }
-        if (value.ValueKind != JsonValueKind.String || value.GetString()!.Length is 0 or > 200)
-        {
-            errors.Add(field, "must be a string of 1 to 200 characters");
-            return null;
-        }
-        return value.GetString();
-    }
+    private static string? Name(BodyFields fields) => fields.Text("name", required: false, value => TextRules.IsPrintable(value, 200), "1 to 200 printable characters");
 
-    private static string? ReadStatus(JsonElement body, FieldErrors errors)
-    {
-        var status = ReadString(body, "status", errors);
-        if (status is not (null or Tenant.Active or Tenant.Disabled))
-        {
-            errors.Add("status", "must be active or disabled");
-            return null;
-        }
-        return status;
-    }
+    private static string? Status(BodyFields fields)
+        => fields.Text("status", required: false, value => value is Tenant.Active or Tenant.Disabled, "active or disabled");
 }
