@@ -42,9 +42,9 @@ public sealed class VmCreateScriptTests
         _folder.Dispose();
     }
 
-    private async Task<ScriptOutcome> CreateAsync(object data, TimeSpan? timeout = null)
+    private async Task<ScriptOutcome> CreateAsync(object data, TimeSpan? timeout = null, string tenant = Tenant)
     {
-        var task = new AgentTask(Guid.NewGuid(), Tenant, "agent-test", ActionNames.VmCreate, JsonSerializer.SerializeToElement(data), "");
+        var task = new AgentTask(Guid.NewGuid(), tenant, "agent-test", ActionNames.VmCreate, JsonSerializer.SerializeToElement(data), "");
         Assert.That(_scripts.TryGetScript(task.Action, out var script), Is.True);
         return await _runner.RunAsync(script, _scripts.BuildParameters(script, task), timeout ?? TimeSpan.FromMinutes(1), CancellationToken.None);
     }
@@ -186,5 +186,19 @@ public sealed class VmCreateScriptTests
         Assert.That(capabilities, Has.None.StartsWith("_").And.None.Contains("OpenHvx"), "internal scripts and modules are not actions");
         Assert.That(capabilities, Is.EquivalentTo(Directory.GetFiles(_options.ResolvedScriptsPath, "*.ps1")
             .Select(Path.GetFileNameWithoutExtension).Where(n => !n!.StartsWith('_'))));
+    }
+
+    [TestCase("tenant1\n", "name1", "rocky.vhdx", "ERR_INVALID_ARGUMENT")]
+    [TestCase("tenant1\r\n", "name2", "rocky.vhdx", "ERR_INVALID_ARGUMENT")]
+    [TestCase(Tenant, "name3", "rocky.vhdx\n", "ERR_IMAGE_PATH")]
+    public async Task A_trailing_newline_in_an_identifier_is_refused_before_the_host_is_touched(string tenant, string name, string imageFile, string code)
+    {
+        var outcome = await CreateAsync(new { name, cpu = 1, memoryMB = 1024, storageGB = 20, imageFile, generation = 2, cloudInit = new { } }, tenant: tenant);
+
+        Assert.That(outcome.Ok, Is.False);
+        Assert.That(outcome.Error!.Code, Is.EqualTo(code), outcome.Error.Message);
+        Assert.That(Directory.GetFileSystemEntries(_options.FullDataPath, "*", SearchOption.AllDirectories).Select(Path.GetFileName).Where(n => n!.Contains('\n') || n.Contains('\r')),
+            Is.Empty, "no file or folder named with a newline");
+        Assert.That((await HostVmsAsync()).Select(v => v.GetProperty("name").GetString()!).Where(n => n.EndsWith(name, StringComparison.Ordinal)), Is.Empty, "no VM was made");
     }
 }

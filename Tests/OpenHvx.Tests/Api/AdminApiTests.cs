@@ -176,4 +176,107 @@ public sealed class AdminApiTests : DevHostFixture
         var missing = await Client.PostAsJsonAsync("/api/v1/admin/images", new { name });
         Assert.That(await CodeOf(missing, HttpStatusCode.UnprocessableEntity), Is.EqualTo("ERR_VALIDATION"));
     }
+
+    private Task<HttpResponseMessage> AddImageAsync(string name, string version, object? extra = null, string? file = null)
+    {
+        var body = new Dictionary<string, object?> { ["name"] = name, ["version"] = version, ["file"] = file ?? $"{name}-{version}.vhdx", ["minStorageGB"] = 8 };
+        foreach (var property in JsonSerializer.SerializeToElement(extra ?? new { }).EnumerateObject())
+            body[property.Name] = property.Value;
+        return Client.PostAsJsonAsync("/api/v1/admin/images", body);
+    }
+
+    [Test]
+    public async Task Posting_an_existing_image_id_gets_409_and_put_replaces_it_explicitly()
+    {
+        var name = "Dup-" + Guid.NewGuid().ToString("N")[..6];
+        Assert.That((await AddImageAsync(name, "20260101")).StatusCode, Is.EqualTo(HttpStatusCode.Created));
+
+        var again = await AddImageAsync(name, "20260101", file: "other-file.vhdx");
+        Assert.That(await CodeOf(again, HttpStatusCode.Conflict), Is.EqualTo("ERR_IMAGE_EXISTS"));
+        Assert.That((await Client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/images/{name}.20260101")).GetProperty("file").GetString(),
+            Is.EqualTo($"{name}-20260101.vhdx"), "the first image is untouched");
+
+        var replaced = await Client.PutAsJsonAsync($"/api/v1/admin/images/{name}.20260101", new { name, version = "20260101", file = "other-file.vhdx", minStorageGB = 9 });
+        Assert.That(replaced.StatusCode, Is.EqualTo(HttpStatusCode.OK), await replaced.Content.ReadAsStringAsync());
+        var image = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/images/{name}.20260101");
+        Assert.That((image.GetProperty("file").GetString(), image.GetProperty("minStorageGB").GetInt32()), Is.EqualTo(("other-file.vhdx", 9)));
+
+        var created = await Client.PutAsJsonAsync($"/api/v1/admin/images/{name}.new", new { name, version = "20260102", file = "new.vhdx", minStorageGB = 9 });
+        Assert.That(created.StatusCode, Is.EqualTo(HttpStatusCode.Created), "PUT of a new id creates it");
+        var mismatch = await Client.PutAsJsonAsync($"/api/v1/admin/images/{name}.new", new { imageId = "another", name, version = "20260102", file = "new.vhdx", minStorageGB = 9 });
+        Assert.That(await CodeOf(mismatch, HttpStatusCode.UnprocessableEntity), Is.EqualTo("ERR_VALIDATION"));
+    }
+
+    [Test]
+    public async Task PublishedAt_is_required_unless_the_version_holds_a_date_and_never_becomes_now()
+    {
+        var name = "Dated-" + Guid.NewGuid().ToString("N")[..6];
+        var undated = await AddImageAsync(name, "1.0");
+        Assert.That((await ProblemOf(undated, HttpStatusCode.UnprocessableEntity)).GetProperty("errors").TryGetProperty("publishedAt", out _), Is.True);
+        var garbled = await AddImageAsync(name, "1.0", new { publishedAt = "yesterday" });
+        Assert.That((await ProblemOf(garbled, HttpStatusCode.UnprocessableEntity)).GetProperty("errors").TryGetProperty("publishedAt", out _), Is.True);
+
+        Assert.That((await AddImageAsync(name, "10.1-20240301")).StatusCode, Is.EqualTo(HttpStatusCode.Created));
+        var image = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/images/{name}.10.1-20240301");
+        Assert.That(image.GetProperty("publishedAt").GetDateTimeOffset(), Is.EqualTo(new DateTimeOffset(2024, 3, 1, 0, 0, 0, TimeSpan.Zero)));
+
+        // A later upload of an older version does not become <name>.latest.
+        Assert.That((await AddImageAsync(name, "10.0-20231101")).StatusCode, Is.EqualTo(HttpStatusCode.Created));
+        Assert.That((await Client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/images/{name}.latest")).GetProperty("version").GetString(), Is.EqualTo("10.1-20240301"));
+    }
+
+    [Test]
+    public async Task Only_one_image_is_the_default_at_a_time_and_the_default_cannot_be_deleted()
+    {
+        var name = "Default-" + Guid.NewGuid().ToString("N")[..6];
+        var before = (await Client.GetFromJsonAsync<JsonElement>("/api/v1/admin/images")).EnumerateArray().Single(i => i.GetProperty("isDefault").GetBoolean());
+        try
+        {
+            Assert.That((await AddImageAsync(name, "20260101", new { isDefault = true })).StatusCode, Is.EqualTo(HttpStatusCode.Created));
+            Assert.That((await AddImageAsync(name, "20260201", new { isDefault = true })).StatusCode, Is.EqualTo(HttpStatusCode.Created));
+
+            var defaults = (await Client.GetFromJsonAsync<JsonElement>("/api/v1/admin/images")).EnumerateArray()
+                .Where(i => i.GetProperty("isDefault").GetBoolean()).Select(i => i.GetProperty("imageId").GetString()).ToList();
+            Assert.That(defaults, Is.EqualTo(new[] { $"{name}.20260201" }));
+            Assert.That(await CodeOf(await Client.DeleteAsync($"/api/v1/admin/images/{name}.20260201"), HttpStatusCode.Conflict), Is.EqualTo("ERR_IMAGE_IN_USE"));
+            Assert.That((await Client.DeleteAsync($"/api/v1/admin/images/{name}.20260101")).StatusCode, Is.EqualTo(HttpStatusCode.NoContent), "a former default is free");
+            Assert.That(await CodeOf(await Client.GetAsync($"/api/v1/admin/images/{name}.20260101"), HttpStatusCode.NotFound), Is.EqualTo("ERR_NOT_FOUND"));
+        }
+        finally
+        {
+            // The catalog's own default again, for the other tests of this host.
+            var restore = JsonSerializer.Deserialize<Dictionary<string, object?>>(before.GetRawText())!;
+            restore["isDefault"] = true;
+            restore.Remove("imageId");
+            Assert.That((await Client.PutAsJsonAsync($"/api/v1/admin/images/{before.GetProperty("imageId").GetString()}", restore)).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        }
+    }
+
+    [Test]
+    public async Task An_image_a_vm_was_built_from_cannot_be_deleted_until_the_vm_is_gone()
+    {
+        var tenantId = await CreateTenantAsync();
+        var name = "Built-" + Guid.NewGuid().ToString("N")[..6];
+        // The file of a demo image, which the simulated host has.
+        Assert.That((await AddImageAsync(name, "20260101", file: "Ubuntu-24.04-Server-Cloud-20251015.vhdx")).StatusCode, Is.EqualTo(HttpStatusCode.Created));
+        var imageId = $"{name}.20260101";
+        var vmId = (await RunTaskAsync(tenantId, "vm.create", new { name = "built1", cpu = 1, ram = "1GB", imageId })).GetProperty("result").GetProperty("vm").GetProperty("guid").GetString()!;
+
+        var refused = await ProblemOf(await Client.DeleteAsync($"/api/v1/admin/images/{imageId}"), HttpStatusCode.Conflict);
+        Assert.That(refused.GetProperty("code").GetString(), Is.EqualTo("ERR_IMAGE_IN_USE"));
+        Assert.That(refused.GetProperty("detail").GetString(), Does.Contain("1 VM"));
+
+        await RunTaskAsync(tenantId, "vm.delete", new { forceStop = true }, vmId);
+        Assert.That((await Client.DeleteAsync($"/api/v1/admin/images/{imageId}")).StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
+    }
+
+    private async Task<JsonElement> RunTaskAsync(string tenantId, string action, object data, string? vmId = null)
+    {
+        var response = await Client.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId, action, target = vmId is null ? null : new { kind = "vm", refId = vmId }, data });
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
+        var task = await Eventually.Get(() => Client.GetFromJsonAsync<JsonElement>(response.Headers.Location),
+            t => t.GetProperty("status").GetString() is "SUCCESS" or "FAILED", TimeSpan.FromSeconds(60), $"{action} finishes");
+        Assert.That(task.GetProperty("status").GetString(), Is.EqualTo("SUCCESS"), task.ToString());
+        return task;
+    }
 }

@@ -199,4 +199,22 @@ public sealed class VmLifecycleTests : DevHostFixture
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
         Assert.That((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString(), Is.EqualTo("ERR_BAD_ENVELOPE"));
     }
+
+    [Test]
+    public async Task A_vm_renamed_to_its_own_name_or_another_case_of_it_keeps_it()
+    {
+        var tenantId = await TenantAsync();
+        var vmId = await CreateAsync(tenantId, "Mirror1");
+
+        var same = await RunAsync(tenantId, "vm.edit", new { name = "Mirror1" }, vmId);
+        Assert.That(same.GetProperty("result").GetProperty("vm").GetProperty("name").GetString(), Is.EqualTo("Mirror1"));
+        var recased = await RunAsync(tenantId, "vm.edit", new { name = "mirror1" }, vmId);
+        Assert.That(recased.GetProperty("result").GetProperty("vm").GetProperty("name").GetString(), Is.EqualTo("mirror1"));
+
+        var resources = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/tenants/{tenantId}/resources");
+        Assert.That(resources.EnumerateArray().Single().GetProperty("name").GetString(), Is.EqualTo("mirror1"));
+        var taken = await SubmitAsync(tenantId, "vm.create", new { name = "MIRROR1" });
+        Assert.That((await taken.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString(), Is.EqualTo("ERR_NAME_TAKEN"),
+            "the name stays the VM's, in any case");
+    }
 }
