@@ -7,14 +7,12 @@ namespace OpenHvx.Contracts;
 
 /// <summary>
 /// Access tokens that must stop working before they expire. The token service publishes the list at
-/// <see cref="FeedPath"/>; the gateway and the orchestrator refuse every token it names. An entry names a subject,
+/// <see cref="TokenServicePaths.Revocations"/>; the gateway and the orchestrator refuse every token it names. An entry names a subject,
 /// a tenant or one token (by OpenIddict's token id, <c>oi_tkn_id</c>), and the time of the revocation: a token
 /// issued at or before that second is refused. Keys are published as SHA-256 hashes, so the list names nobody.
 /// </summary>
 public static class Revocations
 {
-    public const string FeedPath = "/.well-known/openhvx-revocations";
-
     /// <summary>The token entry id OpenIddict puts in every access token it issues.</summary>
     public const string TokenIdClaim = "oi_tkn_id";
 
@@ -43,7 +41,7 @@ public static class Revocations
 /// <summary>One published revocation: the hash of its key, and the Unix second up to which tokens are refused.</summary>
 public sealed record RevocationEntry(string Key, long RevokedAt);
 
-/// <summary>The published list (<see cref="Revocations.FeedPath"/>).</summary>
+/// <summary>The published list (<see cref="TokenServicePaths.Revocations"/>).</summary>
 public sealed record RevocationFeed(DateTimeOffset GeneratedAt, IReadOnlyList<RevocationEntry> Entries);
 
 /// <summary>A snapshot of the list to check tokens against (immutable; swapped whole when the list changes).</summary>

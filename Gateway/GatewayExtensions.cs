@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http.Json;
@@ -48,12 +49,17 @@ public static class GatewayExtensions
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.Configure<JsonOptions>(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);
 
+        PrivateFiles.EnsureFolder(settings.KeyRingDirectory);
+        var dataProtection = services.AddDataProtection().SetApplicationName("openhvx-gateway").PersistKeysToFileSystem(new DirectoryInfo(settings.KeyRingDirectory));
+        if (settings.KeyRingCertificate is { Length: > 0 } certificate)
+            dataProtection.ProtectKeysWithCertificate(System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(certificate, settings.KeyRingCertificatePassword));
         services.AddDbContext<GatewayDbContext>(db =>
         {
             db.UseSqlite($"Data Source={settings.Database}");
             db.UseOpenIddict();
         });
         services.AddSingleton<IdentityKeys>();
+        services.AddHostedService<SigningKeyRefresh>();
         services.AddSingleton<UserPasswords>();
         services.AddSingleton<HostAudiences>();
         services.AddSingleton<IConfigureOptions<OpenIddict.Server.OpenIddictServerOptions>, OpenIddictKeysSetup>();
@@ -63,9 +69,9 @@ public static class GatewayExtensions
             .AddServer(server =>
             {
                 server.SetIssuer(new Uri(settings.Issuer));
-                server.SetTokenEndpointUris(TokenEndpoint.Path.TrimStart('/'))
-                    .SetConfigurationEndpointUris(".well-known/openid-configuration")
-                    .SetJsonWebKeySetEndpointUris(".well-known/jwks");
+                server.SetTokenEndpointUris(TokenServicePaths.Token.TrimStart('/'))
+                    .SetConfigurationEndpointUris(TokenServicePaths.Discovery.TrimStart('/'))
+                    .SetJsonWebKeySetEndpointUris(TokenServicePaths.Jwks.TrimStart('/'));
                 server.AllowPasswordFlow().AllowClientCredentialsFlow().AllowRefreshTokenFlow();
                 server.AcceptAnonymousClients();
                 server.RegisterScopes([.. Scopes.All, Oidc.Scopes.OfflineAccess]);
@@ -136,12 +142,13 @@ public static class GatewayExtensions
         app.UseAuthorization();
 
         app.MapTokenEndpoint();
-        app.MapGet(Revocations.FeedPath, (RevocationList revocations, HttpContext http) =>
+        app.MapGet(TokenServicePaths.Revocations, (RevocationList revocations, HttpContext http) =>
         {
             http.Response.Headers.CacheControl = "no-store";
             return Results.Ok(revocations.Feed);
         }).ExcludeFromDescription();
         app.MapUserEndpoints();
+        app.MapSigningKeyEndpoints();
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
         app.MapReverseProxy(proxy => proxy.Use(async (http, next) =>

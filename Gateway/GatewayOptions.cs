@@ -14,6 +14,18 @@ public sealed class GatewayOptions
     /// <summary>The identity store: users, service clients, refresh tokens, signing keys (SQLite).</summary>
     public string Database { get; set; } = ".openhvx/gateway.db";
 
+    /// <summary>
+    /// The Data Protection key ring that encrypts the token keys in the identity store; keep it apart from the store's
+    /// backups. Default: a <c>keyring</c> folder beside the store.
+    /// </summary>
+    public string? KeyRingPath { get; set; }
+
+    /// <summary>A PFX certificate that encrypts the key ring itself (without one the ring's files are plain XML, readable by the gateway's user only).</summary>
+    public string? KeyRingCertificate { get; set; }
+    public string? KeyRingCertificatePassword { get; set; }
+
+    public string KeyRingDirectory => KeyRingPath ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(Database))!, "keyring");
+
     /// <summary>The bootstrap admin's password (user <c>admin</c>), used when that user is first created.</summary>
     public string? AdminPassword { get; set; }
 
@@ -28,8 +40,14 @@ public sealed class GatewayOptions
     public TimeSpan TenantTokenLifetime { get; set; } = TimeSpan.FromHours(8);
     public TimeSpan RefreshTokenLifetime { get; set; } = TimeSpan.FromDays(14);
 
-    /// <summary>How often the revocation list is read again from the identity store (changes made by this gateway apply at once).</summary>
-    public TimeSpan RevocationRefresh { get; set; } = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// How long a rotated-in signing key is published before it signs, so that every service validating our tokens has
+    /// read it by then (the orchestrator reads the keys at each revocation poll).
+    /// </summary>
+    public TimeSpan SigningKeyLead { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How often the revocation list and the signing keys are read again from the identity store (this gateway's own changes apply at once).</summary>
+    public TimeSpan StoreRefresh { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>No access token of ours lives longer: revocations older than this are forgotten.</summary>
     public TimeSpan LongestAccessTokenLifetime => new[] { AdminTokenLifetime, TenantTokenLifetime, Federation.InternalTokens.Lifetime }.Max();

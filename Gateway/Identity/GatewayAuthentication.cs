@@ -50,7 +50,7 @@ public static class GatewayAuthentication
                 };
             });
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
-            .Configure<IdentityKeys>((bearer, keys) => bearer.TokenValidationParameters.IssuerSigningKey = keys.SigningKey);
+            .Configure<IdentityKeys>((bearer, keys) => bearer.TokenValidationParameters.IssuerSigningKeyResolver = (_, _, keyId, _) => keys.ResolveValidationKeys(keyId));
 
         services.AddAuthorizationBuilder()
             .AddPolicy(GatewayPolicies.Admin, policy => policy.RequireAuthenticatedUser().RequireClaim("aud", Audiences.Admin).RequireRole(Roles.GlobalAdmin)

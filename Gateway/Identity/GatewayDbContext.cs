@@ -7,6 +7,7 @@ public sealed class GatewayDbContext(DbContextOptions<GatewayDbContext> options)
 {
     public DbSet<GatewayUser> Users => Set<GatewayUser>();
     public DbSet<StoredKey> Keys => Set<StoredKey>();
+    public DbSet<StoredSigningKey> SigningKeys => Set<StoredSigningKey>();
     public DbSet<StoredRevocation> Revocations => Set<StoredRevocation>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
@@ -22,6 +23,11 @@ public sealed class GatewayDbContext(DbContextOptions<GatewayDbContext> options)
         {
             key.ToTable("keys");
             key.HasKey(k => k.Use);
+        });
+        modelBuilder.Entity<StoredSigningKey>(key =>
+        {
+            key.ToTable("signing_keys");
+            key.HasKey(k => k.KeyId);
         });
         modelBuilder.Entity<StoredRevocation>(revocation =>
         {
@@ -49,7 +55,10 @@ public sealed class GatewayUser
     public bool IsAdmin => TenantId is null;
 }
 
-/// <summary>Key material kept across restarts: <c>signing</c> (RSA, PKCS#8) and <c>encryption</c> (AES-256, for refresh tokens).</summary>
+/// <summary>
+/// Key material kept across restarts: <c>encryption</c> (AES-256, for refresh tokens); <c>signing</c> only in stores of
+/// earlier versions (moved to <see cref="StoredSigningKey"/> at start). Material is protected with Data Protection.
+/// </summary>
 public sealed class StoredKey
 {
     public required string Use { get; set; }
@@ -63,4 +72,18 @@ public sealed class StoredRevocation
 {
     public required string Key { get; set; }
     public long RevokedAt { get; set; }
+}
+
+/// <summary>
+/// An RSA signing key (PKCS#8, protected with Data Protection); times in Unix seconds. It is published from its creation,
+/// signs from <see cref="ActiveFrom"/> until its successor's turn (<see cref="RetiredAt"/>), and still validates the
+/// tokens it signed until they have all expired.
+/// </summary>
+public sealed class StoredSigningKey
+{
+    public required string KeyId { get; set; }
+    public required string Material { get; set; }
+    public long CreatedAt { get; set; }
+    public long ActiveFrom { get; set; }
+    public long? RetiredAt { get; set; }
 }

@@ -9,9 +9,9 @@ namespace OpenHvx.Gateway.Identity;
 /// <summary>
 /// The token service's revocations (<see cref="Revocations"/>): its own entries for subjects and tenants, and every
 /// token OpenIddict marked revoked that has not expired (a removed user's, a replayed refresh chain's). Read from the
-/// identity store at once after each local change and every <see cref="GatewayOptions.RevocationRefresh"/> (another
+/// identity store at once after each local change and every <see cref="GatewayOptions.StoreRefresh"/> (another
 /// gateway on the same store, OpenIddict's own revocations); the gateway checks every token against it and publishes
-/// it at <see cref="Revocations.FeedPath"/> for the orchestrator.
+/// it at <see cref="TokenServicePaths.Revocations"/> for the orchestrator.
 /// </summary>
 public sealed class RevocationList(IServiceScopeFactory scopes, TimeProvider clock, IOptions<GatewayOptions> options, ILogger<RevocationList> logger) : BackgroundService
 {
@@ -73,7 +73,7 @@ public sealed class RevocationList(IServiceScopeFactory scopes, TimeProvider clo
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(options.Value.RevocationRefresh, clock);
+        using var timer = new PeriodicTimer(options.Value.StoreRefresh, clock);
         do
         {
             try

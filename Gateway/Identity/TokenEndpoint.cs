@@ -20,7 +20,6 @@ namespace OpenHvx.Gateway.Identity;
 /// </summary>
 public static class TokenEndpoint
 {
-    public const string Path = "/connect/token";
 
     /// <summary>Where the request's <c>audience</c> field is kept (see AddGateway).</summary>
     public const string AudienceParameter = "openhvx_audience";
@@ -31,7 +30,7 @@ public static class TokenEndpoint
 
     public static IEndpointRouteBuilder MapTokenEndpoint(this IEndpointRouteBuilder app)
     {
-        app.MapPost(Path, ExchangeAsync).RequireRateLimiting(GatewayRateLimits.TokenPolicy).ExcludeFromDescription();
+        app.MapPost(TokenServicePaths.Token, ExchangeAsync).RequireRateLimiting(GatewayRateLimits.TokenPolicy).ExcludeFromDescription();
         return app;
     }
 

@@ -10,7 +10,7 @@ public sealed class SqliteDatabase
     public SqliteDatabase(string path)
     {
         var full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        Contracts.PrivateFiles.EnsureDatabaseFile(full);
         FilePath = full;
         _connectionString = new SqliteConnectionStringBuilder
         {

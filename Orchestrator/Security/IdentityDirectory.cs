@@ -13,7 +13,7 @@ public sealed class IdentityDirectory(IHttpClientFactory http)
         {
             using var request = new HttpRequestMessage(HttpMethod.Delete, $"/api/v1/admin/tenants/{Uri.EscapeDataString(tenantId)}/identities");
             request.Headers.TryAddWithoutValidation("Authorization", caller.Request.Headers.Authorization.ToString());
-            using var response = await http.CreateClient(RevocationFeedPoller.HttpClientName).SendAsync(request, caller.RequestAborted);
+            using var response = await http.CreateClient(TokenServicePoller.HttpClientName).SendAsync(request, caller.RequestAborted);
             return response.StatusCode == HttpStatusCode.OK;
         }
         catch (HttpRequestException)

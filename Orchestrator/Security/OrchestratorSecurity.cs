@@ -52,7 +52,7 @@ public static class OrchestratorSecurity
                 // A token of a removed user, client or tenant, or of a revoked refresh chain, ends before it expires.
                 OnTokenValidated = context =>
                 {
-                    if (context.HttpContext.RequestServices.GetRequiredService<RevocationFeedPoller>().Current.IsRevoked(context.Principal!))
+                    if (context.HttpContext.RequestServices.GetRequiredService<TokenServicePoller>().Revocations.IsRevoked(context.Principal!))
                         context.Fail("The token was revoked.");
                     return Task.CompletedTask;
                 },
@@ -65,14 +65,18 @@ public static class OrchestratorSecurity
                 OnForbidden = context => WriteAsync(context.HttpContext, ErrorCodes.Forbidden, "Your token does not grant this.", StatusCodes.Status403Forbidden),
             };
         });
-        services.AddHttpClient(RevocationFeedPoller.HttpClientName, client =>
+        services.AddHttpClient(TokenServicePoller.HttpClientName, client =>
         {
             if (Uri.TryCreate(authority, UriKind.Absolute, out var baseAddress))
                 client.BaseAddress = baseAddress;
             client.Timeout = TimeSpan.FromSeconds(10);
         });
-        services.AddSingleton<RevocationFeedPoller>();
-        services.AddHostedService(sp => sp.GetRequiredService<RevocationFeedPoller>());
+        services.AddSingleton<TokenServicePoller>();
+        // The keys as last read from the token service (a key dropped there is dropped here at the next read); the discovery
+        // document's, which JwtBearer reads only twice a day, until the first read.
+        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<TokenServicePoller>((bearer, poller) =>
+            bearer.TokenValidationParameters.IssuerSigningKeyResolver = (_, _, _, parameters) => poller.SigningKeys ?? parameters.IssuerSigningKeys);
+        services.AddHostedService(sp => sp.GetRequiredService<TokenServicePoller>());
         services.AddSingleton<IdentityDirectory>();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Validate(
             bearer => !string.IsNullOrEmpty(bearer.Authority), "Set OPENHVX_AUTHORITY (Orchestrator:Authority): the token service whose keys validate bearer tokens.")

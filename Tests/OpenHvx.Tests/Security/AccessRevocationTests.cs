@@ -20,7 +20,7 @@ public sealed class AccessRevocationTests : DevHostFixture
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["Orchestrator:RevocationPoll"] = "00:00:01",
-        ["Gateway:RevocationRefresh"] = "00:00:01",
+        ["Gateway:StoreRefresh"] = "00:00:01",
     };
 
     private async Task<(string Password, string Token)> UserAsync(string username, string tenantId = "test1", string role = "tenant-user-rw")

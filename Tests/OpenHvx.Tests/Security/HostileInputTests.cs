@@ -280,18 +280,32 @@ public sealed class HostileInputTests : DevHostFixture
     [Test]
     public async Task A_chunked_body_over_the_limit_without_a_length_gets_413()
     {
-        // 2 MB, sent chunked (no Content-Length), to a gateway route and a proxied one.
+        // 2 MB, sent chunked (no Content-Length), to a gateway route and a proxied one. The server may answer and close
+        // before the client has sent everything: the answer is read whatever happened to the rest of the body.
         foreach (var path in new[] { "/api/v1/admin/tenants", "/api/v1/admin/users" })
         {
-            using var http = new HttpClient { BaseAddress = new Uri(DevHost.Url) };
-            using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StreamContent(new ChunkedJson(2 * 1024 * 1024)) };
-            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _tokens["admin"]);
-            request.Headers.TransferEncodingChunked = true;
-            using var response = await http.SendAsync(request);
-            var text = await response.Content.ReadAsStringAsync();
-            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.RequestEntityTooLarge), $"{path}: {text}");
-            Assert.That(JsonDocument.Parse(text).RootElement.GetProperty("code").GetString(), Is.EqualTo("ERR_PAYLOAD_TOO_LARGE"));
+            using var client = new TcpClient();
+            await client.ConnectAsync(IPAddress.Loopback, new Uri(DevHost.Url).Port);
+            var stream = client.GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(
+                $"POST {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {_tokens["admin"]}\r\nContent-Type: application/json\r\n" +
+                "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"));
+            var chunk = Encoding.ASCII.GetBytes($"{64 * 1024:x}\r\n{new string('a', 64 * 1024)}\r\n");
+            try
+            {
+                await stream.WriteAsync(Encoding.ASCII.GetBytes("9\r\n{\"name\":\"\r\n"));
+                for (var sent = 0; sent < 2 * 1024 * 1024; sent += 64 * 1024)
+                    await stream.WriteAsync(chunk);
+                await stream.WriteAsync(Encoding.ASCII.GetBytes("2\r\n\"}\r\n0\r\n\r\n"));
+            }
+            catch (IOException)
+            {
+                // The server stopped reading: it has answered.
+            }
+            using var reader = new StreamReader(stream, Encoding.UTF8);
+            var answer = await reader.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.That(answer, Does.StartWith("HTTP/1.1 413"), $"{path}: {answer}");
+            Assert.That(answer, Does.Contain("\"code\":\"ERR_PAYLOAD_TOO_LARGE\""));
         }
     }
 
@@ -361,33 +375,5 @@ public sealed class HostileInputTests : DevHostFixture
         var buffer = new char[4096];
         var read = await reader.ReadBlockAsync(buffer, 0, buffer.Length).WaitAsync(TimeSpan.FromSeconds(30));
         return new string(buffer, 0, read);
-    }
-
-    /// <summary>A JSON object with one long string member, of unknown length to the client (so it goes chunked).</summary>
-    private sealed class ChunkedJson(int size) : Stream
-    {
-        private readonly byte[] _prefix = Encoding.UTF8.GetBytes("{\"name\":\"");
-        private long _position;
-
-        public override int Read(byte[] buffer, int offset, int count)
-        {
-            var total = size + _prefix.Length + 2;
-            if (_position >= total)
-                return 0;
-            var n = (int)Math.Min(count, total - _position);
-            for (var i = 0; i < n; i++, _position++)
-                buffer[offset + i] = _position < _prefix.Length ? _prefix[_position] : _position >= total - 2 ? (byte)(_position == total - 2 ? '"' : '}') : (byte)'a';
-            return n;
-        }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => _position; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
