@@ -3,6 +3,7 @@
 # installed (a .NET global tool, for the process-per-call comparison), then runs Bench/ and writes
 # bench-results/bench.json and bench-results/bench.md. Arguments go to the bench, for example
 #   ./bench.sh --modes devhost --levels 1,16 --counts 20,80
+#   ./bench.sh --fairness        (only the per-tenant fairness run: bench-results/fairness.md)
 set -uo pipefail
 cd "$(dirname "$0")"
 source tools/rabbitmq.sh

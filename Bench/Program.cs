@@ -20,6 +20,22 @@ var root = Path.Combine(Path.GetTempPath(), "openhvx-bench-" + Guid.NewGuid().To
 Directory.CreateDirectory(root);
 void Say(string line) => Console.WriteLine($"[{clock.Elapsed.TotalSeconds,6:0.0}s] {line}");
 
+if (options.Fairness)
+{
+    var figures = await FairnessRun.RunAsync(root, 2000, Say);
+    var when = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture);
+    var build = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
+    var markdown = FairnessRun.ToMarkdown(figures,
+        $"Fairness run of {when} UTC on {Environment.ProcessorCount} cores, .NET {Environment.Version}, commit {Git("rev-parse --short HEAD")}, {build} build; " +
+        "DevHost; the calm tenant reads GET /api/v1/tenant/quotas through the gateway with 4 clients (2,000 reads); the noisy tenant posts 1 MB " +
+        "vm.create bodies (refused by validation) with 16 workers, which honour Retry-After or post again at once.");
+    Directory.CreateDirectory(options.Output);
+    await File.WriteAllTextAsync(Path.Combine(options.Output, "fairness.md"), markdown);
+    Console.WriteLine();
+    Console.WriteLine(markdown);
+    return 0;
+}
+
 var conditions = new Conditions(
     DateTimeOffset.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture),
     Environment.MachineName, Environment.ProcessorCount, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 1024 / 1024,
@@ -215,7 +231,7 @@ static string Git(string arguments)
 /// <summary>Command line: <c>--modes devhost,rabbitmq --levels 1,16,64 --counts 20,96,192 --agents 2 --agent-concurrency 8 --out bench-results</c>.</summary>
 internal sealed record BenchOptions(
     IReadOnlyList<string> Modes, IReadOnlyList<int> Levels, IReadOnlyList<int> Counts, int Agents, int AgentConcurrency,
-    int DispatchCalls, int PwshCalls, bool SkipDispatch, bool Floor, string Output)
+    int DispatchCalls, int PwshCalls, bool SkipDispatch, bool Floor, string Output, bool Fairness)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -234,6 +250,6 @@ internal sealed record BenchOptions(
             throw new ArgumentException("--counts needs one count per level");
         return new BenchOptions(modes, levels, counts, Ints("--agents", "2")[0], Ints("--agent-concurrency", "8")[0],
             Ints("--dispatch-calls", "500")[0], Ints("--pwsh-calls", "10")[0], args.Contains("--skip-dispatch"), args.Contains("--floor"),
-            Value("--out") ?? Path.Combine(ServiceProcess.RepositoryRoot, "bench-results"));
+            Value("--out") ?? Path.Combine(ServiceProcess.RepositoryRoot, "bench-results"), args.Contains("--fairness"));
     }
 }

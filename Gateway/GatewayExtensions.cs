@@ -139,6 +139,7 @@ public static class GatewayExtensions
         app.UseAuthentication();
         app.UseMiddleware<ApiGuard>();
         app.UseRateLimiter();
+        app.UseMiddleware<TenantFairness>();
         app.UseAuthorization();
 
         app.MapTokenEndpoint();

@@ -58,6 +58,9 @@ public sealed class GatewayOptions
     /// <summary>Per tenant on the API: every user and service client of a tenant share one bucket.</summary>
     public RateLimitOptions RateLimit { get; set; } = new();
 
+    /// <summary>Per tenant: requests in progress and request-body bytes per second.</summary>
+    public Proxy.FairnessOptions Fairness { get; set; } = new();
+
     /// <summary>Per admin (subject) on the API.</summary>
     public RateLimitOptions AdminRateLimit { get; set; } = new() { TokenLimit = 1000, TokensPerPeriod = 500 };
 

@@ -24,8 +24,21 @@ public sealed class PlatformStack : IAsyncDisposable
     public string OrchestratorUrl { get; }
     public IReadOnlyList<ServiceProcess> Processes => _processes;
 
-    /// <summary>Limits out of the way, one tenant bucket big enough, simulated hosts with room for every VM of the run.</summary>
-    private static Dictionary<string, string> Common(int agentConcurrency) => new()
+    /// <summary>Limits out of the way (unless <paramref name="keepFairness"/>), simulated hosts with room for every VM of the run.</summary>
+    private static Dictionary<string, string> Common(int agentConcurrency, bool keepFairness = false)
+    {
+        var settings = Unlimited(agentConcurrency);
+        if (!keepFairness)
+        {
+            settings["Gateway__Fairness__MaxInFlight"] = "100000";
+            settings["Gateway__Fairness__QueueLimit"] = "100000";
+            settings["Gateway__Fairness__BodyBytesBurst"] = int.MaxValue.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            settings["Gateway__Fairness__BodyBytesPerSecond"] = int.MaxValue.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return settings;
+    }
+
+    private static Dictionary<string, string> Unlimited(int agentConcurrency) => new()
     {
         ["OPENHVX_ADMIN_PASSWORD"] = AdminPassword,
         ["Logging__LogLevel__Default"] = "Warning",
@@ -42,11 +55,14 @@ public sealed class PlatformStack : IAsyncDisposable
         ["Agent__Simulated__StorageMB"] = "2000000000",
     };
 
-    public static async Task<PlatformStack> StartDevHostAsync(string folder, int agentConcurrency)
+    public static async Task<PlatformStack> StartDevHostAsync(string folder, int agentConcurrency, IReadOnlyDictionary<string, string>? settings = null,
+        bool keepFairness = false)
     {
         var gatewayUrl = $"http://127.0.0.1:{ServiceProcess.FreePort()}";
         var orchestratorUrl = $"http://127.0.0.1:{ServiceProcess.FreePort()}";
-        var environment = Common(agentConcurrency);
+        var environment = Common(agentConcurrency, keepFairness);
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+            environment[key] = value;
         environment["DevHost__OrchestratorUrl"] = orchestratorUrl;
         environment["Orchestrator__Database"] = Path.Combine(folder, "openhvx.db");
         environment["Gateway__Database"] = Path.Combine(folder, "gateway.db");

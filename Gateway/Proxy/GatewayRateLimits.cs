@@ -13,13 +13,14 @@ public static class GatewayRateLimits
 {
     public const string ApiPolicy = "per-tenant";
     public const string TokenPolicy = "per-address";
+    public const string TenantPartitionPrefix = "tenant:";
 
     public static IServiceCollection AddGatewayRateLimits(this IServiceCollection services)
     {
         services.AddRateLimiter(limiter =>
         {
             limiter.AddPolicy(ApiPolicy, http => PartitionOf(http.User) is { } partition
-                ? Bucket(partition, partition.StartsWith("tenant:", StringComparison.Ordinal) ? Options(http).RateLimit : Options(http).AdminRateLimit)
+                ? Bucket(partition, partition.StartsWith(TenantPartitionPrefix, StringComparison.Ordinal) ? Options(http).RateLimit : Options(http).AdminRateLimit)
                 : Bucket(AddressOf(http), Options(http).TokenRateLimit));
             limiter.AddPolicy(TokenPolicy, http => Bucket(AddressOf(http), Options(http).TokenRateLimit));
             limiter.OnRejected = async (context, cancellationToken) =>
@@ -36,7 +37,7 @@ public static class GatewayRateLimits
 
     /// <summary>Tenant users share their tenant's bucket; anyone else has a bucket of their own.</summary>
     public static string? PartitionOf(ClaimsPrincipal user)
-        => user.FindFirstValue(TokenClaims.TenantId) is { } tenant ? "tenant:" + tenant
+        => user.FindFirstValue(TokenClaims.TenantId) is { } tenant ? TenantPartitionPrefix + tenant
         : user.FindFirstValue(TokenClaims.Subject) is { } subject ? "subject:" + subject
         : null;
 
