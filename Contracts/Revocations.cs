@@ -62,6 +62,8 @@ public sealed class RevocationSet
     /// <summary>True when a key of the token was revoked at or after the second it was issued in (or it does not say when).</summary>
     public bool IsRevoked(ClaimsPrincipal principal)
     {
+        if (_revokedAt.Count == 0)
+            return false;
         var issuedAt = Revocations.IssuedAt(principal) ?? 0;
         foreach (var key in Revocations.KeysOf(principal))
         {
