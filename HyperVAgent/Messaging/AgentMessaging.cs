@@ -20,6 +20,8 @@ public static class AgentMessaging
         services.Replace(ServiceDescriptor.Singleton<IAgentWire, ExchangeAgentWire>());
         services.AddMassTransit(bus =>
         {
+            // MassTransit would otherwise report usage to an internet host; nothing here was configured to leave the network.
+            bus.DisableUsageTelemetry();
             bus.AddHyperVAgentConsumers();
             bus.UsingRabbitMq((context, rabbit) =>
             {

@@ -21,6 +21,8 @@ public static class OrchestratorMessaging
         services.AddHostedService(sp => new WireTopologyDeclarer(url, sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<WireTopologyDeclarer>>()));
         services.AddMassTransit(bus =>
         {
+            // MassTransit would otherwise report usage to an internet host; nothing here was configured to leave the network.
+            bus.DisableUsageTelemetry();
             bus.AddOrchestratorConsumers(telemetryOnWire: true);
             bus.AddConsumer<AgentResultRelay>().ExcludeFromConfigureEndpoints();
             bus.AddConsumer<WireHeartbeatConsumer>().ExcludeFromConfigureEndpoints();
