@@ -109,8 +109,11 @@ public sealed class TaskEventsForwarder : IConsumer<TaskStateChanged>
 }
 
 /// <summary>Sends a task to its agent: exchange <c>jobs</c>, routing key <c>agent.&lt;agentId&gt;</c>, plain JSON, persistent.</summary>
-public sealed class ExchangeAgentTaskSender : Tasks.IAgentTaskSender
+public sealed class ExchangeAgentTaskSender(AgentQueueBinder queues) : Tasks.IAgentTaskSender
 {
-    public Task SendAsync(ConsumeContext context, AgentTask task, CancellationToken cancellationToken)
-        => PlainJson.SendAsync(context, WireTopology.JobsExchange, "direct", WireTopology.AgentRoutingKey(task.AgentId), task, task.TaskId, cancellationToken);
+    public async Task SendAsync(ConsumeContext context, AgentTask task, CancellationToken cancellationToken)
+    {
+        await queues.EnsureBoundAsync(task.AgentId, cancellationToken);
+        await PlainJson.SendAsync(context, WireTopology.JobsExchange, "direct", WireTopology.AgentRoutingKey(task.AgentId), task, task.TaskId, cancellationToken);
+    }
 }

@@ -17,6 +17,7 @@ public static class OrchestratorMessaging
     public static IServiceCollection AddOrchestratorRabbitMq(this IServiceCollection services, IConfiguration configuration)
     {
         var url = WireTopology.BrokerUri(configuration[WireTopology.BrokerUrlSetting]);
+        services.AddSingleton(new AgentQueueBinder(url));
         services.Replace(ServiceDescriptor.Singleton<IAgentTaskSender, ExchangeAgentTaskSender>());
         services.AddHostedService(sp => new WireTopologyDeclarer(url, sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<WireTopologyDeclarer>>()));
         services.AddMassTransit(bus =>
