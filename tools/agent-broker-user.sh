@@ -30,22 +30,23 @@ if ! [[ "$agent" =~ ^[A-Za-z0-9_-]{1,64}$ ]]; then
 fi
 user="agent.$agent"
 
-if ! rabbitmqctl -q list_vhosts --formatter json | grep -qF "\"name\":\"$vhost\""; then
+# Listings are read whole before grep: grep -q stopping early would end rabbitmqctl with SIGPIPE, which pipefail reads as "absent".
+vhosts=$(rabbitmqctl -q list_vhosts --formatter json)
+if ! grep -qF "\"name\":\"$vhost\"" <<<"$vhosts"; then
   echo "$0: no virtual host $vhost on the broker" >&2
   exit 2
 fi
 
-user_exists() { rabbitmqctl -q list_users --formatter json | grep -qF "\"user\":\"$user\""; }
-
-if user_exists; then
-  if [ "$new_password" = 0 ]; then
-    echo "$0: broker user $user exists; its password is not shown again. Run with --new-password to issue a new one, or remove it with: rabbitmqctl delete_user $user" >&2
-    exit 3
-  fi
+users=$(rabbitmqctl -q list_users --formatter json)
+exists=0
+grep -qF "\"user\":\"$user\"" <<<"$users" && exists=1
+if [ "$exists" = 1 ] && [ "$new_password" = 0 ]; then
+  echo "$0: broker user $user exists; its password is not shown again. Run with --new-password to issue a new one, or remove it with: rabbitmqctl delete_user $user" >&2
+  exit 3
 fi
 
 password=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
-if user_exists; then
+if [ "$exists" = 1 ]; then
   # The password goes through stdin, never on a command line that ps shows.
   printf '%s\n' "$password" | rabbitmqctl -q change_password "$user" >/dev/null
 else

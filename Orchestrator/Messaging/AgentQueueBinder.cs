@@ -5,8 +5,8 @@ using RabbitMQ.Client;
 namespace OpenHvx.Orchestrator.Messaging;
 
 /// <summary>
-/// Makes sure an agent's task queue exists and is bound to <c>jobs</c> with <c>agent.&lt;id&gt;</c> before its first task is
-/// sent (once per agent and process; queue and binding are durable). The orchestrator binds, not the agent: an agent's
+/// Makes sure an agent's task queue exists and is bound to <c>jobs</c> with <c>agent.&lt;id&gt;</c>, on its first heartbeat and
+/// before its first task is sent (once per agent and process; queue and binding are durable). The orchestrator binds, not the agent: an agent's
 /// broker user has no read or configure permission on <c>jobs</c>, so it cannot bind its queue to another agent's key.
 /// </summary>
 public sealed class AgentQueueBinder(Uri broker)
