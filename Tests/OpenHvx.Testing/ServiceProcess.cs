@@ -102,7 +102,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         };
         if (connectTrace is not null)
         {
-            foreach (var argument in new[] { "-f", "-qq", "-e", "trace=connect", "-o", connectTrace, "dotnet" })
+            foreach (var argument in new[] { "-f", "-qq", "--seccomp-bpf", "-e", "trace=connect", "-e", "signal=none", "-o", connectTrace, "dotnet" })
                 info.ArgumentList.Add(argument);
         }
         info.ArgumentList.Add(AssemblyOf(project));
