@@ -17,6 +17,19 @@ public static class WireTopology
     public const string TaskEventsForwarderQueue = "orchestrator.task-events";
 
     public static string AgentQueue(string agentId) => $"agent.{agentId}.tasks";
+
+    /// <summary>
+    /// The agent's MassTransit bus endpoint (a temporary queue and exchange every bus has), named after the agent so that
+    /// the agent's broker user may declare it without being allowed any name outside <c>agent.&lt;id&gt;.*</c>.
+    /// </summary>
+    public static string AgentBusQueue(string agentId) => $"agent.{agentId}.bus";
+
+    /// <summary>
+    /// The RabbitMQ user of an agent (tools/agent-broker-user.sh creates it with the same rule). An agent id has no '.',
+    /// so <c>agent.&lt;id&gt;</c> never equals another agent's user, and the prefix keeps agent users apart from the
+    /// service users an operator names; the orchestrator accepts an agent's message only with this AMQP user_id.
+    /// </summary>
+    public static string AgentBrokerUser(string agentId) => "agent." + agentId;
     public static string AgentRoutingKey(string agentId) => $"agent.{agentId}";
 
     /// <summary>The result of a task (the original agent's key).</summary>

@@ -55,6 +55,8 @@ public sealed class DevHostApp : IAsyncDisposable
             coreBuilder.Services.AddHyperVAgent(coreBuilder.Configuration);
             coreBuilder.Services.AddMassTransit(bus =>
             {
+                // MassTransit would otherwise report usage to an internet host; nothing here was configured to leave the network.
+                bus.DisableUsageTelemetry();
                 bus.AddOrchestratorConsumers();
                 bus.AddHyperVAgentConsumers();
                 bus.UsingInMemory((context, transport) =>

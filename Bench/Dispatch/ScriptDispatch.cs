@@ -62,6 +62,7 @@ public static class ScriptDispatch
         builder.Services.AddSingleton(results);
         builder.Services.AddMassTransit(bus =>
         {
+            bus.DisableUsageTelemetry();
             bus.AddHyperVAgentConsumers();
             bus.AddConsumer<ResultCollector>();
             bus.UsingInMemory((context, transport) =>

@@ -88,6 +88,8 @@ public sealed class PlatformStack : IAsyncDisposable
         orchestrator["OPENHVX_RABBITMQ_URL"] = brokerUrl;
         orchestrator["OPENHVX_DB"] = Path.Combine(folder, "orchestrator.db");
         orchestrator["OPENHVX_AUTHORITY"] = gatewayUrl;
+        // The bench's agents share its broker user instead of one user each (tools/agent-broker-user.sh): the body is trusted.
+        orchestrator["Orchestrator__Agents__RequireBrokerIdentity"] = "false";
         stack._processes.Add(ServiceProcess.Start("orchestrator", "Orchestrator", orchestrator, orchestratorUrl, folder));
         var ids = Enumerable.Range(1, agents).Select(i => $"bench-agent-{i}").ToArray();
         foreach (var id in ids)

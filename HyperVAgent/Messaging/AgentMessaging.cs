@@ -17,26 +17,30 @@ public static class AgentMessaging
     public static IServiceCollection AddHyperVAgentRabbitMq(this IServiceCollection services, IConfiguration configuration)
     {
         var url = WireTopology.BrokerUri(configuration[WireTopology.BrokerUrlSetting]);
+        services.AddSingleton(sp => new AgentWirePublisher(url, sp.GetRequiredService<IOptions<AgentOptions>>().Value.AgentId,
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<AgentWirePublisher>>()));
         services.Replace(ServiceDescriptor.Singleton<IAgentWire, ExchangeAgentWire>());
         services.AddMassTransit(bus =>
         {
+            // MassTransit would otherwise report usage to an internet host; nothing here was configured to leave the network.
+            bus.DisableUsageTelemetry();
             bus.AddHyperVAgentConsumers();
             bus.UsingRabbitMq((context, rabbit) =>
             {
                 rabbit.Host(url);
                 rabbit.AddRawJsonSerializer(RawSerializerOptions.All);
                 var options = context.GetRequiredService<IOptions<AgentOptions>>().Value;
+                rabbit.OverrideDefaultBusEndpointQueueName(WireTopology.AgentBusQueue(options.AgentId));
                 rabbit.ReceiveEndpoint(WireTopology.AgentQueue(options.AgentId), endpoint =>
                 {
+                    // The orchestrator binds this queue to `jobs` (AgentQueueBinder): binding it here would need configure on
+                    // `jobs` (MassTransit declares the source exchange) and read on it, which would let one agent bind its
+                    // queue to another agent's routing key and read that agent's tasks.
                     endpoint.ConfigureConsumeTopology = false;
                     endpoint.DefaultContentType = PlainJson.ContentType;
                     endpoint.UseRawJsonDeserializer(RawSerializerOptions.All, isDefault: true);
-                    endpoint.Bind(WireTopology.JobsExchange, binding =>
-                    {
-                        binding.ExchangeType = "direct";
-                        binding.Durable = true;
-                        binding.RoutingKey = WireTopology.AgentRoutingKey(options.AgentId);
-                    });
+                    // A fault event would need an exchange outside the agent's names; a failed task goes to the _error queue.
+                    endpoint.PublishFaults = false;
                     endpoint.PrefetchCount = (ushort)Math.Max(1, options.MaxConcurrency);
                     endpoint.ConcurrentMessageLimit = options.MaxConcurrency;
                     endpoint.ConfigureConsumer<AgentTaskConsumer>(context);

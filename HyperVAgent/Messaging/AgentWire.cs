@@ -22,20 +22,20 @@ public sealed class BusAgentWire(IBus bus) : IAgentWire
 }
 
 /// <summary>
-/// RabbitMQ: plain JSON, persistent, to <c>results</c> (<c>task.&lt;taskId&gt;</c>) and <c>agent.telemetry</c>.
-/// Sends go through the consume context, so a result is confirmed by the broker before the task's delivery is acknowledged.
+/// RabbitMQ: plain JSON, persistent, to <c>results</c> (<c>task.&lt;taskId&gt;</c>) and <c>agent.telemetry</c>, stamped with the
+/// agent's broker user. A result is confirmed by the broker before the task's delivery is acknowledged (the consumer awaits it).
 /// </summary>
-public sealed class ExchangeAgentWire(IBus bus) : IAgentWire
+public sealed class ExchangeAgentWire(AgentWirePublisher publisher) : IAgentWire
 {
     public Task StartedAsync(ConsumeContext context, AgentTaskStarted started)
-        => PlainJson.SendAsync(context, WireTopology.ResultsExchange, "topic", WireTopology.StartedRoutingKey(started.TaskId), started, started.TaskId, context.CancellationToken);
+        => publisher.PublishAsync(WireTopology.ResultsExchange, WireTopology.StartedRoutingKey(started.TaskId), started, started.TaskId, context.CancellationToken);
 
     public Task ResultAsync(ConsumeContext context, AgentTaskResult result)
-        => PlainJson.SendAsync(context, WireTopology.ResultsExchange, "topic", WireTopology.ResultRoutingKey(result.TaskId), result, result.TaskId, context.CancellationToken);
+        => publisher.PublishAsync(WireTopology.ResultsExchange, WireTopology.ResultRoutingKey(result.TaskId), result, result.TaskId, context.CancellationToken);
 
     public Task HeartbeatAsync(AgentHeartbeat heartbeat, CancellationToken cancellationToken)
-        => PlainJson.SendAsync(bus, WireTopology.TelemetryExchange, "topic", WireTopology.HeartbeatRoutingKey(heartbeat.AgentId), heartbeat, cancellationToken: cancellationToken);
+        => publisher.PublishAsync(WireTopology.TelemetryExchange, WireTopology.HeartbeatRoutingKey(heartbeat.AgentId), heartbeat, null, cancellationToken);
 
     public Task InventoryAsync(AgentInventory inventory, CancellationToken cancellationToken)
-        => PlainJson.SendAsync(bus, WireTopology.TelemetryExchange, "topic", WireTopology.InventoryRoutingKey(inventory.AgentId), inventory, cancellationToken: cancellationToken);
+        => publisher.PublishAsync(WireTopology.TelemetryExchange, WireTopology.InventoryRoutingKey(inventory.AgentId), inventory, null, cancellationToken);
 }

@@ -28,9 +28,10 @@ public sealed class RejectedWireMessageException(string message) : Exception(mes
 
 /// <summary>
 /// Relays agent messages from the results queue to the task saga, after checking them: a message
-/// for an unknown task, from the wrong agent, or of the wrong shape is moved aside, never a phantom task.
+/// for an unknown task, from the wrong agent (by its body or its broker user), or of the wrong shape is moved aside, never a phantom task.
 /// </summary>
-public sealed partial class AgentResultRelay(ITaskStore tasks, TimeProvider clock, ILogger<AgentResultRelay> logger) : IConsumer<AgentWireMessage>
+public sealed partial class AgentResultRelay(ITaskStore tasks, AgentBrokerIdentity identity, TimeProvider clock, ILogger<AgentResultRelay> logger)
+    : IConsumer<AgentWireMessage>
 {
     [GeneratedRegex(@"\Atask\.(?<id>[0-9a-fA-F-]{36})(\.(?<kind>started|progress))?\z")]
     private static partial Regex RoutingKeyPattern();
@@ -47,6 +48,7 @@ public sealed partial class AgentResultRelay(ITaskStore tasks, TimeProvider cloc
             throw new RejectedWireMessageException($"Routing key names task {taskId}, the body {bodyId}.");
         if (message.AgentId is null || !Identifiers.IsAgentId(message.AgentId))
             throw new RejectedWireMessageException("The message has no valid agentId.");
+        identity.Verify(context, message.AgentId, "result");
 
         var task = await tasks.LoadAsync(taskId, context.CancellationToken)
             ?? throw new RejectedWireMessageException($"No task {taskId}: the message is set aside, no task is created.");
@@ -73,26 +75,40 @@ public sealed partial class AgentResultRelay(ITaskStore tasks, TimeProvider cloc
     }
 }
 
-/// <summary>Heartbeats from <c>agent.telemetry</c> (<c>heartbeat.&lt;agentId&gt;</c>).</summary>
-public sealed class WireHeartbeatConsumer(IAgentStore agents, TimeProvider clock) : IConsumer<AgentHeartbeat>
+/// <summary>
+/// Heartbeats from <c>agent.telemetry</c> (<c>heartbeat.&lt;agentId&gt;</c>). An agent's first heartbeat also binds its task
+/// queue to <c>jobs</c>, so the queue is routed to as soon as the agent is known (dispatch makes sure of it again).
+/// </summary>
+public sealed class WireHeartbeatConsumer(IAgentStore agents, AgentBrokerIdentity identity, AgentQueueBinder queues, TimeProvider clock,
+    ILogger<WireHeartbeatConsumer> logger) : IConsumer<AgentHeartbeat>
 {
-    public Task Consume(ConsumeContext<AgentHeartbeat> context)
+    public async Task Consume(ConsumeContext<AgentHeartbeat> context)
     {
         var heartbeat = context.Message;
         if (heartbeat.AgentId is null || !Identifiers.IsAgentId(heartbeat.AgentId))
             throw new RejectedWireMessageException("A heartbeat needs a valid agentId.");
-        return agents.RecordHeartbeatAsync(heartbeat with { Capabilities = heartbeat.Capabilities ?? [] }, clock.GetUtcNow(), context.CancellationToken);
+        identity.Verify(context, heartbeat.AgentId, "heartbeat");
+        try
+        {
+            await queues.EnsureBoundAsync(heartbeat.AgentId, context.CancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            logger.LogWarning("The task queue of agent {AgentId} could not be bound yet ({Message}); its first task binds it", heartbeat.AgentId, ex.Message);
+        }
+        await agents.RecordHeartbeatAsync(heartbeat with { Capabilities = heartbeat.Capabilities ?? [] }, clock.GetUtcNow(), context.CancellationToken);
     }
 }
 
 /// <summary>Inventories from <c>agent.telemetry</c> (<c>inventory.&lt;agentId&gt;</c>).</summary>
-public sealed class WireInventoryConsumer(IAgentStore agents, TimeProvider clock) : IConsumer<AgentInventory>
+public sealed class WireInventoryConsumer(IAgentStore agents, AgentBrokerIdentity identity, TimeProvider clock) : IConsumer<AgentInventory>
 {
     public Task Consume(ConsumeContext<AgentInventory> context)
     {
         var inventory = context.Message;
         if (inventory.AgentId is null || !Identifiers.IsAgentId(inventory.AgentId))
             throw new RejectedWireMessageException("An inventory needs a valid agentId.");
+        identity.Verify(context, inventory.AgentId, "inventory");
         return agents.RecordInventoryAsync(inventory.AgentId, inventory.Inventory, clock.GetUtcNow(), context.CancellationToken);
     }
 }
@@ -109,8 +125,11 @@ public sealed class TaskEventsForwarder : IConsumer<TaskStateChanged>
 }
 
 /// <summary>Sends a task to its agent: exchange <c>jobs</c>, routing key <c>agent.&lt;agentId&gt;</c>, plain JSON, persistent.</summary>
-public sealed class ExchangeAgentTaskSender : Tasks.IAgentTaskSender
+public sealed class ExchangeAgentTaskSender(AgentQueueBinder queues) : Tasks.IAgentTaskSender
 {
-    public Task SendAsync(ConsumeContext context, AgentTask task, CancellationToken cancellationToken)
-        => PlainJson.SendAsync(context, WireTopology.JobsExchange, "direct", WireTopology.AgentRoutingKey(task.AgentId), task, task.TaskId, cancellationToken);
+    public async Task SendAsync(ConsumeContext context, AgentTask task, CancellationToken cancellationToken)
+    {
+        await queues.EnsureBoundAsync(task.AgentId, cancellationToken);
+        await PlainJson.SendAsync(context, WireTopology.JobsExchange, "direct", WireTopology.AgentRoutingKey(task.AgentId), task, task.TaskId, cancellationToken);
+    }
 }

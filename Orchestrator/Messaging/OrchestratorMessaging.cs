@@ -17,10 +17,14 @@ public static class OrchestratorMessaging
     public static IServiceCollection AddOrchestratorRabbitMq(this IServiceCollection services, IConfiguration configuration)
     {
         var url = WireTopology.BrokerUri(configuration[WireTopology.BrokerUrlSetting]);
+        services.AddSingleton(new AgentQueueBinder(url));
+        services.AddSingleton<AgentBrokerIdentity>();
         services.Replace(ServiceDescriptor.Singleton<IAgentTaskSender, ExchangeAgentTaskSender>());
         services.AddHostedService(sp => new WireTopologyDeclarer(url, sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<WireTopologyDeclarer>>()));
         services.AddMassTransit(bus =>
         {
+            // MassTransit would otherwise report usage to an internet host; nothing here was configured to leave the network.
+            bus.DisableUsageTelemetry();
             bus.AddOrchestratorConsumers(telemetryOnWire: true);
             bus.AddConsumer<AgentResultRelay>().ExcludeFromConfigureEndpoints();
             bus.AddConsumer<WireHeartbeatConsumer>().ExcludeFromConfigureEndpoints();
@@ -59,9 +63,18 @@ public static class OrchestratorMessaging
         return services;
     }
 
-    /// <summary>A queue fed by an exchange of plain JSON messages from agents (no MassTransit envelope).</summary>
+    /// <summary>
+    /// A queue fed by an exchange of plain JSON messages from agents (no MassTransit envelope); a refused message goes to its
+    /// <c>_error</c> queue without the agent's user_id (<see cref="AgentMessageErrorFilter"/>).
+    /// </summary>
     public static void PlainJsonFrom(this IRabbitMqReceiveEndpointConfigurator endpoint, string exchange, string exchangeType, string routingKey)
     {
+        var queue = endpoint.InputAddress.Segments[^1];
+        endpoint.ConfigureError(error =>
+        {
+            error.UseFilter(new MassTransit.Middleware.GenerateFaultFilter());
+            error.UseFilter(new AgentMessageErrorFilter(queue));
+        });
         endpoint.ConfigureConsumeTopology = false;
         endpoint.DefaultContentType = PlainJson.ContentType;
         endpoint.UseRawJsonDeserializer(RawSerializerOptions.All, isDefault: true);

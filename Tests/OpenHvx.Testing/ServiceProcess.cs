@@ -14,16 +14,39 @@ public sealed class ServiceProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
-    private ServiceProcess(string name, Process process, string url)
+    private ServiceProcess(string name, Process process, string url, string? connectTrace)
     {
         Name = name;
         _process = process;
         Url = url;
+        ConnectTrace = connectTrace;
     }
 
     public string Name { get; }
     public string Url { get; }
     public int Id => _process.Id;
+
+    /// <summary>The strace output of every connect() the service made, when it was started with one (see <see cref="Start"/>).</summary>
+    public string? ConnectTrace { get; }
+
+    /// <summary>The service's own process: under strace, the traced child rather than strace.</summary>
+    private int ServicePid
+    {
+        get
+        {
+            if (ConnectTrace is null)
+                return _process.Id;
+            try
+            {
+                var children = File.ReadAllText($"/proc/{_process.Id}/task/{_process.Id}/children").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                return children.Length > 0 ? int.Parse(children[0]) : _process.Id;
+            }
+            catch (IOException)
+            {
+                return _process.Id;
+            }
+        }
+    }
     public bool HasExited => _process.HasExited;
 
     public string Output
@@ -61,15 +84,27 @@ public sealed class ServiceProcess : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    public static ServiceProcess Start(string name, string project, IDictionary<string, string> environment, string? url = null, string? workingDirectory = null)
+    public const string Strace = "/usr/bin/strace";
+
+    /// <summary>
+    /// Starts the service. With <paramref name="connectTrace"/>, it runs under <c>strace -f -e trace=connect</c>, which writes
+    /// every connect() of the service and its threads to that file (complete once the service has exited: <see cref="TerminateAsync"/>).
+    /// </summary>
+    public static ServiceProcess Start(string name, string project, IDictionary<string, string> environment, string? url = null, string? workingDirectory = null,
+        string? connectTrace = null)
     {
         url ??= $"http://127.0.0.1:{FreePort()}";
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(connectTrace is null ? "dotnet" : Strace)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
         };
+        if (connectTrace is not null)
+        {
+            foreach (var argument in new[] { "-f", "-qq", "--seccomp-bpf", "-e", "trace=connect", "-e", "signal=none", "-o", connectTrace, "dotnet" })
+                info.ArgumentList.Add(argument);
+        }
         info.ArgumentList.Add(AssemblyOf(project));
         info.Environment["ASPNETCORE_URLS"] = url;
         info.Environment["DOTNET_ENVIRONMENT"] = "Production";
@@ -77,7 +112,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         foreach (var (key, value) in environment)
             info.Environment[key] = value;
         var process = new Process { StartInfo = info };
-        var service = new ServiceProcess(name, process, url);
+        var service = new ServiceProcess(name, process, url, connectTrace);
         process.OutputDataReceived += (_, e) => service.Append(e.Data);
         process.ErrorDataReceived += (_, e) => service.Append(e.Data);
         process.Start();
@@ -122,10 +157,10 @@ public sealed class ServiceProcess : IAsyncDisposable
     /// <summary>Until the process has exited on its own and all its output has been read.</summary>
     public Task WaitForExitAsync(TimeSpan timeout) => _process.WaitForExitAsync().WaitAsync(timeout);
 
-    /// <summary>SIGTERM: the service shuts down gracefully.</summary>
+    /// <summary>SIGTERM: the service shuts down gracefully (under strace, the service is signalled and strace ends with it).</summary>
     public async Task TerminateAsync(TimeSpan timeout)
     {
-        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]))
+        using (var kill = Process.Start("kill", ["-TERM", ServicePid.ToString()]))
             await kill.WaitForExitAsync();
         await _process.WaitForExitAsync().WaitAsync(timeout);
     }
@@ -139,7 +174,7 @@ public sealed class ServiceProcess : IAsyncDisposable
     }
 
     /// <summary>User + system CPU time so far and the peak resident memory (VmHWM), from /proc.</summary>
-    public ProcessUsage Usage() => ProcessUsage.Of(_process.Id);
+    public ProcessUsage Usage() => ProcessUsage.Of(ServicePid);
 
     public ValueTask DisposeAsync()
     {

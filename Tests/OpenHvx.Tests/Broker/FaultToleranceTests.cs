@@ -102,6 +102,7 @@ public sealed class FaultToleranceTests
             return agent.GetProperty("lastHeartbeatAt").GetDateTimeOffset() > restartedAt.AddSeconds(1);
         }, TimeSpan.FromSeconds(60), "heartbeats resume after the restart");
         Assert.That(stack.Logs, Does.Not.Contain(stack.Broker.Password), "reconnecting services never log the broker password");
+        Assert.That(stack.Logs, Does.Not.Contain(new Uri(stack.AgentBrokerUrl("agent-r")).UserInfo.Split(':')[1]), "nor the agent's");
     }
 }
 

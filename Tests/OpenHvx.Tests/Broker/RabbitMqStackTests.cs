@@ -119,8 +119,10 @@ public sealed class RabbitMqStackTests
         Assert.That(result.EnumerateObject().Select(p => p.Name), Is.SupersetOf(new[] { "taskId", "agentId", "ok", "result", "error", "finishedAt" }));
         Assert.That((result.GetProperty("taskId").GetString(), result.GetProperty("ok").GetBoolean(), resultProperties.CorrelationId, resultProperties.Persistent),
             Is.EqualTo((taskId, true, taskId, true)));
+        Assert.That((resultProperties.UserId, resultProperties.ContentType), Is.EqualTo(("agent.agent-medium", "application/json")), "the agent's broker user as user_id");
 
-        var (heartbeat, _) = await NextAsync("agent.telemetry");
+        var (heartbeat, heartbeatProperties) = await NextAsync("agent.telemetry");
+        Assert.That(heartbeatProperties.UserId, Is.EqualTo("agent.agent-medium"));
         Assert.That(heartbeat.EnumerateObject().Select(p => p.Name), Is.SupersetOf(new[] { "version", "agentId", "ts", "host", "capabilities", "capacity", "free", "logicalProcessors", "datastores" }));
         Assert.That(heartbeat.GetProperty("logicalProcessors").GetInt32(), Is.EqualTo(32));
     }
@@ -160,11 +162,12 @@ public sealed class RabbitMqStackTests
     public async Task Poison_messages_on_the_results_queue_are_set_aside_and_the_next_result_is_processed()
     {
         var errorsBefore = await _stack!.Broker.MessagesInAsync("orchestrator.results_error");
-        var factory = new ConnectionFactory { Uri = new Uri(_stack!.Broker.Url) };
+        // As agent-small itself (its broker user and user_id), so only the message is wrong, not its sender.
+        var factory = new ConnectionFactory { Uri = new Uri(_stack!.AgentBrokerUrl("agent-small")) };
         await using (var connection = await factory.CreateConnectionAsync())
         await using (var channel = await connection.CreateChannelAsync())
         {
-            var properties = new BasicProperties { ContentType = "application/json", Persistent = true };
+            var properties = new BasicProperties { ContentType = "application/json", Persistent = true, UserId = "agent.agent-small" };
             await channel.BasicPublishAsync("results", $"task.{Guid.NewGuid()}", false, properties, Encoding.UTF8.GetBytes("this is not json {"));
             var phantom = Guid.NewGuid();
             var unknown = JsonSerializer.SerializeToUtf8Bytes(new { taskId = phantom, agentId = "agent-small", ok = true, result = new { vm = new { guid = Guid.NewGuid(), name = "ghost" } }, finishedAt = DateTimeOffset.UtcNow });

@@ -9,17 +9,21 @@ public sealed record AgentSpec(string AgentId, int LogicalProcessors = 16, long 
 
 /// <summary>
 /// The gateway, the orchestrator and agents as separate processes on a virtual host of the local RabbitMQ; <see cref="Api"/>
-/// is an admin client of the gateway.
+/// is an admin client of the gateway. The orchestrator uses the fixture's broker user, every agent a user of its own made by
+/// tools/agent-broker-user.sh. With a trace folder, each process runs under strace and records its connect() calls there.
 /// </summary>
 public sealed class ProcessStack : IAsyncDisposable
 {
     private readonly TempFolder _folder = new("stack");
     private readonly List<ServiceProcess> _agents = [];
+    private readonly Dictionary<string, string> _agentBrokerUrls = [];
+    private readonly string? _traceFolder;
     private Dictionary<string, string> _orchestratorEnvironment = [];
 
-    private ProcessStack(TestBroker broker)
+    private ProcessStack(TestBroker broker, string? traceFolder)
     {
         Broker = broker;
+        _traceFolder = traceFolder;
     }
 
     public TestBroker Broker { get; }
@@ -30,9 +34,13 @@ public sealed class ProcessStack : IAsyncDisposable
 
     public static Task<ProcessStack> StartAsync(params AgentSpec[] agents) => StartAsync(null, agents);
 
-    public static async Task<ProcessStack> StartAsync(IReadOnlyDictionary<string, string>? orchestratorEnvironment, params AgentSpec[] agents)
+    public static Task<ProcessStack> StartAsync(IReadOnlyDictionary<string, string>? orchestratorEnvironment, params AgentSpec[] agents)
+        => StartAsync(orchestratorEnvironment, null, agents);
+
+    /// <param name="traceFolder">When set, every process runs under strace and writes its connect() calls to <c>&lt;name&gt;.strace</c> there.</param>
+    public static async Task<ProcessStack> StartAsync(IReadOnlyDictionary<string, string>? orchestratorEnvironment, string? traceFolder, params AgentSpec[] agents)
     {
-        var stack = new ProcessStack(await TestBroker.CreateAsync());
+        var stack = new ProcessStack(await TestBroker.CreateAsync(), traceFolder);
         try
         {
             var gatewayUrl = $"http://127.0.0.1:{ServiceProcess.FreePort()}";
@@ -52,10 +60,10 @@ public sealed class ProcessStack : IAsyncDisposable
                 ["OPENHVX_ORCHESTRATOR_URL"] = stack._orchestratorUrl,
                 ["OPENHVX_GATEWAY_DB"] = stack._folder.File("gateway.db"),
                 ["OPENHVX_ADMIN_PASSWORD"] = Tokens.AdminPassword,
-            }, gatewayUrl);
-            stack.Orchestrator = ServiceProcess.Start("orchestrator", "Orchestrator", environment, stack._orchestratorUrl);
+            }, gatewayUrl, connectTrace: stack.TraceFile("gateway"));
+            stack.Orchestrator = ServiceProcess.Start("orchestrator", "Orchestrator", environment, stack._orchestratorUrl, connectTrace: stack.TraceFile("orchestrator"));
             foreach (var spec in agents)
-                stack.StartAgent(spec);
+                await stack.StartAgentAsync(spec);
             await Task.WhenAll(new[] { stack.Orchestrator, stack.Gateway }.Concat(stack._agents).Select(p => p.WaitReadyAsync()));
             stack.Api = await Tokens.AdminClientAsync(gatewayUrl);
             await stack.WaitForAgentsAsync(agents.Select(a => a.AgentId).ToArray());
@@ -68,11 +76,19 @@ public sealed class ProcessStack : IAsyncDisposable
         }
     }
 
-    public ServiceProcess StartAgent(AgentSpec spec)
+    private string? TraceFile(string name) => _traceFolder is null ? null : Path.Combine(_traceFolder, name + ".strace");
+
+    /// <summary>The broker URL (with password) of the agent's own user.</summary>
+    public string AgentBrokerUrl(string agentId) => _agentBrokerUrls[agentId];
+
+    /// <summary>Starts an agent on its own broker user (made on first start, kept on a restart).</summary>
+    public async Task<ServiceProcess> StartAgentAsync(AgentSpec spec)
     {
+        if (!_agentBrokerUrls.TryGetValue(spec.AgentId, out var brokerUrl))
+            _agentBrokerUrls[spec.AgentId] = brokerUrl = await Broker.CreateAgentUserAsync(spec.AgentId);
         var environment = new Dictionary<string, string>
         {
-            ["OPENHVX_RABBITMQ_URL"] = Broker.Url,
+            ["OPENHVX_RABBITMQ_URL"] = brokerUrl,
             ["OPENHVX_AGENT_ID"] = spec.AgentId,
             ["OPENHVX_AGENT_DATA"] = _folder.File("agent-" + spec.AgentId),
             ["Agent__HeartbeatInterval"] = "00:00:01",
@@ -90,7 +106,7 @@ public sealed class ProcessStack : IAsyncDisposable
                 File.Copy(file, Path.Combine(scripts, Path.GetFileName(file)));
             environment["Agent__ScriptsPath"] = scripts;
         }
-        var agent = ServiceProcess.Start(spec.AgentId, "HyperVAgent", environment);
+        var agent = ServiceProcess.Start(spec.AgentId, "HyperVAgent", environment, connectTrace: TraceFile(spec.AgentId + "-" + _agents.Count));
         _agents.Add(agent);
         return agent;
     }
@@ -101,7 +117,8 @@ public sealed class ProcessStack : IAsyncDisposable
         Orchestrator.Kill();
         _previousOrchestrators.Add(Orchestrator);
         // Same address: the gateway keeps proxying to it.
-        Orchestrator = ServiceProcess.Start("orchestrator", "Orchestrator", _orchestratorEnvironment, _orchestratorUrl);
+        Orchestrator = ServiceProcess.Start("orchestrator", "Orchestrator", _orchestratorEnvironment, _orchestratorUrl,
+            connectTrace: TraceFile("orchestrator-" + _previousOrchestrators.Count));
         await Orchestrator.WaitReadyAsync();
     }
 
@@ -114,7 +131,7 @@ public sealed class ProcessStack : IAsyncDisposable
     /// <summary>Starts an agent again on the same data folder (journal, simulated host).</summary>
     public async Task<ServiceProcess> RestartAgentAsync(AgentSpec spec)
     {
-        var agent = StartAgent(spec);
+        var agent = await StartAgentAsync(spec);
         await agent.WaitReadyAsync();
         return agent;
     }

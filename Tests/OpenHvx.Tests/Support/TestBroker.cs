@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text.Json;
+using OpenHvx.Contracts;
 
 namespace OpenHvx.Tests.Support;
 
@@ -66,6 +67,31 @@ public sealed class TestBroker : IAsyncDisposable
         }
     }
 
+    private readonly List<string> _agentUsers = [];
+
+    /// <summary>
+    /// The broker URL of an agent's own user, made by tools/agent-broker-user.sh on this virtual host (so the script is
+    /// what the broker tests run on). Users are broker-wide: --new-password takes over one a crashed run left behind.
+    /// </summary>
+    public async Task<string> CreateAgentUserAsync(string agentId)
+    {
+        var uri = new Uri(BaseUrl);
+        var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { Path.Combine(ServiceProcess.RepositoryRoot, "tools", "agent-broker-user.sh"), "--new-password", agentId, VirtualHost })
+            info.ArgumentList.Add(arg);
+        info.Environment["AGENT_BROKER_HOST"] = uri.Host;
+        info.Environment["AGENT_BROKER_PORT"] = (uri.Port > 0 ? uri.Port : 5672).ToString();
+        using var process = Process.Start(info)!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        var error = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"tools/agent-broker-user.sh {agentId} {VirtualHost} failed ({process.ExitCode}): {error}");
+        lock (_agentUsers)
+            _agentUsers.Add(WireTopology.AgentBrokerUser(agentId));
+        return output.Trim();
+    }
+
     public Task<JsonElement> ExchangesAsync() => ListAsync("list_exchanges", "name", "type", "durable");
     public Task<JsonElement> QueuesAsync() => ListAsync("list_queues", "name", "durable", "arguments", "messages");
     public Task<JsonElement> BindingsAsync() => ListAsync("list_bindings", "source_name", "destination_name", "destination_kind", "routing_key");
@@ -102,6 +128,13 @@ public sealed class TestBroker : IAsyncDisposable
         {
             await CtlAsync("delete_vhost", VirtualHost);
             await CtlAsync("delete_user", User);
+            foreach (var agentUser in _agentUsers.Distinct())
+            {
+                // Its permissions went with the virtual host; any left belong to another stack using the same agent id.
+                var permissions = JsonDocument.Parse(await CtlAsync("list_user_permissions", "-q", "--formatter", "json", agentUser)).RootElement;
+                if (permissions.GetArrayLength() == 0)
+                    await CtlAsync("delete_user", agentUser);
+            }
         }
         catch (InvalidOperationException)
         {

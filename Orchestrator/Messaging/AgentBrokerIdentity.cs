@@ -1,0 +1,26 @@
+using MassTransit;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OpenHvx.Contracts;
+
+namespace OpenHvx.Orchestrator.Messaging;
+
+/// <summary>
+/// Checks that an agent message was published by the broker user of the agent it names (AMQP user_id, which RabbitMQ
+/// verifies against the connection's user). A message without user_id, or with another user's, is refused.
+/// </summary>
+public sealed class AgentBrokerIdentity(IOptions<OrchestratorOptions> options, ILogger<AgentBrokerIdentity> logger)
+{
+    public void Verify(ConsumeContext context, string claimedAgentId, string what)
+    {
+        if (!options.Value.Agents.RequireBrokerIdentity)
+            return;
+        var userId = context.ReceiveContext.TryGetPayload<RabbitMqBasicConsumeContext>(out var rabbit) ? rabbit.Properties.UserId : null;
+        var expected = WireTopology.AgentBrokerUser(claimedAgentId);
+        if (string.Equals(userId, expected, StringComparison.Ordinal))
+            return;
+        logger.LogWarning("A {What} naming agent {AgentId} came from broker user {UserId}, not {Expected}; refused",
+            what, claimedAgentId, userId ?? "(none)", expected);
+        throw new RejectedWireMessageException($"A {what} naming agent {claimedAgentId} needs AMQP user_id {expected}, it has {userId ?? "none"}.");
+    }
+}
