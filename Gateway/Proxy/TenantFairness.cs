@@ -97,6 +97,9 @@ public sealed class TenantFairness(RequestDelegate next, IOptions<GatewayOptions
     {
         var wait = lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : TimeSpan.FromSeconds(1);
         http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        // The body is not wanted: closing the connection spares reading (and discarding) it to keep the connection.
+        if (http.Request.ContentLength > 0 || http.Request.Headers.TransferEncoding.Count > 0)
+            http.Response.Headers.Connection = "close";
         return Problems.WriteAsync(http, ErrorCodes.RateLimited, detail);
     }
 }
