@@ -65,7 +65,7 @@ public static class OrchestratorMessaging
 
     /// <summary>
     /// A queue fed by an exchange of plain JSON messages from agents (no MassTransit envelope); a refused message goes to its
-    /// <c>_error</c> queue without the agent's user_id (<see cref="AgentMessageErrorFilter"/>).
+    /// <c>_error</c> queue, one nothing consumes to <c>_skipped</c>, without the agent's user_id (<see cref="AgentMessageMove"/>).
     /// </summary>
     public static void PlainJsonFrom(this IRabbitMqReceiveEndpointConfigurator endpoint, string exchange, string exchangeType, string routingKey)
     {
@@ -75,9 +75,14 @@ public static class OrchestratorMessaging
             error.UseFilter(new MassTransit.Middleware.GenerateFaultFilter());
             error.UseFilter(new AgentMessageErrorFilter(queue));
         });
+        endpoint.ConfigureDeadLetter(deadLetter => deadLetter.UseFilter(new AgentMessageDeadLetterFilter(queue)));
         endpoint.ConfigureConsumeTopology = false;
+        // Only plain JSON is read here, whatever content type a sender claims.
+        endpoint.ClearSerialization();
         endpoint.DefaultContentType = PlainJson.ContentType;
         endpoint.UseRawJsonDeserializer(RawSerializerOptions.All, isDefault: true);
+        // What the consumers publish onward (to the saga) keeps MassTransit's envelope.
+        endpoint.UseJsonSerializer();
         endpoint.Bind(exchange, binding =>
         {
             binding.ExchangeType = exchangeType;

@@ -129,6 +129,29 @@ public sealed class AgentTrustTests
     }
 
     [Test]
+    public async Task A_message_nothing_consumes_from_an_agent_is_set_aside_once_and_results_keep_flowing()
+    {
+        const string skipped = "orchestrator.results_skipped";
+        var (location, taskId) = await RunningTaskOfAgentAAsync();
+        var skippedBefore = await _stack!.Broker.MessagesInAsync(skipped);
+
+        // A MassTransit envelope of a type nobody consumes, with agent-b's own user_id: MassTransit's move to _skipped copied
+        // that user_id, which the broker refused, so the message came back to the queue without end, in front of the results.
+        var envelope = JsonSerializer.SerializeToUtf8Bytes(new { messageType = new[] { "urn:message:Evil:Nothing" }, message = new { taskId } });
+        await using (var channel = await ConfirmingChannelAsync(_agentB!))
+        {
+            var properties = new BasicProperties { ContentType = "application/vnd.masstransit+json", Persistent = true, UserId = "agent.agent-b" };
+            await channel.BasicPublishAsync("results", $"task.{taskId}", false, properties, envelope);
+        }
+
+        await Eventually.True(async () => await _stack.Broker.MessagesInAsync(skipped) == skippedBefore + 1, because: "it is set aside in " + skipped);
+        var task = await _stack.WaitForFinalAsync(location);
+        Assert.That(task.GetProperty("status").GetString(), Is.EqualTo("SUCCESS"), "the real result still completes the task");
+        Assert.That(await _stack.Broker.MessagesInAsync("orchestrator.results"), Is.Zero, "nothing is left going round");
+        Assert.That(await _stack.Broker.MessagesInAsync(skipped), Is.EqualTo(skippedBefore + 1), "set aside once");
+    }
+
+    [Test]
     public async Task A_heartbeat_from_another_agents_user_does_not_change_the_agents_registry_entry()
     {
         var errorsBefore = await _stack!.Broker.MessagesInAsync(HeartbeatsError);
