@@ -134,7 +134,9 @@ public static class GatewayExtensions
     public static WebApplication UseGateway(this WebApplication app)
     {
         app.UseProblemAnswers();
-        app.UseForwardedHeaders();
+        // Only with proxies named: with none, ASP.NET Core would believe X-Forwarded-For from anyone.
+        if (app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.TrustedProxies.Count > 0)
+            app.UseForwardedHeaders();
         app.UseMiddleware<RequestHygiene>();
         app.UseAuthentication();
         app.UseMiddleware<ApiGuard>();

@@ -29,13 +29,32 @@ public sealed class SignInLimitTests : DevHostFixture
         return password;
     }
 
-    private async Task<HttpResponseMessage> SignInAsync(string fromAddress, string username, string password)
+    private async Task<HttpResponseMessage> SignInAsync(string fromAddress, string username, string password, string? forwardedFor = null)
     {
         using var http = FromAddress.Client(fromAddress, DevHost.Url);
-        return await http.PostAsync("/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/connect/token")
         {
-            ["grant_type"] = "password", ["username"] = username, ["password"] = password, ["audience"] = "tenant",
-        }));
+            Content = new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "password", ["username"] = username, ["password"] = password, ["audience"] = "tenant",
+            }),
+        };
+        if (forwardedFor is not null)
+            request.Headers.Add("X-Forwarded-For", forwardedFor);
+        return await http.SendAsync(request);
+    }
+
+    [Test]
+    public async Task An_address_claimed_in_X_Forwarded_For_counts_for_nothing_without_trusted_proxies()
+    {
+        var password = await UserAsync("victim3");
+
+        // The attacker claims the victim's address, and a new one on every guess.
+        for (var i = 0; i < 5; i++)
+            Assert.That((await SignInAsync("127.0.4.1", "victim3", $"wrong-{i}", forwardedFor: "127.0.4.2")).StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That((await SignInAsync("127.0.4.1", "victim3", "wrong-5", forwardedFor: "10.9.9.9")).StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests),
+            "the attacker's own address is the one cut");
+        Assert.That((await SignInAsync("127.0.4.2", "victim3", password)).StatusCode, Is.EqualTo(HttpStatusCode.OK), "the victim's address was never charged");
     }
 
     [Test]
@@ -83,5 +102,44 @@ public sealed class SignInLimitTests : DevHostFixture
         Assert.That(answers.Take(8), Is.All.EqualTo(HttpStatusCode.BadRequest));
         Assert.That(answers.Skip(8), Is.All.EqualTo(HttpStatusCode.TooManyRequests));
         Assert.That((await SignInAsync("127.0.3.2", "sprayed1", "sprayed1-password-1")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+    }
+}
+
+/// <summary>Behind a proxy the gateway is told to trust, the client's address in X-Forwarded-For is the one the limits count.</summary>
+[TestFixture]
+[Category("Integration")]
+public sealed class TrustedProxySignInTests : DevHostFixture
+{
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["Gateway:TrustedProxies:0"] = "127.0.5.1",
+        ["Gateway:SignIn:FailuresPerAccountAndAddress"] = "3",
+    };
+
+    private async Task<HttpStatusCode> SignInViaProxyAsync(string clientAddress, string password)
+    {
+        using var proxy = FromAddress.Client("127.0.5.1", DevHost.Url);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/connect/token")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "password", ["username"] = "proxied", ["password"] = password, ["audience"] = "tenant",
+            }),
+        };
+        request.Headers.Add("X-Forwarded-For", clientAddress);
+        return (await proxy.SendAsync(request)).StatusCode;
+    }
+
+    [Test]
+    public async Task Clients_behind_a_trusted_proxy_are_limited_each_by_their_own_address()
+    {
+        var created = await Client.PostAsJsonAsync("/api/v1/admin/users", new { username = "proxied", password = "proxied-password-1", tenantId = "test1", roles = new[] { "tenant-user-r" } });
+        Assert.That(created.StatusCode, Is.EqualTo(HttpStatusCode.Created));
+
+        for (var i = 0; i < 3; i++)
+            Assert.That(await SignInViaProxyAsync("203.0.113.7", $"wrong-{i}"), Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(await SignInViaProxyAsync("203.0.113.7", "proxied-password-1"), Is.EqualTo(HttpStatusCode.TooManyRequests), "the guessing client is cut");
+        Assert.That(await SignInViaProxyAsync("198.51.100.9", "proxied-password-1"), Is.EqualTo(HttpStatusCode.OK),
+            "another client behind the same proxy is not");
     }
 }
