@@ -57,11 +57,31 @@ public sealed class SignInGuard(IOptions<GatewayOptions> options, TimeProvider c
             return new FailureWindow();
         })!;
 
-    private static string AddressOf(IPAddress? address) => address?.IsIPv4MappedToIPv6 == true ? address.MapToIPv4().ToString() : address?.ToString() ?? "unknown";
-    private static string PairKey(string account, string address) => $"pair|{account.ToLowerInvariant()}|{address}";
+    /// <summary>An IPv4 address, or the /64 an IPv6 address is in (one host commonly has a whole /64 to pick addresses from).</summary>
+    private static string AddressOf(IPAddress? address)
+    {
+        if (address is null)
+            return "unknown";
+        if (address.IsIPv4MappedToIPv6)
+            return address.MapToIPv4().ToString();
+        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+            return address.ToString();
+        var bytes = address.GetAddressBytes();
+        Array.Clear(bytes, 8, 8);
+        return new IPAddress(bytes) + "/64";
+    }
+
+    /// <summary>A username as the limits know it: only a name that could exist, so that a megabyte of name costs no memory.</summary>
+    private static string AccountOf(string account)
+    {
+        var name = account.ToLowerInvariant();
+        return Contracts.Identifiers.IsAccount(name) ? name : "(not a username)";
+    }
+
+    private static string PairKey(string account, string address) => $"pair|{AccountOf(account)}|{address}";
     private static string AddressKey(string address) => "address|" + address;
-    private static string AccountKey(string account) => "account|" + account.ToLowerInvariant();
-    private static string KnownKey(string account, string address) => $"known|{account.ToLowerInvariant()}|{address}";
+    private static string AccountKey(string account) => "account|" + AccountOf(account);
+    private static string KnownKey(string account, string address) => $"known|{AccountOf(account)}|{address}";
 
     public void Dispose() => _windows.Dispose();
 
