@@ -67,7 +67,7 @@ public sealed class StoredKey
     public DateTimeOffset CreatedAt { get; set; }
 }
 
-/// <summary>A subject or tenant whose tokens issued up to <see cref="RevokedAt"/> (Unix seconds) no longer work.</summary>
+/// <summary>A subject or tenant whose tokens issued up to <see cref="RevokedAt"/> (Unix milliseconds; published as its second) no longer work.</summary>
 public sealed class StoredRevocation
 {
     public required string Key { get; set; }

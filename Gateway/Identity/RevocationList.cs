@@ -27,7 +27,7 @@ public sealed class RevocationList(IServiceScopeFactory scopes, TimeProvider clo
     /// <summary>Tokens of these keys issued up to now stop working; the store is written and the list reloaded before this returns.</summary>
     public async Task RevokeAsync(GatewayDbContext db, IEnumerable<string> keys, CancellationToken cancellationToken)
     {
-        var now = clock.GetUtcNow().ToUnixTimeSeconds();
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         foreach (var key in keys.Distinct())
         {
             var existing = await db.Revocations.FindAsync([key], cancellationToken);
@@ -40,9 +40,9 @@ public sealed class RevocationList(IServiceScopeFactory scopes, TimeProvider clo
         await ReloadAsync(cancellationToken);
     }
 
-    /// <summary>The latest second any of these keys was revoked in (a token is never issued in that second: it would be refused).</summary>
-    public long? LatestRevocation(IEnumerable<string> keys)
-        => keys.Select(Current.RevokedAt).Where(at => at is not null and not long.MaxValue).Max();
+    /// <summary>When any of these keys was last revoked (Unix milliseconds), read from the store itself: every gateway's revocations.</summary>
+    public static async Task<long?> LatestRevocationAsync(GatewayDbContext db, IReadOnlyCollection<string> keys, CancellationToken cancellationToken)
+        => await db.Revocations.AsNoTracking().Where(r => keys.Contains(r.Key)).MaxAsync(r => (long?)r.RevokedAt, cancellationToken);
 
     public async Task ReloadAsync(CancellationToken cancellationToken)
     {
@@ -53,14 +53,14 @@ public sealed class RevocationList(IServiceScopeFactory scopes, TimeProvider clo
             var db = scope.ServiceProvider.GetRequiredService<GatewayDbContext>();
             var now = clock.GetUtcNow();
             // A token issued before this is expired whatever the list says: older entries can go.
-            var horizon = (now - options.Value.LongestAccessTokenLifetime - TokenClaims.ClockSkew).ToUnixTimeSeconds();
+            var horizon = (now - options.Value.LongestAccessTokenLifetime - TokenClaims.ClockSkew).ToUnixTimeMilliseconds();
             await db.Revocations.Where(r => r.RevokedAt < horizon).ExecuteDeleteAsync(cancellationToken);
             var own = await db.Revocations.AsNoTracking().Select(r => new { r.Key, r.RevokedAt }).ToListAsync(cancellationToken);
             var utcNow = now.UtcDateTime;
             var tokens = await db.Set<OpenIddictEntityFrameworkCoreToken>().AsNoTracking()
                 .Where(t => t.Status == Oidc.Statuses.Revoked && t.ExpirationDate > utcNow)
                 .Select(t => t.Id!).ToListAsync(cancellationToken);
-            var entries = own.Select(r => new RevocationEntry(Revocations.Hash(r.Key), r.RevokedAt))
+            var entries = own.Select(r => new RevocationEntry(Revocations.Hash(r.Key), r.RevokedAt / 1000))
                 .Concat(tokens.Select(id => new RevocationEntry(Revocations.Hash(Revocations.TokenKey(id)), long.MaxValue)))
                 .ToList();
             _snapshot = new Snapshot(new RevocationSet(entries), new RevocationFeed(now, entries));

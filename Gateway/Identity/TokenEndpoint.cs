@@ -36,8 +36,10 @@ public static class TokenEndpoint
 
     private static async Task<IResult> ExchangeAsync(
         HttpContext http, GatewayDbContext db, IOpenIddictApplicationManager applications, HostAudiences hosts,
-        IOptions<GatewayOptions> options, UserPasswords passwords, SignInGuard guard, RevocationList revocations, TimeProvider clock)
+        IOptions<GatewayOptions> options, UserPasswords passwords, SignInGuard guard, TimeProvider clock)
     {
+        // Before any account is read: a revocation after this moment may not have been seen by what follows.
+        var startedAt = clock.GetUtcNow();
         var request = http.GetOpenIddictServerRequest() ?? throw new InvalidOperationException("OpenIddict did not parse the token request.");
         var address = http.Connection.RemoteIpAddress;
         if (request.IsPasswordGrantType() && guard.Check(request.Username ?? "", address) is { Allowed: false } refused)
@@ -77,7 +79,9 @@ public static class TokenEndpoint
             var previous = (await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)).Principal;
             var name = previous?.GetClaim(Oidc.Claims.Subject);
             var user = name is null ? null : await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Username == name, http.RequestAborted);
-            if (user is null || user.Disabled)
+            // A refresh token made before its user or tenant was revoked (one issued while the revocation happened) ends with it.
+            if (user is null || user.Disabled
+                || await RevocationList.LatestRevocationAsync(db, KeysOf(Subject.Of(user)), http.RequestAborted) >= (previous!.GetCreationDate() ?? DateTimeOffset.MinValue).ToUnixTimeMilliseconds())
                 return Refuse(Oidc.Errors.InvalidGrant, "The refresh token is no longer valid.");
             // The roles and tenant are read again: a change since the last token applies now.
             subject = Subject.Of(user);
@@ -112,23 +116,33 @@ public static class TokenEndpoint
         identity.SetScopes(offline ? [.. granted, Oidc.Scopes.OfflineAccess] : [.. granted]);
         identity.SetAccessTokenLifetime(subject.IsAdmin ? options.Value.AdminTokenLifetime : options.Value.TenantTokenLifetime);
         identity.SetDestinations(_ => [Oidc.Destinations.AccessToken]);
-        await NotInTheSecondOfARevocationAsync(subject, revocations, clock, http.RequestAborted);
+        if (!await IssuableAsync(subject, startedAt, db, clock, http.RequestAborted))
+            return Refuse(Oidc.Errors.InvalidGrant, "The account changed while this request was handled; sign in again.");
         return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
     }
 
+    private static string[] KeysOf(Subject subject)
+        => subject.TenantId is null ? [Revocations.SubjectKey(subject.Id)] : [Revocations.SubjectKey(subject.Id), Revocations.TenantKey(subject.TenantId)];
+
     /// <summary>
-    /// Revocations refuse tokens issued up to the second they happened in (a token's <c>iat</c> has whole seconds), so a
-    /// token for a subject or tenant revoked in this very second (a tenant deleted and created again at once) waits for
-    /// the next one rather than being born refused.
+    /// Whether tokens may be issued to <paramref name="subject"/>: not if it or its tenant was revoked since the request began
+    /// (the account was read before the change). Revocations refuse tokens issued up to the second they happened in (a
+    /// token's <c>iat</c> has whole seconds), so a token for a subject or tenant revoked earlier in this very second (a tenant
+    /// deleted and created again at once) waits for the next second, and is refused if a revocation comes while it waits.
     /// </summary>
-    private static async Task NotInTheSecondOfARevocationAsync(Subject subject, RevocationList revocations, TimeProvider clock, CancellationToken cancellationToken)
+    private static async Task<bool> IssuableAsync(Subject subject, DateTimeOffset startedAt, GatewayDbContext db, TimeProvider clock, CancellationToken cancellationToken)
     {
-        string[] keys = subject.TenantId is null ? [Revocations.SubjectKey(subject.Id)] : [Revocations.SubjectKey(subject.Id), Revocations.TenantKey(subject.TenantId)];
-        if (revocations.LatestRevocation(keys) is not { } revokedAt)
-            return;
-        var now = clock.GetUtcNow();
-        if (now.ToUnixTimeSeconds() <= revokedAt)
-            await Task.Delay(DateTimeOffset.FromUnixTimeSeconds(revokedAt + 1) - now + TimeSpan.FromMilliseconds(5), clock, cancellationToken);
+        var keys = KeysOf(subject);
+        while (true)
+        {
+            var latest = await RevocationList.LatestRevocationAsync(db, keys, cancellationToken);
+            if (latest >= startedAt.ToUnixTimeMilliseconds())
+                return false;
+            var now = clock.GetUtcNow();
+            if (latest is null || now.ToUnixTimeSeconds() > latest.Value / 1000)
+                return true;
+            await Task.Delay(DateTimeOffset.FromUnixTimeSeconds(latest.Value / 1000 + 1) - now + TimeSpan.FromMilliseconds(5), clock, cancellationToken);
+        }
     }
 
     private static IResult Refuse(string error, string description) => Results.Forbid(

@@ -93,6 +93,51 @@ public sealed class AccessRevocationTests : DevHostFixture
     }
 
     [Test]
+    public async Task A_sign_in_under_way_while_the_password_changes_yields_no_token_that_outlives_the_change()
+    {
+        var (oldPassword, _) = await UserAsync("hal");
+        var signIns = new List<(DateTimeOffset Started, JsonElement? Answer)>();
+        using var stop = new CancellationTokenSource();
+        var loops = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            using var http = new HttpClient();
+            while (!stop.IsCancellationRequested)
+            {
+                var started = DateTimeOffset.UtcNow;
+                var response = await http.PostAsync(DevHost.Url + "/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+                {
+                    ["grant_type"] = "password", ["username"] = "hal", ["password"] = oldPassword, ["audience"] = "tenant",
+                }));
+                var answer = response.IsSuccessStatusCode ? await response.Content.ReadFromJsonAsync<JsonElement>() : (JsonElement?)null;
+                lock (signIns)
+                    signIns.Add((started, answer));
+            }
+        })).ToList();
+        await Eventually.True(() => Task.FromResult(signIns.Count(s => s.Answer is not null) >= 4), because: "sign-ins succeed before the change");
+
+        var changed = await Client.PatchAsJsonAsync("/api/v1/admin/users/hal", new { password = "hal-new-password-1" });
+        var changeDone = DateTimeOffset.UtcNow;
+        Assert.That(changed.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        await Task.Delay(1500); // sign-ins keep running across the change and into the next second
+        await stop.CancelAsync();
+        await Task.WhenAll(loops);
+
+        // Every token obtained with the old password, whenever its request ended, is refused now, and so is its refresh.
+        var tokens = signIns.Where(s => s.Started < changeDone && s.Answer is not null).Select(s => s.Answer!.Value).ToList();
+        Assert.That(tokens, Is.Not.Empty);
+        foreach (var token in tokens)
+        {
+            Assert.That(await ReadQuotasAsync(token.GetProperty("access_token").GetString()!, direct: false), Is.EqualTo(HttpStatusCode.Unauthorized));
+            var refreshed = await GrantAsync(DevHost.Url, new Dictionary<string, string>
+            {
+                ["grant_type"] = "refresh_token", ["refresh_token"] = token.GetProperty("refresh_token").GetString()!,
+            });
+            Assert.That(refreshed.IsSuccessStatusCode, Is.False, "its refresh token ends too");
+        }
+        Assert.That(signIns.Where(s => s.Started > changeDone).All(s => s.Answer is null), Is.True, "the old password obtains nothing after the change");
+    }
+
+    [Test]
     public async Task Removing_a_service_client_ends_its_tokens_and_its_secret()
     {
         var created = await (await Client.PostAsJsonAsync("/api/v1/admin/clients", new { clientId = "ci-robot", tenantId = "test1", roles = new[] { "tenant-user-r" } }))
