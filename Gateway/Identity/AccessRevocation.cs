@@ -16,8 +16,9 @@ public sealed class AccessRevocation(GatewayDbContext db, IOpenIddictTokenManage
     /// <summary>Ends every token of <paramref name="subject"/> issued until now.</summary>
     public async Task RevokeSubjectAsync(string subject, CancellationToken cancellationToken)
     {
-        await tokens.RevokeBySubjectAsync(subject, cancellationToken);
+        // The stamp first: after it no token of the subject is issued, and what was issued before it is revoked in the store next.
         await revocations.RevokeAsync(db, [Revocations.SubjectKey(subject)], cancellationToken);
+        await tokens.RevokeBySubjectAsync(subject, cancellationToken);
     }
 
     /// <summary>Removes a service client: its application (with its stored tokens) and every token issued to it.</summary>
@@ -25,8 +26,8 @@ public sealed class AccessRevocation(GatewayDbContext db, IOpenIddictTokenManage
     {
         if (await applications.FindByClientIdAsync(clientId, cancellationToken) is not { } application)
             return false;
-        await applications.DeleteAsync(application, cancellationToken);
         await RevokeSubjectAsync(ClientSubject(clientId), cancellationToken);
+        await applications.DeleteAsync(application, cancellationToken);
         return true;
     }
 
@@ -46,6 +47,9 @@ public sealed class AccessRevocation(GatewayDbContext db, IOpenIddictTokenManage
                 clients.Add(client.ClientId);
         }
 
+        await revocations.RevokeAsync(db,
+            [Revocations.TenantKey(tenantId), .. users.Select(Revocations.SubjectKey), .. clients.Select(c => Revocations.SubjectKey(ClientSubject(c)))],
+            cancellationToken);
         await db.Users.Where(u => u.TenantId == tenantId).ExecuteDeleteAsync(cancellationToken);
         foreach (var user in users)
             await tokens.RevokeBySubjectAsync(user, cancellationToken);
@@ -54,9 +58,6 @@ public sealed class AccessRevocation(GatewayDbContext db, IOpenIddictTokenManage
             if (await applications.FindByClientIdAsync(clientId, cancellationToken) is { } application)
                 await applications.DeleteAsync(application, cancellationToken);
         }
-        await revocations.RevokeAsync(db,
-            [Revocations.TenantKey(tenantId), .. users.Select(Revocations.SubjectKey), .. clients.Select(c => Revocations.SubjectKey(ClientSubject(c)))],
-            cancellationToken);
         return (users.Count, clients.Count);
     }
 }

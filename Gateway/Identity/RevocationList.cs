@@ -24,19 +24,27 @@ public sealed class RevocationList(IServiceScopeFactory scopes, TimeProvider clo
 
     public RevocationFeed Feed => _snapshot.Feed;
 
-    /// <summary>Tokens of these keys issued up to now stop working; the store is written and the list reloaded before this returns.</summary>
+    /// <summary>
+    /// Tokens of these keys issued up to now stop working; the store is written and the list reloaded before this returns.
+    /// The time is taken holding the store's write lock, which token issue holds too (<see cref="TokenEndpoint"/>): every
+    /// token is either issued before the revocation, and refused by it, or checked after it, and not issued.
+    /// </summary>
     public async Task RevokeAsync(GatewayDbContext db, IEnumerable<string> keys, CancellationToken cancellationToken)
     {
-        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        foreach (var key in keys.Distinct())
+        await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
         {
-            var existing = await db.Revocations.FindAsync([key], cancellationToken);
-            if (existing is null)
-                db.Revocations.Add(new StoredRevocation { Key = key, RevokedAt = now });
-            else
-                existing.RevokedAt = now;
+            var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+            foreach (var key in keys.Distinct())
+            {
+                var existing = await db.Revocations.FindAsync([key], cancellationToken);
+                if (existing is null)
+                    db.Revocations.Add(new StoredRevocation { Key = key, RevokedAt = now });
+                else
+                    existing.RevokedAt = now;
+            }
+            await db.SaveChangesAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
         }
-        await db.SaveChangesAsync(cancellationToken);
         await ReloadAsync(cancellationToken);
     }
 

@@ -116,32 +116,43 @@ public static class TokenEndpoint
         identity.SetScopes(offline ? [.. granted, Oidc.Scopes.OfflineAccess] : [.. granted]);
         identity.SetAccessTokenLifetime(subject.IsAdmin ? options.Value.AdminTokenLifetime : options.Value.TenantTokenLifetime);
         identity.SetDestinations(_ => [Oidc.Destinations.AccessToken]);
-        if (!await IssuableAsync(subject, startedAt, db, clock, http.RequestAborted))
-            return Refuse(Oidc.Errors.InvalidGrant, "The account changed while this request was handled; sign in again.");
-        return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+        return await IssueAsync(http, new ClaimsPrincipal(identity), subject, startedAt, db, clock);
     }
 
     private static string[] KeysOf(Subject subject)
         => subject.TenantId is null ? [Revocations.SubjectKey(subject.Id)] : [Revocations.SubjectKey(subject.Id), Revocations.TenantKey(subject.TenantId)];
 
     /// <summary>
-    /// Whether tokens may be issued to <paramref name="subject"/>: not if it or its tenant was revoked since the request began
-    /// (the account was read before the change). Revocations refuse tokens issued up to the second they happened in (a
-    /// token's <c>iat</c> has whole seconds), so a token for a subject or tenant revoked earlier in this very second (a tenant
-    /// deleted and created again at once) waits for the next second, and is refused if a revocation comes while it waits.
+    /// Issues the tokens unless <paramref name="subject"/> or its tenant was revoked since the request began (the account was
+    /// read before the change). Revocations refuse tokens issued up to the second they happened in (a token's <c>iat</c> has
+    /// whole seconds), so a token for a subject or tenant revoked earlier in this very second (a tenant deleted and created
+    /// again at once) waits for the next second. The last check and the tokens' creation hold the store's write lock, which
+    /// a revocation takes too: a revocation lands either before the check, and is seen, or after the tokens, and ends them.
     /// </summary>
-    private static async Task<bool> IssuableAsync(Subject subject, DateTimeOffset startedAt, GatewayDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+    private static async Task<IResult> IssueAsync(HttpContext http, ClaimsPrincipal principal, Subject subject, DateTimeOffset startedAt, GatewayDbContext db,
+        TimeProvider clock)
     {
         var keys = KeysOf(subject);
+        var cancellationToken = http.RequestAborted;
         while (true)
         {
             var latest = await RevocationList.LatestRevocationAsync(db, keys, cancellationToken);
             if (latest >= startedAt.ToUnixTimeMilliseconds())
-                return false;
+                return Refuse(Oidc.Errors.InvalidGrant, "The account changed while this request was handled; sign in again.");
             var now = clock.GetUtcNow();
-            if (latest is null || now.ToUnixTimeSeconds() > latest.Value / 1000)
-                return true;
-            await Task.Delay(DateTimeOffset.FromUnixTimeSeconds(latest.Value / 1000 + 1) - now + TimeSpan.FromMilliseconds(5), clock, cancellationToken);
+            if (latest is not null && now.ToUnixTimeSeconds() <= latest.Value / 1000)
+            {
+                await Task.Delay(DateTimeOffset.FromUnixTimeSeconds(latest.Value / 1000 + 1) - now + TimeSpan.FromMilliseconds(5), clock, cancellationToken);
+                continue;
+            }
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            var seen = await RevocationList.LatestRevocationAsync(db, keys, cancellationToken);
+            if (seen != latest)
+                continue;
+            // OpenIddict makes the tokens and stores their entries here, through this context, in this transaction.
+            await http.SignInAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, principal);
+            await transaction.CommitAsync(cancellationToken);
+            return Results.Empty;
         }
     }
 
