@@ -12,7 +12,7 @@ namespace OpenHvx.Gateway.Identity;
 /// Protection, whose key ring lives apart from the store (<see cref="GatewayOptions.KeyRingPath"/>): a copy of the store
 /// alone yields no key. <see cref="RotateAsync"/> adds a signing key that is published at once and signs after
 /// <see cref="GatewayOptions.SigningKeyLead"/> (so that every validator knows it first); the key it replaces keeps
-/// validating, and stays in the JWKS, until every token it signed has expired.
+/// validating, and stays in the JWKS, until every token it signed (refresh tokens included) has expired.
 /// </summary>
 public sealed class IdentityKeys(IServiceScopeFactory scopes, TimeProvider clock, IDataProtectionProvider protection, IOptions<GatewayOptions> options,
     IOptionsMonitorCache<OpenIddict.Server.OpenIddictServerOptions> openIddict, ILogger<IdentityKeys> logger)
@@ -106,7 +106,9 @@ public sealed class IdentityKeys(IServiceScopeFactory scopes, TimeProvider clock
         var db = scope.ServiceProvider.GetRequiredService<GatewayDbContext>();
         var now = clock.GetUtcNow();
         var activeFrom = immediately ? now : now + options.Value.SigningKeyLead;
-        var horizon = (now - options.Value.LongestAccessTokenLifetime - TokenClaims.ClockSkew).ToUnixTimeSeconds();
+        // A retired key goes once nothing it signed can still be presented: access tokens, and refresh tokens (signed too).
+        var longest = options.Value.LongestAccessTokenLifetime > options.Value.RefreshTokenLifetime ? options.Value.LongestAccessTokenLifetime : options.Value.RefreshTokenLifetime;
+        var horizon = (now - longest - TokenClaims.ClockSkew).ToUnixTimeSeconds();
         var key = NewSigningKey(now, activeFrom);
         // One transaction: a reader never sees the store without a signing key (it would make one).
         await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
@@ -141,18 +143,14 @@ public sealed class IdentityKeys(IServiceScopeFactory scopes, TimeProvider clock
         var db = scope.ServiceProvider.GetRequiredService<GatewayDbContext>();
         EnsureCreated(db);
         var now = clock.GetUtcNow();
-        MoveLegacySigningKey(db, now);
+        ReplacePlainTextKeys(db);
         if (!db.SigningKeys.Any())
         {
             db.SigningKeys.Add(NewSigningKey(now, now));
             TrySave(db);
         }
         var signing = db.SigningKeys.AsNoTracking().OrderByDescending(k => k.ActiveFrom).ToList()
-            .Select(k => (ToRsa(k.KeyId, Unprotect(db, k.Material, $"signing key {k.KeyId}", protect =>
-            {
-                db.SigningKeys.Attach(k);
-                k.Material = protect;
-            })), k.ActiveFrom)).ToList();
+            .Select(k => (ToRsa(k.KeyId, Unprotect(k.Material, $"signing key {k.KeyId}")), k.ActiveFrom)).ToList();
 
         var encryption = db.Keys.AsNoTracking().SingleOrDefault(k => k.Use == "encryption");
         if (encryption is null)
@@ -162,28 +160,29 @@ public sealed class IdentityKeys(IServiceScopeFactory scopes, TimeProvider clock
             TrySave(db);
             encryption = db.Keys.AsNoTracking().Single(k => k.Use == "encryption");
         }
-        var aes = Unprotect(db, encryption.Material, "refresh-token encryption key", protect =>
-        {
-            db.Keys.Attach(encryption);
-            encryption.Material = protect;
-        });
+        var aes = Unprotect(encryption.Material, "refresh-token encryption key");
         _loadedAt = now;
         _ringSignature = string.Join(';', db.SigningKeys.AsNoTracking().OrderBy(k => k.KeyId).Select(k => k.KeyId + ":" + k.ActiveFrom + ":" + k.RetiredAt).ToList());
         return new KeyRing(signing, new SymmetricSecurityKey(aes) { KeyId = encryption.KeyId });
     }
 
-    /// <summary>A store of an earlier version kept one plain-text signing key in <c>keys</c>: it becomes the current signing key, protected.</summary>
-    private void MoveLegacySigningKey(GatewayDbContext db, DateTimeOffset now)
+    /// <summary>
+    /// A store of an earlier version kept its keys in plain text in a file others could read: they are treated as known to
+    /// others. They are dropped (every token they signed stops working: users sign in again; refresh tokens end too), new
+    /// keys are made, and the file is rewritten without the freed pages, so no later copy of it holds the old keys.
+    /// </summary>
+    private void ReplacePlainTextKeys(GatewayDbContext db)
     {
-        if (db.Keys.SingleOrDefault(k => k.Use == "signing") is not { } legacy)
+        var plainSigning = db.SigningKeys.AsEnumerable().Where(k => !k.Material.StartsWith(ProtectedPrefix, StringComparison.Ordinal)).ToList();
+        var plainOther = db.Keys.AsEnumerable().Where(k => k.Use == "signing" || !k.Material.StartsWith(ProtectedPrefix, StringComparison.Ordinal)).ToList();
+        if (plainSigning.Count == 0 && plainOther.Count == 0)
             return;
-        if (!db.SigningKeys.Any(k => k.KeyId == legacy.KeyId))
-        {
-            var material = legacy.Material.StartsWith(ProtectedPrefix, StringComparison.Ordinal) ? legacy.Material : Protect(Convert.FromBase64String(legacy.Material));
-            db.SigningKeys.Add(new StoredSigningKey { KeyId = legacy.KeyId, Material = material, CreatedAt = legacy.CreatedAt.ToUnixTimeSeconds(), ActiveFrom = 0 });
-        }
-        db.Keys.Remove(legacy);
-        TrySave(db);
+        db.SigningKeys.RemoveRange(plainSigning);
+        db.Keys.RemoveRange(plainOther);
+        db.SaveChanges();
+        db.Database.ExecuteSqlRaw("PRAGMA secure_delete=ON; VACUUM; PRAGMA wal_checkpoint(TRUNCATE);");
+        logger.LogWarning("The identity store held {Count} key(s) in plain text (an earlier version): they were dropped and new, encrypted keys made; " +
+            "tokens issued before are no longer valid, users sign in again", plainSigning.Count + plainOther.Count);
     }
 
     private StoredSigningKey NewSigningKey(DateTimeOffset now, DateTimeOffset activeFrom)
@@ -197,17 +196,8 @@ public sealed class IdentityKeys(IServiceScopeFactory scopes, TimeProvider clock
 
     private string Protect(byte[] material) => ProtectedPrefix + Convert.ToBase64String(_protector.Protect(material));
 
-    /// <summary>The key's bytes; plain-text material of an earlier version is protected and saved on the way.</summary>
-    private byte[] Unprotect(GatewayDbContext db, string material, string what, Action<string> replaceWith)
+    private byte[] Unprotect(string material, string what)
     {
-        if (!material.StartsWith(ProtectedPrefix, StringComparison.Ordinal))
-        {
-            var plain = Convert.FromBase64String(material);
-            replaceWith(Protect(plain));
-            TrySave(db);
-            logger.LogWarning("The {What} was stored in plain text (an earlier version); it is now encrypted with Data Protection", what);
-            return plain;
-        }
         try
         {
             return _protector.Unprotect(Convert.FromBase64String(material[ProtectedPrefix.Length..]));

@@ -92,29 +92,43 @@ public sealed class KeyProtectionTests
     }
 
     [Test]
-    public async Task Plain_text_keys_of_an_earlier_version_are_encrypted_at_the_next_start_and_keep_validating()
+    public async Task Plain_text_keys_of_an_earlier_version_are_replaced_at_the_next_start_and_wiped_from_the_file()
     {
         using var folder = new TempFolder("legacy-keys");
         await using (var host = new TestDevHost(folder.Path))
             (await host.StartAsync()).Dispose();
         // The store as an earlier version left it: one plain-text signing key in `keys`, a plain-text encryption key.
         using var legacy = RSA.Create(2048);
+        var legacyMaterial = Convert.ToBase64String(legacy.ExportPkcs8PrivateKey());
         var database = folder.File("gateway.db");
         Execute(database, "DELETE FROM signing_keys; DELETE FROM keys;");
         Execute(database, "INSERT INTO keys (Use, KeyId, Material, CreatedAt) VALUES ('signing', 'legacy0001', $signing, '2026-01-01 00:00:00+00:00')",
-            ("$signing", Convert.ToBase64String(legacy.ExportPkcs8PrivateKey())));
+            ("$signing", legacyMaterial));
         Execute(database, "INSERT INTO keys (Use, KeyId, Material, CreatedAt) VALUES ('encryption', 'legacy0002', $aes, '2026-01-01 00:00:00+00:00')",
             ("$aes", Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))));
         SqliteConnection.ClearAllPools();
+        // A token minted by whoever copied the old, world-readable store.
+        var issuer = "http://localhost:8080/";
+        var minted = new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().CreateToken(new Microsoft.IdentityModel.Tokens.SecurityTokenDescriptor
+        {
+            Issuer = issuer, Audience = "admin", TokenType = "at+jwt", IssuedAt = DateTime.UtcNow, NotBefore = DateTime.UtcNow, Expires = DateTime.UtcNow.AddMinutes(10),
+            Claims = new Dictionary<string, object> { ["sub"] = "admin", ["role"] = "global-admin", ["scope"] = "openhvx.admin" },
+            SigningCredentials = new Microsoft.IdentityModel.Tokens.SigningCredentials(
+                new Microsoft.IdentityModel.Tokens.RsaSecurityKey(legacy) { KeyId = "legacy0001" }, "RS256"),
+        });
 
         await using var upgraded = new TestDevHost(folder.Path);
         using var admin = await upgraded.StartAsync();
 
-        Assert.That(await KeyIdsAsync(upgraded.Url), Is.EqualTo(new[] { "legacy0001" }), "the earlier key still signs");
-        Assert.That(KeyIdOf(admin.DefaultRequestHeaders.Authorization!.Parameter!), Is.EqualTo("legacy0001"));
-        Assert.That(Scalar(database, "SELECT COUNT(*) FROM keys WHERE Use = 'signing'"), Is.EqualTo("0"));
-        Assert.That(Scalar(database, "SELECT Material FROM signing_keys WHERE KeyId = 'legacy0001'"), Does.StartWith("dp1:"));
-        Assert.That(Scalar(database, "SELECT Material FROM keys WHERE Use = 'encryption'"), Does.StartWith("dp1:"));
+        Assert.That(await KeyIdsAsync(upgraded.Url), Does.Not.Contain("legacy0001"), "the exposed key is dropped");
+        Assert.That(KeyIdOf(admin.DefaultRequestHeaders.Authorization!.Parameter!), Is.Not.EqualTo("legacy0001"));
+        using (var forged = Tokens.Client(upgraded.Url, minted))
+            Assert.That((await forged.GetAsync("/api/v1/admin/tenants")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized), "a token minted with it is refused");
+        Assert.That(Scalar(database, "SELECT COUNT(*) FROM keys WHERE Use = 'signing' OR Material NOT LIKE 'dp1:%'"), Is.EqualTo("0"));
+        Assert.That(Scalar(database, "SELECT COUNT(*) FROM signing_keys WHERE Material NOT LIKE 'dp1:%'"), Is.EqualTo("0"));
+        SqliteConnection.ClearAllPools();
+        var fileText = string.Concat(new[] { database, database + "-wal" }.Where(File.Exists).Select(f => System.Text.Encoding.Latin1.GetString(File.ReadAllBytes(f))));
+        Assert.That(fileText, Does.Not.Contain(legacyMaterial[..64]), "the old key's text is gone from the file");
     }
 
     private static readonly Dictionary<string, string?> FastRotation = new()
