@@ -95,17 +95,7 @@ public sealed partial class TaskSubmission(
                 return Accepted(caller, taskId, accepted.Message.Status, accepted.Message.State, accepted.Message.AgentId);
             response.Is(out Response<TaskRejected>? rejected);
             var rejection = rejected!.Message;
-            IDictionary<string, string[]>? errors = null;
-            var error = new TaskError(rejection.Code, rejection.Message, rejection.Details);
-            var (message, details) = caller.IsAdmin ? (error.Message, error.Details) : TenantTaskError.From(error) is { } seen ? (seen.Message, seen.Details) : (error.Message, null);
-            if (rejection.Code == ErrorCodes.Validation && details is { ValueKind: JsonValueKind.Object } d)
-            {
-                errors = JsonSerializer.Deserialize<Dictionary<string, string[]>>(d.GetRawText());
-                details = null;
-            }
-            var problem = Problems.Create(rejection.Code, message, errors, details);
-            problem.Extensions["taskId"] = taskId;
-            return new Answer(problem.Status!.Value, JsonSerializer.Serialize(problem, JsonSerializerOptions.Web), "application/problem+json", null);
+            return Rejected(caller, taskId, new TaskError(rejection.Code, rejection.Message, rejection.Details));
         }
         catch (RequestTimeoutException)
         {
@@ -132,13 +122,33 @@ public sealed partial class TaskSubmission(
             string? Read(string name) => stored.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
             return Accepted(caller, first.TaskId, Read("status") ?? TaskStatuses.Pending, Read("state") ?? "Submitted", Read("agentId")).ToResult();
         }
-        if (first.StatusCode is { } status && first.Response is { } body)
-            return new Answer(status, body, "application/problem+json", null).ToResult();
+        if (first.StatusCode is not null && first.Response is { } body)
+        {
+            // Written again for this caller too: an admin's refusal may hold what a tenant does not see.
+            var stored = JsonDocument.Parse(body).RootElement;
+            var details = stored.TryGetProperty("errors", out var errors) ? errors : stored.TryGetProperty("details", out var d) ? d : (JsonElement?)null;
+            return Rejected(caller, first.TaskId, new TaskError(stored.GetProperty("code").GetString()!, stored.GetProperty("detail").GetString() ?? "", details)).ToResult();
+        }
         var current = await tasks.LoadAsync(first.TaskId, cancellationToken);
         return Accepted(caller, first.TaskId, current?.Status ?? TaskStatuses.Pending, current?.CurrentState ?? "Submitted", current?.AgentId).ToResult();
     }
 
     private static string StatusUrl(Caller caller, Guid taskId) => $"{caller.RoutePrefix}/tasks/{taskId}";
+
+    /// <summary>A refusal as this caller may read it (<see cref="TenantTaskError"/> for tenants); field errors of a validation as <c>errors</c>.</summary>
+    private static Answer Rejected(Caller caller, Guid taskId, TaskError error)
+    {
+        var (message, details) = caller.IsAdmin ? (error.Message, error.Details) : TenantTaskError.From(error) is { } seen ? (seen.Message, seen.Details) : (error.Message, null);
+        IDictionary<string, string[]>? errors = null;
+        if (error.Code == ErrorCodes.Validation && details is { ValueKind: JsonValueKind.Object } fields)
+        {
+            errors = JsonSerializer.Deserialize<Dictionary<string, string[]>>(fields.GetRawText());
+            details = null;
+        }
+        var problem = Problems.Create(error.Code, message, errors, details);
+        problem.Extensions["taskId"] = taskId;
+        return new Answer(problem.Status!.Value, JsonSerializer.Serialize(problem, JsonSerializerOptions.Web), "application/problem+json", null);
+    }
 
     private static Answer Accepted(Caller caller, Guid taskId, string status, string state, string? agentId)
     {

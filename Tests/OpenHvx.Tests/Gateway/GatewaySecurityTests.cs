@@ -316,6 +316,31 @@ public sealed class GatewaySecurityTests : DevHostFixture
     }
 
     [Test]
+    public async Task A_tenant_replaying_an_admins_idempotency_key_of_a_refusal_reads_it_as_a_tenant()
+    {
+        const string body = """{"tenantId":"alpha","action":"vm.create","data":{"name":"replayed-big","cpu":1,"ram":"1TB"}}""";
+        HttpRequestMessage Post(string path, string token)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, DevHost.Url + path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            request.Headers.Add("Idempotency-Key", "shared-refusal-1");
+            return request;
+        }
+        using var http = new HttpClient();
+        var asAdmin = await (await http.SendAsync(Post("/api/v1/admin/tasks", _tokens["admin"]))).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.That(asAdmin.GetProperty("code").GetString(), Is.EqualTo("ERR_NO_ELIGIBLE_AGENT"));
+        Assert.That(asAdmin.TryGetProperty("details", out _), Is.True, "the admin reads the requirement");
+
+        var replay = await http.SendAsync(Post("/api/v1/tenant/tasks", _tokens["alpha-rw"]));
+        var text = await replay.Content.ReadAsStringAsync();
+        Assert.That(replay.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable), text);
+        var asTenant = JsonDocument.Parse(text).RootElement;
+        Assert.That(asTenant.GetProperty("taskId").GetString(), Is.EqualTo(asAdmin.GetProperty("taskId").GetString()), "the same refusal");
+        Assert.That(asTenant.TryGetProperty("details", out _), Is.False);
+        Assert.That(asTenant.GetProperty("detail").GetString(), Is.Not.EqualTo(asAdmin.GetProperty("detail").GetString()).And.Not.Contain("agent"));
+    }
+
+    [Test]
     public async Task A_federated_identity_reaches_the_orchestrator_with_a_token_of_ours_and_stays_in_its_tenant()
     {
         var mapping = new EntraMapping { Tenants = new(StringComparer.OrdinalIgnoreCase) { ["dir-alpha"] = "alpha" } };
