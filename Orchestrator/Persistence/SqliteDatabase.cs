@@ -52,19 +52,27 @@ public sealed class SqliteDatabase
         using var command = connection.CreateCommand();
         command.CommandText = "PRAGMA journal_mode=WAL;" + Schema;
         command.ExecuteNonQuery();
-        AddColumnIfMissing(connection, "tenant_resources", "image_id", "TEXT");
+        if (AddColumnIfMissing(connection, "tenant_resources", "image_id", "TEXT"))
+        {
+            // VMs linked before the column existed: the image their create task used.
+            using var backfill = connection.Command(
+                "UPDATE tenant_resources SET image_id = (SELECT json_extract(document, '$.enrichedData.imageId') FROM tasks WHERE tasks.id = tenant_resources.task_id) " +
+                "WHERE image_id IS NULL AND kind = 'vm'");
+            backfill.ExecuteNonQuery();
+        }
         using var index = connection.Command("CREATE INDEX IF NOT EXISTS ix_resources_image ON tenant_resources(image_id) WHERE image_id IS NOT NULL;");
         index.ExecuteNonQuery();
     }
 
-    /// <summary>Columns added after a table's first release: a file made by an earlier version gets them at start.</summary>
-    private static void AddColumnIfMissing(SqliteConnection connection, string table, string column, string definition)
+    /// <summary>Columns added after a table's first release: a file made by an earlier version gets them at start (true when added now).</summary>
+    private static bool AddColumnIfMissing(SqliteConnection connection, string table, string column, string definition)
     {
         using var columns = connection.Command($"SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = $column").With("$column", column);
         if (Convert.ToInt64(columns.ExecuteScalar()) > 0)
-            return;
+            return false;
         using var add = connection.Command($"ALTER TABLE {table} ADD COLUMN {column} {definition}");
         add.ExecuteNonQuery();
+        return true;
     }
 
     private const string Schema = """

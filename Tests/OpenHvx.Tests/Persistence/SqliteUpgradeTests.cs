@@ -1,0 +1,43 @@
+using Microsoft.Data.Sqlite;
+using OpenHvx.Orchestrator.Persistence;
+using OpenHvx.Tests.Support;
+
+namespace OpenHvx.Tests.Persistence;
+
+/// <summary>A database file of an earlier version gets what was added since, filled in from what it holds.</summary>
+[TestFixture]
+[Category("Integration")]
+public sealed class SqliteUpgradeTests
+{
+    [Test]
+    public void Vms_linked_before_resources_named_their_image_get_the_image_their_create_task_used()
+    {
+        using var folder = new TempFolder("upgrade");
+        var file = folder.File("openhvx.db");
+        _ = new SqliteDatabase(file);
+        using (var connection = new SqliteConnection($"Data Source={file};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            // As an earlier version left it: no image_id, one VM and the task that created it.
+            command.CommandText = """
+                DROP INDEX ix_resources_image;
+                ALTER TABLE tenant_resources DROP COLUMN image_id;
+                INSERT INTO tasks (id, version, current_state, tenant_id, action, status, created_at, updated_at, document)
+                VALUES ('9d1f6a32-0000-0000-0000-000000000001', 1, 'Succeeded', 't1', 'vm.create', 'SUCCESS', 0, 0,
+                        '{"enrichedData":{"name":"web1","imageId":"Rocky-10.20250609"}}');
+                INSERT INTO tenant_resources (id, tenant_id, kind, agent_id, name, task_id, created_at)
+                VALUES ('0f8fad5b-d9cb-469f-a165-70867728950e', 't1', 'vm', 'agent-a', 'web1', '9d1f6a32-0000-0000-0000-000000000001', 0);
+                """;
+            command.ExecuteNonQuery();
+        }
+
+        var upgraded = new SqliteDatabase(file);
+
+        using var read = upgraded.Open();
+        using var query = read.CreateCommand();
+        query.CommandText = "SELECT image_id FROM tenant_resources WHERE id = '0f8fad5b-d9cb-469f-a165-70867728950e'";
+        Assert.That(query.ExecuteScalar(), Is.EqualTo("Rocky-10.20250609"));
+        SqliteConnection.ClearAllPools();
+    }
+}
