@@ -153,7 +153,9 @@ public sealed partial class TaskSubmission(
     private static Answer Accepted(Caller caller, Guid taskId, string status, string state, string? agentId)
     {
         var url = StatusUrl(caller, taskId);
-        var body = JsonSerializer.Serialize(new TaskAcceptedView(taskId, status, state, caller.IsAdmin ? agentId : null, url), JsonSerializerOptions.Web);
+        var body = caller.IsAdmin
+            ? JsonSerializer.Serialize(new TaskAcceptedView(taskId, status, state, agentId, url), JsonSerializerOptions.Web)
+            : JsonSerializer.Serialize(new TenantTaskAcceptedView(taskId, status, state, url), JsonSerializerOptions.Web);
         return new Answer(StatusCodes.Status202Accepted, body, "application/json", url);
     }
 

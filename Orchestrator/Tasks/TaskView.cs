@@ -110,5 +110,8 @@ public sealed record TaskQuotaView(QuotaAmounts? Deltas, string? Hold, DateTimeO
     public static TaskQuotaView From(TaskState task) => new(task.QuotaDeltas, task.QuotaHold, task.QuotaHoldExpiresAt, task.QuotaOverLimit, task.QuotaHoldLapsed);
 }
 
-/// <summary>Body of 202 Accepted.</summary>
+/// <summary>Body of 202 Accepted for an admin.</summary>
 public sealed record TaskAcceptedView(Guid TaskId, string Status, string State, string? AgentId, string StatusUrl);
+
+/// <summary>Body of 202 Accepted for a tenant: no agent.</summary>
+public sealed record TenantTaskAcceptedView(Guid TaskId, string Status, string State, string StatusUrl);
