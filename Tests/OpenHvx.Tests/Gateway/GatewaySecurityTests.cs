@@ -292,17 +292,19 @@ public sealed class GatewaySecurityTests : DevHostFixture
         Assert.That(asAdmin, Does.Contain(TestDevHost.AgentId), "the admin sees the candidates in the placement");
     }
 
+    private HttpRequestMessage WithIdempotencyKey(string path, string token, string body, string key)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, DevHost.Url + path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        request.Headers.Add("Idempotency-Key", key);
+        return request;
+    }
+
     [Test]
     public async Task A_tenant_replaying_an_admins_idempotency_key_gets_the_task_without_its_agent()
     {
         const string body = """{"tenantId":"alpha","action":"vm.create","data":{"name":"replayed","cpu":1,"ram":"1GB"}}""";
-        HttpRequestMessage Post(string path, string token)
-        {
-            var request = new HttpRequestMessage(HttpMethod.Post, DevHost.Url + path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-            request.Headers.Add("Idempotency-Key", "shared-key-1");
-            return request;
-        }
+        HttpRequestMessage Post(string path, string token) => WithIdempotencyKey(path, token, body, "shared-key-1");
         using var http = new HttpClient();
         var first = await (await http.SendAsync(Post("/api/v1/admin/tasks", _tokens["admin"]))).Content.ReadFromJsonAsync<JsonElement>();
         Assert.That(first.GetProperty("agentId").GetString(), Is.EqualTo(TestDevHost.AgentId));
@@ -319,13 +321,7 @@ public sealed class GatewaySecurityTests : DevHostFixture
     public async Task A_tenant_replaying_an_admins_idempotency_key_of_a_refusal_reads_it_as_a_tenant()
     {
         const string body = """{"tenantId":"alpha","action":"vm.create","data":{"name":"replayed-big","cpu":1,"ram":"1TB"}}""";
-        HttpRequestMessage Post(string path, string token)
-        {
-            var request = new HttpRequestMessage(HttpMethod.Post, DevHost.Url + path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-            request.Headers.Add("Idempotency-Key", "shared-refusal-1");
-            return request;
-        }
+        HttpRequestMessage Post(string path, string token) => WithIdempotencyKey(path, token, body, "shared-refusal-1");
         using var http = new HttpClient();
         var asAdmin = await (await http.SendAsync(Post("/api/v1/admin/tasks", _tokens["admin"]))).Content.ReadFromJsonAsync<JsonElement>();
         Assert.That(asAdmin.GetProperty("code").GetString(), Is.EqualTo("ERR_NO_ELIGIBLE_AGENT"));
