@@ -35,6 +35,8 @@ public static class ErrorCodes
     public const string DeadlinePrefix = "ERR_DEADLINE_";
     public const string DispatchFailed = "ERR_DISPATCH_FAILED";
     public const string Internal = "ERR_INTERNAL";
+    /// <summary>A step of the task pipeline failed unexpectedly: the task is refused and nothing it took is kept.</summary>
+    public const string StepFailed = "ERR_STEP_FAILED";
     public const string Unavailable = "ERR_UNAVAILABLE";
 
     // Agent-side codes.

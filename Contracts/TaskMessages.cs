@@ -10,22 +10,6 @@ public sealed record QuotaAmounts(long Cpu, long MemoryMB, long StorageMB, long 
     public static readonly QuotaAmounts Zero = new(0, 0, 0, 0);
 }
 
-/// <summary>API to saga (request/response): a validated envelope to run as a task.</summary>
-public sealed record SubmitTask(
-    Guid TaskId,
-    string TenantId,
-    string Action,
-    TaskTarget? Target,
-    JsonElement Data,
-    string? SubmittedBy,
-    DateTimeOffset SubmittedAt);
-
-/// <summary>Saga to API: the task was persisted and dispatched (or has already finished).</summary>
-public sealed record TaskAccepted(Guid TaskId, string Status, string State, string? AgentId);
-
-/// <summary>Saga to API: the task was rejected before dispatch.</summary>
-public sealed record TaskRejected(Guid TaskId, string Code, string Message, JsonElement? Details);
-
 /// <summary>Published on every transition of a task, for event subscribers.</summary>
 public sealed record TaskStateChanged(
     Guid TaskId,

@@ -16,6 +16,8 @@ using OpenHvx.Orchestrator.Api;
 using OpenHvx.Orchestrator.Images;
 using OpenHvx.Orchestrator.Persistence;
 using OpenHvx.Orchestrator.Persistence.Mongo;
+using OpenHvx.Orchestrator.Persistence.Sqlite;
+using OpenHvx.Orchestrator.Tasks.Pipeline;
 using OpenHvx.Orchestrator.Quotas;
 using OpenHvx.Orchestrator.Resources;
 using OpenHvx.Orchestrator.Security;
@@ -51,7 +53,17 @@ public static class OrchestratorExtensions
         services.AddSingleton<ITaskAction, InventoryRefreshAction>();
         services.AddSingleton<TaskActionCatalog>();
         services.AddSingleton<TaskLifecycle>();
+        services.AddSingleton<QuotaLedger>();
+        services.AddSingleton<ValidateStep>();
+        services.AddSingleton<ElectStep>();
+        services.AddSingleton<EnrichStep>();
+        services.AddSingleton<HoldQuotaStep>();
+        services.AddSingleton<DispatchStep>();
+        services.AddSingleton<TaskPipeline>();
+        services.AddSingleton<RunPipelineActivity>();
         services.TryAddSingleton<IAgentTaskSender, QueueAgentTaskSender>();
+        services.AddSingleton<AgentOutboxRelay>();
+        services.AddHostedService(sp => sp.GetRequiredService<AgentOutboxRelay>());
         services.AddScoped<TaskSubmission>();
         services.AddHostedService<SeedData>();
         services.AddHostedService<TaskDeadlineSweeper>();
@@ -65,7 +77,9 @@ public static class OrchestratorExtensions
     private static void AddSqliteStorage(this IServiceCollection services)
     {
         services.AddSingleton(sp => new SqliteDatabase(sp.GetRequiredService<IOptions<OrchestratorOptions>>().Value.Database));
-        services.AddSingleton<ITaskStore, SqliteTaskSagaStore>();
+        services.AddSingleton<IStoreTransactions>(sp => sp.GetRequiredService<SqliteDatabase>());
+        services.AddSingleton<ITaskStore, SqliteTaskStore>();
+        services.AddSingleton<IAgentOutbox, SqliteAgentOutbox>();
         services.AddSingleton<ITenantStore, SqliteTenantStore>();
         services.AddSingleton<IQuotaStore, SqliteQuotaStore>();
         services.AddSingleton<IAgentStore, SqliteAgentStore>();
@@ -79,6 +93,8 @@ public static class OrchestratorExtensions
     private static void AddMongoStorage(this IServiceCollection services, string url)
     {
         services.AddSingleton(new MongoStorage(url));
+        services.AddSingleton<IStoreTransactions>(sp => sp.GetRequiredService<MongoStorage>());
+        services.AddSingleton<IAgentOutbox, MongoAgentOutbox>();
         services.AddHostedService<MongoSchemaInitializer>();
         services.AddSingleton<ITaskStore, MongoTaskStore>();
         services.AddSingleton<ITenantStore, MongoTenantStore>();
@@ -105,11 +121,6 @@ public static class OrchestratorExtensions
                     TaskSagaRepositoryContextFactory>();
             });
 
-        bus.AddConsumer<ValidateTaskConsumer>();
-        bus.AddConsumer<ElectAgentConsumer>();
-        bus.AddConsumer<EnrichTaskConsumer>();
-        bus.AddConsumer<HoldQuotaConsumer>();
-        bus.AddConsumer<DispatchTaskConsumer>();
         if (!telemetryOnWire)
         {
             bus.AddConsumer<AgentHeartbeatConsumer>();
@@ -181,8 +192,8 @@ internal sealed class SqliteHealthCheck(SqliteDatabase database) : IHealthCheck
     {
         try
         {
-            await using var connection = await database.OpenAsync(cancellationToken);
-            await using var command = connection.Command("SELECT 1");
+            await using var lease = await database.LeaseAsync(cancellationToken);
+            await using var command = lease.Command("SELECT 1");
             await command.ExecuteScalarAsync(cancellationToken);
             return HealthCheckResult.Healthy();
         }

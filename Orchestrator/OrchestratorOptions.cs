@@ -18,8 +18,8 @@ public sealed class OrchestratorOptions
 
     public TaskDeadlines Deadlines { get; set; } = new();
 
-    /// <summary>A task that has not left a pre-dispatch state for this long gets its step sent again (lost messages after a crash).</summary>
-    public TimeSpan StallAfter { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>An agent's task whose send failed is sent again after this long (after a restart, every unanswered one is).</summary>
+    public TimeSpan OutboxRetryAfter { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Quota hold TTL per action; <see cref="DefaultHoldTtl"/> for the others.</summary>
     public Dictionary<string, TimeSpan> HoldTtl { get; set; } = new() { ["vm.create"] = TimeSpan.FromMinutes(30) };

@@ -17,6 +17,9 @@ public sealed class ElectionOptions
 /// </summary>
 public static class AgentElection
 {
+    /// <summary>How many candidates a decision keeps (a task document stays small on an estate of a thousand hosts).</summary>
+    public const int KeptCandidates = 16;
+
     public static ElectionDecision Elect(
         IReadOnlyList<AgentRecord> agents, string action, QuotaAmounts requirement, string? pinnedAgentId, DateTimeOffset now, ElectionOptions options)
     {
@@ -52,13 +55,15 @@ public static class AgentElection
         if (pinnedAgentId is not null && agents.All(a => a.AgentId != pinnedAgentId))
             candidates.Add(new ElectionCandidate(pinnedAgentId, false, 0, "pinned agent is not registered", 0, 0, 0, 0));
 
-        var winner = candidates
-            .Where(c => c.Eligible)
-            .OrderByDescending(c => c.Score)
+        var ranked = candidates
+            .OrderByDescending(c => c.Eligible)
+            .ThenByDescending(c => c.Score)
             .ThenBy(c => c.HeartbeatAgeSeconds)
             .ThenBy(c => c.AgentId, StringComparer.Ordinal)
-            .FirstOrDefault();
-        return new ElectionDecision(winner?.AgentId, requirement, candidates);
+            .Take(KeptCandidates)
+            .ToList();
+        var winner = ranked.FirstOrDefault(c => c.Eligible);
+        return new ElectionDecision(winner?.AgentId, requirement, ranked, candidates.Count);
     }
 
     private static double Score(AgentCapacity capacity, long cpuLeft, long memLeft, long storageLeft, ElectionOptions options)

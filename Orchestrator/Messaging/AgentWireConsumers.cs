@@ -125,11 +125,14 @@ public sealed class TaskEventsForwarder : IConsumer<TaskStateChanged>
 }
 
 /// <summary>Sends a task to its agent: exchange <c>jobs</c>, routing key <c>agent.&lt;agentId&gt;</c>, plain JSON, persistent.</summary>
-public sealed class ExchangeAgentTaskSender(AgentQueueBinder queues) : Tasks.IAgentTaskSender
+public sealed class ExchangeAgentTaskSender(AgentQueueBinder queues, IServiceProvider services) : Tasks.Pipeline.IAgentTaskSender
 {
-    public async Task SendAsync(ConsumeContext context, AgentTask task, CancellationToken cancellationToken)
+    // Resolved when first used: the bus is built from the saga, whose steps send through this.
+    private IBus Bus => field ??= Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<IBus>(services);
+
+    public async Task SendAsync(AgentTask task, CancellationToken cancellationToken)
     {
         await queues.EnsureBoundAsync(task.AgentId, cancellationToken);
-        await PlainJson.SendAsync(context, WireTopology.JobsExchange, "direct", WireTopology.AgentRoutingKey(task.AgentId), task, task.TaskId, cancellationToken);
+        await PlainJson.SendAsync(Bus, WireTopology.JobsExchange, "direct", WireTopology.AgentRoutingKey(task.AgentId), task, task.TaskId, cancellationToken);
     }
 }

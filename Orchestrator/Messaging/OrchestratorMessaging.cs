@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Tasks;
+using OpenHvx.Orchestrator.Tasks.Pipeline;
 
 namespace OpenHvx.Orchestrator.Messaging;
 

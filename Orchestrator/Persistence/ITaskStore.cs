@@ -23,7 +23,4 @@ public interface ITaskStore
 
     /// <summary>Tasks in a non-final state whose deadline has passed.</summary>
     Task<IReadOnlyList<(Guid TaskId, string State, DateTimeOffset DeadlineAt)>> FindExpiredAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken);
-
-    /// <summary>Tasks in a pre-dispatch state that have not changed since <paramref name="before"/>.</summary>
-    Task<IReadOnlyList<(Guid TaskId, string State, DateTimeOffset UpdatedAt)>> FindStalledAsync(DateTimeOffset before, int limit, CancellationToken cancellationToken);
 }

@@ -16,7 +16,7 @@ public static class QuotaEndpoints
     public static RouteGroupBuilder MapAdminQuotaEndpoints(this RouteGroupBuilder admin)
     {
         var quotas = admin.MapGroup("/tenants/{tenantId}/quotas").WithTags("Quotas");
-        quotas.MapGet("", async (string tenantId, IQuotaStore store, CancellationToken ct) =>
+        quotas.MapGet("", async (string tenantId, QuotaLedger store, CancellationToken ct) =>
             await store.GetUsageAsync(tenantId, ct) is { } usage ? Results.Ok(usage) : TenantEndpoints.NotFound(tenantId));
         quotas.MapPatch("", PatchAsync);
         quotas.MapPost("/recount", RecountAsync);
@@ -25,13 +25,13 @@ public static class QuotaEndpoints
 
     public static RouteGroupBuilder MapTenantQuotaEndpoints(this RouteGroupBuilder tenant)
     {
-        tenant.MapGet("/quotas", async (HttpContext http, IQuotaStore store, CancellationToken ct) =>
+        tenant.MapGet("/quotas", async (HttpContext http, QuotaLedger store, CancellationToken ct) =>
             await store.GetUsageAsync(Tasks.Caller.From(http.User).TenantId!, ct) is { } usage ? Results.Ok(usage) : TenantEndpoints.NotFound(Tasks.Caller.From(http.User).TenantId!))
             .WithTags("Quotas");
         return tenant;
     }
 
-    private static async Task<IResult> PatchAsync(string tenantId, HttpContext http, ITenantStore tenants, IQuotaStore quotas)
+    private static async Task<IResult> PatchAsync(string tenantId, HttpContext http, ITenantStore tenants, QuotaLedger quotas)
     {
         if (await tenants.GetAsync(tenantId, http.RequestAborted) is not { } tenant)
             return TenantEndpoints.NotFound(tenantId);
@@ -47,7 +47,7 @@ public static class QuotaEndpoints
     }
 
     /// <summary>Usage recomputed from the tenant's linked resources; the difference is booked as a correction and reported.</summary>
-    private static async Task<IResult> RecountAsync(string tenantId, IQuotaStore quotas, IResourceStore resources, CancellationToken ct)
+    private static async Task<IResult> RecountAsync(string tenantId, QuotaLedger quotas, IResourceStore resources, CancellationToken ct)
     {
         if (await quotas.GetUsageAsync(tenantId, ct) is not { } before)
             return TenantEndpoints.NotFound(tenantId);

@@ -15,7 +15,7 @@ namespace OpenHvx.Orchestrator.Tasks;
 /// </summary>
 public sealed class TaskDeadlineSweeper(
     ITaskStore tasks,
-    IQuotaStore quotas,
+    QuotaLedger quotas,
     IBus bus,
     TimeProvider clock,
     IOptions<OrchestratorOptions> options,
@@ -51,14 +51,6 @@ public sealed class TaskDeadlineSweeper(
                 continue;
             _signalled[key] = now;
             await bus.Publish(new TaskDeadlineExpired(taskId, state, deadlineAt), cancellationToken);
-        }
-        foreach (var (taskId, state, updatedAt) in await tasks.FindStalledAsync(now - options.Value.StallAfter, 500, cancellationToken))
-        {
-            var key = (taskId, "stalled:" + state, updatedAt);
-            if (_signalled.TryGetValue(key, out var at) && now - at < TimeSpan.FromSeconds(10))
-                continue;
-            _signalled[key] = now;
-            await bus.Publish(new TaskStepStalled(taskId, state, updatedAt), cancellationToken);
         }
         foreach (var stale in _signalled.Where(x => now - x.Value > TimeSpan.FromMinutes(1)).Select(x => x.Key).ToList())
             _signalled.Remove(stale);

@@ -5,18 +5,19 @@ using Microsoft.Extensions.Options;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Actions;
 using OpenHvx.Orchestrator.Agents;
-using OpenHvx.Orchestrator.Quotas;
 using OpenHvx.Orchestrator.Resources;
+using OpenHvx.Orchestrator.Tasks.Pipeline;
 
 namespace OpenHvx.Orchestrator.Tasks;
 
 /// <summary>
-/// What the task saga does on its transitions: the timeline, deadlines and status, the answer to
-/// the waiting API request, TaskStateChanged, and the settlement of quota, placement and names.
-/// Every settlement is idempotent, because a saga step may run again after a concurrency retry.
+/// What the task saga does on its transitions: the timeline, deadlines and status, the answer to the waiting API request,
+/// TaskStateChanged, and the settlement of what the pipeline's steps took (<see cref="TaskPipeline"/>), all inside the
+/// message's store transaction. Every settlement is idempotent.
 /// </summary>
 public sealed class TaskLifecycle(
-    IQuotaStore quotas,
+    TaskPipeline pipeline,
+    IAgentOutbox outbox,
     IAgentStore agents,
     IResourceStore resources,
     TaskActionCatalog actions,
@@ -24,6 +25,8 @@ public sealed class TaskLifecycle(
     IOptions<OrchestratorOptions> options,
     ILogger<TaskLifecycle> logger)
 {
+    public const int MaxProgressEntries = 200;
+
     public DateTimeOffset Now => clock.GetUtcNow();
 
     public static string StatusOf(string state, string currentStatus) => state switch
@@ -33,6 +36,18 @@ public sealed class TaskLifecycle(
         nameof(TaskStateMachine.Failed) => TaskStatuses.Failed,
         _ => TaskStatuses.Pending,
     };
+
+    public void Begin(TaskState saga, SubmitTask message, Guid? requestId, Uri? responseAddress)
+    {
+        saga.TenantId = message.TenantId;
+        saga.Action = message.Action;
+        saga.Target = message.Target;
+        saga.Data = message.Data;
+        saga.SubmittedBy = message.SubmittedBy;
+        saga.CreatedAt = Now;
+        saga.RequestId = requestId;
+        saga.ResponseAddress = responseAddress;
+    }
 
     /// <summary>Runs before the saga enters <paramref name="to"/> (its CurrentState is still the old one).</summary>
     public async Task OnEnteringAsync(BehaviorContext<TaskState> context, string to)
@@ -48,9 +63,7 @@ public sealed class TaskLifecycle(
         // Only a step's refusal is a rejection (4xx); anything that fails later was accepted and then failed.
         if (to == nameof(TaskStateMachine.Failed) && saga.Rejected)
             await AnswerRejectedAsync(context);
-        else if (to == nameof(TaskStateMachine.Failed))
-            await AnswerAcceptedAsync(context, to);
-        else if (to is nameof(TaskStateMachine.AwaitingResult) or nameof(TaskStateMachine.Succeeded))
+        else if (to is nameof(TaskStateMachine.Failed) or nameof(TaskStateMachine.AwaitingResult) or nameof(TaskStateMachine.Succeeded))
             await AnswerAcceptedAsync(context, to);
 
         await context.Publish(new TaskStateChanged(saga.CorrelationId, saga.TenantId, saga.Action, from, to, saga.Status, now, saga.Error?.Code));
@@ -60,22 +73,14 @@ public sealed class TaskLifecycle(
     {
         var saga = context.Saga;
         saga.StartedAt ??= context.Message.StartedAt;
+        // The agent has the task: the outbox need not send it again.
+        await outbox.RemoveAsync(saga.CorrelationId, context.CancellationToken);
         if (saga.CurrentState != nameof(TaskStateMachine.AwaitingResult) || saga.Status == TaskStatuses.Running)
             return;
         saga.Status = TaskStatuses.Running;
         saga.UpdatedAt = Now;
         saga.Timeline.Add(new TimelineEntry(saga.CurrentState, saga.Status, saga.UpdatedAt));
         await context.Publish(new TaskStateChanged(saga.CorrelationId, saga.TenantId, saga.Action, saga.CurrentState, saga.CurrentState, saga.Status, saga.UpdatedAt, null));
-    }
-
-    public const int MaxProgressEntries = 200;
-
-    public void MarkRedriven(BehaviorContext<TaskState, TaskStepStalled> context)
-    {
-        var saga = context.Saga;
-        saga.UpdatedAt = Now;
-        saga.Timeline.Add(new TimelineEntry(saga.CurrentState, saga.Status, saga.UpdatedAt, "step sent again after a stall"));
-        logger.LogWarning("Task {TaskId} stalled in {State}; its step is sent again", saga.CorrelationId, saga.CurrentState);
     }
 
     public static void AddProgress(TaskState saga, AgentTaskProgress progress)
@@ -85,53 +90,33 @@ public sealed class TaskLifecycle(
             saga.Progress.RemoveRange(0, saga.Progress.Count - MaxProgressEntries);
     }
 
-    /// <summary>Settles a failed task: releases the quota hold, the placement and a reserved name.</summary>
+    /// <summary>Fails a task: records the error and gives back everything its steps took (hold, placement, lock, name, outbox).</summary>
     public async Task FailAsync(TaskState saga, string code, string message, JsonElement? details, CancellationToken cancellationToken, bool fromAgent = false)
     {
         saga.Error = new TaskError(code, message, details, fromAgent);
         saga.FinishedAt ??= Now;
-        // Unconditionally: the hold may exist although its answer has not reached the saga yet.
-        await quotas.ReleaseAsync(saga.CorrelationId, cancellationToken);
-        if (saga.QuotaHold == QuotaHoldStatuses.Held)
-            saga.QuotaHold = QuotaHoldStatuses.Released;
-        await agents.ReleasePlacementAsync(saga.CorrelationId, cancellationToken);
-        await resources.UnlockAsync(saga.CorrelationId, cancellationToken);
-        if (actions.TryGet(saga.Action, out var action) && action.ClaimedName(saga.Data) is { } name)
-            await resources.ReleaseNameAsync(saga.TenantId, name, saga.CorrelationId, cancellationToken);
+        await pipeline.UndoAllAsync(saga, cancellationToken);
     }
 
-    /// <summary>Releases what a step that answered after the task ended reserved: a hold, a placement, a VM lock, a name.</summary>
-    public async Task SettleStragglerAsync(TaskState saga, CancellationToken cancellationToken)
+    public Task AgentFailedAsync(TaskState saga, AgentTaskResult result, CancellationToken cancellationToken)
     {
-        if (saga.QuotaHold != QuotaHoldStatuses.Committed)
-            await quotas.ReleaseAsync(saga.CorrelationId, cancellationToken);
-        await agents.ReleasePlacementAsync(saga.CorrelationId, cancellationToken);
-        await resources.UnlockAsync(saga.CorrelationId, cancellationToken);
-        if (saga.CurrentState == nameof(TaskStateMachine.Failed) && !saga.LateSuccess
-            && actions.TryGet(saga.Action, out var action) && action.ClaimedName(saga.Data) is { } name)
-            await resources.ReleaseNameAsync(saga.TenantId, name, saga.CorrelationId, cancellationToken);
-        logger.LogInformation("Task {TaskId}: a step answered after the task ended; its reservations were released", saga.CorrelationId);
+        saga.AgentReported = true;
+        saga.StartedAt ??= result.StartedAt;
+        return FailAsync(saga, result.Error?.Code ?? ErrorCodes.ScriptFailed, result.Error?.Message ?? "The agent reported a failure without an error.",
+            result.Error?.Details, cancellationToken, fromAgent: true);
     }
 
-    /// <summary>Settles an agent's success: commits the quota and links what the agent built.</summary>
+    /// <summary>Settles an agent's success: the steps' settlements (quota committed, placement and lock let go) and the action's links.</summary>
     public async Task SucceedAsync(TaskState saga, AgentTaskResult result, bool late, CancellationToken cancellationToken)
     {
         saga.AgentReported = true;
         saga.Result = result.Result;
         saga.StartedAt ??= result.StartedAt;
         saga.FinishedAt = result.FinishedAt;
+        if (late)
+            saga.LateSuccess = true;
 
-        if (saga.QuotaDeltas is { } deltas)
-        {
-            var commit = await quotas.CommitAsync(saga.CorrelationId, saga.TenantId, deltas, cancellationToken);
-            saga.QuotaHold = QuotaHoldStatuses.Committed;
-            saga.QuotaOverLimit = commit.OverLimit;
-            saga.QuotaHoldLapsed = commit.HoldLapsed;
-            if (commit.HoldLapsed)
-                logger.LogWarning("Task {TaskId}: its quota hold had lapsed; charged at commit (over limit: {OverLimit})", saga.CorrelationId, commit.OverLimit);
-        }
-        await agents.ReleasePlacementAsync(saga.CorrelationId, cancellationToken);
-
+        await pipeline.SettleAllAsync(saga, cancellationToken);
         if (actions.TryGet(saga.Action, out var action))
         {
             try
@@ -143,11 +128,9 @@ public sealed class TaskLifecycle(
                 logger.LogError(ex, "Task {TaskId}: the success of {Action} could not be recorded", saga.CorrelationId, saga.Action);
             }
         }
-        await resources.UnlockAsync(saga.CorrelationId, cancellationToken);
 
         if (late)
         {
-            saga.LateSuccess = true;
             saga.UpdatedAt = Now;
             saga.Timeline.Add(new TimelineEntry(saga.CurrentState, saga.Status, saga.UpdatedAt, "late success: quota charged, resource linked"));
             logger.LogWarning("Task {TaskId} succeeded on agent {AgentId} after it had failed ({Code}); charged (over limit: {OverLimit}) and linked",

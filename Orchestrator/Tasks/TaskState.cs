@@ -1,6 +1,7 @@
 using System.Text.Json;
 using MassTransit;
 using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Agents;
 
 namespace OpenHvx.Orchestrator.Tasks;
 
@@ -8,6 +9,8 @@ namespace OpenHvx.Orchestrator.Tasks;
 public sealed class TaskState : SagaStateMachineInstance, ISagaVersion
 {
     public Guid CorrelationId { get; set; }
+    /// <summary>Kept in its own column (field), not in the document: a document read back then compares equal when nothing changed.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public int Version { get; set; }
     public string CurrentState { get; set; } = "Initial";
 

@@ -4,9 +4,9 @@ using OpenHvx.Contracts;
 namespace OpenHvx.Orchestrator.Tasks;
 
 /// <summary>
-/// Endpoint policy of the task saga: retry (optimistic-concurrency conflicts and busy storage),
-/// in-memory outbox (nothing leaves before the saga is saved), and a partitioner on the task id so
-/// that one task's events are applied one at a time.
+/// Endpoint policy of the task saga: retry (busy storage, optimistic-concurrency conflicts between processes), in-memory
+/// outbox (nothing published before the message's transaction commits), and a partitioner on the task id so that one task's
+/// messages are applied one at a time.
 /// </summary>
 public sealed class TaskStateDefinition : SagaDefinition<TaskState>
 {
@@ -22,16 +22,9 @@ public sealed class TaskStateDefinition : SagaDefinition<TaskState>
 
         var partition = endpointConfigurator.CreatePartitioner(Math.Max(8, Environment.ProcessorCount * 4));
         sagaConfigurator.Message<SubmitTask>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
-        sagaConfigurator.Message<TaskValidated>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
-        sagaConfigurator.Message<AgentElected>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
-        sagaConfigurator.Message<TaskEnriched>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
-        sagaConfigurator.Message<QuotaHeld>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
-        sagaConfigurator.Message<TaskDispatched>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
-        sagaConfigurator.Message<TaskStepFailed>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
         sagaConfigurator.Message<AgentTaskStarted>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
         sagaConfigurator.Message<AgentTaskResult>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
         sagaConfigurator.Message<AgentTaskProgress>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
-        sagaConfigurator.Message<TaskStepStalled>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
         sagaConfigurator.Message<TaskDeadlineExpired>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Agents;
 using OpenHvx.Orchestrator.Actions;
 
 namespace OpenHvx.Orchestrator.Tasks;

@@ -6,22 +6,25 @@ using OpenHvx.Orchestrator.Agents;
 
 namespace OpenHvx.Orchestrator.Persistence.Mongo;
 
-/// <summary>The agent registry, inventories and placements in MongoDB; elections are serialized by one guard.</summary>
+/// <summary>
+/// The agent registry, inventories and placements in MongoDB (primitives; the rules are <see cref="AgentElection"/>'s). Every
+/// call joins the running store transaction; elections in transactions are serialized by one guard.
+/// </summary>
 public sealed class MongoAgentStore : IAgentStore
 {
     private readonly MongoStorage _storage;
     private readonly TimeProvider _clock;
-    private readonly IMongoCollection<BsonDocument> _agents;
-    private readonly IMongoCollection<BsonDocument> _placements;
-    private readonly IMongoCollection<BsonDocument> _inventory;
+    private readonly AmbientCollection _agents;
+    private readonly AmbientCollection _placements;
+    private readonly AmbientCollection _inventory;
 
     public MongoAgentStore(MongoStorage storage, TimeProvider clock)
     {
         _storage = storage;
         _clock = clock;
-        _agents = storage.Collection("agents");
-        _placements = storage.Collection("placements");
-        _inventory = storage.Collection("agent_inventory");
+        _agents = storage.Ambient("agents");
+        _placements = storage.Ambient("placements");
+        _inventory = storage.Ambient("agent_inventory");
     }
 
     private static BsonValue Capacity(AgentCapacity? capacity) => capacity is null
@@ -45,51 +48,56 @@ public sealed class MongoAgentStore : IAgentStore
             ["vmCount"] = heartbeat.VmCount,
         };
         var f = Builders<BsonDocument>.Filter;
+        // Only a newer heartbeat replaces the record.
+        var newer = f.And(f.Eq("_id", heartbeat.AgentId), f.Lte("lastHeartbeatAt", receivedAt.UtcDateTime));
+        if (_agents.Session is not null)
+        {
+            // In a transaction a duplicate key would abort it: look first, insert only a new agent.
+            if (await _agents.Find(f.Eq("_id", heartbeat.AgentId)).Limit(1).AnyAsync(cancellationToken))
+                await _agents.ReplaceOneAsync(newer, document, null, cancellationToken);
+            else
+                await _agents.InsertOneAsync(document, cancellationToken);
+            return;
+        }
         try
         {
-            // Only a newer heartbeat replaces the record; an older one finds no match and its insert collides.
-            await _agents.ReplaceOneAsync(f.And(f.Eq("_id", heartbeat.AgentId), f.Lte("lastHeartbeatAt", receivedAt.UtcDateTime)), document,
-                new ReplaceOptions { IsUpsert = true }, cancellationToken);
+            // An older heartbeat finds no match and its upsert collides with the record: nothing to do.
+            await _agents.ReplaceOneAsync(newer, document, new ReplaceOptions { IsUpsert = true }, cancellationToken);
         }
         catch (MongoWriteException ex) when (MongoStorage.IsDuplicate(ex))
         {
         }
     }
 
-    public async Task<IReadOnlyList<AgentRecord>> ListAsync(CancellationToken cancellationToken = default)
-    {
-        using var session = await _storage.Client.StartSessionAsync(cancellationToken: cancellationToken);
-        return await ReadAsync(session, Builders<BsonDocument>.Filter.Empty, null, cancellationToken);
-    }
+    public Task<IReadOnlyList<AgentRecord>> ListAsync(CancellationToken cancellationToken = default)
+        => ReadAsync(Builders<BsonDocument>.Filter.Empty, null, cancellationToken);
 
     public async Task<AgentRecord?> GetAsync(string agentId, CancellationToken cancellationToken = default)
+        => (await ReadAsync(Builders<BsonDocument>.Filter.Eq("_id", agentId), null, cancellationToken)).FirstOrDefault();
+
+    public async Task<AgentPlacement?> GetPlacementAsync(Guid taskId, CancellationToken cancellationToken = default)
     {
-        using var session = await _storage.Client.StartSessionAsync(cancellationToken: cancellationToken);
-        return (await ReadAsync(session, Builders<BsonDocument>.Filter.Eq("_id", agentId), null, cancellationToken)).FirstOrDefault();
+        var d = await _placements.Find(Builders<BsonDocument>.Filter.Eq("_id", taskId.ToString())).FirstOrDefaultAsync(cancellationToken);
+        return d is null ? null : new AgentPlacement(taskId, d["agentId"].AsString, new AgentCapacity(d["cpu"].ToInt64(), d["memoryMB"].ToInt64(), d["storageMB"].ToInt64()));
     }
 
-    public Task<ElectionDecision> ElectAsync(Guid taskId, Func<IReadOnlyList<AgentRecord>, ElectionDecision> elect, CancellationToken cancellationToken = default)
-        => _storage.InTransactionAsync(async (session, token) =>
-        {
-            await _storage.TakeGuardAsync(session, "election", token);
-            var existing = await _placements.Find(session, Builders<BsonDocument>.Filter.Eq("_id", taskId.ToString())).FirstOrDefaultAsync(token);
-            if (existing is not null)
-                return new ElectionDecision(existing["agentId"].AsString, new QuotaAmounts(existing["cpu"].ToInt64(), existing["memoryMB"].ToInt64(), existing["storageMB"].ToInt64(), 0), []);
-            var decision = elect(await ReadAsync(session, Builders<BsonDocument>.Filter.Empty, taskId, token));
-            if (decision.AgentId is not null)
-            {
-                await _placements.InsertOneAsync(session, new BsonDocument
-                {
-                    ["_id"] = taskId.ToString(),
-                    ["agentId"] = decision.AgentId,
-                    ["cpu"] = decision.Requirement.Cpu,
-                    ["memoryMB"] = decision.Requirement.MemoryMB,
-                    ["storageMB"] = decision.Requirement.StorageMB,
-                    ["createdAt"] = _clock.GetUtcNow().UtcDateTime,
-                }, cancellationToken: token);
-            }
-            return decision;
-        }, cancellationToken);
+    /// <summary>
+    /// Inside a transaction, takes the "election" guard first: concurrent elections then conflict and all but one are
+    /// retried, so two of them cannot both count the same free capacity.
+    /// </summary>
+    public async Task<IReadOnlyList<AgentRecord>> ListForElectionAsync(Guid taskId, CancellationToken cancellationToken = default)
+    {
+        if (_storage.Session is { } session)
+            await _storage.TakeGuardAsync(session, "election", cancellationToken);
+        return await ReadAsync(Builders<BsonDocument>.Filter.Empty, taskId, cancellationToken);
+    }
+
+    public Task PlaceAsync(AgentPlacement placement, CancellationToken cancellationToken = default)
+        => _placements.UpdateOneAsync(Builders<BsonDocument>.Filter.Eq("_id", placement.TaskId.ToString()), Builders<BsonDocument>.Update
+                .Set("agentId", placement.AgentId)
+                .Set("cpu", placement.Requirement.Cpu).Set("memoryMB", placement.Requirement.MemoryMB).Set("storageMB", placement.Requirement.StorageMB)
+                .SetOnInsert("createdAt", _clock.GetUtcNow().UtcDateTime),
+            new UpdateOptions { IsUpsert = true }, cancellationToken);
 
     public Task ReleasePlacementAsync(Guid taskId, CancellationToken cancellationToken = default)
         => _placements.DeleteOneAsync(Builders<BsonDocument>.Filter.Eq("_id", taskId.ToString()), cancellationToken);
@@ -109,10 +117,10 @@ public sealed class MongoAgentStore : IAgentStore
         return d is null ? null : (JsonDocument.Parse(d["inventory"].AsString).RootElement.Clone(), new DateTimeOffset(d["receivedAt"].ToUniversalTime()));
     }
 
-    private async Task<IReadOnlyList<AgentRecord>> ReadAsync(IClientSessionHandle session, FilterDefinition<BsonDocument> filter, Guid? excludeTask, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<AgentRecord>> ReadAsync(FilterDefinition<BsonDocument> filter, Guid? excludeTask, CancellationToken cancellationToken)
     {
-        var agents = await _agents.Find(session, filter).Sort(Builders<BsonDocument>.Sort.Ascending("_id")).ToListAsync(cancellationToken);
-        var placements = await _placements.Find(session, excludeTask is { } id ? Builders<BsonDocument>.Filter.Ne("_id", id.ToString()) : Builders<BsonDocument>.Filter.Empty)
+        var agents = await _agents.Find(filter).Sort(Builders<BsonDocument>.Sort.Ascending("_id")).ToListAsync(cancellationToken);
+        var placements = await _placements.Find(excludeTask is { } id ? Builders<BsonDocument>.Filter.Ne("_id", id.ToString()) : Builders<BsonDocument>.Filter.Empty)
             .ToListAsync(cancellationToken);
         var inFlight = placements.GroupBy(p => p["agentId"].AsString).ToDictionary(g => g.Key,
             g => new AgentCapacity(g.Sum(p => p["cpu"].ToInt64()), g.Sum(p => p["memoryMB"].ToInt64()), g.Sum(p => p["storageMB"].ToInt64())));

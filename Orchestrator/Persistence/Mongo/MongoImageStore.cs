@@ -7,12 +7,12 @@ namespace OpenHvx.Orchestrator.Persistence.Mongo;
 public sealed class MongoImageStore : IImageStore
 {
     private readonly MongoStorage _storage;
-    private readonly IMongoCollection<BsonDocument> _images;
+    private readonly AmbientCollection _images;
 
     public MongoImageStore(MongoStorage storage)
     {
         _storage = storage;
-        _images = storage.Collection("images");
+        _images = storage.Ambient("images");
     }
 
     private static Image FromBson(BsonDocument d) => new(d["_id"].AsString, d["name"].AsString, d["version"].AsString, d["file"].AsString,
@@ -41,18 +41,21 @@ public sealed class MongoImageStore : IImageStore
 
     public async Task<bool> TryAddAsync(Image image, CancellationToken cancellationToken = default)
     {
+        var joined = _storage.Session is not null;
         try
         {
-            await _storage.InTransactionAsync(async (session, token) =>
+            // In the transaction, the insert looks first (a duplicate key would abort the transaction).
+            return await _storage.InTransactionAsync(async (session, token) =>
             {
-                await _images.InsertOneAsync(session, ToBson(image), cancellationToken: token);
-                await ClearOtherDefaultsAsync(session, image, token);
+                if (!await _images.TryInsertAsync(ToBson(image), token))
+                    return false;
+                await ClearOtherDefaultsAsync(image, token);
                 return true;
             }, cancellationToken);
-            return true;
         }
-        catch (MongoWriteException ex) when (MongoStorage.IsDuplicate(ex))
+        catch (MongoWriteException ex) when (!joined && MongoStorage.IsDuplicate(ex))
         {
+            // A concurrent add of the same id: its own transaction, aborted, nothing written.
             return false;
         }
     }
@@ -60,9 +63,9 @@ public sealed class MongoImageStore : IImageStore
     public Task<bool> ReplaceAsync(Image image, CancellationToken cancellationToken = default)
         => _storage.InTransactionAsync(async (session, token) =>
         {
-            var result = await _images.ReplaceOneAsync(session, Builders<BsonDocument>.Filter.Eq("_id", image.ImageId), ToBson(image),
+            var result = await _images.ReplaceOneAsync(Builders<BsonDocument>.Filter.Eq("_id", image.ImageId), ToBson(image),
                 new ReplaceOptions { IsUpsert = true }, token);
-            await ClearOtherDefaultsAsync(session, image, token);
+            await ClearOtherDefaultsAsync(image, token);
             return result.MatchedCount > 0;
         }, cancellationToken);
 
@@ -70,10 +73,10 @@ public sealed class MongoImageStore : IImageStore
         => (await _images.DeleteOneAsync(Builders<BsonDocument>.Filter.Eq("_id", imageId), cancellationToken)).DeletedCount == 1;
 
     /// <summary>One default at a time: a default image written in the same transaction takes the flag from the others.</summary>
-    private Task ClearOtherDefaultsAsync(IClientSessionHandle session, Image image, CancellationToken cancellationToken)
+    private Task ClearOtherDefaultsAsync(Image image, CancellationToken cancellationToken)
         => image.IsDefault
-            ? _images.UpdateManyAsync(session, Builders<BsonDocument>.Filter.And(Builders<BsonDocument>.Filter.Eq("isDefault", true), Builders<BsonDocument>.Filter.Ne("_id", image.ImageId)),
-                Builders<BsonDocument>.Update.Set("isDefault", false), cancellationToken: cancellationToken)
+            ? _images.UpdateManyAsync(Builders<BsonDocument>.Filter.And(Builders<BsonDocument>.Filter.Eq("isDefault", true), Builders<BsonDocument>.Filter.Ne("_id", image.ImageId)),
+                Builders<BsonDocument>.Update.Set("isDefault", false), cancellationToken)
             : Task.CompletedTask;
 
     private static BsonDocument ToBson(Image image) => new()

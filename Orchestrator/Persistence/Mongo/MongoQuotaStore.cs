@@ -7,136 +7,132 @@ using OpenHvx.Orchestrator.Tasks;
 namespace OpenHvx.Orchestrator.Persistence.Mongo;
 
 /// <summary>
-/// Quota holds in MongoDB: one document per task (held, committed, released, expired), usage the sum
-/// of committed ones. A hold reads usage and inserts itself in one transaction guarded per tenant,
-/// so concurrent holds of one tenant are serialized and never overbook.
+/// The quota ledger (<c>quota_holds</c>: one document per task or correction) and its per-tenant counters
+/// (<c>quota_usage</c>: <c>{ _id: tenantId, used: {…}, held: {…} }</c>, changed with <c>$inc</c>). Primitives only: the
+/// rules are <see cref="QuotaLedger"/>'s. Every call joins the running store transaction; two transactions that change
+/// the same tenant's counters conflict on its counters document, so one of them is retried and holds of one tenant are
+/// serialized.
 /// </summary>
 public sealed class MongoQuotaStore : IQuotaStore
 {
-    private readonly MongoStorage _storage;
-    private readonly TimeProvider _clock;
-    private readonly IMongoCollection<BsonDocument> _holds;
-    private readonly IMongoCollection<BsonDocument> _tenants;
+    public const string LedgerCollection = "quota_holds";
+    public const string CountersCollection = "quota_usage";
 
-    public MongoQuotaStore(MongoStorage storage, TimeProvider clock)
+    private readonly AmbientCollection _holds;
+    private readonly AmbientCollection _usage;
+
+    public MongoQuotaStore(MongoStorage storage)
     {
-        _storage = storage;
-        _clock = clock;
-        _holds = storage.Collection("quota_holds");
-        _tenants = storage.Collection("tenants");
+        _holds = storage.Ambient(LedgerCollection);
+        _usage = storage.Ambient(CountersCollection);
     }
 
-    private static FilterDefinition<BsonDocument> Id(Guid taskId) => Builders<BsonDocument>.Filter.Eq("_id", taskId.ToString());
+    private static FilterDefinitionBuilder<BsonDocument> F => Builders<BsonDocument>.Filter;
 
-    public Task<HoldOutcome> TryHoldAsync(Guid taskId, string tenantId, string? agentId, QuotaAmounts deltas, TimeSpan ttl, CancellationToken cancellationToken = default)
-        => _storage.InTransactionAsync(async (session, token) =>
-        {
-            var now = _clock.GetUtcNow();
-            await _storage.TakeGuardAsync(session, "quota:" + tenantId, token);
-            var existing = await _holds.Find(session, Id(taskId)).FirstOrDefaultAsync(token);
-            if (existing is not null)
-                return new HoldOutcome(true, new DateTimeOffset(existing["expiresAt"].ToUniversalTime()), []);
-            var (limits, used, held) = await ReadAsync(session, tenantId, now, token);
-            if (limits is null)
-                return new HoldOutcome(false, now, [new QuotaExcess("tenant", 0, 0, 0, 0)]);
-            var exceeded = QuotaRules.Exceeded(limits, used, held, deltas).ToList();
-            if (exceeded.Count > 0)
-                return new HoldOutcome(false, now, exceeded);
-            var expiresAt = now + ttl;
-            var hold = MongoStorage.Amounts(deltas);
-            hold["_id"] = taskId.ToString();
-            hold["tenantId"] = tenantId;
-            hold["agentId"] = agentId is null ? BsonNull.Value : agentId;
-            hold["status"] = QuotaHoldStatuses.Held;
-            hold["overLimit"] = false;
-            hold["createdAt"] = now.UtcDateTime;
-            hold["expiresAt"] = expiresAt.UtcDateTime;
-            await _holds.InsertOneAsync(session, hold, cancellationToken: token);
-            return new HoldOutcome(true, expiresAt, []);
-        }, cancellationToken);
+    public async Task<QuotaLedgerEntry?> GetEntryAsync(string key, CancellationToken cancellationToken)
+    {
+        var document = await _holds.Find(F.Eq("_id", key)).FirstOrDefaultAsync(cancellationToken);
+        return document is null ? null : FromBson(document);
+    }
 
-    public Task<CommitOutcome> CommitAsync(Guid taskId, string tenantId, QuotaAmounts deltas, CancellationToken cancellationToken = default)
-        => _storage.InTransactionAsync(async (session, token) =>
+    public async Task<QuotaCounters> GetCountersAsync(string tenantId, CancellationToken cancellationToken)
+    {
+        var document = await _usage.Find(F.Eq("_id", tenantId)).FirstOrDefaultAsync(cancellationToken);
+        if (document is null)
+            return QuotaCounters.Zero;
+        return new QuotaCounters(
+            MongoStorage.Amounts(document.GetValue("used", BsonNull.Value)),
+            MongoStorage.Amounts(document.GetValue("held", BsonNull.Value)));
+    }
+
+    public async Task<IReadOnlyList<QuotaLedgerEntry>> FindLapsedAsync(string? tenantId, DateTimeOffset now, int limit, CancellationToken cancellationToken)
+    {
+        var documents = await _holds.Find(Lapsed(tenantId, now)).Sort(Builders<BsonDocument>.Sort.Ascending("expiresAt"))
+            .Limit(limit).ToListAsync(cancellationToken);
+        return documents.Select(FromBson).ToList();
+    }
+
+    /// <summary>Entries still held whose TTL has passed, of one tenant or of all (indexes tenant_status_expiry and status_expiry).</summary>
+    internal static FilterDefinition<BsonDocument> Lapsed(string? tenantId, DateTimeOffset now)
+    {
+        var lapsed = F.And(F.Eq("status", QuotaHoldStatuses.Held), F.Lte("expiresAt", now.UtcDateTime));
+        return tenantId is null ? lapsed : F.And(F.Eq("tenantId", tenantId), lapsed);
+    }
+
+    public Task<bool> TryInsertAsync(QuotaLedgerEntry entry, CancellationToken cancellationToken)
+        => _holds.TryInsertAsync(ToBson(entry), cancellationToken);
+
+    public async Task<bool> TrySettleAsync(string key, string expectedStatus, string status, QuotaAmounts amounts, bool overLimit, bool holdLapsed,
+        DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        var update = Builders<BsonDocument>.Update
+            .Set("status", status)
+            .Set("cpu", amounts.Cpu).Set("memoryMB", amounts.MemoryMB).Set("storageMB", amounts.StorageMB).Set("vmCount", amounts.VmCount)
+            .Set("overLimit", overLimit).Set("holdLapsed", holdLapsed).Set("settledAt", at.UtcDateTime);
+        var result = await _holds.UpdateOneAsync(F.And(F.Eq("_id", key), F.Eq("status", expectedStatus)), update, null, cancellationToken);
+        return result.MatchedCount == 1;
+    }
+
+    public Task AddToCountersAsync(string tenantId, QuotaAmounts used, QuotaAmounts held, CancellationToken cancellationToken)
+        => _usage.UpdateOneAsync(F.Eq("_id", tenantId), Builders<BsonDocument>.Update
+                .Inc("used.cpu", used.Cpu).Inc("used.memoryMB", used.MemoryMB).Inc("used.storageMB", used.StorageMB).Inc("used.vmCount", used.VmCount)
+                .Inc("held.cpu", held.Cpu).Inc("held.memoryMB", held.MemoryMB).Inc("held.storageMB", held.StorageMB).Inc("held.vmCount", held.VmCount),
+            new UpdateOptions { IsUpsert = true }, cancellationToken);
+
+    internal static BsonDocument ToBson(QuotaLedgerEntry entry)
+    {
+        var document = MongoStorage.Amounts(entry.Amounts);
+        document["_id"] = entry.Key;
+        document["tenantId"] = entry.TenantId;
+        document["agentId"] = entry.AgentId is null ? BsonNull.Value : entry.AgentId;
+        document["status"] = entry.Status;
+        document["overLimit"] = entry.OverLimit;
+        document["holdLapsed"] = entry.HoldLapsed;
+        document["createdAt"] = entry.CreatedAt.UtcDateTime;
+        document["expiresAt"] = entry.ExpiresAt.UtcDateTime;
+        document["settledAt"] = entry.Status == QuotaHoldStatuses.Held ? BsonNull.Value : entry.CreatedAt.UtcDateTime;
+        return document;
+    }
+
+    /// <summary>An entry; fields missing from documents written by earlier versions (agentId, holdLapsed) read as null / false.</summary>
+    internal static QuotaLedgerEntry FromBson(BsonDocument d) => new(
+        d["_id"].AsString, d["tenantId"].AsString, MongoStorage.String(d, "agentId"), MongoStorage.Amounts(d), d["status"].AsString,
+        new DateTimeOffset(d["createdAt"].ToUniversalTime()), new DateTimeOffset(d["expiresAt"].ToUniversalTime()),
+        MongoStorage.Bool(d, "overLimit"), MongoStorage.Bool(d, "holdLapsed"));
+
+    /// <summary>
+    /// Counters for a database from before them: when <c>quota_usage</c> is empty and the ledger is not, each tenant's
+    /// counters become the sums of its ledger (committed → used, held → held; a held entry past its TTL still counts until
+    /// it is marked expired, which takes it off). One transaction, so it runs once even when two instances start together.
+    /// </summary>
+    public static Task BuildCountersAsync(MongoStorage storage, CancellationToken cancellationToken)
+        => storage.InTransactionAsync(async (session, token) =>
         {
-            var now = _clock.GetUtcNow();
-            await _storage.TakeGuardAsync(session, "quota:" + tenantId, token);
-            var existing = await _holds.Find(session, Id(taskId)).FirstOrDefaultAsync(token);
-            var status = existing?["status"].AsString;
-            if (status == QuotaHoldStatuses.Held && existing!["expiresAt"].ToUniversalTime() <= now.UtcDateTime)
-                status = QuotaHoldStatuses.Expired;
-            if (status == QuotaHoldStatuses.Committed)
-                return new CommitOutcome(true, false);
-            var overLimit = false;
-            if (status != QuotaHoldStatuses.Held)
+            var usage = storage.Collection(CountersCollection);
+            if (await usage.Find(session, F.Empty).Limit(1).AnyAsync(token))
+                return false;
+            var holds = storage.Collection(LedgerCollection);
+            if (!await holds.Find(session, F.Empty).Limit(1).AnyAsync(token))
+                return false;
+            BsonDocument Sum(string status, string field)
+                => new("$sum", new BsonDocument("$cond", new BsonArray { new BsonDocument("$eq", new BsonArray { "$status", status }), "$" + field, 0 }));
+            var group = new BsonDocument("_id", "$tenantId");
+            foreach (var name in QuotaRules.Names)
             {
-                var (limits, used, held) = await ReadAsync(session, tenantId, now, token);
-                overLimit = limits is not null && QuotaRules.Exceeded(limits, used, held, deltas).Any();
+                group["used_" + name] = Sum(QuotaHoldStatuses.Committed, name);
+                group["held_" + name] = Sum(QuotaHoldStatuses.Held, name);
             }
-            var update = Builders<BsonDocument>.Update
-                .Set("status", QuotaHoldStatuses.Committed).Set("overLimit", overLimit).Set("settledAt", now.UtcDateTime)
-                .Set("cpu", deltas.Cpu).Set("memoryMB", deltas.MemoryMB).Set("storageMB", deltas.StorageMB).Set("vmCount", deltas.VmCount)
-                .SetOnInsert("tenantId", tenantId).SetOnInsert("createdAt", now.UtcDateTime).SetOnInsert("expiresAt", now.UtcDateTime);
-            await _holds.UpdateOneAsync(session, Id(taskId), update, new UpdateOptions { IsUpsert = true }, token);
-            return new CommitOutcome(true, overLimit, status != QuotaHoldStatuses.Held);
+            var pipeline = PipelineDefinition<BsonDocument, BsonDocument>.Create(
+                new BsonDocument("$match", new BsonDocument("status", new BsonDocument("$in", new BsonArray { QuotaHoldStatuses.Committed, QuotaHoldStatuses.Held }))),
+                new BsonDocument("$group", group));
+            var sums = await (await holds.AggregateAsync(session, pipeline, cancellationToken: token)).ToListAsync(token);
+            var counters = sums.Select(s =>
+            {
+                BsonDocument Part(string prefix) => new(QuotaRules.Names.Select(n => new BsonElement(n, s[prefix + n].ToInt64())));
+                return new BsonDocument { ["_id"] = s["_id"], ["used"] = Part("used_"), ["held"] = Part("held_") };
+            }).ToList();
+            if (counters.Count > 0)
+                await usage.InsertManyAsync(session, counters, cancellationToken: token);
+            return true;
         }, cancellationToken);
-
-    public Task ReleaseAsync(Guid taskId, CancellationToken cancellationToken = default)
-        => _holds.UpdateOneAsync(Builders<BsonDocument>.Filter.And(Id(taskId), Builders<BsonDocument>.Filter.Eq("status", QuotaHoldStatuses.Held)),
-            Builders<BsonDocument>.Update.Set("status", QuotaHoldStatuses.Released).Set("settledAt", _clock.GetUtcNow().UtcDateTime), cancellationToken: cancellationToken);
-
-    public async Task<int> ExpireAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
-        => (int)(await _holds.UpdateManyAsync(
-            Builders<BsonDocument>.Filter.And(Builders<BsonDocument>.Filter.Eq("status", QuotaHoldStatuses.Held), Builders<BsonDocument>.Filter.Lte("expiresAt", now.UtcDateTime)),
-            Builders<BsonDocument>.Update.Set("status", QuotaHoldStatuses.Expired).Set("settledAt", now.UtcDateTime), cancellationToken: cancellationToken)).ModifiedCount;
-
-    public async Task<QuotaUsage?> GetUsageAsync(string tenantId, CancellationToken cancellationToken = default)
-    {
-        using var session = await _storage.Client.StartSessionAsync(cancellationToken: cancellationToken);
-        var (limits, used, held) = await ReadAsync(session, tenantId, _clock.GetUtcNow(), cancellationToken);
-        if (limits is null)
-            return null;
-        return new QuotaUsage(
-            new QuotaLine(limits.Cpu, used.Cpu, held.Cpu), new QuotaLine(limits.MemoryMB, used.MemoryMB, held.MemoryMB),
-            new QuotaLine(limits.StorageMB, used.StorageMB, held.StorageMB), new QuotaLine(limits.VmCount, used.VmCount, held.VmCount));
-    }
-
-    public async Task AdjustAsync(string tenantId, QuotaAmounts delta, CancellationToken cancellationToken = default)
-    {
-        var now = _clock.GetUtcNow().UtcDateTime;
-        var row = MongoStorage.Amounts(delta);
-        row["_id"] = "adjust-" + Guid.NewGuid().ToString("N");
-        row["tenantId"] = tenantId;
-        row["status"] = QuotaHoldStatuses.Committed;
-        row["overLimit"] = false;
-        row["createdAt"] = now;
-        row["expiresAt"] = now;
-        row["settledAt"] = now;
-        await _holds.InsertOneAsync(row, cancellationToken: cancellationToken);
-    }
-
-    /// <summary>The usage filter of one tenant: committed rows, and held rows still within their TTL.</summary>
-    internal static FilterDefinition<BsonDocument> LiveRows(string tenantId, DateTimeOffset now)
-    {
-        var f = Builders<BsonDocument>.Filter;
-        return f.And(f.Eq("tenantId", tenantId), f.Or(
-            f.Eq("status", QuotaHoldStatuses.Committed),
-            f.And(f.Eq("status", QuotaHoldStatuses.Held), f.Gt("expiresAt", now.UtcDateTime))));
-    }
-
-    private async Task<(QuotaAmounts? Limits, QuotaAmounts Used, QuotaAmounts Held)> ReadAsync(IClientSessionHandle session, string tenantId, DateTimeOffset now, CancellationToken cancellationToken)
-    {
-        var tenant = await _tenants.Find(session, Builders<BsonDocument>.Filter.Eq("_id", tenantId)).FirstOrDefaultAsync(cancellationToken);
-        if (tenant is null)
-            return (null, QuotaAmounts.Zero, QuotaAmounts.Zero);
-        long[] used = new long[4], held = new long[4];
-        var rows = await _holds.Find(session, LiveRows(tenantId, now)).ToListAsync(cancellationToken);
-        foreach (var row in rows)
-        {
-            var target = row["status"].AsString == QuotaHoldStatuses.Committed ? used : held;
-            for (var i = 0; i < 4; i++)
-                target[i] += row[QuotaRules.Names[i]].ToInt64();
-        }
-        return (MongoStorage.Amounts(tenant["limits"]), new QuotaAmounts(used[0], used[1], used[2], used[3]), new QuotaAmounts(held[0], held[1], held[2], held[3]));
-    }
-
 }

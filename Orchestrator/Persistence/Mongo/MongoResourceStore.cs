@@ -8,15 +8,15 @@ namespace OpenHvx.Orchestrator.Persistence.Mongo;
 /// <summary>Tenant resources, VM names (unique per tenant, case-insensitive) and single-flight VM locks in MongoDB.</summary>
 public sealed class MongoResourceStore : IResourceStore
 {
-    private readonly IMongoCollection<BsonDocument> _resources;
-    private readonly IMongoCollection<BsonDocument> _names;
-    private readonly IMongoCollection<BsonDocument> _locks;
+    private readonly AmbientCollection _resources;
+    private readonly AmbientCollection _names;
+    private readonly AmbientCollection _locks;
 
     public MongoResourceStore(MongoStorage storage)
     {
-        _resources = storage.Collection("tenant_resources");
-        _names = storage.Collection("vm_names");
-        _locks = storage.Collection("vm_locks");
+        _resources = storage.Ambient("tenant_resources");
+        _names = storage.Ambient("vm_names");
+        _locks = storage.Ambient("vm_locks");
     }
 
     internal static string NameId(string tenantId, string name) => tenantId + "/" + name.ToLowerInvariant();
@@ -31,30 +31,25 @@ public sealed class MongoResourceStore : IResourceStore
 
     public async Task LinkAsync(TenantResource resource, CancellationToken cancellationToken = default)
     {
-        try
+        // Linked once: a second link of the same resource (a redelivered result) changes nothing.
+        await _resources.TryInsertAsync(new BsonDocument
         {
-            await _resources.InsertOneAsync(new BsonDocument
-            {
-                ["_id"] = resource.ResourceId,
-                ["tenantId"] = resource.TenantId,
-                ["kind"] = resource.Kind,
-                ["agentId"] = resource.AgentId,
-                ["name"] = resource.Name,
-                ["taskId"] = resource.TaskId.ToString(),
-                ["late"] = resource.Late,
-                ["charge"] = resource.Charge is null ? BsonNull.Value : MongoStorage.Amounts(resource.Charge),
-                ["createdAt"] = resource.CreatedAt.UtcDateTime,
-                ["imageId"] = resource.ImageId is null ? BsonNull.Value : resource.ImageId,
-            }, cancellationToken: cancellationToken);
-        }
-        catch (MongoWriteException ex) when (MongoStorage.IsDuplicate(ex))
-        {
-        }
+            ["_id"] = resource.ResourceId,
+            ["tenantId"] = resource.TenantId,
+            ["kind"] = resource.Kind,
+            ["agentId"] = resource.AgentId,
+            ["name"] = resource.Name,
+            ["taskId"] = resource.TaskId.ToString(),
+            ["late"] = resource.Late,
+            ["charge"] = resource.Charge is null ? BsonNull.Value : MongoStorage.Amounts(resource.Charge),
+            ["createdAt"] = resource.CreatedAt.UtcDateTime,
+            ["imageId"] = resource.ImageId is null ? BsonNull.Value : resource.ImageId,
+        }, cancellationToken);
         await TryReserveNameAsync(resource.TenantId, resource.Name, resource.TaskId, cancellationToken);
     }
 
     public async Task<int> CountBuiltFromAsync(string imageId, CancellationToken cancellationToken = default)
-        => (int)await _resources.CountDocumentsAsync(Builders<BsonDocument>.Filter.Eq("imageId", imageId), cancellationToken: cancellationToken);
+        => (int)await _resources.CountDocumentsAsync(Builders<BsonDocument>.Filter.Eq("imageId", imageId), cancellationToken);
 
     public async Task<IReadOnlyList<TenantResource>> ListAsync(string tenantId, CancellationToken cancellationToken = default)
         => (await _resources.Find(Builders<BsonDocument>.Filter.Eq("tenantId", tenantId)).Sort(Builders<BsonDocument>.Sort.Ascending("createdAt"))
@@ -84,7 +79,7 @@ public sealed class MongoResourceStore : IResourceStore
     {
         await _resources.UpdateOneAsync(Owned(resource.TenantId, resource.ResourceId), Builders<BsonDocument>.Update
             .Set("name", resource.Name)
-            .Set<BsonDocument, BsonValue>("charge", resource.Charge is null ? BsonNull.Value : MongoStorage.Amounts(resource.Charge)), cancellationToken: cancellationToken);
+            .Set<BsonDocument, BsonValue>("charge", resource.Charge is null ? BsonNull.Value : MongoStorage.Amounts(resource.Charge)), null, cancellationToken);
         if (!string.Equals(previousName, resource.Name, StringComparison.OrdinalIgnoreCase))
             await _names.DeleteOneAsync(Builders<BsonDocument>.Filter.Eq("_id", NameId(resource.TenantId, previousName)), cancellationToken);
     }
@@ -95,14 +90,26 @@ public sealed class MongoResourceStore : IResourceStore
     public Task UnlockAsync(Guid taskId, CancellationToken cancellationToken = default)
         => _locks.DeleteManyAsync(Builders<BsonDocument>.Filter.Eq("taskId", taskId.ToString()), cancellationToken);
 
-    /// <summary>Inserts a claim document; true when this task holds it (now or already).</summary>
-    private static async Task<bool> TryClaimAsync(IMongoCollection<BsonDocument> collection, string id, Guid taskId, BsonDocument extra, CancellationToken cancellationToken)
+    /// <summary>
+    /// Claims a document for a task; true when this task holds it (now or already). Outside a transaction: insert and, on
+    /// a duplicate key, read the holder. Inside one a write error would abort the whole transaction, so it reads the holder
+    /// first and inserts only when there is none (a concurrent claim then fails the transaction, which is retried whole).
+    /// </summary>
+    private static async Task<bool> TryClaimAsync(AmbientCollection collection, string id, Guid taskId, BsonDocument extra, CancellationToken cancellationToken)
     {
         var document = new BsonDocument { ["_id"] = id, ["taskId"] = taskId.ToString(), ["createdAt"] = DateTime.UtcNow };
         document.AddRange(extra);
+        if (collection.Session is not null)
+        {
+            var holder = await collection.Find(Builders<BsonDocument>.Filter.Eq("_id", id)).FirstOrDefaultAsync(cancellationToken);
+            if (holder is not null)
+                return holder["taskId"].AsString == taskId.ToString();
+            await collection.InsertOneAsync(document, cancellationToken);
+            return true;
+        }
         try
         {
-            await collection.InsertOneAsync(document, cancellationToken: cancellationToken);
+            await collection.InsertOneAsync(document, cancellationToken);
             return true;
         }
         catch (MongoWriteException ex) when (MongoStorage.IsDuplicate(ex))

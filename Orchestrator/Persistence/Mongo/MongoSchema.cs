@@ -4,7 +4,7 @@ using Microsoft.Extensions.Hosting;
 
 namespace OpenHvx.Orchestrator.Persistence.Mongo;
 
-/// <summary>Every index the MongoDB adapters' queries need, created at start-up (idempotent).</summary>
+/// <summary>Every index the MongoDB adapters' queries need, and the data a new version needs, made at start-up (idempotent).</summary>
 public static class MongoSchema
 {
     private static IndexKeysDefinitionBuilder<BsonDocument> Keys => Builders<BsonDocument>.IndexKeys;
@@ -14,17 +14,25 @@ public static class MongoSchema
     public static IReadOnlyDictionary<string, CreateIndexModel<BsonDocument>[]> Indexes { get; } = new Dictionary<string, CreateIndexModel<BsonDocument>[]>
     {
         [TaskDocumentMapping.Collection] = TaskDocumentMapping.Indexes().ToArray(),
-        ["quota_holds"] = [Index(Keys.Ascending("tenantId").Ascending("status"), "tenant_status"), Index(Keys.Ascending("status").Ascending("expiresAt"), "status_expiry")],
+        // A database from before may also have "tenant_status" (tenantId, status): a prefix of tenant_status_expiry, harmless.
+        [MongoQuotaStore.LedgerCollection] =
+        [
+            Index(Keys.Ascending("tenantId").Ascending("status").Ascending("expiresAt"), "tenant_status_expiry"),
+            Index(Keys.Ascending("status").Ascending("expiresAt"), "status_expiry"),
+        ],
+        [MongoAgentOutbox.Collection] = [Index(Keys.Ascending("createdAt"), "created")],
         ["placements"] = [Index(Keys.Ascending("agentId"), "agent")],
         ["images"] = [Index(Keys.Ascending("name").Descending("publishedAt"), "name_published")],
         ["tenant_resources"] = [Index(Keys.Ascending("tenantId").Ascending("createdAt"), "tenant_created"), Index(Keys.Ascending("imageId"), "image")],
         ["vm_locks"] = [Index(Keys.Ascending("taskId"), "task")],
     };
 
+    /// <summary>Creates the indexes, then the quota counters of a database from before them (once).</summary>
     public static async Task EnsureAsync(MongoStorage storage, CancellationToken cancellationToken)
     {
         foreach (var (collection, indexes) in Indexes)
             await storage.Collection(collection).Indexes.CreateManyAsync(indexes, cancellationToken);
+        await MongoQuotaStore.BuildCountersAsync(storage, cancellationToken);
     }
 }
 

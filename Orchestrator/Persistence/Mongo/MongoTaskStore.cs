@@ -1,6 +1,7 @@
 using System.Text.Json;
 using MongoDB.Bson;
 using MongoDB.Driver;
+using OpenHvx.Orchestrator.Persistence.Sqlite;
 using OpenHvx.Orchestrator.Tasks;
 
 namespace OpenHvx.Orchestrator.Persistence.Mongo;
@@ -26,13 +27,13 @@ public static class TaskDocumentMapping
         ["createdAt"] = task.CreatedAt.UtcDateTime,
         ["updatedAt"] = task.UpdatedAt.UtcDateTime,
         ["deadlineAt"] = task.DeadlineAt is { } deadline ? deadline.UtcDateTime : BsonNull.Value,
-        ["doc"] = BsonDocument.Parse(JsonSerializer.Serialize(task, SqliteTaskSagaStore.Json)),
+        ["doc"] = BsonDocument.Parse(JsonSerializer.Serialize(task, SqliteTaskStore.Json)),
     };
 
     public static TaskState FromBson(BsonDocument document)
     {
         var json = document["doc"].AsBsonDocument.ToJson(new MongoDB.Bson.IO.JsonWriterSettings { OutputMode = MongoDB.Bson.IO.JsonOutputMode.RelaxedExtendedJson });
-        var task = JsonSerializer.Deserialize<TaskState>(json, SqliteTaskSagaStore.Json)!;
+        var task = JsonSerializer.Deserialize<TaskState>(json, SqliteTaskStore.Json)!;
         task.Version = document["version"].ToInt32();
         return task;
     }
@@ -61,12 +62,6 @@ public static class TaskDocumentMapping
     public static FilterDefinition<BsonDocument> Expired(DateTimeOffset now)
         => Builders<BsonDocument>.Filter.And(Builders<BsonDocument>.Filter.Ne("deadlineAt", BsonNull.Value), Builders<BsonDocument>.Filter.Lte("deadlineAt", now.UtcDateTime));
 
-    public static FilterDefinition<BsonDocument> Stalled(DateTimeOffset before)
-        => Builders<BsonDocument>.Filter.And(
-            Builders<BsonDocument>.Filter.Ne("deadlineAt", BsonNull.Value),
-            Builders<BsonDocument>.Filter.Lte("updatedAt", before.UtcDateTime),
-            Builders<BsonDocument>.Filter.In("state", new[] { "Validating", "Electing", "Enriching", "HoldingQuota", "Dispatching" }));
-
     /// <summary>The indexes every query above needs.</summary>
     public static IEnumerable<CreateIndexModel<BsonDocument>> Indexes()
     {
@@ -78,33 +73,28 @@ public static class TaskDocumentMapping
             Name = "deadline",
             PartialFilterExpression = Builders<BsonDocument>.Filter.Type("deadlineAt", BsonType.DateTime),
         });
-        yield return new(keys.Ascending("state").Ascending("updatedAt"), new CreateIndexOptions { Name = "state_updated" });
+        // A database from before may still have "state_updated" (state, updatedAt), for a query that is gone: harmless, left alone.
     }
 }
 
-/// <summary>The task saga's documents in MongoDB (MongoDB.Driver 3.x; MassTransit.MongoDb is not used).</summary>
+/// <summary>
+/// The task saga's documents in MongoDB (MongoDB.Driver 3.x; MassTransit.MongoDb is not used). Every call joins the running
+/// store transaction when there is one.
+/// </summary>
 public sealed class MongoTaskStore : ITaskStore
 {
-    private readonly IMongoCollection<BsonDocument> _tasks;
+    private readonly AmbientCollection _tasks;
 
     public MongoTaskStore(MongoStorage storage)
     {
-        _tasks = storage.Collection(TaskDocumentMapping.Collection);
+        _tasks = storage.Ambient(TaskDocumentMapping.Collection);
     }
 
     public async Task<bool> TryInsertAsync(TaskState instance, CancellationToken cancellationToken)
     {
         if (instance.Version == 0)
             instance.Version = 1;
-        try
-        {
-            await _tasks.InsertOneAsync(TaskDocumentMapping.ToBson(instance), cancellationToken: cancellationToken);
-            return true;
-        }
-        catch (MongoWriteException ex) when (ex.WriteError.Category == ServerErrorCategory.DuplicateKey)
-        {
-            return false;
-        }
+        return await _tasks.TryInsertAsync(TaskDocumentMapping.ToBson(instance), cancellationToken);
     }
 
     public async Task UpdateAsync(TaskState instance, CancellationToken cancellationToken)
@@ -112,7 +102,7 @@ public sealed class MongoTaskStore : ITaskStore
         var expected = instance.Version;
         instance.Version = expected + 1;
         var result = await _tasks.ReplaceOneAsync(TaskDocumentMapping.ByIdAndVersion(instance.CorrelationId, expected), TaskDocumentMapping.ToBson(instance),
-            cancellationToken: cancellationToken);
+            null, cancellationToken);
         if (result.MatchedCount != 1)
         {
             instance.Version = expected;
@@ -147,12 +137,5 @@ public sealed class MongoTaskStore : ITaskStore
         var documents = await _tasks.Find(TaskDocumentMapping.Expired(now)).Sort(Builders<BsonDocument>.Sort.Ascending("deadlineAt")).Limit(limit)
             .Project(Builders<BsonDocument>.Projection.Include("state").Include("deadlineAt")).ToListAsync(cancellationToken);
         return documents.Select(d => (Guid.Parse(d["_id"].AsString), d["state"].AsString, new DateTimeOffset(d["deadlineAt"].ToUniversalTime()))).ToList();
-    }
-
-    public async Task<IReadOnlyList<(Guid TaskId, string State, DateTimeOffset UpdatedAt)>> FindStalledAsync(DateTimeOffset before, int limit, CancellationToken cancellationToken)
-    {
-        var documents = await _tasks.Find(TaskDocumentMapping.Stalled(before)).Sort(Builders<BsonDocument>.Sort.Ascending("updatedAt")).Limit(limit)
-            .Project(Builders<BsonDocument>.Projection.Include("state").Include("updatedAt")).ToListAsync(cancellationToken);
-        return documents.Select(d => (Guid.Parse(d["_id"].AsString), d["state"].AsString, new DateTimeOffset(d["updatedAt"].ToUniversalTime()))).ToList();
     }
 }

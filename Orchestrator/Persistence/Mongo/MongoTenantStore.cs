@@ -6,7 +6,7 @@ namespace OpenHvx.Orchestrator.Persistence.Mongo;
 
 public sealed class MongoTenantStore(MongoStorage storage, TimeProvider clock) : ITenantStore
 {
-    private readonly IMongoCollection<BsonDocument> _tenants = storage.Collection("tenants");
+    private readonly AmbientCollection _tenants = storage.Ambient("tenants");
 
     internal static BsonDocument ToBson(Tenant tenant, DateTimeOffset createdAt) => new()
     {
@@ -35,23 +35,14 @@ public sealed class MongoTenantStore(MongoStorage storage, TimeProvider clock) :
         await _tenants.UpdateOneAsync(Builders<BsonDocument>.Filter.Eq("_id", tenant.TenantId), update, new UpdateOptions { IsUpsert = true }, cancellationToken);
     }
 
-    public async Task<bool> TryCreateAsync(Tenant tenant, CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            await _tenants.InsertOneAsync(ToBson(tenant, clock.GetUtcNow()), cancellationToken: cancellationToken);
-            return true;
-        }
-        catch (MongoWriteException ex) when (MongoStorage.IsDuplicate(ex))
-        {
-            return false;
-        }
-    }
+    public Task<bool> TryCreateAsync(Tenant tenant, CancellationToken cancellationToken = default)
+        => _tenants.TryInsertAsync(ToBson(tenant, clock.GetUtcNow()), cancellationToken);
 
     public async Task<IReadOnlyList<Tenant>> ListAsync(CancellationToken cancellationToken = default)
         => (await _tenants.Find(Builders<BsonDocument>.Filter.Empty).Sort(Builders<BsonDocument>.Sort.Ascending("_id")).ToListAsync(cancellationToken))
             .Select(FromBson).ToList();
 
+    /// <summary>The tenant and everything it owns, in one transaction (the running one, when there is one).</summary>
     public Task<bool> DeleteAsync(string tenantId, CancellationToken cancellationToken = default)
         => storage.InTransactionAsync(async (session, token) =>
         {
@@ -63,11 +54,13 @@ public sealed class MongoTenantStore(MongoStorage storage, TimeProvider clock) :
                 .Project(Builders<BsonDocument>.Projection.Include("_id")).ToListAsync(token)).Select(d => d["_id"]).ToList();
             await storage.Collection("placements").DeleteManyAsync(session, f.In("_id", taskIds), cancellationToken: token);
             await storage.Collection("vm_locks").DeleteManyAsync(session, f.In("taskId", taskIds), cancellationToken: token);
+            await storage.Collection(MongoAgentOutbox.Collection).DeleteManyAsync(session, f.In("_id", taskIds), cancellationToken: token);
             await storage.Collection(TaskDocumentMapping.Collection).DeleteManyAsync(session, ofTenant, cancellationToken: token);
-            await storage.Collection("quota_holds").DeleteManyAsync(session, ofTenant, cancellationToken: token);
+            await storage.Collection(MongoQuotaStore.LedgerCollection).DeleteManyAsync(session, ofTenant, cancellationToken: token);
+            await storage.Collection(MongoQuotaStore.CountersCollection).DeleteOneAsync(session, f.Eq("_id", tenantId), cancellationToken: token);
             await storage.Collection("idempotency_keys").DeleteManyAsync(session, keyedByTenant, cancellationToken: token);
             await storage.Collection("vm_names").DeleteManyAsync(session, keyedByTenant, cancellationToken: token);
             await storage.Collection("tenant_resources").DeleteManyAsync(session, ofTenant, cancellationToken: token);
-            return (await _tenants.DeleteOneAsync(session, f.Eq("_id", tenantId), cancellationToken: token)).DeletedCount == 1;
+            return (await storage.Collection("tenants").DeleteOneAsync(session, f.Eq("_id", tenantId), cancellationToken: token)).DeletedCount == 1;
         }, cancellationToken);
 }

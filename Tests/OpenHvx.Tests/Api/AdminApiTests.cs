@@ -142,7 +142,7 @@ public sealed class AdminApiTests : DevHostFixture
         var created = await Client.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId, action = "vm.create", data = new { name = "drifted", cpu = 2 } });
         await Eventually.Get(() => Client.GetFromJsonAsync<JsonElement>(created.Headers.Location), t => t.GetProperty("status").GetString() == "SUCCESS", TimeSpan.FromSeconds(60));
         // Usage that no resource explains (a lost delete, a manual fix gone wrong).
-        await DevHost.Services.GetRequiredService<OpenHvx.Orchestrator.Quotas.IQuotaStore>().AdjustAsync(tenantId, new OpenHvx.Contracts.QuotaAmounts(5, 1024, 0, 1));
+        await DevHost.Services.GetRequiredService<OpenHvx.Orchestrator.Quotas.QuotaLedger>().AdjustAsync(tenantId, new OpenHvx.Contracts.QuotaAmounts(5, 1024, 0, 1));
 
         var recount = await (await Client.PostAsync($"/api/v1/admin/tenants/{tenantId}/quotas/recount", null)).Content.ReadFromJsonAsync<JsonElement>();
 

@@ -151,7 +151,7 @@ public sealed class OrchestratorRestartTests
     public async Task Tasks_in_the_middle_of_the_pipeline_complete_after_the_orchestrator_is_killed_and_restarted()
     {
         await using var stack = await ProcessStack.StartAsync(
-            new Dictionary<string, string> { ["Orchestrator__SubmitWait"] = "00:00:00.001", ["Orchestrator__StallAfter"] = "00:00:03" },
+            new Dictionary<string, string> { ["Orchestrator__SubmitWait"] = "00:00:00.001" },
             new AgentSpec("agent-p"));
         var tasks = await SubmitAsync(stack, "pipeline", 8);
         var states = new List<string>();

@@ -8,6 +8,8 @@ using MongoDB.Driver;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Persistence;
 using OpenHvx.Orchestrator.Persistence.Mongo;
+using OpenHvx.Orchestrator.Persistence.Sqlite;
+using OpenHvx.Orchestrator.Agents;
 using OpenHvx.Orchestrator;
 using OpenHvx.Orchestrator.Tasks;
 
@@ -48,7 +50,7 @@ public sealed class MongoMappingTests
 
         var back = TaskDocumentMapping.FromBson(TaskDocumentMapping.ToBson(task));
 
-        Assert.That(JsonSerializer.Serialize(back, SqliteTaskSagaStore.Json), Is.EqualTo(JsonSerializer.Serialize(task, SqliteTaskSagaStore.Json)));
+        Assert.That(JsonSerializer.Serialize(back, SqliteTaskStore.Json), Is.EqualTo(JsonSerializer.Serialize(task, SqliteTaskStore.Json)));
         Assert.That(back.Data.GetProperty("big").GetInt64(), Is.EqualTo(9_000_000_000L));
     }
 
@@ -82,15 +84,6 @@ public sealed class MongoMappingTests
         Assert.That(rendered, Is.EqualTo("""{ "tenantId" : "t1", "state" : "Failed", "createdAt" : { "$lte" : { "$date" : "2026-11-25T12:00:00Z" } } }"""));
         Assert.That(Render(TaskDocumentMapping.Query(new TaskQuery())), Is.EqualTo("{ }"));
         Assert.That(Render(TaskDocumentMapping.Expired(before)), Does.Contain("\"deadlineAt\" : { \"$ne\" : null, \"$lte\""));
-        Assert.That(Render(TaskDocumentMapping.Stalled(before)), Does.Contain("\"state\" : { \"$in\" : [\"Validating\", \"Electing\", \"Enriching\", \"HoldingQuota\", \"Dispatching\"] }"));
-    }
-
-    [Test]
-    public void Quota_usage_counts_committed_rows_and_holds_still_within_their_ttl()
-    {
-        var now = new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero);
-        Assert.That(Render(MongoQuotaStore.LiveRows("t1", now)), Is.EqualTo(
-            """{ "tenantId" : "t1", "$or" : [{ "status" : "committed" }, { "status" : "held", "expiresAt" : { "$gt" : { "$date" : "2026-11-25T12:00:00Z" } } }] }"""));
     }
 
     [Test]
@@ -101,7 +94,7 @@ public sealed class MongoMappingTests
     }
 
     [TestCase("mongodb://db.example:27017/openhvx?replicaSet=rs0", typeof(MongoTaskStore), typeof(MongoQuotaStore))]
-    [TestCase("/var/lib/openhvx/openhvx.db", typeof(SqliteTaskSagaStore), typeof(OpenHvx.Orchestrator.Quotas.SqliteQuotaStore))]
+    [TestCase("/var/lib/openhvx/openhvx.db", typeof(OpenHvx.Orchestrator.Persistence.Sqlite.SqliteTaskStore), typeof(OpenHvx.Orchestrator.Persistence.Sqlite.SqliteQuotaStore))]
     public void OPENHVX_DB_selects_the_storage_adapter(string database, Type taskStore, Type quotaStore)
     {
         using var folder = new OpenHvx.Tests.Support.TempFolder("select");
@@ -118,11 +111,19 @@ public sealed class MongoMappingTests
     }
 
     [Test]
+    public void Lapsed_holds_are_held_entries_past_their_ttl()
+    {
+        var now = new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero);
+        Assert.That(Render(MongoQuotaStore.Lapsed("t1", now)), Is.EqualTo(
+            """{ "tenantId" : "t1", "status" : "held", "expiresAt" : { "$lte" : { "$date" : "2026-11-25T12:00:00Z" } } }"""));
+    }
+
+    [Test]
     public void Every_query_has_an_index()
     {
         var indexes = TaskDocumentMapping.Indexes()
             .Select(i => i.Keys.Render(new RenderArgs<BsonDocument>(BsonDocumentSerializer.Instance, BsonSerializer.SerializerRegistry)).Names.First())
             .ToList();
-        Assert.That(indexes, Is.SupersetOf(new[] { "tenantId", "createdAt", "deadlineAt", "state" }));
+        Assert.That(indexes, Is.SupersetOf(new[] { "tenantId", "createdAt", "deadlineAt" }));
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using OpenHvx.Orchestrator.Persistence;
+using OpenHvx.Orchestrator.Persistence.Sqlite;
 using OpenHvx.Tests.Support;
 
 namespace OpenHvx.Tests.Persistence;

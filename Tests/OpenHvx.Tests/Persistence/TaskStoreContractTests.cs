@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using OpenHvx.Orchestrator.Persistence;
+using OpenHvx.Orchestrator.Persistence.Sqlite;
 using OpenHvx.Orchestrator.Tasks;
 using OpenHvx.Tests.Support;
 
@@ -158,7 +159,7 @@ public sealed class SqliteTaskStoreContractTests : TaskStoreContract
         return Reopen();
     }
 
-    protected override ITaskStore Reopen() => new SqliteTaskSagaStore(new SqliteDatabase(_folder.File("tasks.db")));
+    protected override ITaskStore Reopen() => new SqliteTaskStore(new SqliteDatabase(_folder.File("tasks.db")));
 
     [TearDown]
     public void TearDown()

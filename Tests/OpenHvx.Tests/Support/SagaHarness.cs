@@ -9,6 +9,7 @@ using OpenHvx.Orchestrator;
 using OpenHvx.Orchestrator.Agents;
 using OpenHvx.Orchestrator.Images;
 using OpenHvx.Orchestrator.Persistence;
+using OpenHvx.Orchestrator.Persistence.Sqlite;
 using OpenHvx.Orchestrator.Quotas;
 using OpenHvx.Orchestrator.Resources;
 using OpenHvx.Orchestrator.Tasks;
@@ -33,16 +34,14 @@ public sealed class FakeAgentBehaviour
         => new(taskId, agentId, true, JsonSerializer.SerializeToElement(new { vm = new { guid = vmId ?? Guid.NewGuid(), name } }), null, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
 }
 
-public sealed class FakeAgentConsumer(FakeAgentBehaviour behaviour, ITaskStore tasks) : IConsumer<AgentTask>
+/// <summary>Answers as soon as it receives a task, as a real agent does: it never waits for the saga.</summary>
+public sealed class FakeAgentConsumer(FakeAgentBehaviour behaviour) : IConsumer<AgentTask>
 {
     public async Task Consume(ConsumeContext<AgentTask> context)
     {
         lock (behaviour.Received)
             behaviour.Received.Add(context.Message);
         var task = context.Message;
-        // Like a real agent, answer after the saga has recorded the dispatch (the overtaking case has its own test).
-        await Eventually.True(async () => (await tasks.LoadAsync(task.TaskId, CancellationToken.None))?.CurrentState != "Dispatching",
-            because: "the saga leaves Dispatching");
         switch (behaviour.Mode)
         {
             case FakeAgentMode.Succeed:
@@ -112,9 +111,12 @@ public sealed class SagaHarness : IAsyncDisposable
     public FakeAgentBehaviour Agent => Get<FakeAgentBehaviour>();
     public T Get<T>() where T : notnull => _provider.GetRequiredService<T>();
 
-    public Task HeartbeatAsync(string agentId = AgentId) => Get<IAgentStore>().RecordHeartbeatAsync(
-        new AgentHeartbeat("test", agentId, DateTimeOffset.UtcNow, "host-1", [ActionNames.VmCreate],
-            new AgentCapacity(64, 131072, 1048576), new AgentCapacity(64, 131072, 1048576), 0), DateTimeOffset.UtcNow);
+    public Task HeartbeatAsync(string agentId = AgentId, AgentCapacity? capacity = null, string[]? capabilities = null)
+    {
+        capacity ??= new AgentCapacity(64, 131072, 1048576);
+        return Get<IAgentStore>().RecordHeartbeatAsync(
+            new AgentHeartbeat("test", agentId, DateTimeOffset.UtcNow, "host-1", capabilities ?? [ActionNames.VmCreate], capacity, capacity, 0), DateTimeOffset.UtcNow);
+    }
 
     public static SubmitTask VmCreate(string name = "web1", int cpu = 2, string ram = "2GB", string? image = null, Guid? taskId = null)
         => new(taskId ?? NewId.NextGuid(), TenantId, ActionNames.VmCreate, null,
@@ -129,7 +131,7 @@ public sealed class SagaHarness : IAsyncDisposable
     public async Task<TaskState> WaitForStateAsync(Guid taskId, string state, TimeSpan? timeout = null)
         => (await Eventually.Get(() => LoadAsync(taskId), t => t?.CurrentState == state, timeout, $"task {taskId} in {state}"))!;
 
-    public async Task<QuotaUsage> UsageAsync() => (await Get<IQuotaStore>().GetUsageAsync(TenantId))!;
+    public async Task<QuotaUsage> UsageAsync() => (await Get<QuotaLedger>().GetUsageAsync(TenantId))!;
 
     public Task<IReadOnlyList<TenantResource>> ResourcesAsync() => Get<IResourceStore>().ListAsync(TenantId);
 

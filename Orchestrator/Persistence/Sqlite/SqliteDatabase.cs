@@ -1,11 +1,17 @@
 using Microsoft.Data.Sqlite;
 
-namespace OpenHvx.Orchestrator.Persistence;
+namespace OpenHvx.Orchestrator.Persistence.Sqlite;
 
-/// <summary>The orchestrator's SQLite file: opens pooled connections and creates the schema on start.</summary>
-public sealed class SqliteDatabase
+/// <summary>
+/// The orchestrator's SQLite file: pooled connections, the schema, and write transactions. Writes go through
+/// <see cref="WriteAsync"/>: one in-process writer at a time (SQLite has one anyway; waiting here is cheaper than
+/// SQLite's busy polling), joining the transaction of <see cref="InTransactionAsync{T}"/> when the caller runs inside one.
+/// </summary>
+public sealed class SqliteDatabase : IStoreTransactions
 {
     private readonly string _connectionString;
+    private readonly SemaphoreSlim _writer = new(1, 1);
+    private readonly AsyncLocal<SqliteLease?> _ambient = new();
 
     public SqliteDatabase(string path)
     {
@@ -25,6 +31,61 @@ public sealed class SqliteDatabase
     }
 
     public string FilePath { get; }
+
+    /// <summary>A connection to read with (or to write one statement); inside a transaction, that transaction's.</summary>
+    public async Task<SqliteLease> LeaseAsync(CancellationToken cancellationToken = default)
+        => _ambient.Value is { } ambient ? ambient.Joined() : new SqliteLease(await OpenAsync(cancellationToken), null, null);
+
+    /// <summary>A write transaction (BEGIN IMMEDIATE) that <see cref="SqliteLease.CommitAsync"/> commits; inside a transaction, that one.</summary>
+    public async Task<SqliteLease> WriteAsync(CancellationToken cancellationToken = default)
+    {
+        if (_ambient.Value is { } ambient)
+            return ambient.Joined();
+        await _writer.WaitAsync(cancellationToken);
+        try
+        {
+            var connection = await OpenAsync(cancellationToken);
+            return new SqliteLease(connection, connection.BeginTransaction(deferred: false), _writer);
+        }
+        catch
+        {
+            _writer.Release();
+            throw;
+        }
+    }
+
+    public async Task<T> InTransactionAsync<T>(Func<Task<T>> work, CancellationToken cancellationToken)
+    {
+        if (_ambient.Value is not null)
+            return await work();
+        List<Func<Task>> afterCommit;
+        T result;
+        await using (var lease = await WriteAsync(cancellationToken))
+        {
+            _ambient.Value = lease;
+            try
+            {
+                result = await work();
+                await lease.CommitAsync(cancellationToken);
+            }
+            finally
+            {
+                _ambient.Value = null;
+            }
+            afterCommit = lease.AfterCommit;
+        }
+        foreach (var action in afterCommit)
+            await action();
+        return result;
+    }
+
+    public void AfterCommit(Func<Task> action)
+    {
+        if (_ambient.Value is { } ambient)
+            ambient.AfterCommit.Add(action);
+        else
+            throw new InvalidOperationException("AfterCommit needs a transaction (InTransactionAsync).");
+    }
 
     public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken = default)
     {
@@ -49,9 +110,26 @@ public sealed class SqliteDatabase
     private void EnsureSchema()
     {
         using var connection = Open();
+        var countersExisted = TableExists(connection, "quota_usage");
         using var command = connection.CreateCommand();
         command.CommandText = "PRAGMA journal_mode=WAL;" + Schema;
         command.ExecuteNonQuery();
+        AddColumnIfMissing(connection, "quota_holds", "hold_lapsed", "INTEGER NOT NULL DEFAULT 0");
+        if (!countersExisted)
+        {
+            // A file from before the counters: they start as the sums of its ledger.
+            using var fill = connection.Command(
+                """
+                INSERT INTO quota_usage (tenant_id, used_cpu, used_memory_mb, used_storage_mb, used_vm_count, held_cpu, held_memory_mb, held_storage_mb, held_vm_count)
+                SELECT tenant_id,
+                  SUM(CASE WHEN status = 'committed' THEN cpu ELSE 0 END), SUM(CASE WHEN status = 'committed' THEN memory_mb ELSE 0 END),
+                  SUM(CASE WHEN status = 'committed' THEN storage_mb ELSE 0 END), SUM(CASE WHEN status = 'committed' THEN vm_count ELSE 0 END),
+                  SUM(CASE WHEN status = 'held' THEN cpu ELSE 0 END), SUM(CASE WHEN status = 'held' THEN memory_mb ELSE 0 END),
+                  SUM(CASE WHEN status = 'held' THEN storage_mb ELSE 0 END), SUM(CASE WHEN status = 'held' THEN vm_count ELSE 0 END)
+                FROM quota_holds WHERE status IN ('committed', 'held') GROUP BY tenant_id
+                """);
+            fill.ExecuteNonQuery();
+        }
         if (AddColumnIfMissing(connection, "tenant_resources", "image_id", "TEXT"))
         {
             // VMs linked before the column existed: the image their create task used.
@@ -62,6 +140,12 @@ public sealed class SqliteDatabase
         }
         using var index = connection.Command("CREATE INDEX IF NOT EXISTS ix_resources_image ON tenant_resources(image_id) WHERE image_id IS NOT NULL;");
         index.ExecuteNonQuery();
+    }
+
+    private static bool TableExists(SqliteConnection connection, string table)
+    {
+        using var command = connection.Command("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $name").With("$name", table);
+        return Convert.ToInt64(command.ExecuteScalar()) > 0;
     }
 
     /// <summary>Columns added after a table's first release: a file made by an earlier version gets them at start (true when added now).</summary>
@@ -120,8 +204,31 @@ public sealed class SqliteDatabase
             expires_at INTEGER NOT NULL,
             settled_at INTEGER
         );
-        CREATE INDEX IF NOT EXISTS ix_quota_holds_tenant ON quota_holds(tenant_id, status);
+        CREATE INDEX IF NOT EXISTS ix_quota_holds_tenant_expiry ON quota_holds(tenant_id, status, expires_at);
         CREATE INDEX IF NOT EXISTS ix_quota_holds_expiry ON quota_holds(status, expires_at);
+
+        -- Per tenant: the sums of its committed rows (used) and live holds (held) in quota_holds, kept in the
+        -- same transaction as every change of a row, so that a hold reads one row whatever the history.
+        CREATE TABLE IF NOT EXISTS quota_usage (
+            tenant_id TEXT PRIMARY KEY,
+            used_cpu INTEGER NOT NULL DEFAULT 0,
+            used_memory_mb INTEGER NOT NULL DEFAULT 0,
+            used_storage_mb INTEGER NOT NULL DEFAULT 0,
+            used_vm_count INTEGER NOT NULL DEFAULT 0,
+            held_cpu INTEGER NOT NULL DEFAULT 0,
+            held_memory_mb INTEGER NOT NULL DEFAULT 0,
+            held_storage_mb INTEGER NOT NULL DEFAULT 0,
+            held_vm_count INTEGER NOT NULL DEFAULT 0
+        );
+
+        -- Tasks stored for their agent and not yet known to have reached it: sent after their transaction commits,
+        -- sent again after a crash, removed once the agent answers or the task ends.
+        CREATE TABLE IF NOT EXISTS agent_outbox (
+            task_id TEXT PRIMARY KEY,
+            agent_id TEXT NOT NULL,
+            message TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );
 
         CREATE TABLE IF NOT EXISTS agents (
             id TEXT PRIMARY KEY,

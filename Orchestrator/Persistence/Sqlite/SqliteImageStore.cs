@@ -1,26 +1,6 @@
-using OpenHvx.Orchestrator.Persistence;
+using OpenHvx.Orchestrator.Images;
 
-namespace OpenHvx.Orchestrator.Images;
-
-/// <summary>A catalog image. <see cref="File"/> is a plain file name inside each agent's image folder.</summary>
-public sealed record Image(string ImageId, string Name, string Version, string File, int Generation, int MinStorageGB, string? Os, bool IsDefault, DateTimeOffset PublishedAt)
-{
-    public const string LatestSuffix = ".latest";
-}
-
-/// <summary>The catalog. At most one image is the default: storing a default image clears the flag of every other one.</summary>
-public interface IImageStore
-{
-    Task<IReadOnlyList<Image>> ListAsync(CancellationToken cancellationToken = default);
-    /// <summary>Resolves an image id, or <c>&lt;name&gt;.latest</c> to the newest version of that name.</summary>
-    Task<Image?> ResolveAsync(string imageId, CancellationToken cancellationToken = default);
-    Task<Image?> GetDefaultAsync(CancellationToken cancellationToken = default);
-    /// <summary>Adds the image; false (and nothing changed) when its id exists.</summary>
-    Task<bool> TryAddAsync(Image image, CancellationToken cancellationToken = default);
-    /// <summary>Stores the image under its id; true when it replaced one, false when it was new.</summary>
-    Task<bool> ReplaceAsync(Image image, CancellationToken cancellationToken = default);
-    Task<bool> DeleteAsync(string imageId, CancellationToken cancellationToken = default);
-}
+namespace OpenHvx.Orchestrator.Persistence.Sqlite;
 
 public sealed class SqliteImageStore(SqliteDatabase database) : IImageStore
 {
@@ -47,46 +27,46 @@ public sealed class SqliteImageStore(SqliteDatabase database) : IImageStore
 
     public async Task<bool> ReplaceAsync(Image image, CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await using var transaction = connection.BeginTransaction(deferred: false);
-        await using var exists = connection.Command("SELECT COUNT(*) FROM images WHERE id = $id", transaction).With("$id", image.ImageId);
+        await using var lease = await database.WriteAsync(cancellationToken);
+        await using var exists = lease.Command("SELECT COUNT(*) FROM images WHERE id = $id").With("$id", image.ImageId);
         var existed = Convert.ToInt64(await exists.ExecuteScalarAsync(cancellationToken)) > 0;
-        await WriteAsync(connection, transaction, image,
+        await WriteAsync(lease, image,
             "ON CONFLICT(id) DO UPDATE SET name = excluded.name, version = excluded.version, file = excluded.file, generation = excluded.generation, " +
             "min_storage_gb = excluded.min_storage_gb, os = excluded.os, is_default = excluded.is_default, published_at = excluded.published_at", cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        await lease.CommitAsync(cancellationToken);
         return existed;
     }
 
     public async Task<bool> DeleteAsync(string imageId, CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await using var command = connection.Command("DELETE FROM images WHERE id = $id").With("$id", imageId);
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        await using var lease = await database.WriteAsync(cancellationToken);
+        await using var command = lease.Command("DELETE FROM images WHERE id = $id").With("$id", imageId);
+        var deleted = await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        await lease.CommitAsync(cancellationToken);
+        return deleted;
     }
 
     private async Task<int> WriteAsync(Image image, string onConflict, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await using var transaction = connection.BeginTransaction(deferred: false);
-        var written = await WriteAsync(connection, transaction, image, onConflict, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        await using var lease = await database.WriteAsync(cancellationToken);
+        var written = await WriteAsync(lease, image, onConflict, cancellationToken);
+        await lease.CommitAsync(cancellationToken);
         return written;
     }
 
     /// <summary>The insert (or update) and, for a default image that was written, the other defaults cleared: one transaction.</summary>
-    private static async Task<int> WriteAsync(Microsoft.Data.Sqlite.SqliteConnection connection, Microsoft.Data.Sqlite.SqliteTransaction transaction, Image image,
+    private static async Task<int> WriteAsync(SqliteLease lease, Image image,
         string onConflict, CancellationToken cancellationToken)
     {
-        await using var command = connection.Command(
-            $"INSERT INTO images ({Columns}) VALUES ($id, $name, $version, $file, $gen, $min, $os, $default, $published) " + onConflict, transaction)
+        await using var command = lease.Command(
+            $"INSERT INTO images ({Columns}) VALUES ($id, $name, $version, $file, $gen, $min, $os, $default, $published) " + onConflict)
             .With("$id", image.ImageId).With("$name", image.Name).With("$version", image.Version).With("$file", image.File)
             .With("$gen", image.Generation).With("$min", image.MinStorageGB).With("$os", image.Os)
             .With("$default", image.IsDefault ? 1 : 0).With("$published", image.PublishedAt.ToUnixMs());
         var written = await command.ExecuteNonQueryAsync(cancellationToken);
         if (written == 1 && image.IsDefault)
         {
-            await using var others = connection.Command("UPDATE images SET is_default = 0 WHERE is_default = 1 AND id <> $id", transaction).With("$id", image.ImageId);
+            await using var others = lease.Command("UPDATE images SET is_default = 0 WHERE is_default = 1 AND id <> $id").With("$id", image.ImageId);
             await others.ExecuteNonQueryAsync(cancellationToken);
         }
         return written;
@@ -94,8 +74,8 @@ public sealed class SqliteImageStore(SqliteDatabase database) : IImageStore
 
     private async Task<IReadOnlyList<Image>> QueryAsync(string sql, string? parameter, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await using var command = connection.Command(sql).With("$p", parameter);
+        await using var lease = await database.LeaseAsync(cancellationToken);
+        await using var command = lease.Command(sql).With("$p", parameter);
         var result = new List<Image>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))

@@ -1,29 +1,7 @@
 using OpenHvx.Contracts;
-using OpenHvx.Orchestrator.Persistence;
+using OpenHvx.Orchestrator.Tenants;
 
-namespace OpenHvx.Orchestrator.Tenants;
-
-/// <param name="CreatedAt">when this tenant was created: a token issued before it belongs to an earlier tenant of the same id</param>
-public sealed record Tenant(string TenantId, string Name, string Status, QuotaAmounts Limits, DateTimeOffset CreatedAt = default)
-{
-    public const string Active = "active";
-    public const string Disabled = "disabled";
-}
-
-public interface ITenantStore
-{
-    Task<Tenant?> GetAsync(string tenantId, CancellationToken cancellationToken = default);
-    Task UpsertAsync(Tenant tenant, CancellationToken cancellationToken = default);
-    /// <summary>Creates the tenant unless it exists; an existing tenant is left as it is.</summary>
-    Task<bool> TryCreateAsync(Tenant tenant, CancellationToken cancellationToken = default);
-    Task<IReadOnlyList<Tenant>> ListAsync(CancellationToken cancellationToken = default);
-
-    /// <summary>
-    /// Deletes the tenant with everything it owns (tasks, quota holds and usage, idempotency keys, VM names and locks,
-    /// placements), so that a tenant created again under the same id starts empty.
-    /// </summary>
-    Task<bool> DeleteAsync(string tenantId, CancellationToken cancellationToken = default);
-}
+namespace OpenHvx.Orchestrator.Persistence.Sqlite;
 
 public sealed class SqliteTenantStore(SqliteDatabase database, TimeProvider clock) : ITenantStore
 {
@@ -37,33 +15,34 @@ public sealed class SqliteTenantStore(SqliteDatabase database, TimeProvider cloc
 
     public async Task<bool> DeleteAsync(string tenantId, CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var lease = await database.WriteAsync(cancellationToken);
         string[] owned =
         [
             "DELETE FROM placements WHERE task_id IN (SELECT id FROM tasks WHERE tenant_id = $id)",
             "DELETE FROM vm_locks WHERE task_id IN (SELECT id FROM tasks WHERE tenant_id = $id)",
+            "DELETE FROM agent_outbox WHERE task_id IN (SELECT id FROM tasks WHERE tenant_id = $id)",
             "DELETE FROM tasks WHERE tenant_id = $id",
             "DELETE FROM quota_holds WHERE tenant_id = $id",
+            "DELETE FROM quota_usage WHERE tenant_id = $id",
             "DELETE FROM idempotency_keys WHERE tenant_id = $id",
             "DELETE FROM vm_names WHERE tenant_id = $id",
             "DELETE FROM tenant_resources WHERE tenant_id = $id",
         ];
         foreach (var sql in owned)
         {
-            await using var delete = connection.Command(sql, transaction).With("$id", tenantId);
+            await using var delete = lease.Command(sql).With("$id", tenantId);
             await delete.ExecuteNonQueryAsync(cancellationToken);
         }
-        await using var command = connection.Command("DELETE FROM tenants WHERE id = $id", transaction).With("$id", tenantId);
+        await using var command = lease.Command("DELETE FROM tenants WHERE id = $id").With("$id", tenantId);
         var deleted = await command.ExecuteNonQueryAsync(cancellationToken) == 1;
-        await transaction.CommitAsync(cancellationToken);
+        await lease.CommitAsync(cancellationToken);
         return deleted;
     }
 
     private async Task<IReadOnlyList<Tenant>> QueryAsync(string sql, string? id, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await using var command = connection.Command(sql).With("$id", id);
+        await using var lease = await database.LeaseAsync(cancellationToken);
+        await using var command = lease.Command(sql).With("$id", id);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var tenants = new List<Tenant>();
         while (await reader.ReadAsync(cancellationToken))
@@ -82,14 +61,16 @@ public sealed class SqliteTenantStore(SqliteDatabase database, TimeProvider cloc
 
     private async Task<int> WriteAsync(Tenant tenant, string onConflict, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await using var command = connection.Command(
+        await using var lease = await database.WriteAsync(cancellationToken);
+        await using var command = lease.Command(
             "INSERT INTO tenants (id, name, status, limit_cpu, limit_memory_mb, limit_storage_mb, limit_vm_count, created_at) " +
             "VALUES ($id, $name, $status, $cpu, $mem, $storage, $vms, $now) " + onConflict)
             .With("$id", tenant.TenantId).With("$name", tenant.Name).With("$status", tenant.Status)
             .With("$cpu", tenant.Limits.Cpu).With("$mem", tenant.Limits.MemoryMB)
             .With("$storage", tenant.Limits.StorageMB).With("$vms", tenant.Limits.VmCount)
             .With("$now", clock.GetUtcNow().ToUnixMs());
-        return await command.ExecuteNonQueryAsync(cancellationToken);
+        var written = await command.ExecuteNonQueryAsync(cancellationToken);
+        await lease.CommitAsync(cancellationToken);
+        return written;
     }
 }

@@ -1,0 +1,68 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OpenHvx.Contracts;
+
+namespace OpenHvx.Orchestrator.Tasks.Pipeline;
+
+/// <summary>
+/// Sends the agents' tasks from the outbox: each at once after its transaction commits, then, in the background, those whose
+/// send failed, and after a restart every entry still there (the agent runs a task id at most once, so a second copy of a task
+/// that did arrive changes nothing).
+/// </summary>
+public sealed class AgentOutboxRelay(
+    IAgentOutbox outbox,
+    IAgentTaskSender sender,
+    TimeProvider clock,
+    IOptions<OrchestratorOptions> options,
+    ILogger<AgentOutboxRelay> logger) : BackgroundService
+{
+    private readonly ConcurrentDictionary<Guid, DateTimeOffset> _sent = new();
+
+    public async Task SendAsync(AgentTask task)
+    {
+        try
+        {
+            await sender.SendAsync(task, CancellationToken.None);
+            _sent[task.TaskId] = clock.GetUtcNow();
+        }
+        catch (Exception ex)
+        {
+            logger.LogWarning("Task {TaskId} could not be sent to agent {AgentId} yet ({Message}); the outbox sends it again", task.TaskId, task.AgentId, ex.Message);
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.OutboxRetryAfter, clock);
+        do
+        {
+            try
+            {
+                await SendLeftoversAsync(stoppingToken);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogWarning(ex, "The agent outbox could not be read; retrying at the next interval");
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    /// <summary>Sends the entries older than the retry delay that this process has not sent (all of them after a restart).</summary>
+    public async Task SendLeftoversAsync(CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        foreach (var task in await outbox.ListAsync(now - options.Value.OutboxRetryAfter, 500, cancellationToken))
+        {
+            if (!_sent.ContainsKey(task.TaskId))
+                await SendAsync(task);
+        }
+        foreach (var (taskId, at) in _sent)
+        {
+            if (now - at > TimeSpan.FromHours(1))
+                _sent.TryRemove(taskId, out _);
+        }
+    }
+}

@@ -1,0 +1,25 @@
+using System.Text.Json;
+using OpenHvx.Contracts;
+
+namespace OpenHvx.Orchestrator.Tasks;
+
+// The orchestrator's own messages (API to saga, sweeper to saga): they never leave its process's bus.
+
+/// <summary>API to saga (request/response): a validated envelope to run as a task.</summary>
+public sealed record SubmitTask(
+    Guid TaskId,
+    string TenantId,
+    string Action,
+    TaskTarget? Target,
+    JsonElement Data,
+    string? SubmittedBy,
+    DateTimeOffset SubmittedAt);
+
+/// <summary>Saga to API: the task was stored and dispatched (or has already finished).</summary>
+public sealed record TaskAccepted(Guid TaskId, string Status, string State, string? AgentId);
+
+/// <summary>Saga to API: the task was refused before dispatch.</summary>
+public sealed record TaskRejected(Guid TaskId, string Code, string Message, JsonElement? Details);
+
+/// <summary>Published by the deadline sweeper when a task's stored deadline for <paramref name="State"/> has passed.</summary>
+public sealed record TaskDeadlineExpired(Guid TaskId, string State, DateTimeOffset DeadlineAt);
