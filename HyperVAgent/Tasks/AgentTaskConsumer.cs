@@ -20,18 +20,16 @@ public sealed class AgentTaskConsumer(
     PowerShellRunner runner,
     TaskJournal journal,
     VmLocks locks,
+    RunningTasks running,
     AgentShutdown shutdown,
     TimeProvider clock,
     IOptions<AgentOptions> options,
     ILogger<AgentTaskConsumer> logger) : IConsumer<AgentTask>
 {
-    // Task ids running in this process: a second delivery of one (a re-sent dispatch) is not a crash to report.
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, byte> Running = new();
-
     public async Task Consume(ConsumeContext<AgentTask> context)
     {
         var task = context.Message;
-        if (!Running.TryAdd(task.TaskId, 0))
+        if (!running.TryEnter(task.TaskId))
         {
             logger.LogInformation("Task {TaskId} is already running here; the duplicate delivery is dropped", task.TaskId);
             return;
@@ -42,7 +40,7 @@ public sealed class AgentTaskConsumer(
         }
         finally
         {
-            Running.TryRemove(task.TaskId, out _);
+            running.Leave(task.TaskId);
         }
     }
 
