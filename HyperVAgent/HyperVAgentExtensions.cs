@@ -37,6 +37,7 @@ public static partial class HyperVAgentExtensions
         services.AddSingleton<ActionScripts>();
         services.AddSingleton<TaskJournal>();
         services.AddSingleton<VmLocks>();
+        services.AddSingleton<RunningTasks>();
         services.AddSingleton<AgentShutdown>();
         // The host waits for running tasks: their grace period, then the time to report them interrupted.
         services.AddOptions<HostOptions>().Configure<IOptions<AgentOptions>>((host, agent) =>

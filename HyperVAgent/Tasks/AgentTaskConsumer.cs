@@ -11,8 +11,9 @@ using Polly.Retry;
 namespace OpenHvx.HyperVAgent.Tasks;
 
 /// <summary>
-/// Runs one task: at most once per task id (journal), result published before the delivery is
-/// acknowledged (the consumer returns only after Publish completed), structured errors.
+/// Runs one task: at most once per task id (journal: 'waiting' until it holds its VM, 'running' right
+/// before its script starts, then 'done'), result published before the delivery is acknowledged (the
+/// consumer returns only after Publish completed), structured errors.
 /// </summary>
 public sealed class AgentTaskConsumer(
     IAgentWire wire,
@@ -20,18 +21,16 @@ public sealed class AgentTaskConsumer(
     PowerShellRunner runner,
     TaskJournal journal,
     VmLocks locks,
+    RunningTasks running,
     AgentShutdown shutdown,
     TimeProvider clock,
     IOptions<AgentOptions> options,
     ILogger<AgentTaskConsumer> logger) : IConsumer<AgentTask>
 {
-    // Task ids running in this process: a second delivery of one (a re-sent dispatch) is not a crash to report.
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, byte> Running = new();
-
     public async Task Consume(ConsumeContext<AgentTask> context)
     {
         var task = context.Message;
-        if (!Running.TryAdd(task.TaskId, 0))
+        if (!running.TryEnter(task.TaskId))
         {
             logger.LogInformation("Task {TaskId} is already running here; the duplicate delivery is dropped", task.TaskId);
             return;
@@ -42,7 +41,7 @@ public sealed class AgentTaskConsumer(
         }
         finally
         {
-            Running.TryRemove(task.TaskId, out _);
+            running.Leave(task.TaskId);
         }
     }
 
@@ -53,9 +52,11 @@ public sealed class AgentTaskConsumer(
         switch (state)
         {
             case JournalEntryState.Finished:
-                logger.LogInformation("Task {TaskId} was already run; republishing its result", task.TaskId);
-                await wire.ResultAsync(context, JsonSerializer.Deserialize<AgentTaskResult>(stored!, JsonSerializerOptions.Web)!);
+                await RepublishAsync(context, task, stored!);
                 return;
+            case JournalEntryState.NeverStarted:
+                logger.LogInformation("Task {TaskId} was accepted but had not started when the agent stopped; it runs now", task.TaskId);
+                break;
             case JournalEntryState.WasRunning:
                 logger.LogWarning("Task {TaskId} was running when the agent stopped; it is not run twice", task.TaskId);
                 var cleanup = await CleanUpInterruptedAsync(task);
@@ -76,14 +77,20 @@ public sealed class AgentTaskConsumer(
             return;
         }
 
-        ScriptOutcome outcome;
+        ScriptOutcome? outcome = null;
         DateTimeOffset? startedAt = null;
         try
         {
             using var vmLock = await locks.AcquireAsync(LockKey(task), shutdown.GraceOver);
-            startedAt = clock.GetUtcNow();
-            await wire.StartedAsync(context, new AgentTaskStarted(task.TaskId, agentId, startedAt.Value));
-            outcome = await RunWithRetryAsync(script, task);
+            // 'running' only now, right before the script: an agent killed while the task waited for
+            // its VM leaves it 'waiting', and its redelivery runs it instead of reporting it interrupted.
+            var now = clock.GetUtcNow();
+            if (journal.TryStart(task.TaskId, now))
+            {
+                startedAt = now;
+                await wire.StartedAsync(context, new AgentTaskStarted(task.TaskId, agentId, now));
+                outcome = await RunWithRetryAsync(script, task);
+            }
         }
         catch (OperationCanceledException) when (shutdown.GraceOver.IsCancellationRequested)
         {
@@ -94,8 +101,23 @@ public sealed class AgentTaskConsumer(
             logger.LogError(ex, "Task {TaskId} ({Action}) could not be run", task.TaskId, task.Action);
             outcome = ScriptOutcome.Failure(ErrorCodes.ScriptFailed, ex.Message);
         }
+        if (outcome is null)
+        {
+            // Someone else on this journal (another agent process on the same data folder) started or finished it meanwhile.
+            if (journal.Find(task.TaskId) is { State: JournalEntryState.Finished, Result: { } result })
+                await RepublishAsync(context, task, result);
+            else
+                logger.LogWarning("Task {TaskId} was started by another agent on this journal while this delivery waited; this delivery is dropped", task.TaskId);
+            return;
+        }
         logger.LogInformation("Task {TaskId} ({Action}) finished: {Outcome}", task.TaskId, task.Action, outcome.Ok ? "ok" : outcome.Error!.Code);
         await FinishAsync(context, Result(task, startedAt, outcome));
+    }
+
+    private async Task RepublishAsync(ConsumeContext context, AgentTask task, string stored)
+    {
+        logger.LogInformation("Task {TaskId} was already run; republishing its result", task.TaskId);
+        await wire.ResultAsync(context, JsonSerializer.Deserialize<AgentTaskResult>(stored, JsonSerializerOptions.Web)!);
     }
 
     /// <summary>

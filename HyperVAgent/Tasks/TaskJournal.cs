@@ -5,17 +5,27 @@ namespace OpenHvx.HyperVAgent.Tasks;
 
 public enum JournalEntryState
 {
-    /// <summary>First time this task id is seen: run it.</summary>
+    /// <summary>First time this task id is seen (now recorded 'waiting'): run it.</summary>
     Begun,
+    /// <summary>Accepted before but never started (the agent stopped while the task waited for its VM): run it.</summary>
+    NeverStarted,
     /// <summary>Started before (the agent stopped while it ran): never run it twice.</summary>
     WasRunning,
     /// <summary>Finished before: republish the stored result.</summary>
     Finished,
 }
 
-/// <summary>The agent's local record of every task id it accepted, so that each runs at most once, across restarts.</summary>
+/// <summary>
+/// The agent's local record of every task id it accepted, so that each runs at most once, across restarts.
+/// A row goes 'waiting' (accepted, waiting for its VM) → 'running' (its script is about to start) → 'done'
+/// (result stored). Journals of earlier versions hold only 'running' and 'done' rows, which keep their meaning.
+/// </summary>
 public sealed class TaskJournal
 {
+    private const string Waiting = "waiting";
+    private const string Running = "running";
+    private const string Done = "done";
+
     private readonly string _connectionString;
 
     public TaskJournal(IOptions<AgentOptions> options)
@@ -30,6 +40,7 @@ public sealed class TaskJournal
         }.ToString();
         using var connection = Open();
         using var command = connection.CreateCommand();
+        // state: 'waiting' | 'running' | 'done'; started_at: when accepted, then when started.
         command.CommandText = """
             PRAGMA journal_mode=WAL;
             CREATE TABLE IF NOT EXISTS journal (
@@ -51,31 +62,68 @@ public sealed class TaskJournal
         return connection;
     }
 
+    /// <summary>
+    /// Records the task as accepted ('waiting'), or tells what an earlier delivery left. The row is
+    /// recorded 'running' only by <see cref="TryStart"/>, once the task holds its VM.
+    /// </summary>
     public (JournalEntryState State, string? Result) Begin(Guid taskId, string action, DateTimeOffset now)
     {
         using var connection = Open();
         using (var insert = connection.CreateCommand())
         {
-            insert.CommandText = "INSERT INTO journal (task_id, action, state, started_at) VALUES ($id, $action, 'running', $now) ON CONFLICT DO NOTHING";
+            insert.CommandText = $"INSERT INTO journal (task_id, action, state, started_at) VALUES ($id, $action, '{Waiting}', $now) ON CONFLICT DO NOTHING";
             insert.Parameters.AddWithValue("$id", taskId.ToString());
             insert.Parameters.AddWithValue("$action", action);
             insert.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
             if (insert.ExecuteNonQuery() == 1)
                 return (JournalEntryState.Begun, null);
         }
+        return Read(connection, taskId) ?? throw new InvalidOperationException($"Task {taskId} is neither new nor in the journal.");
+    }
+
+    /// <summary>
+    /// Records the task 'running', right before its script starts. False when the row is no longer
+    /// 'waiting' (another agent on this journal started or finished it): then the script must not run.
+    /// </summary>
+    public bool TryStart(Guid taskId, DateTimeOffset now)
+    {
+        using var connection = Open();
+        using var update = connection.CreateCommand();
+        update.CommandText = $"UPDATE journal SET state = '{Running}', started_at = $now WHERE task_id = $id AND state = '{Waiting}'";
+        update.Parameters.AddWithValue("$id", taskId.ToString());
+        update.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
+        return update.ExecuteNonQuery() == 1;
+    }
+
+    /// <summary>What the journal holds for the task, or null when it was never accepted.</summary>
+    public (JournalEntryState State, string? Result)? Find(Guid taskId)
+    {
+        using var connection = Open();
+        return Read(connection, taskId);
+    }
+
+    private static (JournalEntryState State, string? Result)? Read(SqliteConnection connection, Guid taskId)
+    {
         using var select = connection.CreateCommand();
         select.CommandText = "SELECT state, result FROM journal WHERE task_id = $id";
         select.Parameters.AddWithValue("$id", taskId.ToString());
         using var reader = select.ExecuteReader();
-        reader.Read();
-        return reader.GetString(0) == "done" ? (JournalEntryState.Finished, reader.GetString(1)) : (JournalEntryState.WasRunning, null);
+        if (!reader.Read())
+            return null;
+        return reader.GetString(0) switch
+        {
+            Done => (JournalEntryState.Finished, reader.GetString(1)),
+            Waiting => (JournalEntryState.NeverStarted, null),
+            // 'running', and any state this version does not know: it may have run, so it is not run again.
+            _ => (JournalEntryState.WasRunning, null),
+        };
     }
 
     public void Complete(Guid taskId, string result, DateTimeOffset now)
     {
         using var connection = Open();
         using var update = connection.CreateCommand();
-        update.CommandText = "UPDATE journal SET state = 'done', result = $result, finished_at = $now WHERE task_id = $id";
+        update.CommandText = $"UPDATE journal SET state = '{Done}', result = $result, finished_at = $now WHERE task_id = $id";
         update.Parameters.AddWithValue("$id", taskId.ToString());
         update.Parameters.AddWithValue("$result", result);
         update.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using MassTransit;
 using MassTransit.Testing;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -32,13 +33,7 @@ public sealed class AgentTaskConsumerTests
     public async Task StartAsync()
     {
         _folder = new TempFolder("consumer");
-        _services = AgentHost.Build(_folder.Path, new Dictionary<string, string?> { ["Agent:TransientRetryDelay"] = "00:00:00.050" }, services =>
-        {
-            services.AddSingleton<IHostApplicationLifetime, TestLifetime>();
-            // The harness starts hosted services; heartbeats and inventory would rewrite the simulated host's config under the tests.
-            services.RemoveAll<IHostedService>();
-            services.AddMassTransitTestHarness(bus => bus.AddConsumer<AgentTaskConsumer>());
-        });
+        _services = BuildAgent(_folder.Path);
         _harness = _services.GetRequiredService<ITestHarness>();
         _options = _services.GetRequiredService<IOptions<AgentOptions>>().Value;
         _host = _services.GetRequiredService<SimulatedHost>();
@@ -54,17 +49,48 @@ public sealed class AgentTaskConsumerTests
         _folder.Dispose();
     }
 
+    /// <summary>An agent (task consumer on a test harness) on <paramref name="dataPath"/>: its journal, simulated host and VM locks.</summary>
+    private static ServiceProvider BuildAgent(string dataPath) =>
+        AgentHost.Build(dataPath, new Dictionary<string, string?> { ["Agent:TransientRetryDelay"] = "00:00:00.050" }, services =>
+        {
+            services.AddSingleton<IHostApplicationLifetime, TestLifetime>();
+            // The harness starts hosted services; heartbeats and inventory would rewrite the simulated host's config under the tests.
+            services.RemoveAll<IHostedService>();
+            services.AddMassTransitTestHarness(bus => bus.AddConsumer<AgentTaskConsumer>());
+        });
+
     private static AgentTask NewTask(string name) => new(Guid.NewGuid(), "tenant1", AgentId, ActionNames.VmCreate,
         JsonSerializer.SerializeToElement(new { name, cpu = 1, memoryMB = 1024, storageGB = 10, imageFile = DemoCatalog.Images[1].File, generation = 2 }), "");
 
-    private async Task<AgentTaskResult> ResultOfAsync(Guid taskId, int nth = 1)
+    private Task<AgentTaskResult> ResultOfAsync(Guid taskId, int nth = 1) => ResultOfAsync(_harness, taskId, nth);
+
+    private static async Task<AgentTaskResult> ResultOfAsync(ITestHarness harness, Guid taskId, int nth = 1)
     {
-        await Eventually.True(() => Task.FromResult(_harness.Published.Select<AgentTaskResult>().Count(m => m.Context.Message.TaskId == taskId) >= nth),
+        await Eventually.True(() => Task.FromResult(harness.Published.Select<AgentTaskResult>().Count(m => m.Context.Message.TaskId == taskId) >= nth),
             TimeSpan.FromSeconds(60), $"result {nth} of {taskId}");
-        return _harness.Published.Select<AgentTaskResult>().Where(m => m.Context.Message.TaskId == taskId).ToList()[nth - 1].Context.Message;
+        return harness.Published.Select<AgentTaskResult>().Where(m => m.Context.Message.TaskId == taskId).ToList()[nth - 1].Context.Message;
     }
 
+    private static int StartedCount(ITestHarness harness, Guid taskId)
+        => harness.Published.Select<AgentTaskStarted>().Count(m => m.Context.Message.TaskId == taskId);
+
     private async Task<int> VmCountAsync() => (await AgentHost.VmsAsync(_services)).Count;
+
+    /// <summary>VMs on the host built for the task's name (vm.create names them "tenant.name").</summary>
+    private async Task<int> VmsNamedAsync(string name)
+        => (await AgentHost.VmsAsync(_services)).Count(vm => vm.GetProperty("name").GetString() == "tenant1." + name);
+
+    /// <summary>The journal row's state as stored on disk (what survives a kill), or null when the task id is not in the journal.</summary>
+    private string? JournalStateOf(Guid taskId)
+    {
+        _services.GetRequiredService<TaskJournal>(); // the file and its table exist from the agent's first task on
+        using var connection = new SqliteConnection($"Data Source={Path.Combine(_options.FullDataPath, "journal.db")};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var select = connection.CreateCommand();
+        select.CommandText = "SELECT state FROM journal WHERE task_id = $id";
+        select.Parameters.AddWithValue("$id", taskId.ToString());
+        return select.ExecuteScalar() as string;
+    }
 
     [Test]
     public async Task A_task_publishes_started_then_a_result_with_the_vm()
@@ -156,6 +182,122 @@ public sealed class AgentTaskConsumerTests
 
         Assert.That((await ResultOfAsync(stranger.TaskId)).Error!.Code, Is.EqualTo(ErrorCodes.WrongAgent));
         Assert.That((await ResultOfAsync(unknown.TaskId)).Error!.Code, Is.EqualTo(ErrorCodes.UnsupportedAction));
+    }
+
+    [Test]
+    public async Task A_task_killed_while_waiting_for_its_VM_lock_runs_normally_when_redelivered()
+    {
+        var task = NewTask("consumer-killed-waiting");
+        // Another task holds the VM: this one is accepted and waits for its lock.
+        var heldByAnother = await _services.GetRequiredService<VmLocks>().AcquireAsync(AgentTaskConsumer.LockKey(task), CancellationToken.None);
+        try
+        {
+            await _harness.Bus.Publish(task);
+            await Eventually.True(() => Task.FromResult(JournalStateOf(task.TaskId) is not null), because: "the task is in the journal, waiting for its VM");
+            Assert.That(StartedCount(_harness, task.TaskId), Is.Zero, "it has not started");
+
+            // The agent is killed now; it restarts on the same data folder and the task is redelivered.
+            // (This process's first agent cannot die: it stays blocked on the held lock.)
+            await using var restarted = BuildAgent(_folder.Path);
+            var restartedHarness = restarted.GetRequiredService<ITestHarness>();
+            await restartedHarness.Start();
+            try
+            {
+                await restartedHarness.Bus.Publish(task);
+
+                var result = await ResultOfAsync(restartedHarness, task.TaskId);
+                Assert.That(result.Ok, Is.True, $"{result.Error?.Code}: {result.Error?.Message}");
+                Assert.That(StartedCount(restartedHarness, task.TaskId), Is.EqualTo(1), "the redelivered task started");
+                Assert.That(result.Result!.Value.GetProperty("vm").GetProperty("name").GetString(), Is.EqualTo("consumer-killed-waiting"));
+                Assert.That(await VmsNamedAsync("consumer-killed-waiting"), Is.EqualTo(1), "the script ran: the VM is on the host, no cleanup removed it");
+            }
+            finally
+            {
+                await restartedHarness.Stop();
+            }
+        }
+        finally
+        {
+            heldByAnother.Dispose();
+        }
+
+        // The first agent's delivery, still waiting in this process, now gets the lock: it finds the task
+        // done on the same journal and republishes that result instead of running the script again.
+        var late = await ResultOfAsync(task.TaskId);
+        Assert.That(late.Ok, Is.True, late.Error?.Message);
+        Assert.That(StartedCount(_harness, task.TaskId), Is.Zero, "the first agent never started it");
+        Assert.That(await VmsNamedAsync("consumer-killed-waiting"), Is.EqualTo(1), "the script ran once");
+    }
+
+    [Test]
+    public async Task A_task_killed_while_its_script_ran_is_still_reported_interrupted_not_run_twice()
+    {
+        var task = NewTask("consumer-killed-running");
+        // What an agent killed in the middle of the script leaves: the row 'running' and the task's folder half built.
+        var killed = new TaskJournal(Options.Create(_options));
+        Assert.That(killed.Begin(task.TaskId, task.Action, DateTimeOffset.UtcNow).State, Is.EqualTo(JournalEntryState.Begun));
+        Assert.That(killed.TryStart(task.TaskId, DateTimeOffset.UtcNow), Is.True);
+        var taskFolder = Path.Combine(_options.FullDataPath, "vms", task.TenantId, task.TaskId.ToString());
+        Directory.CreateDirectory(taskFolder);
+        File.WriteAllText(Path.Combine(taskFolder, "half-built.vhdx"), "");
+
+        await _harness.Bus.Publish(task);
+
+        var result = await ResultOfAsync(task.TaskId);
+        Assert.That((result.Ok, result.Error!.Code), Is.EqualTo((false, ErrorCodes.Interrupted)));
+        Assert.That(result.Error.Details!.Value.GetProperty("cleanup").GetProperty("removedFolder").GetString(), Is.EqualTo(taskFolder), "its cleanup script ran");
+        Assert.That(Directory.Exists(taskFolder), Is.False, "what it had built was removed");
+        Assert.That(StartedCount(_harness, task.TaskId), Is.Zero, "it did not start again");
+        Assert.That(await VmsNamedAsync("consumer-killed-running"), Is.Zero, "the script did not run again");
+    }
+
+    [Test]
+    public async Task A_duplicate_delivery_while_the_task_waits_for_its_VM_lock_is_dropped_and_the_script_runs_once()
+    {
+        var task = NewTask("consumer-duplicate");
+        // (The harness's Consumed list waits for the bus to go idle, which it does not while a delivery waits: count here.)
+        var consumed = new ConsumedCount(task.TaskId);
+        using var observing = _harness.Bus.ConnectConsumeMessageObserver(consumed);
+        var heldByAnother = await _services.GetRequiredService<VmLocks>().AcquireAsync(AgentTaskConsumer.LockKey(task), CancellationToken.None);
+        try
+        {
+            await _harness.Bus.Publish(task);
+            await Eventually.True(() => Task.FromResult(JournalStateOf(task.TaskId) is not null), because: "the first delivery waits for the VM");
+
+            await _harness.Bus.Publish(task);
+
+            await Eventually.True(() => Task.FromResult(consumed.Count == 1), because: "the duplicate delivery is done with while the first one waits");
+        }
+        finally
+        {
+            heldByAnother.Dispose();
+        }
+
+        var result = await ResultOfAsync(task.TaskId);
+        Assert.That(result.Ok, Is.True, result.Error?.Message);
+        await Eventually.True(() => Task.FromResult(consumed.Count == 2), because: "both deliveries are done with");
+        Assert.That(_harness.Published.Select<AgentTaskResult>().Count(m => m.Context.Message.TaskId == task.TaskId), Is.EqualTo(1), "the duplicate published nothing");
+        Assert.That(StartedCount(_harness, task.TaskId), Is.EqualTo(1));
+        Assert.That(await VmsNamedAsync("consumer-duplicate"), Is.EqualTo(1), "the script ran once");
+    }
+
+    /// <summary>How many deliveries of one task the consumer has finished with (returned from, result or not).</summary>
+    private sealed class ConsumedCount(Guid taskId) : IConsumeMessageObserver<AgentTask>
+    {
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public Task PreConsume(ConsumeContext<AgentTask> context) => Task.CompletedTask;
+
+        public Task PostConsume(ConsumeContext<AgentTask> context)
+        {
+            if (context.Message.TaskId == taskId)
+                Interlocked.Increment(ref _count);
+            return Task.CompletedTask;
+        }
+
+        public Task ConsumeFault(ConsumeContext<AgentTask> context, Exception exception) => PostConsume(context);
     }
 
     private sealed class TestLifetime : IHostApplicationLifetime
