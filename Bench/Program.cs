@@ -180,7 +180,7 @@ foreach (var mode in options.GrowthOnly ? [] : options.Modes)
 
 // 3. Cost growth (issue 12): the same tenant's tasks on an empty store, with a long history, with many idle agents.
 GrowthFigures? growth = null;
-if (!options.SkipGrowth)
+if (!options.SkipGrowth && (options.Modes.Contains("rabbitmq") || options.GrowthOnly))
 {
     growth = await GrowthRun.RunAsync(Path.Combine(root, "growth"), options.Agents, options.AgentConcurrency, options.GrowthHistory, options.GrowthAgents,
         options.GrowthLevels, options.GrowthCounts, Say);
@@ -275,7 +275,7 @@ static string Git(string arguments)
 
 /// <summary>
 /// Command line: <c>--modes devhost,rabbitmq --levels 1,16,64 --counts 20,96,192 --agents 2 --agent-concurrency 8 --out bench-results</c>;
-/// the cost growth run: <c>--skip-growth</c>, <c>--growth-only</c>, <c>--growth-history 100000 --growth-agents 1000 --growth-levels 1,16 --growth-counts 200,96</c>;
+/// the cost growth run (a rabbitmq-mode phase: it runs when the modes include rabbitmq, unless skipped): <c>--skip-growth</c>, <c>--growth-only</c>, <c>--growth-history 100000 --growth-agents 1000 --growth-levels 1,16 --growth-counts 200,96</c>;
 /// <c>--keep</c> leaves the run's folder (databases, agent data) in place.
 /// </summary>
 internal sealed record BenchOptions(

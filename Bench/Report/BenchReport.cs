@@ -176,7 +176,7 @@ public sealed record BenchReport(
         md.AppendLine();
         if (IdleCpuMsPerSecond is { Count: > 0 })
         {
-            md.AppendLine("With no task running (5 s after the warm-up) the processes spent, in ms of CPU per second: " +
+            md.AppendLine("With no task running (5 s after the warm-up, once the control plane's CPU had settled) the processes spent, in ms of CPU per second: " +
                 string.Join("; ", IdleCpuMsPerSecond.Select(m => $"{m.Key}: " + string.Join(", ", m.Value.Select(p => $"{p.Key} {F(p.Value)}")))) +
                 " (times the window over the tasks, that is each process's idle share of the figures above).");
             md.AppendLine();
