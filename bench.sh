@@ -4,6 +4,11 @@
 # bench-results/bench.json and bench-results/bench.md. Arguments go to the bench, for example
 #   ./bench.sh --modes devhost --levels 1,16 --counts 20,80
 #   ./bench.sh --fairness        (only the per-tenant fairness run: bench-results/fairness.md)
+# The cost growth run (issue 12: an empty store, 100,000 finished tasks, 1,000 idle agents) runs by default
+# whenever the modes include rabbitmq (it is a rabbitmq-mode phase):
+#   ./bench.sh --skip-growth     (without it)
+#   ./bench.sh --growth-only     (only it; --growth-history N --growth-agents N --growth-levels 1,16 --growth-counts 200,96)
+# --skip-dispatch leaves out the script dispatch figures; --keep leaves the run's folder (databases) in place.
 set -uo pipefail
 cd "$(dirname "$0")"
 source tools/rabbitmq.sh

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using OpenHvx.Bench.Dispatch;
 using OpenHvx.Bench.Floor;
+using OpenHvx.Bench.Growth;
 using OpenHvx.Bench.Load;
 using OpenHvx.Bench.Report;
 using OpenHvx.Bench.Stack;
@@ -43,11 +44,12 @@ var conditions = new Conditions(
     await BenchBroker.VersionAsync(), Git("rev-parse --short HEAD"),
     new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name,
     options.Levels, options.Counts, options.Agents, options.AgentConcurrency, "vm.create of 1 vCPU, 512 MB, the default image");
+var loadAtStart = LoadAverage();
 
 // 1. The floor: the broker's own round trip and a bare 202 endpoint, in the same run.
 var broker = new List<RoundTrips>();
 var bare = new List<BareRun>();
-if (options.Modes.Contains("rabbitmq") || options.Floor)
+if ((options.Modes.Contains("rabbitmq") && !options.GrowthOnly) || options.Floor)
 {
     await using var floorBroker = await BenchBroker.CreateAsync();
     foreach (var (level, index) in options.Levels.Select((l, i) => (l, i)))
@@ -58,6 +60,7 @@ if (options.Modes.Contains("rabbitmq") || options.Floor)
         Say($"broker round trips, {level} in flight: {figures.PerSecond:0}/s, p50 {figures.Latency.P50} ms, p99 {figures.Latency.P99} ms");
     }
 }
+if (!options.GrowthOnly || options.Floor)
 {
     var url = $"http://127.0.0.1:{ServiceProcess.FreePort()}";
     var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -89,7 +92,8 @@ if (options.Modes.Contains("rabbitmq") || options.Floor)
 var tasks = new List<TaskRun>();
 var reads = new List<ReadRun>();
 var peakMemory = new Dictionary<string, IReadOnlyDictionary<string, long>>();
-foreach (var mode in options.Modes)
+var idleCpu = new Dictionary<string, IReadOnlyDictionary<string, double>>();
+foreach (var mode in options.GrowthOnly ? [] : options.Modes)
 {
     var folder = Path.Combine(root, mode);
     Directory.CreateDirectory(folder);
@@ -100,13 +104,20 @@ foreach (var mode in options.Modes)
     Say($"{mode}: up ({string.Join(", ", stack.Processes.Select(p => p.Name))})");
     using var admin = await stack.AdminClientAsync(stack.OrchestratorUrl);
 
-    // Warm-up: the first tasks pay for JIT, connection pools and the first runspaces.
+    // Warm-up: the first tasks pay for JIT, connection pools and the first runspaces. Methods reach the second JIT tier only
+    // after enough calls and a pause in first-tier compiling, about a hundred tasks; before that the CPU per task is the JIT's.
     var warmToken = await stack.CreateTenantAsync(admin, $"warm-{mode}");
-    using (var warm = TaskLoad.Client(stack.GatewayUrl, warmToken, 4))
+    using (var warm = TaskLoad.Client(stack.GatewayUrl, warmToken, 16))
     {
-        var (warmSubmissions, _) = await TaskLoad.PostAsync(warm, "/api/v1/tenant/tasks", 16, 4, i => VmCreate($"warm-{i}"));
-        await TaskLoad.WaitForFinalAsync(admin, $"warm-{mode}", TimeSpan.FromMinutes(2));
+        await TaskLoad.PostAsync(warm, "/api/v1/tenant/tasks", 96, 16, i => VmCreate($"warm-{i}"));
+        await TaskLoad.WaitForIdleAsync(admin, $"warm-{mode}", TimeSpan.FromMinutes(3));
+        await TaskLoad.PostAsync(warm, "/api/v1/tenant/tasks", 16, 1, i => VmCreate($"warm-1-{i}"));
+        await TaskLoad.WaitForIdleAsync(admin, $"warm-{mode}", TimeSpan.FromMinutes(2));
     }
+
+    // What each process spends with no task running (heartbeats, sweeps): its share of the CPU per task below.
+    idleCpu[mode] = await stack.IdleCpuAsync(TimeSpan.FromSeconds(5));
+    Say($"{mode} idle: " + string.Join(", ", idleCpu[mode].Select(p => $"{p.Key} {p.Value:0.0} ms/s")));
 
     // The gateway's own cost, on a read that involves no agent: the same GET through it and past it.
     var readToken = await stack.CreateTenantAsync(admin, $"read-{mode}");
@@ -132,10 +143,17 @@ foreach (var mode in options.Modes)
             var token = await stack.CreateTenantAsync(admin, tenantId);
             using var client = TaskLoad.Client(route == "gateway" ? stack.GatewayUrl : stack.OrchestratorUrl, token, level);
             var before = stack.Usage();
+            var machineBefore = MachineLoad.Take();
+            var window = Stopwatch.StartNew();
             var (submissions, seconds) = await TaskLoad.PostAsync(client, "/api/v1/tenant/tasks", options.Counts[index], level, i => VmCreate($"{tenantId}-{i}"));
             var accepted = submissions.Where(s => s.Status == 202 && s.TaskId is not null).ToList();
-            var final = await TaskLoad.WaitForFinalAsync(admin, tenantId, TimeSpan.FromMinutes(5));
+            // The CPU window ends when no task is in flight any more, before the bench reads every task back.
+            await TaskLoad.WaitForIdleAsync(admin, tenantId, TimeSpan.FromMinutes(5));
             var after = stack.Usage();
+            var machineAfter = MachineLoad.Take();
+            var cpu = after.ToDictionary(p => p.Key, p => Latency.Round(p.Value.CpuSeconds - before[p.Key].CpuSeconds));
+            var windowSeconds = Latency.Round(window.Elapsed.TotalSeconds);
+            var final = await TaskLoad.ReadFinalAsync(admin, tenantId);
 
             var succeeded = accepted.Where(s => final.TryGetValue(s.TaskId!.Value, out var t) && t.GetProperty("status").GetString() == "SUCCESS").ToList();
             var finishedAt = succeeded.Select(s => final[s.TaskId!.Value].GetProperty("finishedAt").GetDateTimeOffset()).ToList();
@@ -150,19 +168,27 @@ foreach (var mode in options.Modes)
                 Latency.Of(submissions.Select(s => s.AnswerMs)), succeeded.Count,
                 finishedAt.Count == 0 ? 0 : Latency.Round(succeeded.Count / (finishedAt.Max() - firstSubmit).TotalSeconds),
                 Latency.Of(e2e), failures,
-                after.ToDictionary(p => p.Key, p => Latency.Round(p.Value.CpuSeconds - before[p.Key].CpuSeconds)),
-                TaskTimeline.Medians(succeeded.Select(s => (s.SubmittedAt, final[s.TaskId!.Value]))));
+                cpu, TaskTimeline.Medians(succeeded.Select(s => (s.SubmittedAt, final[s.TaskId!.Value]))), windowSeconds,
+                MachineLoad.OthersPercent(machineBefore, machineAfter, cpu.Values.Sum()));
             tasks.Add(run);
             Say($"{mode} {route} at {level}: accepted {run.AcceptedPerSecond:0.0}/s (202 p50 {run.Answer202.P50} ms, p99 {run.Answer202.P99} ms), " +
-                $"completed {run.CompletedPerSecond:0.0}/s (p50 {run.SubmitToSuccess.P50} ms), failures {failures.Count}");
+                $"completed {run.CompletedPerSecond:0.0}/s (p50 {run.SubmitToSuccess.P50} ms), failures {failures.Count}, others {run.OthersPercent} % of the machine");
         }
     }
     peakMemory[mode] = stack.Usage().ToDictionary(p => p.Key, p => p.Value.PeakMemoryMB);
 }
 
-// 3. Script dispatch: the agent's warm runspace path against a pwsh process per call.
+// 3. Cost growth (issue 12): the same tenant's tasks on an empty store, with a long history, with many idle agents.
+GrowthFigures? growth = null;
+if (!options.SkipGrowth && (options.Modes.Contains("rabbitmq") || options.GrowthOnly))
+{
+    growth = await GrowthRun.RunAsync(Path.Combine(root, "growth"), options.Agents, options.AgentConcurrency, options.GrowthHistory, options.GrowthAgents,
+        options.GrowthLevels, options.GrowthCounts, Say);
+}
+
+// 4. Script dispatch: the agent's warm runspace path against a pwsh process per call.
 var dispatch = new List<DispatchFigures>();
-if (!options.SkipDispatch)
+if (!options.SkipDispatch && !options.GrowthOnly)
 {
     var scripts = ScriptDispatch.PrepareScripts(Path.Combine(root, "dispatch-scripts"));
     dispatch.AddRange(await ScriptDispatch.AgentPathAsync(Path.Combine(root, "dispatch-agent"), scripts, options.DispatchCalls, options.AgentConcurrency));
@@ -175,13 +201,19 @@ if (!options.SkipDispatch)
         Say($"dispatch, {d.Way} at {d.Concurrency}: p50 {d.PerCall.P50} ms, {d.PerSecond:0.0}/s");
 }
 
-var report = new BenchReport(conditions, broker, bare, reads, tasks, peakMemory, dispatch, BenchReport.Evaluate(broker, reads, tasks, dispatch), Latency.Round(clock.Elapsed.TotalSeconds));
+var report = new BenchReport(conditions with { LoadAverage = $"{loadAtStart} at the start, {LoadAverage()} at the end" }, broker, bare, reads, tasks, peakMemory, dispatch,
+    BenchReport.Evaluate(broker, bare, reads, tasks, dispatch, growth), Latency.Round(clock.Elapsed.TotalSeconds), idleCpu, growth);
 Directory.CreateDirectory(options.Output);
 await File.WriteAllTextAsync(Path.Combine(options.Output, "bench.json"), report.ToJson());
 await File.WriteAllTextAsync(Path.Combine(options.Output, "bench.md"), report.ToMarkdown());
 Console.WriteLine();
 Console.WriteLine(report.ToMarkdown());
 Console.WriteLine($"Written: {Path.Combine(options.Output, "bench.json")}, {Path.Combine(options.Output, "bench.md")}");
+if (options.Keep)
+{
+    Console.WriteLine($"Kept: {root}");
+    return 0;
+}
 try
 {
     Directory.Delete(root, recursive: true);
@@ -212,6 +244,19 @@ static async Task WaitForAsync(string url)
     throw new TimeoutException($"{url} did not answer");
 }
 
+// Other work on the machine shows here (the bench's own processes are counted too).
+static string LoadAverage()
+{
+    try
+    {
+        return File.ReadAllText("/proc/loadavg").Split(' ')[0];
+    }
+    catch (IOException)
+    {
+        return "unknown";
+    }
+}
+
 static string Git(string arguments)
 {
     try
@@ -228,10 +273,15 @@ static string Git(string arguments)
     }
 }
 
-/// <summary>Command line: <c>--modes devhost,rabbitmq --levels 1,16,64 --counts 20,96,192 --agents 2 --agent-concurrency 8 --out bench-results</c>.</summary>
+/// <summary>
+/// Command line: <c>--modes devhost,rabbitmq --levels 1,16,64 --counts 20,96,192 --agents 2 --agent-concurrency 8 --out bench-results</c>;
+/// the cost growth run (a rabbitmq-mode phase: it runs when the modes include rabbitmq, unless skipped): <c>--skip-growth</c>, <c>--growth-only</c>, <c>--growth-history 100000 --growth-agents 1000 --growth-levels 1,16 --growth-counts 200,96</c>;
+/// <c>--keep</c> leaves the run's folder (databases, agent data) in place.
+/// </summary>
 internal sealed record BenchOptions(
     IReadOnlyList<string> Modes, IReadOnlyList<int> Levels, IReadOnlyList<int> Counts, int Agents, int AgentConcurrency,
-    int DispatchCalls, int PwshCalls, bool SkipDispatch, bool Floor, string Output, bool Fairness)
+    int DispatchCalls, int PwshCalls, bool SkipDispatch, bool Floor, string Output, bool Fairness,
+    bool SkipGrowth, bool GrowthOnly, int GrowthHistory, int GrowthAgents, IReadOnlyList<int> GrowthLevels, IReadOnlyList<int> GrowthCounts, bool Keep)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -248,8 +298,18 @@ internal sealed record BenchOptions(
         var counts = Ints("--counts", "20,96,192");
         if (counts.Count != levels.Count)
             throw new ArgumentException("--counts needs one count per level");
+        var growthLevels = Ints("--growth-levels", "1,16");
+        var growthCounts = Ints("--growth-counts", "200,96");
+        if (growthCounts.Count != growthLevels.Count)
+            throw new ArgumentException("--growth-counts needs one count per growth level");
+        var growthOnly = args.Contains("--growth-only");
+        var skipGrowth = args.Contains("--skip-growth");
+        if (growthOnly && skipGrowth)
+            throw new ArgumentException("--growth-only and --skip-growth exclude each other");
         return new BenchOptions(modes, levels, counts, Ints("--agents", "2")[0], Ints("--agent-concurrency", "8")[0],
             Ints("--dispatch-calls", "500")[0], Ints("--pwsh-calls", "10")[0], args.Contains("--skip-dispatch"), args.Contains("--floor"),
-            Value("--out") ?? Path.Combine(ServiceProcess.RepositoryRoot, "bench-results"), args.Contains("--fairness"));
+            Value("--out") ?? Path.Combine(ServiceProcess.RepositoryRoot, "bench-results"), args.Contains("--fairness"),
+            skipGrowth, growthOnly, Ints("--growth-history", "100000")[0], Ints("--growth-agents", "1000")[0], growthLevels, growthCounts,
+            args.Contains("--keep"));
     }
 }

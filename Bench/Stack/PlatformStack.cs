@@ -159,6 +159,35 @@ public sealed class PlatformStack : IAsyncDisposable
 
     public Dictionary<string, ProcessUsage> Usage() => _processes.ToDictionary(p => p.Name, p => p.Usage());
 
+    /// <summary>
+    /// CPU milliseconds per second of each process with no task running (heartbeats, sweeps, polls), over <paramref name="measure"/>,
+    /// once the stack has settled: after a load the runtime keeps working for a while (second-tier JIT, GC), which is not idle
+    /// cost, so first waits (up to 30 s) until three successive seconds of the control plane's CPU lie within a quarter of their mean, or one stays under 2 % of a core.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, double>> IdleCpuAsync(TimeSpan measure)
+    {
+        // The control plane (devhost: the one process): the agents' own idle work (heartbeats through the runspace) jitters too much to tell.
+        double Total() => Usage().Where(p => !p.Key.Contains("agent", StringComparison.Ordinal)).Sum(p => p.Value.CpuSeconds);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        var last = Total();
+        var rates = new List<double>();
+        while (DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            var now = Total();
+            rates.Add(now - last);
+            last = now;
+            var recent = rates.TakeLast(3).ToList();
+            if (rates[^1] <= 0.02 || recent.Count == 3 && recent.Max() - recent.Min() <= 0.25 * recent.Average())
+                break;
+        }
+        var before = Usage();
+        var clock = Stopwatch.StartNew();
+        await Task.Delay(measure);
+        var after = Usage();
+        return after.ToDictionary(p => p.Key, p => Math.Round((p.Value.CpuSeconds - before[p.Key].CpuSeconds) * 1000 / clock.Elapsed.TotalSeconds, 1));
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var process in _processes)
