@@ -70,7 +70,7 @@ public static partial class HyperVAgentExtensions
     public static void ConfigureHyperVAgentEndpoints(this IBusFactoryConfigurator configurator, IBusRegistrationContext context)
     {
         var options = context.GetRequiredService<Microsoft.Extensions.Options.IOptions<AgentOptions>>().Value;
-        configurator.ReceiveEndpoint($"agent.{options.AgentId}.tasks", endpoint =>
+        configurator.ReceiveEndpoint(WireTopology.AgentQueue(options.AgentId), endpoint =>
         {
             endpoint.ConcurrentMessageLimit = options.MaxConcurrency;
             endpoint.ConfigureConsumer<AgentTaskConsumer>(context);

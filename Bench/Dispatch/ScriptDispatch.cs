@@ -78,7 +78,7 @@ public static class ScriptDispatch
             var runner = host.Services.GetRequiredService<PowerShellRunner>();
             var script = runner.ScriptPath(Action);
             var bus = host.Services.GetRequiredService<IBus>();
-            var endpoint = await bus.GetSendEndpoint(new Uri($"queue:agent.{AgentId}.tasks"));
+            var endpoint = await bus.GetSendEndpoint(new Uri("queue:" + OpenHvx.Contracts.WireTopology.AgentQueue(AgentId)));
             var data = JsonSerializer.SerializeToElement(new { message = "hello" });
 
             async Task RunTaskAsync()

@@ -4,6 +4,7 @@ using OpenHvx.Orchestrator.Agents;
 using OpenHvx.Orchestrator.Images;
 using OpenHvx.Orchestrator.Resources;
 using OpenHvx.Orchestrator.Tasks;
+using OpenHvx.Orchestrator.Quotas;
 
 namespace OpenHvx.Orchestrator.Actions;
 

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Api;
 using OpenHvx.ServiceDefaults;
+using OpenHvx.Orchestrator.Quotas;
 
 namespace OpenHvx.Orchestrator.Actions;
 

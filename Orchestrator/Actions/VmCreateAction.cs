@@ -7,6 +7,7 @@ using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Api;
 using OpenHvx.Orchestrator.Images;
 using OpenHvx.Orchestrator.Resources;
+using OpenHvx.Orchestrator.Quotas;
 
 namespace OpenHvx.Orchestrator.Actions;
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Quotas;
 
 namespace OpenHvx.Orchestrator.Resources;
 

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Routing;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Tenants;
 using OpenHvx.ServiceDefaults;
+using OpenHvx.Orchestrator.Quotas;
 
 namespace OpenHvx.Orchestrator.Resources;
 

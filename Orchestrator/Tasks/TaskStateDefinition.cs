@@ -12,7 +12,7 @@ public sealed class TaskStateDefinition : SagaDefinition<TaskState>
 {
     public TaskStateDefinition()
     {
-        EndpointName = "orchestrator.tasks";
+        EndpointName = WireTopology.TaskSagaQueue;
     }
 
     protected override void ConfigureSaga(IReceiveEndpointConfigurator endpointConfigurator, ISagaConfigurator<TaskState> sagaConfigurator, IRegistrationContext context)

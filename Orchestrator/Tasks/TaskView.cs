@@ -2,6 +2,7 @@ using System.Text.Json;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Agents;
 using OpenHvx.Orchestrator.Actions;
+using OpenHvx.Orchestrator.Quotas;
 
 namespace OpenHvx.Orchestrator.Tasks;
 

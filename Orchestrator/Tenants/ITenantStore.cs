@@ -1,4 +1,5 @@
 using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Quotas;
 
 namespace OpenHvx.Orchestrator.Tenants;
 

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Images;
+using OpenHvx.Orchestrator.Quotas;
 
 namespace OpenHvx.Orchestrator.Tenants;
 

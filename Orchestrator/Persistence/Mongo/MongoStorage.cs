@@ -1,6 +1,7 @@
 using MongoDB.Bson;
 using MongoDB.Driver;
 using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Quotas;
 
 namespace OpenHvx.Orchestrator.Persistence.Mongo;
 

@@ -1,6 +1,7 @@
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Resources;
 using System.Text.Json;
+using OpenHvx.Orchestrator.Quotas;
 
 namespace OpenHvx.Orchestrator.Persistence.Sqlite;
 

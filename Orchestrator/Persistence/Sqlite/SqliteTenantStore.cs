@@ -1,5 +1,6 @@
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Tenants;
+using OpenHvx.Orchestrator.Quotas;
 
 namespace OpenHvx.Orchestrator.Persistence.Sqlite;
 

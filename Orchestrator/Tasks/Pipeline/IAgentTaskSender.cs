@@ -16,7 +16,7 @@ public sealed class QueueAgentTaskSender(IServiceProvider services) : IAgentTask
     // Resolved when first used: the bus is built from the saga, whose steps send through this.
     private IBus Bus => field ??= services.GetRequiredService<IBus>();
 
-    public static Uri QueueFor(string agentId) => new($"queue:agent.{agentId}.tasks");
+    public static Uri QueueFor(string agentId) => new("queue:" + WireTopology.AgentQueue(agentId));
 
     public async Task SendAsync(AgentTask task, CancellationToken cancellationToken)
     {

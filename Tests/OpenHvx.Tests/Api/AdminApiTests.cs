@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using OpenHvx.Tests.Support;
+using OpenHvx.Orchestrator.Quotas;
 
 namespace OpenHvx.Tests.Api;
 
@@ -142,7 +143,7 @@ public sealed class AdminApiTests : DevHostFixture
         var created = await Client.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId, action = "vm.create", data = new { name = "drifted", cpu = 2 } });
         await Eventually.Get(() => Client.GetFromJsonAsync<JsonElement>(created.Headers.Location), t => t.GetProperty("status").GetString() == "SUCCESS", TimeSpan.FromSeconds(60));
         // Usage that no resource explains (a lost delete, a manual fix gone wrong).
-        await DevHost.Services.GetRequiredService<OpenHvx.Orchestrator.Quotas.QuotaLedger>().AdjustAsync(tenantId, new OpenHvx.Contracts.QuotaAmounts(5, 1024, 0, 1));
+        await DevHost.Services.GetRequiredService<OpenHvx.Orchestrator.Quotas.QuotaLedger>().AdjustAsync(tenantId, new QuotaAmounts(5, 1024, 0, 1));
 
         var recount = await (await Client.PostAsync($"/api/v1/admin/tenants/{tenantId}/quotas/recount", null)).Content.ReadFromJsonAsync<JsonElement>();
 

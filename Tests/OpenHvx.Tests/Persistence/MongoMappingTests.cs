@@ -12,6 +12,7 @@ using OpenHvx.Orchestrator.Persistence.Sqlite;
 using OpenHvx.Orchestrator.Agents;
 using OpenHvx.Orchestrator;
 using OpenHvx.Orchestrator.Tasks;
+using OpenHvx.Orchestrator.Quotas;
 
 namespace OpenHvx.Tests.Persistence;
 

@@ -90,7 +90,7 @@ public sealed class SagaHarness : IAsyncDisposable
         services.AddMassTransitTestHarness(bus =>
         {
             bus.AddOrchestratorConsumers();
-            bus.AddConsumer<FakeAgentConsumer>().Endpoint(e => e.Name = $"agent.{AgentId}.tasks");
+            bus.AddConsumer<FakeAgentConsumer>().Endpoint(e => e.Name = WireTopology.AgentQueue(AgentId));
         });
         _provider = services.BuildServiceProvider(validateScopes: true);
     }

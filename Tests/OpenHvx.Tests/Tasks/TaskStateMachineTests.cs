@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Tasks;
 using OpenHvx.Tests.Support;
+using OpenHvx.Orchestrator.Quotas;
 
 namespace OpenHvx.Tests.Tasks;
 
