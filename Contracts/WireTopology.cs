@@ -14,7 +14,6 @@ public static class WireTopology
     public const string ResultsQueue = "orchestrator.results";
     public const string HeartbeatQueue = "orchestrator.heartbeats";
     public const string InventoryQueue = "orchestrator.inventory";
-    public const string TaskEventsForwarderQueue = "orchestrator.task-events";
     /// <summary>The task saga's own queue (submissions, the agents' messages relayed, deadlines).</summary>
     public const string TaskSagaQueue = "orchestrator.tasks";
 

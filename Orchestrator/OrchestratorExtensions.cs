@@ -62,6 +62,7 @@ public static class OrchestratorExtensions
         services.AddSingleton<TaskPipeline>();
         services.AddSingleton<RunPipelineActivity>();
         services.TryAddSingleton<IAgentTaskSender, QueueAgentTaskSender>();
+        services.TryAddSingleton<ITaskEventPublisher, BusTaskEventPublisher>();
         services.AddSingleton<AgentOutboxRelay>();
         services.AddHostedService(sp => sp.GetRequiredService<AgentOutboxRelay>());
         services.AddScoped<TaskSubmission>();

@@ -113,15 +113,15 @@ public sealed class WireInventoryConsumer(IAgentStore agents, AgentBrokerIdentit
     }
 }
 
-/// <summary>Republishes every task transition as plain JSON on <c>task.events</c>, routing key <c>tenant.action.status</c>.</summary>
-public sealed class TaskEventsForwarder : IConsumer<TaskStateChanged>
+/// <summary>Every task transition as plain JSON on <c>task.events</c>, routing key <c>tenant.action.status</c>.</summary>
+public sealed class WireTaskEventPublisher(IServiceProvider services) : Tasks.ITaskEventPublisher
 {
-    public Task Consume(ConsumeContext<TaskStateChanged> context)
-    {
-        var change = context.Message;
-        return PlainJson.SendAsync(context, WireTopology.TaskEventsExchange, "topic",
-            WireTopology.TaskEventRoutingKey(change.TenantId, change.Action, change.Status), change, change.TaskId, context.CancellationToken);
-    }
+    // Resolved when first used: the bus is built from the saga, which publishes through this.
+    private IBus Bus => field ??= Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<IBus>(services);
+
+    public Task PublishAsync(TaskStateChanged change)
+        => PlainJson.SendAsync(Bus, WireTopology.TaskEventsExchange, "topic",
+            WireTopology.TaskEventRoutingKey(change.TenantId, change.Action, change.Status), change, change.TaskId);
 }
 
 /// <summary>Sends a task to its agent: exchange <c>jobs</c>, routing key <c>agent.&lt;agentId&gt;</c>, plain JSON, persistent.</summary>

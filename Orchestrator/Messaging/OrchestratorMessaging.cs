@@ -21,6 +21,7 @@ public static class OrchestratorMessaging
         services.AddSingleton(new AgentQueueBinder(url));
         services.AddSingleton<AgentBrokerIdentity>();
         services.Replace(ServiceDescriptor.Singleton<IAgentTaskSender, ExchangeAgentTaskSender>());
+        services.Replace(ServiceDescriptor.Singleton<ITaskEventPublisher, WireTaskEventPublisher>());
         services.AddHostedService(sp => new WireTopologyDeclarer(url, sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<WireTopologyDeclarer>>()));
         services.AddMassTransit(bus =>
         {
@@ -30,7 +31,6 @@ public static class OrchestratorMessaging
             bus.AddConsumer<AgentResultRelay>().ExcludeFromConfigureEndpoints();
             bus.AddConsumer<WireHeartbeatConsumer>().ExcludeFromConfigureEndpoints();
             bus.AddConsumer<WireInventoryConsumer>().ExcludeFromConfigureEndpoints();
-            bus.AddConsumer<TaskEventsForwarder>().ExcludeFromConfigureEndpoints();
             bus.UsingRabbitMq((context, rabbit) =>
             {
                 rabbit.Host(url);
@@ -50,13 +50,6 @@ public static class OrchestratorMessaging
                 {
                     endpoint.PlainJsonFrom(WireTopology.TelemetryExchange, "topic", "inventory.*");
                     endpoint.ConfigureConsumer<WireInventoryConsumer>(context);
-                });
-                rabbit.ReceiveEndpoint(WireTopology.TaskEventsForwarderQueue, endpoint =>
-                {
-                    // One task's transitions one at a time, in arrival order, so subscribers see them in order.
-                    endpoint.PrefetchCount = 64;
-                    endpoint.ConfigureConsumer<TaskEventsForwarder>(context, consumer =>
-                        consumer.Message<TaskStateChanged>(m => m.UsePartitioner(16, x => x.Message.TaskId)));
                 });
                 rabbit.ConfigureEndpoints(context);
             });

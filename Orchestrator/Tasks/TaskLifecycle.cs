@@ -6,6 +6,7 @@ using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Actions;
 using OpenHvx.Orchestrator.Agents;
 using OpenHvx.Orchestrator.Resources;
+using OpenHvx.Orchestrator.Persistence;
 using OpenHvx.Orchestrator.Tasks.Pipeline;
 
 namespace OpenHvx.Orchestrator.Tasks;
@@ -18,6 +19,9 @@ namespace OpenHvx.Orchestrator.Tasks;
 public sealed class TaskLifecycle(
     TaskPipeline pipeline,
     IAgentOutbox outbox,
+    IStoreTransactions transactions,
+    ITaskEventPublisher events,
+    IServiceProvider services,
     IAgentStore agents,
     IResourceStore resources,
     TaskActionCatalog actions,
@@ -66,8 +70,11 @@ public sealed class TaskLifecycle(
         else if (to is nameof(TaskStateMachine.Failed) or nameof(TaskStateMachine.AwaitingResult) or nameof(TaskStateMachine.Succeeded))
             await AnswerAcceptedAsync(context, to);
 
-        await context.Publish(new TaskStateChanged(saga.CorrelationId, saga.TenantId, saga.Action, from, to, saga.Status, now, saga.Error?.Code));
+        Publish(new TaskStateChanged(saga.CorrelationId, saga.TenantId, saga.Action, from, to, saga.Status, now, saga.Error?.Code));
     }
+
+    /// <summary>Publishes a transition once the message's transaction has committed (never one that was rolled back), in order.</summary>
+    public void Publish(TaskStateChanged change) => transactions.AfterCommit(() => events.PublishAsync(change));
 
     public async Task MarkRunningAsync(BehaviorContext<TaskState, AgentTaskStarted> context)
     {
@@ -80,7 +87,7 @@ public sealed class TaskLifecycle(
         saga.Status = TaskStatuses.Running;
         saga.UpdatedAt = Now;
         saga.Timeline.Add(new TimelineEntry(saga.CurrentState, saga.Status, saga.UpdatedAt));
-        await context.Publish(new TaskStateChanged(saga.CorrelationId, saga.TenantId, saga.Action, saga.CurrentState, saga.CurrentState, saga.Status, saga.UpdatedAt, null));
+        Publish(new TaskStateChanged(saga.CorrelationId, saga.TenantId, saga.Action, saga.CurrentState, saga.CurrentState, saga.Status, saga.UpdatedAt, null));
     }
 
     public static void AddProgress(TaskState saga, AgentTaskProgress progress)
@@ -138,24 +145,34 @@ public sealed class TaskLifecycle(
         }
     }
 
-    private static async Task AnswerAcceptedAsync(BehaviorContext<TaskState> context, string to)
+    // The waiting API request is answered first after the commit, before the task's events and its agent's task go out.
+    private Task AnswerAcceptedAsync(BehaviorContext<TaskState> context, string to)
     {
         var saga = context.Saga;
-        if (saga.Answered || saga.ResponseAddress is null)
-            return;
-        var endpoint = await context.GetSendEndpoint(saga.ResponseAddress);
-        await endpoint.Send(new TaskAccepted(saga.CorrelationId, saga.Status, to, saga.AgentId), send => send.RequestId = saga.RequestId);
-        saga.Answered = true;
+        return AnswerAsync(saga, new TaskAccepted(saga.CorrelationId, saga.Status, to, saga.AgentId));
     }
 
-    private static async Task AnswerRejectedAsync(BehaviorContext<TaskState> context)
+    private Task AnswerRejectedAsync(BehaviorContext<TaskState> context)
     {
         var saga = context.Saga;
-        if (saga.Answered || saga.ResponseAddress is null)
-            return;
         var error = saga.Error ?? new TaskError(ErrorCodes.Internal, "The task failed.");
-        var endpoint = await context.GetSendEndpoint(saga.ResponseAddress);
-        await endpoint.Send(new TaskRejected(saga.CorrelationId, error.Code, error.Message, error.Details), send => send.RequestId = saga.RequestId);
-        saga.Answered = true;
+        return AnswerAsync(saga, new TaskRejected(saga.CorrelationId, error.Code, error.Message, error.Details));
     }
+
+    private Task AnswerAsync<T>(TaskState saga, T answer) where T : class
+    {
+        if (saga.Answered || saga.ResponseAddress is not { } address)
+            return Task.CompletedTask;
+        var requestId = saga.RequestId;
+        transactions.AfterCommit(async () =>
+        {
+            var endpoint = await Bus.GetSendEndpoint(address);
+            await endpoint.Send(answer, send => send.RequestId = requestId);
+        }, AfterCommitStage.Answer);
+        saga.Answered = true;
+        return Task.CompletedTask;
+    }
+
+    // Resolved when first used: the bus is built from the saga, which answers through this.
+    private IBus Bus => field ??= Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<IBus>(services);
 }

@@ -58,7 +58,7 @@ public sealed class TaskStateMachine : MassTransitStateMachine<TaskState>
                 .ThenAsync(async context =>
                 {
                     await lifecycle.SucceedAsync(context.Saga, context.Message, late: true, context.CancellationToken);
-                    await context.Publish(new TaskStateChanged(context.Saga.CorrelationId, context.Saga.TenantId, context.Saga.Action,
+                    lifecycle.Publish(new TaskStateChanged(context.Saga.CorrelationId, context.Saga.TenantId, context.Saga.Action,
                         context.Saga.CurrentState, context.Saga.CurrentState, context.Saga.Status, lifecycle.Now, "LATE_SUCCESS"));
                 }));
 

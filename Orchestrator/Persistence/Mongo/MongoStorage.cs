@@ -68,7 +68,7 @@ public sealed class MongoStorage : IStoreTransactions
         {
             _ambient.Value = null;
         }
-        foreach (var action in unit.AfterCommit)
+        foreach (var (_, action) in unit.AfterCommit.OrderBy(a => a.Stage))
             await action();
         return result;
     }
@@ -83,7 +83,7 @@ public sealed class MongoStorage : IStoreTransactions
         if (_ambient.Value is { } ambient)
             return await work(ambient.Session, cancellationToken);
         using var session = await Client.StartSessionAsync(cancellationToken: cancellationToken);
-        List<Func<Task>> afterCommit = [];
+        List<(AfterCommitStage Stage, Func<Task> Action)> afterCommit = [];
         var result = await session.WithTransactionAsync(async (s, token) =>
         {
             var unit = new MongoUnit(s);
@@ -99,15 +99,15 @@ public sealed class MongoStorage : IStoreTransactions
                 _ambient.Value = null;
             }
         }, Options, cancellationToken);
-        foreach (var action in afterCommit)
+        foreach (var (_, action) in afterCommit.OrderBy(a => a.Stage))
             await action();
         return result;
     }
 
-    public void AfterCommit(Func<Task> action)
+    public void AfterCommit(Func<Task> action, AfterCommitStage stage = AfterCommitStage.Events)
     {
         if (_ambient.Value is { } ambient)
-            ambient.AfterCommit.Add(action);
+            ambient.AfterCommit.Add((stage, action));
         else
             throw new InvalidOperationException("AfterCommit needs a transaction (InTransactionAsync).");
     }
@@ -161,7 +161,7 @@ public sealed class MongoStorage : IStoreTransactions
     private sealed class MongoUnit(IClientSessionHandle session)
     {
         public IClientSessionHandle Session { get; } = session;
-        public List<Func<Task>> AfterCommit { get; } = [];
+        public List<(AfterCommitStage Stage, Func<Task> Action)> AfterCommit { get; } = [];
     }
 }
 

@@ -58,7 +58,7 @@ public sealed class SqliteDatabase : IStoreTransactions
     {
         if (_ambient.Value is not null)
             return await work();
-        List<Func<Task>> afterCommit;
+        List<(AfterCommitStage Stage, Func<Task> Action)> afterCommit;
         T result;
         await using (var lease = await WriteAsync(cancellationToken))
         {
@@ -74,15 +74,15 @@ public sealed class SqliteDatabase : IStoreTransactions
             }
             afterCommit = lease.AfterCommit;
         }
-        foreach (var action in afterCommit)
+        foreach (var (_, action) in afterCommit.OrderBy(a => a.Stage))
             await action();
         return result;
     }
 
-    public void AfterCommit(Func<Task> action)
+    public void AfterCommit(Func<Task> action, AfterCommitStage stage = AfterCommitStage.Events)
     {
         if (_ambient.Value is { } ambient)
-            ambient.AfterCommit.Add(action);
+            ambient.AfterCommit.Add((stage, action));
         else
             throw new InvalidOperationException("AfterCommit needs a transaction (InTransactionAsync).");
     }

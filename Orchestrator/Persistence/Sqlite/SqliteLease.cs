@@ -23,7 +23,7 @@ public sealed class SqliteLease : IAsyncDisposable
     public SqliteTransaction? Transaction { get; }
 
     /// <summary>Work to do once the transaction has committed (and only then): what must not leave before it is stored.</summary>
-    internal List<Func<Task>> AfterCommit { get; } = [];
+    internal List<(AfterCommitStage Stage, Func<Task> Action)> AfterCommit { get; } = [];
 
     internal SqliteLease Joined() => new(Connection, Transaction, null, owned: false);
 

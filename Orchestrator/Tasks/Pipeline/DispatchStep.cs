@@ -16,7 +16,7 @@ public sealed class DispatchStep(IAgentOutbox outbox, AgentOutboxRelay relay, IS
         var task = context.Task;
         var message = new AgentTask(task.CorrelationId, task.TenantId, task.AgentId!, task.Action, task.EnrichedData ?? task.Data, task.CorrelationId.ToString(), task.Target);
         await outbox.AddAsync(message, clock.GetUtcNow(), context.CancellationToken);
-        transactions.AfterCommit(() => relay.SendAsync(message));
+        transactions.AfterCommit(() => relay.SendAsync(message), AfterCommitStage.Delivery);
     }
 
     public Task UndoAsync(TaskState task, CancellationToken cancellationToken) => outbox.RemoveAsync(task.CorrelationId, cancellationToken);
