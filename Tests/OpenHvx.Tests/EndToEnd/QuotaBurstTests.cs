@@ -96,4 +96,37 @@ public sealed class QuotaBurstTests
             quota.GetProperty("vmCount").GetProperty("used").GetInt64()), Is.EqualTo((5L * 2, 5L * 1024, 5L)));
         Assert.That(quota.GetProperty("cpu").GetProperty("held").GetInt64(), Is.Zero);
     }
+
+    [Test]
+    public async Task An_over_quota_burst_of_one_tenant_never_takes_host_capacity_from_another()
+    {
+        using var folder = new TempFolder("burst-capacity");
+        await using var factory = new TestDevHost(folder.Path, new Dictionary<string, string?>
+        {
+            ["Agent:Simulated:LogicalProcessors"] = "24",
+            ["Agent:Simulated:MemoryMB"] = "262144",
+            ["Agent:Simulated:StorageMB"] = "8388608",
+            ["Orchestrator:SubmitWait"] = "00:01:00",
+        });
+        var client = await factory.StartAsync();
+        var greedy = await CreateTenantAsync(client, new { cpu = 1 });
+        var other = await CreateTenantAsync(client, new { cpu = -1 });
+
+        // Each greedy request alone would fit the host (20 of 24 vCPUs) but not its tenant's limit; the other tenant's 20 x 1 vCPU
+        // fit the host only if no refused request keeps capacity, even for a moment. Sent interleaved, all at once.
+        var greedyRequests = new List<Task<HttpResponseMessage>>();
+        var otherRequests = new List<Task<HttpResponseMessage>>();
+        for (var i = 0; i < 100; i++)
+        {
+            greedyRequests.Add(client.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId = greedy, action = "vm.create", data = new { name = $"g{i}", cpu = 20, ram = "1GB" } }));
+            if (i % 5 == 0)
+                otherRequests.Add(client.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId = other, action = "vm.create", data = new { name = $"o{i}", cpu = 1, ram = "512MB" } }));
+        }
+        var greedyAnswers = await Task.WhenAll(greedyRequests);
+        var otherAnswers = await Task.WhenAll(otherRequests);
+
+        var greedyCodes = await Task.WhenAll(greedyAnswers.Select(async r => (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString()));
+        Assert.That(greedyCodes, Is.All.EqualTo("ERR_QUOTA_EXCEEDED"));
+        Assert.That(otherAnswers.Select(r => r.StatusCode), Has.Exactly(20).EqualTo(HttpStatusCode.Accepted), "no 503 while the host had room");
+    }
 }
