@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Quotas;
 using OpenHvx.Orchestrator.Resources;
 using OpenHvx.Tests.Support;
 
