@@ -1,0 +1,174 @@
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Agents;
+using OpenHvx.Tests.Support;
+
+namespace OpenHvx.Tests.Persistence;
+
+/// <summary>The contract of <see cref="IAgentStore"/>: the registry, placements and inventories.</summary>
+public abstract class AgentStoreContract : StoreContract
+{
+    private static readonly AgentCapacity Nothing = new(0, 0, 0);
+
+    private static AgentHeartbeat Heartbeat(string agentId, string host, DateTimeOffset at, AgentCapacity? free = null, int vms = 0, params string[] capabilities)
+        => new("1.0." + vms, agentId, at, host, capabilities.Length == 0 ? ["hyperv"] : capabilities, new AgentCapacity(32, 131072, 2_000_000),
+            free ?? new AgentCapacity(30, 120000, 1_900_000), vms);
+
+    private async Task RecordAsync(AgentHeartbeat heartbeat) => await _stores.Agents.RecordHeartbeatAsync(heartbeat, heartbeat.Ts, None);
+
+    [Test]
+    public async Task A_heartbeat_creates_the_agent_and_a_newer_one_replaces_its_record()
+    {
+        var t0 = Clock.GetUtcNow();
+        await RecordAsync(Heartbeat("agent-1", "host-a", t0, vms: 1, capabilities: ["hyperv", "gen2"]));
+        var newer = new AgentHeartbeat("2.0", "agent-1", t0.AddSeconds(10), "host-b", ["hyperv"], new AgentCapacity(16, 65536, 1_000_000), null, 4);
+        await RecordAsync(newer);
+
+        var agent = (await _stores.Agents.GetAsync("agent-1", None))!;
+
+        Assert.That((agent.AgentId, agent.Host, agent.Version, agent.LastHeartbeatAt, agent.VmCount), Is.EqualTo(("agent-1", "host-b", "2.0", t0.AddSeconds(10), 4)));
+        Assert.That(agent.Capabilities, Is.EqualTo(new[] { "hyperv" }));
+        Assert.That((agent.Capacity, agent.Free, agent.InFlight), Is.EqualTo((new AgentCapacity(16, 65536, 1_000_000), (AgentCapacity?)null, Nothing)));
+    }
+
+    [Test]
+    public async Task An_older_heartbeat_does_not_replace_a_newer_one()
+    {
+        var t0 = Clock.GetUtcNow();
+        var newer = Heartbeat("agent-1", "host-new", t0, new AgentCapacity(10, 10000, 100000), vms: 3, "hyperv", "gen2");
+        await RecordAsync(newer);
+
+        await RecordAsync(Heartbeat("agent-1", "host-old", t0.AddSeconds(-5), new AgentCapacity(1, 1, 1), vms: 9));
+
+        var agent = (await _stores.Agents.GetAsync("agent-1", None))!;
+        Assert.That((agent.Host, agent.LastHeartbeatAt, agent.Free, agent.VmCount), Is.EqualTo(("host-new", t0, new AgentCapacity(10, 10000, 100000), 3)));
+        Assert.That(agent.Capabilities, Is.EqualTo(new[] { "hyperv", "gen2" }));
+    }
+
+    [Test]
+    public async Task List_returns_every_agent_by_id_and_get_finds_one()
+    {
+        var now = Clock.GetUtcNow();
+        await RecordAsync(Heartbeat("agent-b", "host-b", now));
+        await RecordAsync(Heartbeat("agent-a", "host-a", now));
+        await RecordAsync(Heartbeat("agent-c", "host-c", now));
+
+        Assert.That((await _stores.Agents.ListAsync(None)).Select(a => a.AgentId), Is.EqualTo(new[] { "agent-a", "agent-b", "agent-c" }));
+        Assert.That((await _stores.Agents.GetAsync("agent-b", None))?.Host, Is.EqualTo("host-b"));
+        Assert.That(await _stores.Agents.GetAsync("agent-x", None), Is.Null);
+    }
+
+    [Test]
+    public async Task An_election_sees_other_tasks_placements_summed_per_agent_and_not_its_own()
+    {
+        var now = Clock.GetUtcNow();
+        foreach (var id in new[] { "agent-a", "agent-b", "agent-c" })
+            await RecordAsync(Heartbeat(id, "host", now));
+        var electing = Guid.NewGuid();
+        await _stores.Agents.PlaceAsync(new AgentPlacement(electing, "agent-a", new AgentCapacity(8, 8000, 80000)), None);
+        await _stores.Agents.PlaceAsync(new AgentPlacement(Guid.NewGuid(), "agent-a", new AgentCapacity(2, 2048, 10240)), None);
+        await _stores.Agents.PlaceAsync(new AgentPlacement(Guid.NewGuid(), "agent-a", new AgentCapacity(1, 1024, 5120)), None);
+        await _stores.Agents.PlaceAsync(new AgentPlacement(Guid.NewGuid(), "agent-b", new AgentCapacity(4, 4096, 20480)), None);
+        // A placement on an agent that has never sent a heartbeat is no candidate.
+        await _stores.Agents.PlaceAsync(new AgentPlacement(Guid.NewGuid(), "agent-gone", new AgentCapacity(4, 4096, 20480)), None);
+
+        var election = (await _stores.Agents.ListForElectionAsync(electing, None)).ToDictionary(a => a.AgentId, a => a.InFlight);
+        var listed = (await _stores.Agents.ListAsync(None)).ToDictionary(a => a.AgentId, a => a.InFlight);
+
+        Assert.That(election, Is.EqualTo(new Dictionary<string, AgentCapacity>
+        {
+            ["agent-a"] = new(3, 3072, 15360),
+            ["agent-b"] = new(4, 4096, 20480),
+            ["agent-c"] = Nothing,
+        }));
+        Assert.That(listed["agent-a"], Is.EqualTo(new AgentCapacity(11, 11072, 95360)), "the registry's view counts every placement");
+    }
+
+    [Test]
+    public async Task Place_stores_a_placement_and_placing_again_moves_it()
+    {
+        var now = Clock.GetUtcNow();
+        await RecordAsync(Heartbeat("agent-a", "host-a", now));
+        await RecordAsync(Heartbeat("agent-b", "host-b", now));
+        var taskId = Guid.NewGuid();
+
+        await _stores.Agents.PlaceAsync(new AgentPlacement(taskId, "agent-a", new AgentCapacity(2, 2048, 10240)), None);
+        Assert.That(await _stores.Agents.GetPlacementAsync(taskId, None), Is.EqualTo(new AgentPlacement(taskId, "agent-a", new AgentCapacity(2, 2048, 10240))));
+
+        await _stores.Agents.PlaceAsync(new AgentPlacement(taskId, "agent-b", new AgentCapacity(4, 4096, 20480)), None);
+
+        Assert.That(await _stores.Agents.GetPlacementAsync(taskId, None), Is.EqualTo(new AgentPlacement(taskId, "agent-b", new AgentCapacity(4, 4096, 20480))));
+        var election = (await _stores.Agents.ListForElectionAsync(Guid.NewGuid(), None)).ToDictionary(a => a.AgentId, a => a.InFlight);
+        Assert.That((election["agent-a"], election["agent-b"]), Is.EqualTo((Nothing, new AgentCapacity(4, 4096, 20480))), "one placement per task");
+    }
+
+    [Test]
+    public async Task Releasing_a_placement_is_idempotent()
+    {
+        await RecordAsync(Heartbeat("agent-a", "host-a", Clock.GetUtcNow()));
+        var released = Guid.NewGuid();
+        var kept = Guid.NewGuid();
+        await _stores.Agents.PlaceAsync(new AgentPlacement(released, "agent-a", new AgentCapacity(2, 2048, 10240)), None);
+        await _stores.Agents.PlaceAsync(new AgentPlacement(kept, "agent-a", new AgentCapacity(1, 1024, 5120)), None);
+
+        await _stores.Agents.ReleasePlacementAsync(released, None);
+        await _stores.Agents.ReleasePlacementAsync(released, None);
+        await _stores.Agents.ReleasePlacementAsync(Guid.NewGuid(), None);
+
+        Assert.That(await _stores.Agents.GetPlacementAsync(released, None), Is.Null);
+        Assert.That((await _stores.Agents.GetPlacementAsync(kept, None))?.AgentId, Is.EqualTo("agent-a"));
+        Assert.That((await _stores.Agents.ListForElectionAsync(Guid.NewGuid(), None)).Single().InFlight, Is.EqualTo(new AgentCapacity(1, 1024, 5120)));
+    }
+
+    [Test]
+    public async Task An_inventory_is_recorded_per_agent_and_replaced_by_the_next_one()
+    {
+        var t0 = Clock.GetUtcNow();
+        var first = JsonSerializer.SerializeToElement(new { schemaVersion = "1.0.0", vms = new[] { new { id = "vm-1", name = "web1" } } });
+        var second = JsonSerializer.SerializeToElement(new { schemaVersion = "1.0.0", vms = Array.Empty<object>(), note = "ünïcode $key.with.dots" });
+        await _stores.Agents.RecordInventoryAsync("agent-a", first, t0, None);
+        await _stores.Agents.RecordInventoryAsync("agent-b", first, t0, None);
+
+        await _stores.Agents.RecordInventoryAsync("agent-a", second, t0.AddMinutes(1), None);
+
+        var a = (await _stores.Agents.GetInventoryAsync("agent-a", None))!.Value;
+        var b = (await _stores.Agents.GetInventoryAsync("agent-b", None))!.Value;
+        Assert.That((a.Inventory.GetRawText(), a.At), Is.EqualTo((second.GetRawText(), t0.AddMinutes(1))));
+        Assert.That((b.Inventory.GetRawText(), b.At), Is.EqualTo((first.GetRawText(), t0)));
+        Assert.That(await _stores.Agents.GetInventoryAsync("agent-x", None), Is.Null);
+    }
+}
+
+[TestFixture]
+[Category("Integration")]
+public sealed class SqliteAgentStoreContractTests : AgentStoreContract
+{
+    private TempFolder _folder = null!;
+
+    protected override StoreSet CreateStores(ManualClock clock)
+    {
+        _folder = new TempFolder("agent-store");
+        return new SqliteStoreSet(_folder.File("store.db"), clock);
+    }
+
+    [TearDown]
+    public void TearDown()
+    {
+        SqliteConnection.ClearAllPools();
+        _folder.Dispose();
+    }
+}
+
+/// <summary>The same contract on MongoDB; runs where OPENHVX_TEST_MONGO names a server.</summary>
+[TestFixture]
+[Category("Integration")]
+public sealed class MongoAgentStoreContractTests : AgentStoreContract
+{
+    private MongoStoreSet? _mongo;
+
+    protected override StoreSet CreateStores(ManualClock clock) => _mongo = MongoStoreSet.CreateOrIgnore(clock);
+
+    [TearDown]
+    public void TearDown() => _mongo?.Drop();
+}
