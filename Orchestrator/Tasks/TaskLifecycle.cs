@@ -74,7 +74,18 @@ public sealed class TaskLifecycle(
     }
 
     /// <summary>Publishes a transition once the message's transaction has committed (never one that was rolled back), in order.</summary>
-    public void Publish(TaskStateChanged change) => transactions.AfterCommit(() => events.PublishAsync(change));
+    public void Publish(TaskStateChanged change) => transactions.AfterCommit(async () =>
+    {
+        try
+        {
+            await events.PublishAsync(change);
+        }
+        catch (Exception ex)
+        {
+            // The transition is stored; only its notice is lost (subscribers read the task to catch up).
+            logger.LogWarning("Task {TaskId}: the event of its move to {State} ({Status}) could not be published ({Message})", change.TaskId, change.To, change.Status, ex.Message);
+        }
+    });
 
     public async Task MarkRunningAsync(BehaviorContext<TaskState, AgentTaskStarted> context)
     {
@@ -166,8 +177,16 @@ public sealed class TaskLifecycle(
         var requestId = saga.RequestId;
         transactions.AfterCommit(async () =>
         {
-            var endpoint = await Bus.GetSendEndpoint(address);
-            await endpoint.Send(answer, send => send.RequestId = requestId);
+            try
+            {
+                var endpoint = await Bus.GetSendEndpoint(address);
+                await endpoint.Send(answer, send => send.RequestId = requestId);
+            }
+            catch (Exception ex)
+            {
+                // The task is stored; the caller's wait ends with its status instead (TaskSubmission).
+                logger.LogWarning("Task {TaskId}: the answer to its submitter could not be sent ({Message})", saga.CorrelationId, ex.Message);
+            }
         }, AfterCommitStage.Answer);
         saga.Answered = true;
         return Task.CompletedTask;
