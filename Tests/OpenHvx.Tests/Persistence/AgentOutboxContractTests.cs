@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Tasks.Pipeline;
 using OpenHvx.Tests.Support;
@@ -7,7 +6,10 @@ using OpenHvx.Tests.Support;
 namespace OpenHvx.Tests.Persistence;
 
 /// <summary>The contract of <see cref="IAgentOutbox"/>: tasks stored for their agent until it answers.</summary>
-public abstract class AgentOutboxContract : StoreContract
+[TestFixture(StoreContract.Sqlite)]
+[TestFixture(StoreContract.Mongo)]
+[Category("Integration")]
+public sealed class AgentOutboxContractTests(string family) : StoreContract(family)
 {
     private static AgentTask NewTask(string agentId = "agent-1", string name = "web1", TaskTarget? target = null)
     {
@@ -95,37 +97,4 @@ public abstract class AgentOutboxContract : StoreContract
 
         Assert.That((await _stores.Outbox.ListAsync(Clock.GetUtcNow().AddMinutes(1), 10, None)).Select(t => t.TaskId), Is.EqualTo(new[] { kept.TaskId }));
     }
-}
-
-[TestFixture]
-[Category("Integration")]
-public sealed class SqliteAgentOutboxContractTests : AgentOutboxContract
-{
-    private TempFolder _folder = null!;
-
-    protected override StoreSet CreateStores(ManualClock clock)
-    {
-        _folder = new TempFolder("agent-outbox");
-        return new SqliteStoreSet(_folder.File("store.db"), clock);
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        SqliteConnection.ClearAllPools();
-        _folder.Dispose();
-    }
-}
-
-/// <summary>The same contract on MongoDB; runs where OPENHVX_TEST_MONGO names a server.</summary>
-[TestFixture]
-[Category("Integration")]
-public sealed class MongoAgentOutboxContractTests : AgentOutboxContract
-{
-    private MongoStoreSet? _mongo;
-
-    protected override StoreSet CreateStores(ManualClock clock) => _mongo = MongoStoreSet.CreateOrIgnore(clock);
-
-    [TearDown]
-    public void TearDown() => _mongo?.Drop();
 }

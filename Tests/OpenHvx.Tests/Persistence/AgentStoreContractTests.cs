@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Agents;
 using OpenHvx.Tests.Support;
@@ -7,7 +6,10 @@ using OpenHvx.Tests.Support;
 namespace OpenHvx.Tests.Persistence;
 
 /// <summary>The contract of <see cref="IAgentStore"/>: the registry, placements and inventories.</summary>
-public abstract class AgentStoreContract : StoreContract
+[TestFixture(StoreContract.Sqlite)]
+[TestFixture(StoreContract.Mongo)]
+[Category("Integration")]
+public sealed class AgentStoreContractTests(string family) : StoreContract(family)
 {
     private static readonly AgentCapacity Nothing = new(0, 0, 0);
 
@@ -138,37 +140,4 @@ public abstract class AgentStoreContract : StoreContract
         Assert.That((b.Inventory.GetRawText(), b.At), Is.EqualTo((first.GetRawText(), t0)));
         Assert.That(await _stores.Agents.GetInventoryAsync("agent-x", None), Is.Null);
     }
-}
-
-[TestFixture]
-[Category("Integration")]
-public sealed class SqliteAgentStoreContractTests : AgentStoreContract
-{
-    private TempFolder _folder = null!;
-
-    protected override StoreSet CreateStores(ManualClock clock)
-    {
-        _folder = new TempFolder("agent-store");
-        return new SqliteStoreSet(_folder.File("store.db"), clock);
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        SqliteConnection.ClearAllPools();
-        _folder.Dispose();
-    }
-}
-
-/// <summary>The same contract on MongoDB; runs where OPENHVX_TEST_MONGO names a server.</summary>
-[TestFixture]
-[Category("Integration")]
-public sealed class MongoAgentStoreContractTests : AgentStoreContract
-{
-    private MongoStoreSet? _mongo;
-
-    protected override StoreSet CreateStores(ManualClock clock) => _mongo = MongoStoreSet.CreateOrIgnore(clock);
-
-    [TearDown]
-    public void TearDown() => _mongo?.Drop();
 }

@@ -1,11 +1,13 @@
-using Microsoft.Data.Sqlite;
 using OpenHvx.Orchestrator.Tasks;
 using OpenHvx.Tests.Support;
 
 namespace OpenHvx.Tests.Persistence;
 
 /// <summary>The contract of <see cref="IIdempotencyStore"/>: the first claim of a key wins, and its answer is saved once.</summary>
-public abstract class IdempotencyStoreContract : StoreContract
+[TestFixture(StoreContract.Sqlite)]
+[TestFixture(StoreContract.Mongo)]
+[Category("Integration")]
+public sealed class IdempotencyStoreContractTests(string family) : StoreContract(family)
 {
     [Test]
     public async Task The_first_claim_of_a_key_wins_and_later_claims_get_it_back()
@@ -54,37 +56,4 @@ public abstract class IdempotencyStoreContract : StoreContract
 
         Assert.That(await _stores.Idempotency.TryClaimAsync("acme", "key-1", "hash", Guid.NewGuid(), None), Is.Null);
     }
-}
-
-[TestFixture]
-[Category("Integration")]
-public sealed class SqliteIdempotencyStoreContractTests : IdempotencyStoreContract
-{
-    private TempFolder _folder = null!;
-
-    protected override StoreSet CreateStores(ManualClock clock)
-    {
-        _folder = new TempFolder("idempotency-store");
-        return new SqliteStoreSet(_folder.File("store.db"), clock);
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        SqliteConnection.ClearAllPools();
-        _folder.Dispose();
-    }
-}
-
-/// <summary>The same contract on MongoDB; runs where OPENHVX_TEST_MONGO names a server.</summary>
-[TestFixture]
-[Category("Integration")]
-public sealed class MongoIdempotencyStoreContractTests : IdempotencyStoreContract
-{
-    private MongoStoreSet? _mongo;
-
-    protected override StoreSet CreateStores(ManualClock clock) => _mongo = MongoStoreSet.CreateOrIgnore(clock);
-
-    [TearDown]
-    public void TearDown() => _mongo?.Drop();
 }

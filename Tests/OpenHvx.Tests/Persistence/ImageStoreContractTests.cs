@@ -1,11 +1,13 @@
-using Microsoft.Data.Sqlite;
 using OpenHvx.Orchestrator.Images;
 using OpenHvx.Tests.Support;
 
 namespace OpenHvx.Tests.Persistence;
 
 /// <summary>The contract of <see cref="IImageStore"/>: the catalog, one default at a time, <c>&lt;name&gt;.latest</c>.</summary>
-public abstract class ImageStoreContract : StoreContract
+[TestFixture(StoreContract.Sqlite)]
+[TestFixture(StoreContract.Mongo)]
+[Category("Integration")]
+public sealed class ImageStoreContractTests(string family) : StoreContract(family)
 {
     private Image NewImage(string id, string name = "ubuntu", string version = "22.04", bool isDefault = false, int minutesAgo = 0, string? os = "linux")
         => new(id, name, version, id + ".vhdx", 2, 20, os, isDefault, Clock.GetUtcNow().AddMinutes(-minutesAgo));
@@ -109,37 +111,4 @@ public abstract class ImageStoreContract : StoreContract
 
         Assert.That((await _stores.Images.ListAsync(None)).Select(i => i.ImageId), Is.EqualTo(new[] { "a", "d", "u-new", "u-old" }));
     }
-}
-
-[TestFixture]
-[Category("Integration")]
-public sealed class SqliteImageStoreContractTests : ImageStoreContract
-{
-    private TempFolder _folder = null!;
-
-    protected override StoreSet CreateStores(ManualClock clock)
-    {
-        _folder = new TempFolder("image-store");
-        return new SqliteStoreSet(_folder.File("store.db"), clock);
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        SqliteConnection.ClearAllPools();
-        _folder.Dispose();
-    }
-}
-
-/// <summary>The same contract on MongoDB; runs where OPENHVX_TEST_MONGO names a server (a replica set: a default is stored in a transaction).</summary>
-[TestFixture]
-[Category("Integration")]
-public sealed class MongoImageStoreContractTests : ImageStoreContract
-{
-    private MongoStoreSet? _mongo;
-
-    protected override StoreSet CreateStores(ManualClock clock) => _mongo = MongoStoreSet.CreateOrIgnore(clock);
-
-    [TearDown]
-    public void TearDown() => _mongo?.Drop();
 }

@@ -1,4 +1,3 @@
-using Microsoft.Data.Sqlite;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Quotas;
 using OpenHvx.Orchestrator.Tasks;
@@ -11,7 +10,10 @@ namespace OpenHvx.Tests.Persistence;
 /// <see cref="QuotaLedger"/>'s rules on top of each adapter's <see cref="IQuotaStore"/>: the rules are written once, so any
 /// difference here is an adapter's primitive not doing what the port says.
 /// </summary>
-public abstract class QuotaLedgerContract : StoreContract
+[TestFixture(StoreContract.Sqlite)]
+[TestFixture(StoreContract.Mongo)]
+[Category("Integration")]
+public sealed class QuotaLedgerContractTests(string family) : StoreContract(family)
 {
     private static readonly TimeSpan Ttl = TimeSpan.FromMinutes(5);
 
@@ -401,37 +403,4 @@ public abstract class QuotaLedgerContract : StoreContract
         var onCounters = await Ledger.TryHoldAsync(Guid.NewGuid(), "counted", "agent-1", Cpu(1), Ttl);
         Assert.That(onCounters.Exceeded, Is.EqualTo(new[] { new QuotaExcess("cpu", 4, 4, 0, 1) }));
     }
-}
-
-[TestFixture]
-[Category("Integration")]
-public sealed class SqliteQuotaLedgerContractTests : QuotaLedgerContract
-{
-    private TempFolder _folder = null!;
-
-    protected override StoreSet CreateStores(ManualClock clock)
-    {
-        _folder = new TempFolder("quota-ledger");
-        return new SqliteStoreSet(_folder.File("store.db"), clock);
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        SqliteConnection.ClearAllPools();
-        _folder.Dispose();
-    }
-}
-
-/// <summary>The same rules on MongoDB; runs where OPENHVX_TEST_MONGO names a server (a replica set: the ledger uses transactions).</summary>
-[TestFixture]
-[Category("Integration")]
-public sealed class MongoQuotaLedgerContractTests : QuotaLedgerContract
-{
-    private MongoStoreSet? _mongo;
-
-    protected override StoreSet CreateStores(ManualClock clock) => _mongo = MongoStoreSet.CreateOrIgnore(clock);
-
-    [TearDown]
-    public void TearDown() => _mongo?.Drop();
 }

@@ -1,4 +1,3 @@
-using Microsoft.Data.Sqlite;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Quotas;
 using OpenHvx.Orchestrator.Tasks;
@@ -7,7 +6,10 @@ using OpenHvx.Tests.Support;
 namespace OpenHvx.Tests.Persistence;
 
 /// <summary>The contract of <see cref="IQuotaStore"/>'s primitives (the rules on top of them: <see cref="QuotaLedgerContract"/>).</summary>
-public abstract class QuotaStoreContract : StoreContract
+[TestFixture(StoreContract.Sqlite)]
+[TestFixture(StoreContract.Mongo)]
+[Category("Integration")]
+public sealed class QuotaStoreContractTests(string family) : StoreContract(family)
 {
     private QuotaLedgerEntry Entry(string key, string tenant, string status, DateTimeOffset expiresAt, QuotaAmounts? amounts = null)
         => new(key, tenant, "agent-1", amounts ?? new QuotaAmounts(1, 1024, 2048, 1), status, Clock.GetUtcNow().AddMinutes(-30), expiresAt);
@@ -119,37 +121,4 @@ public abstract class QuotaStoreContract : StoreContract
             Assert.That(await _stores.Quotas.GetCountersAsync("nobody", None), Is.EqualTo(QuotaCounters.Zero));
         }
     }
-}
-
-[TestFixture]
-[Category("Integration")]
-public sealed class SqliteQuotaStoreContractTests : QuotaStoreContract
-{
-    private TempFolder _folder = null!;
-
-    protected override StoreSet CreateStores(ManualClock clock)
-    {
-        _folder = new TempFolder("quota-store");
-        return new SqliteStoreSet(_folder.File("store.db"), clock);
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        SqliteConnection.ClearAllPools();
-        _folder.Dispose();
-    }
-}
-
-/// <summary>The same contract on MongoDB; runs where OPENHVX_TEST_MONGO names a server.</summary>
-[TestFixture]
-[Category("Integration")]
-public sealed class MongoQuotaStoreContractTests : QuotaStoreContract
-{
-    private MongoStoreSet? _mongo;
-
-    protected override StoreSet CreateStores(ManualClock clock) => _mongo = MongoStoreSet.CreateOrIgnore(clock);
-
-    [TearDown]
-    public void TearDown() => _mongo?.Drop();
 }

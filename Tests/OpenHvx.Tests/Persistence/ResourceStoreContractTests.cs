@@ -1,4 +1,3 @@
-using Microsoft.Data.Sqlite;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Quotas;
 using OpenHvx.Orchestrator.Resources;
@@ -7,7 +6,10 @@ using OpenHvx.Tests.Support;
 namespace OpenHvx.Tests.Persistence;
 
 /// <summary>The contract of <see cref="IResourceStore"/>: tenant resources, VM names and single-flight VM locks.</summary>
-public abstract class ResourceStoreContract : StoreContract
+[TestFixture(StoreContract.Sqlite)]
+[TestFixture(StoreContract.Mongo)]
+[Category("Integration")]
+public sealed class ResourceStoreContractTests(string family) : StoreContract(family)
 {
     private TenantResource Vm(string tenant, string name, Guid taskId, string? imageId = null, string? id = null)
         => new(id ?? Guid.NewGuid().ToString(), tenant, "vm", "agent-1", name, taskId, false, Clock.GetUtcNow(), new QuotaAmounts(2, 2048, 10240, 1), imageId);
@@ -191,37 +193,4 @@ public abstract class ResourceStoreContract : StoreContract
             Assert.That(await _stores.Resources.CountBuiltFromAsync("img-3", None), Is.Zero);
         }
     }
-}
-
-[TestFixture]
-[Category("Integration")]
-public sealed class SqliteResourceStoreContractTests : ResourceStoreContract
-{
-    private TempFolder _folder = null!;
-
-    protected override StoreSet CreateStores(ManualClock clock)
-    {
-        _folder = new TempFolder("resource-store");
-        return new SqliteStoreSet(_folder.File("store.db"), clock);
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        SqliteConnection.ClearAllPools();
-        _folder.Dispose();
-    }
-}
-
-/// <summary>The same contract on MongoDB; runs where OPENHVX_TEST_MONGO names a server.</summary>
-[TestFixture]
-[Category("Integration")]
-public sealed class MongoResourceStoreContractTests : ResourceStoreContract
-{
-    private MongoStoreSet? _mongo;
-
-    protected override StoreSet CreateStores(ManualClock clock) => _mongo = MongoStoreSet.CreateOrIgnore(clock);
-
-    [TearDown]
-    public void TearDown() => _mongo?.Drop();
 }

@@ -19,21 +19,42 @@ namespace OpenHvx.Tests.Persistence;
 public sealed record LedgerSums(QuotaAmounts Committed, QuotaAmounts Held, QuotaAmounts HeldLive);
 
 /// <summary>
-/// The base of every port's contract suite: a fresh <see cref="StoreSet"/> per test, made by the adapter family's subclass
-/// (SQLite always; MongoDB where OPENHVX_TEST_MONGO names a server, ignored otherwise).
+/// The base of every port's contract suite, run once per adapter family (<c>[TestFixture(Sqlite)]</c>, <c>[TestFixture(Mongo)]</c>):
+/// a fresh <see cref="StoreSet"/> per test, SQLite always, MongoDB where OPENHVX_TEST_MONGO names a server (ignored otherwise).
 /// </summary>
-public abstract class StoreContract
+public abstract class StoreContract(string family)
 {
+    public const string Sqlite = "sqlite";
+    public const string Mongo = "mongo";
+
     protected static readonly CancellationToken None = CancellationToken.None;
 
     protected StoreSet _stores = null!;
-
-    protected abstract StoreSet CreateStores(ManualClock clock);
+    private TempFolder? _folder;
+    private MongoStoreSet? _mongo;
 
     protected ManualClock Clock => _stores.Clock;
 
     [SetUp]
-    public void CreateStoresForTest() => _stores = CreateStores(new ManualClock());
+    public void CreateStoresForTest()
+    {
+        var clock = new ManualClock();
+        if (family == Sqlite)
+        {
+            _folder = new TempFolder(GetType().Name);
+            _stores = new SqliteStoreSet(_folder.File("store.db"), clock);
+        }
+        else
+            _stores = _mongo = MongoStoreSet.CreateOrIgnore(clock);
+    }
+
+    [TearDown]
+    public void DropStores()
+    {
+        _mongo?.Drop();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        _folder?.Dispose();
+    }
 }
 
 /// <summary>

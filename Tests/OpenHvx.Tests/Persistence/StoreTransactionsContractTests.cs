@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Agents;
 using OpenHvx.Orchestrator.Persistence;
@@ -10,7 +9,10 @@ using OpenHvx.Tests.Support;
 namespace OpenHvx.Tests.Persistence;
 
 /// <summary>The contract of <see cref="IStoreTransactions"/>: every store called inside one transaction is stored whole or not at all.</summary>
-public abstract class StoreTransactionsContract : StoreContract
+[TestFixture(StoreContract.Sqlite)]
+[TestFixture(StoreContract.Mongo)]
+[Category("Integration")]
+public sealed class StoreTransactionsContractTests(string family) : StoreContract(family)
 {
     private const string Tenant = "acme";
     private static readonly QuotaAmounts Amounts = new(2, 2048, 10240, 1);
@@ -268,37 +270,4 @@ public abstract class StoreTransactionsContract : StoreContract
 
         Assert.That(await fresh.Quotas.GetEntryAsync(taskId.ToString(), None), Is.Not.Null, "committed now");
     }
-}
-
-[TestFixture]
-[Category("Integration")]
-public sealed class SqliteStoreTransactionsContractTests : StoreTransactionsContract
-{
-    private TempFolder _folder = null!;
-
-    protected override StoreSet CreateStores(ManualClock clock)
-    {
-        _folder = new TempFolder("transactions");
-        return new SqliteStoreSet(_folder.File("store.db"), clock);
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        SqliteConnection.ClearAllPools();
-        _folder.Dispose();
-    }
-}
-
-/// <summary>The same contract on MongoDB; runs where OPENHVX_TEST_MONGO names a server (a replica set: transactions need one).</summary>
-[TestFixture]
-[Category("Integration")]
-public sealed class MongoStoreTransactionsContractTests : StoreTransactionsContract
-{
-    private MongoStoreSet? _mongo;
-
-    protected override StoreSet CreateStores(ManualClock clock) => _mongo = MongoStoreSet.CreateOrIgnore(clock);
-
-    [TearDown]
-    public void TearDown() => _mongo?.Drop();
 }

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Agents;
 using OpenHvx.Orchestrator.Quotas;
@@ -11,7 +10,10 @@ using OpenHvx.Tests.Support;
 namespace OpenHvx.Tests.Persistence;
 
 /// <summary>The contract of <see cref="ITenantStore"/>: create versus upsert, and a delete that takes everything the tenant owns.</summary>
-public abstract class TenantStoreContract : StoreContract
+[TestFixture(StoreContract.Sqlite)]
+[TestFixture(StoreContract.Mongo)]
+[Category("Integration")]
+public sealed class TenantStoreContractTests(string family) : StoreContract(family)
 {
     private static readonly QuotaAmounts Limits = new(8, 16384, 200_000, 4);
 
@@ -142,37 +144,4 @@ public abstract class TenantStoreContract : StoreContract
         Assert.That(await _stores.Quotas.GetEntryAsync(old.TaskId.ToString(), None), Is.Null, "the old task's hold is not the new tenant's");
         Assert.That(await _stores.Idempotency.TryClaimAsync("acme", "key-1", "hash", Guid.NewGuid(), None), Is.Null, "nor its idempotency key");
     }
-}
-
-[TestFixture]
-[Category("Integration")]
-public sealed class SqliteTenantStoreContractTests : TenantStoreContract
-{
-    private TempFolder _folder = null!;
-
-    protected override StoreSet CreateStores(ManualClock clock)
-    {
-        _folder = new TempFolder("tenant-store");
-        return new SqliteStoreSet(_folder.File("store.db"), clock);
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        SqliteConnection.ClearAllPools();
-        _folder.Dispose();
-    }
-}
-
-/// <summary>The same contract on MongoDB; runs where OPENHVX_TEST_MONGO names a server (a replica set: the delete is one transaction).</summary>
-[TestFixture]
-[Category("Integration")]
-public sealed class MongoTenantStoreContractTests : TenantStoreContract
-{
-    private MongoStoreSet? _mongo;
-
-    protected override StoreSet CreateStores(ManualClock clock) => _mongo = MongoStoreSet.CreateOrIgnore(clock);
-
-    [TearDown]
-    public void TearDown() => _mongo?.Drop();
 }
