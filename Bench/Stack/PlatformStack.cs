@@ -190,6 +190,13 @@ public sealed class PlatformStack : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // OPENHVX_BENCH_LOGS=<folder>: each process's output is kept there, to look into a slow or failing run.
+        if (Environment.GetEnvironmentVariable("OPENHVX_BENCH_LOGS") is { Length: > 0 } logs)
+        {
+            Directory.CreateDirectory(logs);
+            foreach (var process in _processes)
+                await File.WriteAllTextAsync(Path.Combine(logs, process.Name + ".log"), process.Output);
+        }
         foreach (var process in _processes)
             await process.DisposeAsync();
     }
