@@ -32,12 +32,22 @@ public sealed class TaskStateMachine : MassTransitStateMachine<TaskState>
                     refused => refused.TransitionTo(Failed),
                     dispatched => dispatched.TransitionTo(AwaitingResult)));
 
-        // Dispatching too: a task an earlier version stored there may still hear from its agent.
-        During(Dispatching, AwaitingResult,
+        During(AwaitingResult,
             When(Started, context => context.Message.AgentId == context.Saga.AgentId)
                 .ThenAsync(lifecycle.MarkRunningAsync),
             When(Progressed, context => context.Message.AgentId == context.Saga.AgentId)
-                .Then(context => TaskLifecycle.AddProgress(context.Saga, context.Message)),
+                .Then(context => TaskLifecycle.AddProgress(context.Saga, context.Message)));
+
+        // A task an earlier version stored in Dispatching (its dispatch answer no longer exists) moves on when its agent speaks.
+        During(Dispatching,
+            When(Started, context => context.Message.AgentId == context.Saga.AgentId)
+                .TransitionTo(AwaitingResult)
+                .ThenAsync(lifecycle.MarkRunningAsync),
+            When(Progressed, context => context.Message.AgentId == context.Saga.AgentId)
+                .Then(context => TaskLifecycle.AddProgress(context.Saga, context.Message))
+                .TransitionTo(AwaitingResult));
+
+        During(Dispatching, AwaitingResult,
             When(Reported, context => context.Message.AgentId == context.Saga.AgentId && context.Message.Ok)
                 .ThenAsync(context => lifecycle.SucceedAsync(context.Saga, context.Message, late: false, context.CancellationToken))
                 .TransitionTo(Succeeded),

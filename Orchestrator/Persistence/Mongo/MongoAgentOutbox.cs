@@ -26,10 +26,10 @@ public sealed class MongoAgentOutbox(MongoStorage storage) : IAgentOutbox
     public Task RemoveAsync(Guid taskId, CancellationToken cancellationToken)
         => _outbox.DeleteOneAsync(Builders<BsonDocument>.Filter.Eq("_id", taskId.ToString()), cancellationToken);
 
-    public async Task<IReadOnlyList<AgentTask>> ListAsync(DateTimeOffset before, int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<AgentTask>> ListAsync(DateTimeOffset before, int limit, CancellationToken cancellationToken, int skip = 0)
     {
         var documents = await _outbox.Find(Builders<BsonDocument>.Filter.Lte("createdAt", before.UtcDateTime))
-            .Sort(Builders<BsonDocument>.Sort.Ascending("createdAt")).Limit(limit).ToListAsync(cancellationToken);
+            .Sort(Builders<BsonDocument>.Sort.Ascending("createdAt").Ascending("_id")).Skip(skip).Limit(limit).ToListAsync(cancellationToken);
         return documents.Select(d => JsonSerializer.Deserialize<AgentTask>(d["message"].AsString, JsonSerializerOptions.Web)!).ToList();
     }
 }

@@ -26,11 +26,11 @@ public sealed class SqliteAgentOutbox(SqliteDatabase database) : IAgentOutbox
         await lease.CommitAsync(cancellationToken);
     }
 
-    public async Task<IReadOnlyList<AgentTask>> ListAsync(DateTimeOffset before, int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<AgentTask>> ListAsync(DateTimeOffset before, int limit, CancellationToken cancellationToken, int skip = 0)
     {
         await using var lease = await database.LeaseAsync(cancellationToken);
-        await using var command = lease.Command("SELECT message FROM agent_outbox WHERE created_at <= $before ORDER BY created_at LIMIT $limit")
-            .With("$before", before.ToUnixMs()).With("$limit", limit);
+        await using var command = lease.Command("SELECT message FROM agent_outbox WHERE created_at <= $before ORDER BY created_at, task_id LIMIT $limit OFFSET $skip")
+            .With("$before", before.ToUnixMs()).With("$limit", limit).With("$skip", skip);
         var result = new List<AgentTask>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))

@@ -117,8 +117,10 @@ public sealed class SqliteDatabase : IStoreTransactions
         AddColumnIfMissing(connection, "quota_holds", "hold_lapsed", "INTEGER NOT NULL DEFAULT 0");
         if (!countersExisted)
         {
-            // A file from before the counters: they start as the sums of its ledger.
-            using var fill = connection.Command(
+            // Created and filled in one transaction: a crash between the two must not leave counters at zero for good.
+            // A file from before the counters gets them as the sums of its ledger.
+            using var transaction = connection.BeginTransaction(deferred: false);
+            using var fill = connection.Command(QuotaCountersSchema +
                 """
                 INSERT INTO quota_usage (tenant_id, used_cpu, used_memory_mb, used_storage_mb, used_vm_count, held_cpu, held_memory_mb, held_storage_mb, held_vm_count)
                 SELECT tenant_id,
@@ -126,9 +128,10 @@ public sealed class SqliteDatabase : IStoreTransactions
                   SUM(CASE WHEN status = 'committed' THEN storage_mb ELSE 0 END), SUM(CASE WHEN status = 'committed' THEN vm_count ELSE 0 END),
                   SUM(CASE WHEN status = 'held' THEN cpu ELSE 0 END), SUM(CASE WHEN status = 'held' THEN memory_mb ELSE 0 END),
                   SUM(CASE WHEN status = 'held' THEN storage_mb ELSE 0 END), SUM(CASE WHEN status = 'held' THEN vm_count ELSE 0 END)
-                FROM quota_holds WHERE status IN ('committed', 'held') GROUP BY tenant_id
-                """);
+                FROM quota_holds WHERE status IN ('committed', 'held') GROUP BY tenant_id;
+                """, transaction);
             fill.ExecuteNonQuery();
+            transaction.Commit();
         }
         if (AddColumnIfMissing(connection, "tenant_resources", "image_id", "TEXT"))
         {
@@ -158,6 +161,22 @@ public sealed class SqliteDatabase : IStoreTransactions
         add.ExecuteNonQuery();
         return true;
     }
+
+    private const string QuotaCountersSchema = """
+        -- Per tenant: the sums of its committed rows (used) and live holds (held) in quota_holds, kept in the
+        -- same transaction as every change of a row, so that a hold reads one row whatever the history.
+        CREATE TABLE IF NOT EXISTS quota_usage (
+            tenant_id TEXT PRIMARY KEY,
+            used_cpu INTEGER NOT NULL DEFAULT 0,
+            used_memory_mb INTEGER NOT NULL DEFAULT 0,
+            used_storage_mb INTEGER NOT NULL DEFAULT 0,
+            used_vm_count INTEGER NOT NULL DEFAULT 0,
+            held_cpu INTEGER NOT NULL DEFAULT 0,
+            held_memory_mb INTEGER NOT NULL DEFAULT 0,
+            held_storage_mb INTEGER NOT NULL DEFAULT 0,
+            held_vm_count INTEGER NOT NULL DEFAULT 0
+        );
+        """;
 
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS tasks (
@@ -206,20 +225,6 @@ public sealed class SqliteDatabase : IStoreTransactions
         );
         CREATE INDEX IF NOT EXISTS ix_quota_holds_tenant_expiry ON quota_holds(tenant_id, status, expires_at);
         CREATE INDEX IF NOT EXISTS ix_quota_holds_expiry ON quota_holds(status, expires_at);
-
-        -- Per tenant: the sums of its committed rows (used) and live holds (held) in quota_holds, kept in the
-        -- same transaction as every change of a row, so that a hold reads one row whatever the history.
-        CREATE TABLE IF NOT EXISTS quota_usage (
-            tenant_id TEXT PRIMARY KEY,
-            used_cpu INTEGER NOT NULL DEFAULT 0,
-            used_memory_mb INTEGER NOT NULL DEFAULT 0,
-            used_storage_mb INTEGER NOT NULL DEFAULT 0,
-            used_vm_count INTEGER NOT NULL DEFAULT 0,
-            held_cpu INTEGER NOT NULL DEFAULT 0,
-            held_memory_mb INTEGER NOT NULL DEFAULT 0,
-            held_storage_mb INTEGER NOT NULL DEFAULT 0,
-            held_vm_count INTEGER NOT NULL DEFAULT 0
-        );
 
         -- Tasks stored for their agent and not yet known to have reached it: sent after their transaction commits,
         -- sent again after a crash, removed once the agent answers or the task ends.

@@ -53,11 +53,17 @@ public sealed class AgentOutboxRelay(
     /// <summary>Sends the entries older than the retry delay that this process has not sent (all of them after a restart).</summary>
     public async Task SendLeftoversAsync(CancellationToken cancellationToken)
     {
+        const int page = 500;
         var now = clock.GetUtcNow();
-        foreach (var task in await outbox.ListAsync(now - options.Value.OutboxRetryAfter, 500, cancellationToken))
+        // Page past the entries already sent (they wait for their agent's answer), so that one silent agent's backlog
+        // never hides another task whose send failed.
+        for (var skip = 0; ; skip += page)
         {
-            if (!_sent.ContainsKey(task.TaskId))
+            var entries = await outbox.ListAsync(now - options.Value.OutboxRetryAfter, page, cancellationToken, skip);
+            foreach (var task in entries.Where(t => !_sent.ContainsKey(t.TaskId)))
                 await SendAsync(task);
+            if (entries.Count < page)
+                break;
         }
         foreach (var (taskId, at) in _sent)
         {

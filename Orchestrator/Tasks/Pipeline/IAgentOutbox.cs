@@ -11,6 +11,6 @@ public interface IAgentOutbox
     Task AddAsync(AgentTask task, DateTimeOffset at, CancellationToken cancellationToken);
     Task RemoveAsync(Guid taskId, CancellationToken cancellationToken);
 
-    /// <summary>Entries stored before <paramref name="before"/>, oldest first.</summary>
-    Task<IReadOnlyList<AgentTask>> ListAsync(DateTimeOffset before, int limit, CancellationToken cancellationToken);
+    /// <summary>Entries stored before <paramref name="before"/>, oldest first, from the <paramref name="skip"/>th on.</summary>
+    Task<IReadOnlyList<AgentTask>> ListAsync(DateTimeOffset before, int limit, CancellationToken cancellationToken, int skip = 0);
 }

@@ -41,4 +41,36 @@ public sealed class SqliteUpgradeTests
         Assert.That(query.ExecuteScalar(), Is.EqualTo("Rocky-10.20250609"));
         SqliteConnection.ClearAllPools();
     }
+
+    [Test]
+    public async Task A_file_from_before_the_quota_counters_gets_them_as_the_sums_of_its_ledger()
+    {
+        using var folder = new TempFolder("upgrade-counters");
+        var file = folder.File("openhvx.db");
+        _ = new SqliteDatabase(file);
+        using (var connection = new SqliteConnection($"Data Source={file};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            // As an earlier version left it: a ledger and no counters.
+            command.CommandText = """
+                DROP TABLE quota_usage;
+                INSERT INTO quota_holds (task_id, tenant_id, cpu, memory_mb, storage_mb, vm_count, status, created_at, expires_at) VALUES
+                  ('a', 't1', 2, 2048, 10240, 1, 'committed', 0, 0),
+                  ('b', 't1', 4, 4096, 10240, 1, 'committed', 0, 0),
+                  ('c', 't1', 1, 512, 0, 1, 'held', 0, 9999999999999),
+                  ('d', 't1', 8, 8192, 0, 1, 'released', 0, 0),
+                  ('e', 't2', 1, 1024, 0, 1, 'committed', 0, 0);
+                """;
+            command.ExecuteNonQuery();
+        }
+
+        var upgraded = new SqliteDatabase(file);
+
+        var counters = new SqliteQuotaStore(upgraded);
+        Assert.That(await counters.GetCountersAsync("t1", CancellationToken.None), Is.EqualTo(new OpenHvx.Orchestrator.Quotas.QuotaCounters(
+            new OpenHvx.Orchestrator.Quotas.QuotaAmounts(6, 6144, 20480, 2), new OpenHvx.Orchestrator.Quotas.QuotaAmounts(1, 512, 0, 1))));
+        Assert.That((await counters.GetCountersAsync("t2", CancellationToken.None)).Used.Cpu, Is.EqualTo(1));
+        SqliteConnection.ClearAllPools();
+    }
 }

@@ -168,6 +168,49 @@ public sealed class TaskPipelineTests
         Assert.That((await harness.SubmitAsync(next)).Is(out Response<TaskAccepted>? _), Is.True, "the VM takes its next task");
     }
 
+    [Test]
+    public async Task A_send_that_failed_is_found_again_behind_a_page_of_tasks_already_sent()
+    {
+        await using var harness = await SagaHarness.StartAsync();
+        var outbox = harness.Get<IAgentOutbox>();
+        var recording = new RecordingSender();
+        var relay = new AgentOutboxRelay(outbox, recording, TimeProvider.System, harness.Get<IOptions<OrchestratorOptions>>(), NullLogger<AgentOutboxRelay>.Instance);
+        var start = DateTimeOffset.UtcNow.AddHours(-1);
+        AgentTask Task(int i) => new(Guid.NewGuid(), SagaHarness.TenantId, SagaHarness.AgentId, ActionNames.VmCreate, JsonSerializer.SerializeToElement(new { i }), "t");
+        // A silent agent's 500 tasks, sent and waiting for its answer.
+        for (var i = 0; i < 500; i++)
+            await outbox.AddAsync(Task(i), start.AddMilliseconds(i), CancellationToken.None);
+        await relay.SendLeftoversAsync(CancellationToken.None);
+        Assert.That(recording.Sent, Has.Count.EqualTo(500));
+
+        // Then one whose send failed elsewhere, stored after them.
+        var failed = Task(500);
+        await outbox.AddAsync(failed, start.AddSeconds(10), CancellationToken.None);
+        await relay.SendLeftoversAsync(CancellationToken.None);
+
+        Assert.That(recording.Sent.Skip(500).Select(t => t.TaskId), Is.EqualTo(new[] { failed.TaskId }));
+    }
+
+    [Test]
+    public async Task A_task_an_earlier_version_left_in_Dispatching_moves_on_when_its_agent_starts_it()
+    {
+        await using var harness = await SagaHarness.StartAsync();
+        var now = DateTimeOffset.UtcNow;
+        var task = new TaskState
+        {
+            CorrelationId = Guid.NewGuid(), CurrentState = "Dispatching", TenantId = SagaHarness.TenantId, Action = ActionNames.VmCreate,
+            Data = JsonSerializer.SerializeToElement(new { name = "old" }), AgentId = SagaHarness.AgentId, Status = TaskStatuses.Pending,
+            CreatedAt = now, UpdatedAt = now, DeadlineAt = now.AddSeconds(60),
+        };
+        await harness.Get<OpenHvx.Orchestrator.Persistence.ITaskStore>().TryInsertAsync(task, CancellationToken.None);
+
+        await harness.Harness.Bus.Publish(new AgentTaskStarted(task.CorrelationId, SagaHarness.AgentId, now));
+
+        var moved = await Eventually.Get(() => harness.LoadAsync(task.CorrelationId), t => t!.Status == TaskStatuses.Running, because: "the task is running");
+        Assert.That(moved!.CurrentState, Is.EqualTo(nameof(TaskStateMachine.AwaitingResult)));
+        Assert.That(moved.DeadlineAt, Is.GreaterThan(now.AddMinutes(20)), "the long deadline of a task its agent runs");
+    }
+
     private static async Task<long> CountAsync(SagaHarness harness, string table)
     {
         await using var lease = await harness.Get<SqliteDatabase>().LeaseAsync();
