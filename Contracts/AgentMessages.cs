@@ -6,7 +6,11 @@ namespace OpenHvx.Contracts;
 // (camelCase) in the shapes of the original OpenHVX agent, with fields added, none renamed.
 
 /// <summary>Task to agent: exchange <c>jobs</c>, routing key <c>agent.&lt;agentId&gt;</c>.</summary>
-public sealed record AgentTask(Guid TaskId, string TenantId, string AgentId, string Action, JsonElement Data, string CorrelationId, TaskTarget? Target = null);
+/// <param name="Attempt">which dispatch of the task this is (1 first; a re-placement or re-dispatch adds one); echoed in the result</param>
+/// <param name="NotAfter">the agent must not start the task after this time (it answers <c>ERR_EXPIRED</c> without running it):
+/// the orchestrator may then give the task to another agent</param>
+public sealed record AgentTask(Guid TaskId, string TenantId, string AgentId, string Action, JsonElement Data, string CorrelationId, TaskTarget? Target = null,
+    int Attempt = 1, DateTimeOffset? NotAfter = null);
 
 /// <summary>The agent started running a task (status <c>running</c>).</summary>
 public sealed record AgentTaskStarted(Guid TaskId, string AgentId, DateTimeOffset StartedAt);
@@ -21,12 +25,16 @@ public sealed record AgentTaskResult(
     JsonElement? Result,
     AgentError? Error,
     DateTimeOffset? StartedAt,
-    DateTimeOffset FinishedAt);
+    DateTimeOffset FinishedAt,
+    int? Attempt = null);
 
 /// <summary>CPU in vCPUs (after the agent's overcommit ratio), memory and storage in MB.</summary>
 public sealed record AgentCapacity(long Cpu, long MemoryMB, long StorageMB);
 
 /// <summary>Heartbeat: exchange <c>agent.telemetry</c>, routing key <c>heartbeat.&lt;agentId&gt;</c>.</summary>
+/// <param name="Ts">when the agent began measuring what the heartbeat reports (the agent's clock)</param>
+/// <param name="Status"><see cref="AgentStatuses.Active"/>, or <see cref="AgentStatuses.Stopping"/> when the agent is shutting down</param>
+/// <param name="IntervalSeconds">how often this agent sends heartbeats</param>
 public sealed record AgentHeartbeat(
     string Version,
     string AgentId,
@@ -37,7 +45,15 @@ public sealed record AgentHeartbeat(
     AgentCapacity? Free,
     int VmCount,
     int? LogicalProcessors = null,
-    IReadOnlyList<DatastoreCapacity>? Datastores = null);
+    IReadOnlyList<DatastoreCapacity>? Datastores = null,
+    string? Status = null,
+    double? IntervalSeconds = null);
+
+public static class AgentStatuses
+{
+    public const string Active = "active";
+    public const string Stopping = "stopping";
+}
 
 public sealed record DatastoreCapacity(string Id, long CapacityMB, long FreeMB);
 

@@ -38,6 +38,10 @@ public static class ErrorCodes
     /// <summary>A step of the task pipeline failed unexpectedly: the task is refused and nothing it took is kept.</summary>
     public const string StepFailed = "ERR_STEP_FAILED";
     public const string Unavailable = "ERR_UNAVAILABLE";
+    /// <summary>The task's agent went offline before it started the task, and no other agent may run it.</summary>
+    public const string AgentUnavailable = "ERR_AGENT_UNAVAILABLE";
+    /// <summary>The VM is gone from its host (deleted out of band): only vm.delete may still target it.</summary>
+    public const string ResourceGone = "ERR_RESOURCE_GONE";
 
     // Agent-side codes.
     public const string Timeout = "ERR_TIMEOUT";
@@ -45,6 +49,8 @@ public static class ErrorCodes
     public const string ScriptFailed = "ERR_SCRIPT";
     public const string UnsupportedAction = "ERR_UNSUPPORTED_ACTION";
     public const string WrongAgent = "ERR_WRONG_AGENT";
+    /// <summary>The task reached the agent after its not-after time (it may run elsewhere): it was not run.</summary>
+    public const string Expired = "ERR_EXPIRED";
 
     public static string Deadline(string state) => DeadlinePrefix + state.ToUpperInvariant();
 }

@@ -10,12 +10,17 @@ public static class WireTopology
     public const string ResultsExchange = "results";
     public const string TelemetryExchange = "agent.telemetry";
     public const string TaskEventsExchange = "task.events";
+    /// <summary>What reconciliation changed on a tenant's resources (a VM gone or resized out of band, one unmanaged).</summary>
+    public const string ResourceEventsExchange = "resource.events";
 
     public const string ResultsQueue = "orchestrator.results";
     public const string HeartbeatQueue = "orchestrator.heartbeats";
     public const string InventoryQueue = "orchestrator.inventory";
     /// <summary>The task saga's own queue (submissions, the agents' messages relayed, deadlines).</summary>
     public const string TaskSagaQueue = "orchestrator.tasks";
+
+    /// <summary>Where a queue's messages go that can never be processed (MassTransit's convention).</summary>
+    public static string ErrorQueue(string queue) => queue + "_error";
 
     public static string AgentQueue(string agentId) => $"agent.{agentId}.tasks";
 
@@ -43,6 +48,9 @@ public static class WireTopology
 
     /// <summary><c>&lt;tenantId&gt;.&lt;action&gt;.&lt;status&gt;</c>, for example <c>test1.vm.create.FAILED</c>.</summary>
     public static string TaskEventRoutingKey(string tenantId, string action, string status) => $"{tenantId}.{action}.{status}";
+
+    /// <summary><c>&lt;tenantId&gt;.&lt;kind&gt;.&lt;change&gt;</c>, for example <c>test1.vm.gone</c>; unmanaged VMs have tenant <c>_unmanaged</c>.</summary>
+    public static string ResourceEventRoutingKey(string tenantId, string kind, string change) => $"{tenantId}.{kind}.{change}";
 
     /// <summary>The setting that names the broker of the standalone services.</summary>
     public const string BrokerUrlSetting = "OPENHVX_RABBITMQ_URL";

@@ -1,3 +1,4 @@
+using OpenHvx.Contracts;
 using MassTransit;
 using MassTransit.RabbitMqTransport;
 using MassTransit.Transports;
@@ -52,7 +53,7 @@ public sealed class AgentMessageErrorFilter(string queue) : IFilter<ExceptionRec
     public async Task Send(ExceptionReceiveContext context, IPipe<ExceptionReceiveContext> next)
     {
         if (AgentMessageMove.TryGetAgentMessage(context, out var rabbit, out var userId, out var channel))
-            await AgentMessageMove.MoveAsync(context, rabbit, userId, channel, queue + "_error", headers => headers.CopyFrom(context.ExceptionHeaders));
+            await AgentMessageMove.MoveAsync(context, rabbit, userId, channel, WireTopology.ErrorQueue(queue), headers => headers.CopyFrom(context.ExceptionHeaders));
         else if (context.TryGetPayload(out IErrorTransport? transport))
             await transport.Send(context);
         else
