@@ -61,6 +61,7 @@ public static class OrchestratorExtensions
         services.AddSingleton<DispatchStep>();
         services.AddSingleton<TaskPipeline>();
         services.AddSingleton<RunPipelineActivity>();
+        services.AddSingleton<ReplaceUnpickedTaskActivity>();
         services.TryAddSingleton<IAgentTaskSender, QueueAgentTaskSender>();
         services.TryAddSingleton<ITaskEventPublisher, BusTaskEventPublisher>();
         services.AddSingleton<AgentOutboxRelay>();

@@ -28,7 +28,7 @@ public sealed class OrchestratorOptions
 
     public ElectionOptions Election { get; set; } = new();
 
-    public Messaging.AgentWireOptions Agents { get; set; } = new();
+    public AgentFleetOptions Agents { get; set; } = new();
 
     /// <summary>The token service (OPENHVX_AUTHORITY): its discovery document and JWKS validate every bearer token.</summary>
     public string? Authority { get; set; }

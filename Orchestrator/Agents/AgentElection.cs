@@ -5,16 +5,14 @@ namespace OpenHvx.Orchestrator.Agents;
 
 public sealed class ElectionOptions
 {
-    /// <summary>An agent is fresh while its last heartbeat is younger than this (default: 3 × 15 s).</summary>
-    public TimeSpan HeartbeatFreshness { get; set; } = TimeSpan.FromSeconds(45);
     public double CpuWeight { get; set; } = 0.4;
     public double MemoryWeight { get; set; } = 0.4;
     public double StorageWeight { get; set; } = 0.2;
 }
 
 /// <summary>
-/// Filters agents (fresh, capable, enough free capacity after in-flight placements) and scores the
-/// rest by weighted free capacity; ties go to the freshest heartbeat. Every candidate's outcome is kept.
+/// Filters agents (online (<see cref="AgentLiveness"/>), not draining, not excluded, capable, enough free capacity after
+/// placements) and scores the rest by weighted free capacity; ties go to the freshest heartbeat. Every candidate's outcome is kept.
 /// </summary>
 public static class AgentElection
 {
@@ -22,7 +20,8 @@ public static class AgentElection
     public const int KeptCandidates = 16;
 
     public static ElectionDecision Elect(
-        IReadOnlyList<AgentRecord> agents, string action, QuotaAmounts requirement, string? pinnedAgentId, DateTimeOffset now, ElectionOptions options)
+        IReadOnlyList<AgentRecord> agents, string action, QuotaAmounts requirement, string? pinnedAgentId, DateTimeOffset now, ElectionOptions options,
+        AgentFleetOptions fleet, IReadOnlyCollection<string>? excluded = null)
     {
         var candidates = new List<ElectionCandidate>();
         foreach (var agent in agents)
@@ -36,8 +35,12 @@ public static class AgentElection
             string? reason = null;
             if (pinnedAgentId is not null && agent.AgentId != pinnedAgentId)
                 reason = "not the pinned agent";
-            else if (age > options.HeartbeatFreshness.TotalSeconds)
-                reason = $"stale heartbeat ({age:0}s old)";
+            else if (excluded?.Contains(agent.AgentId) == true)
+                reason = "did not start this task in time before";
+            else if (agent.Status == AgentAdminStatus.Draining)
+                reason = "draining";
+            else if (AgentLiveness.Evaluate(agent, now, fleet) is { Online: false, Reason: var offline })
+                reason = "offline: " + offline;
             else if (!agent.Capabilities.Contains(action))
                 reason = $"lacks capability {action}";
             else if (agent.Capacity is null || agent.Free is null)

@@ -3,7 +3,11 @@ using OpenHvx.Contracts;
 
 namespace OpenHvx.Orchestrator.Agents;
 
-/// <summary>What the registry knows of an agent, plus what unfinished tasks placed on it will take.</summary>
+/// <summary>What the registry knows of an agent, plus what tasks placed on it take that its heartbeats do not show yet.</summary>
+/// <param name="Status">what an admin set: <see cref="AgentAdminStatus.Active"/> or <see cref="AgentAdminStatus.Draining"/></param>
+/// <param name="HeartbeatInterval">how often the agent said it sends heartbeats (null: it did not say)</param>
+/// <param name="StoppingAt">when the agent said it was shutting down (null once it heartbeats again)</param>
+/// <param name="ConsumersLostAt">since when the broker has shown no consumer on the agent's task queue (null: one is there, or unknown)</param>
 public sealed record AgentRecord(
     string AgentId,
     string Host,
@@ -13,10 +17,24 @@ public sealed record AgentRecord(
     AgentCapacity? Capacity,
     AgentCapacity? Free,
     int VmCount,
-    AgentCapacity InFlight);
+    AgentCapacity InFlight,
+    string Status = AgentAdminStatus.Active,
+    TimeSpan? HeartbeatInterval = null,
+    DateTimeOffset? StoppingAt = null,
+    DateTimeOffset? ConsumersLostAt = null);
 
-/// <summary>What an elected, unfinished task will take on its agent (until its heartbeats show it).</summary>
+/// <summary>What an elected task takes on its agent: while it runs, and after it succeeded until a heartbeat taken since shows it.</summary>
 public sealed record AgentPlacement(Guid TaskId, string AgentId, AgentCapacity Requirement);
+
+/// <summary>What an admin sets on an agent (<c>PATCH /api/v1/admin/agents/{agentId}</c>).</summary>
+public static class AgentAdminStatus
+{
+    public const string Active = "active";
+    /// <summary>Never elected; its tasks in flight finish.</summary>
+    public const string Draining = "draining";
+
+    public static bool IsKnown(string? status) => status is Active or Draining;
+}
 
 /// <summary>
 /// Storage primitives of the agent registry and of placements; the election's rules are <see cref="AgentElection"/>'s and the
@@ -24,7 +42,17 @@ public sealed record AgentPlacement(Guid TaskId, string AgentId, AgentCapacity R
 /// </summary>
 public interface IAgentStore
 {
+    /// <summary>
+    /// Records the heartbeat, and lets go of the agent's settled placements that it shows (those settled at or before the
+    /// heartbeat's <see cref="AgentHeartbeat.Ts"/>, both on the agent's clock).
+    /// </summary>
     Task RecordHeartbeatAsync(AgentHeartbeat heartbeat, DateTimeOffset receivedAt, CancellationToken cancellationToken = default);
+
+    /// <summary>Sets what an admin decides (<see cref="AgentAdminStatus"/>); false when the agent is not registered.</summary>
+    Task<bool> SetStatusAsync(string agentId, string status, CancellationToken cancellationToken = default);
+
+    /// <summary>Records what the broker says of the agent's task queue: a consumer is there, or since when none is.</summary>
+    Task SetConsumersLostAsync(string agentId, DateTimeOffset? lostAt, CancellationToken cancellationToken = default);
     Task<IReadOnlyList<AgentRecord>> ListAsync(CancellationToken cancellationToken = default);
     Task<AgentRecord?> GetAsync(string agentId, CancellationToken cancellationToken = default);
 
@@ -37,6 +65,12 @@ public interface IAgentStore
     Task PlaceAsync(AgentPlacement placement, CancellationToken cancellationToken = default);
 
     Task ReleasePlacementAsync(Guid taskId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The task succeeded at <paramref name="finishedAt"/> (the agent's clock): its placement keeps counting until a heartbeat
+    /// taken after that shows what it built.
+    /// </summary>
+    Task SettlePlacementAsync(Guid taskId, DateTimeOffset finishedAt, CancellationToken cancellationToken = default);
 
     Task RecordInventoryAsync(string agentId, JsonElement inventory, DateTimeOffset receivedAt, CancellationToken cancellationToken = default);
     Task<(JsonElement Inventory, DateTimeOffset At)?> GetInventoryAsync(string agentId, CancellationToken cancellationToken = default);

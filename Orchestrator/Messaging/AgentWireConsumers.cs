@@ -21,7 +21,8 @@ public sealed record AgentWireMessage(
     DateTimeOffset? StartedAt,
     DateTimeOffset? FinishedAt,
     string? Message,
-    DateTimeOffset? At);
+    DateTimeOffset? At,
+    int? Attempt = null);
 
 /// <summary>A wire message the orchestrator refuses; the endpoint moves it to its error queue.</summary>
 public sealed class RejectedWireMessageException(string message) : Exception(message);
@@ -52,6 +53,14 @@ public sealed partial class AgentResultRelay(ITaskStore tasks, AgentBrokerIdenti
 
         var task = await tasks.LoadAsync(taskId, context.CancellationToken)
             ?? throw new RejectedWireMessageException($"No task {taskId}: the message is set aside, no task is created.");
+        if (task.AgentId != message.AgentId && task.TriedAgents.Contains(message.AgentId) && match.Groups["kind"].Value.Length == 0
+            && message is { Ok: false, Error.Code: ErrorCodes.Expired })
+        {
+            // The agent the task left (pickup window) confirms it did not run it: expected, nothing to do.
+            logger.LogInformation("Agent {AgentId} did not run task {TaskId} (attempt {Attempt}) after its pickup window; the task is on {Owner}",
+                message.AgentId, taskId, message.Attempt, task.AgentId);
+            return;
+        }
         if (task.AgentId != message.AgentId)
         {
             logger.LogWarning("Agent {AgentId} sent a message for task {TaskId}, which belongs to {Owner}; ignored", message.AgentId, taskId, task.AgentId ?? "no agent");
@@ -69,7 +78,8 @@ public sealed partial class AgentResultRelay(ITaskStore tasks, AgentBrokerIdenti
             default:
                 if (message.Ok is not { } ok)
                     throw new RejectedWireMessageException("A result needs 'ok'.");
-                await context.Publish(new AgentTaskResult(taskId, message.AgentId, ok, message.Result, message.Error, message.StartedAt, message.FinishedAt ?? clock.GetUtcNow()));
+                await context.Publish(new AgentTaskResult(taskId, message.AgentId, ok, message.Result, message.Error, message.StartedAt, message.FinishedAt ?? clock.GetUtcNow(),
+                    message.Attempt));
                 break;
         }
     }

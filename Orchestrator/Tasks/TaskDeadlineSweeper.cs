@@ -10,11 +10,12 @@ namespace OpenHvx.Orchestrator.Tasks;
 
 /// <summary>
 /// Deadlines live in the task rows, so they survive a restart: this sweeper finds the ones that
-/// passed and tells the saga, which fails the task if it is still in that state. It also expires
-/// quota holds past their TTL.
+/// passed and tells the saga, which fails the task if it is still in that state. It also finds tasks their agent has not
+/// started by their pickup time (outbox entries past it), and expires quota holds past their TTL.
 /// </summary>
 public sealed class TaskDeadlineSweeper(
     ITaskStore tasks,
+    Pipeline.IAgentOutbox outbox,
     QuotaLedger quotas,
     IBus bus,
     TimeProvider clock,
@@ -51,6 +52,14 @@ public sealed class TaskDeadlineSweeper(
                 continue;
             _signalled[key] = now;
             await bus.Publish(new TaskDeadlineExpired(taskId, state, deadlineAt), cancellationToken);
+        }
+        foreach (var unpicked in await outbox.FindUnpickedAsync(now, 500, cancellationToken))
+        {
+            var key = (unpicked.TaskId, "pickup#" + unpicked.Attempt, unpicked.NotAfter ?? default);
+            if (_signalled.TryGetValue(key, out var at) && now - at < TimeSpan.FromSeconds(10))
+                continue;
+            _signalled[key] = now;
+            await bus.Publish(new TaskPickupExpired(unpicked.TaskId, unpicked.Attempt), cancellationToken);
         }
         foreach (var stale in _signalled.Where(x => now - x.Value > TimeSpan.FromMinutes(1)).Select(x => x.Key).ToList())
             _signalled.Remove(stale);

@@ -21,5 +21,8 @@ public sealed record TaskAccepted(Guid TaskId, string Status, string State, stri
 /// <summary>Saga to API: the task was refused before dispatch.</summary>
 public sealed record TaskRejected(Guid TaskId, string Code, string Message, JsonElement? Details);
 
+/// <summary>The task's agent has not started <paramref name="Attempt"/> by its pickup time (found in the outbox by the sweeper).</summary>
+public sealed record TaskPickupExpired(Guid TaskId, int Attempt);
+
 /// <summary>Published by the deadline sweeper when a task's stored deadline for <paramref name="State"/> has passed.</summary>
 public sealed record TaskDeadlineExpired(Guid TaskId, string State, DateTimeOffset DeadlineAt);

@@ -24,6 +24,10 @@ public sealed class TaskState : SagaStateMachineInstance, ISagaVersion
 
     public string? AgentId { get; set; }
     public ElectionDecision? Placement { get; set; }
+    /// <summary>Which dispatch of the task its agent holds (a re-placement or re-dispatch adds one); results of earlier ones change nothing.</summary>
+    public int Attempt { get; set; } = 1;
+    /// <summary>Agents that had the task and did not start it within the pickup window: never elected for it again.</summary>
+    public List<string> TriedAgents { get; set; } = [];
     public string Status { get; set; } = TaskStatuses.Pending;
     public List<TimelineEntry> Timeline { get; set; } = [];
     public List<ProgressEntry> Progress { get; set; } = [];

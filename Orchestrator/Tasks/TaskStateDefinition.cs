@@ -26,5 +26,6 @@ public sealed class TaskStateDefinition : SagaDefinition<TaskState>
         sagaConfigurator.Message<AgentTaskResult>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
         sagaConfigurator.Message<AgentTaskProgress>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
         sagaConfigurator.Message<TaskDeadlineExpired>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
+        sagaConfigurator.Message<TaskPickupExpired>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
     }
 }

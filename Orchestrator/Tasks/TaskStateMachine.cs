@@ -21,6 +21,7 @@ public sealed class TaskStateMachine : MassTransitStateMachine<TaskState>
         Event(() => Reported, e => { e.CorrelateById(m => m.Message.TaskId); e.OnMissingInstance(m => m.Discard()); });
         Event(() => Progressed, e => { e.CorrelateById(m => m.Message.TaskId); e.OnMissingInstance(m => m.Discard()); });
         Event(() => DeadlinePassed, e => { e.CorrelateById(m => m.Message.TaskId); e.OnMissingInstance(m => m.Discard()); });
+        Event(() => PickupExpired, e => { e.CorrelateById(m => m.Message.TaskId); e.OnMissingInstance(m => m.Discard()); });
 
         BeforeEnterAny(binder => binder.ThenAsync(context => lifecycle.OnEnteringAsync(context, context.Message.Name)));
 
@@ -35,6 +36,13 @@ public sealed class TaskStateMachine : MassTransitStateMachine<TaskState>
         During(AwaitingResult,
             When(Started, context => context.Message.AgentId == context.Saga.AgentId)
                 .ThenAsync(lifecycle.MarkRunningAsync),
+            // Not started within the pickup window, or refused by the agent as too late: another agent, or the same one without a window.
+            When(PickupExpired, context => context.Message.Attempt == context.Saga.Attempt && context.Saga.Status == TaskStatuses.Sent)
+                .Activity(x => x.OfInstanceType<ReplaceUnpickedTaskActivity>())
+                .If(context => context.Saga.Error is not null, failed => failed.TransitionTo(Failed)),
+            When(Reported, context => FromCurrentAttempt(context.Saga, context.Message) && IsExpired(context.Message) && context.Saga.Status == TaskStatuses.Sent)
+                .Activity(x => x.OfInstanceType<ReplaceUnpickedTaskActivity>())
+                .If(context => context.Saga.Error is not null, failed => failed.TransitionTo(Failed)),
             When(Progressed, context => context.Message.AgentId == context.Saga.AgentId)
                 .Then(context => TaskLifecycle.AddProgress(context.Saga, context.Message)));
 
@@ -48,10 +56,11 @@ public sealed class TaskStateMachine : MassTransitStateMachine<TaskState>
                 .TransitionTo(AwaitingResult));
 
         During(Dispatching, AwaitingResult,
-            When(Reported, context => context.Message.AgentId == context.Saga.AgentId && context.Message.Ok)
+            When(Reported, context => FromCurrentAttempt(context.Saga, context.Message) && context.Message.Ok)
                 .ThenAsync(context => lifecycle.SucceedAsync(context.Saga, context.Message, late: false, context.CancellationToken))
                 .TransitionTo(Succeeded),
-            When(Reported, context => context.Message.AgentId == context.Saga.AgentId && !context.Message.Ok)
+            When(Reported, context => FromCurrentAttempt(context.Saga, context.Message) && !context.Message.Ok
+                && !(IsExpired(context.Message) && context.Saga.Status == TaskStatuses.Sent))
                 .ThenAsync(context => lifecycle.AgentFailedAsync(context.Saga, context.Message, context.CancellationToken))
                 .TransitionTo(Failed));
 
@@ -73,6 +82,7 @@ public sealed class TaskStateMachine : MassTransitStateMachine<TaskState>
                 }));
 
         DuringAny(
+            Ignore(PickupExpired),
             Ignore(Submitted),
             Ignore(Started),
             Ignore(Reported),
@@ -94,4 +104,12 @@ public sealed class TaskStateMachine : MassTransitStateMachine<TaskState>
     public Event<AgentTaskResult> Reported { get; private set; } = null!;
     public Event<AgentTaskProgress> Progressed { get; private set; } = null!;
     public Event<TaskDeadlineExpired> DeadlinePassed { get; private set; } = null!;
+    public Event<TaskPickupExpired> PickupExpired { get; private set; } = null!;
+
+    /// <summary>From the task's agent, for the attempt it holds (a result without an attempt comes from an agent that does not number them).</summary>
+    private static bool FromCurrentAttempt(TaskState saga, AgentTaskResult result)
+        => result.AgentId == saga.AgentId && (result.Attempt ?? saga.Attempt) == saga.Attempt;
+
+    /// <summary>The agent got the task after its not-after time and did not run it.</summary>
+    private static bool IsExpired(AgentTaskResult result) => !result.Ok && result.Error?.Code == ErrorCodes.Expired;
 }

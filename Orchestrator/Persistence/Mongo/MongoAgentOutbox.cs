@@ -16,11 +16,12 @@ public sealed class MongoAgentOutbox(MongoStorage storage) : IAgentOutbox
 
     private readonly AmbientCollection _outbox = storage.Ambient(Collection);
 
-    public Task AddAsync(AgentTask task, DateTimeOffset at, CancellationToken cancellationToken)
+    public Task AddAsync(AgentTask task, DateTimeOffset at, DateTimeOffset? pickupBy, CancellationToken cancellationToken)
         => _outbox.UpdateOneAsync(Builders<BsonDocument>.Filter.Eq("_id", task.TaskId.ToString()), Builders<BsonDocument>.Update
                 .Set("agentId", task.AgentId)
                 .Set("message", JsonSerializer.Serialize(task, JsonSerializerOptions.Web))
-                .SetOnInsert("createdAt", at.UtcDateTime),
+                .SetOnInsert("createdAt", at.UtcDateTime)
+                .Set("pickupBy", pickupBy is { } by ? (BsonValue)by.UtcDateTime : BsonNull.Value),
             new UpdateOptions { IsUpsert = true }, cancellationToken);
 
     public Task RemoveAsync(Guid taskId, CancellationToken cancellationToken)
@@ -30,6 +31,18 @@ public sealed class MongoAgentOutbox(MongoStorage storage) : IAgentOutbox
     {
         var documents = await _outbox.Find(Builders<BsonDocument>.Filter.Lte("createdAt", before.UtcDateTime))
             .Sort(Builders<BsonDocument>.Sort.Ascending("createdAt").Ascending("_id")).Skip(skip).Limit(limit).ToListAsync(cancellationToken);
-        return documents.Select(d => JsonSerializer.Deserialize<AgentTask>(d["message"].AsString, JsonSerializerOptions.Web)!).ToList();
+        return Read(documents);
     }
+
+    public async Task<IReadOnlyList<AgentTask>> FindUnpickedAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
+    {
+        // A null pickupBy (no window) sorts below every date in MongoDB, so the range excludes it explicitly.
+        var f = Builders<BsonDocument>.Filter;
+        var documents = await _outbox.Find(f.And(f.Type("pickupBy", BsonType.DateTime), f.Lte("pickupBy", now.UtcDateTime)))
+            .Sort(Builders<BsonDocument>.Sort.Ascending("pickupBy")).Limit(limit).ToListAsync(cancellationToken);
+        return Read(documents);
+    }
+
+    private static List<AgentTask> Read(IEnumerable<BsonDocument> documents)
+        => documents.Select(d => JsonSerializer.Deserialize<AgentTask>(d["message"].AsString, JsonSerializerOptions.Web)!).ToList();
 }

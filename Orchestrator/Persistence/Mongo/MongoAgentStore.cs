@@ -46,7 +46,15 @@ public sealed class MongoAgentStore : IAgentStore
             ["capacity"] = Capacity(heartbeat.Capacity),
             ["free"] = Capacity(heartbeat.Free),
             ["vmCount"] = heartbeat.VmCount,
+            ["heartbeatTs"] = heartbeat.Ts.UtcDateTime,
+            ["heartbeatIntervalMs"] = heartbeat.IntervalSeconds is { } seconds && seconds > 0 ? (BsonValue)(long)(seconds * 1000) : BsonNull.Value,
+            ["stoppingAt"] = heartbeat.Status == AgentStatuses.Stopping ? (BsonValue)receivedAt.UtcDateTime : BsonNull.Value,
         };
+        // What an admin or the broker check set is not the heartbeat's to replace.
+        var update = new BsonDocument("$set", new BsonDocument(document.Where(e => e.Name != "_id")));
+        // The agent's settled placements that this heartbeat shows (both times on the agent's clock).
+        var shown = Builders<BsonDocument>.Filter.And(Builders<BsonDocument>.Filter.Eq("agentId", heartbeat.AgentId),
+            Builders<BsonDocument>.Filter.Lte("settledAfter", heartbeat.Ts.UtcDateTime));
         var f = Builders<BsonDocument>.Filter;
         // Only a newer heartbeat replaces the record.
         var newer = f.And(f.Eq("_id", heartbeat.AgentId), f.Lte("lastHeartbeatAt", receivedAt.UtcDateTime));
@@ -54,20 +62,34 @@ public sealed class MongoAgentStore : IAgentStore
         {
             // In a transaction a duplicate key would abort it: look first, insert only a new agent.
             if (await _agents.Find(f.Eq("_id", heartbeat.AgentId)).Limit(1).AnyAsync(cancellationToken))
-                await _agents.ReplaceOneAsync(newer, document, null, cancellationToken);
+                await _agents.UpdateOneAsync(newer, update, null, cancellationToken);
             else
                 await _agents.InsertOneAsync(document, cancellationToken);
+            await _placements.DeleteManyAsync(shown, cancellationToken);
             return;
         }
         try
         {
             // An older heartbeat finds no match and its upsert collides with the record: nothing to do.
-            await _agents.ReplaceOneAsync(newer, document, new ReplaceOptions { IsUpsert = true }, cancellationToken);
+            await _agents.UpdateOneAsync(newer, update, new UpdateOptions { IsUpsert = true }, cancellationToken);
         }
         catch (MongoWriteException ex) when (MongoStorage.IsDuplicate(ex))
         {
         }
+        await _placements.DeleteManyAsync(shown, cancellationToken);
     }
+
+    public async Task<bool> SetStatusAsync(string agentId, string status, CancellationToken cancellationToken = default)
+        => (await _agents.UpdateOneAsync(Builders<BsonDocument>.Filter.Eq("_id", agentId), Builders<BsonDocument>.Update.Set("status", status), null, cancellationToken))
+            .MatchedCount == 1;
+
+    public Task SetConsumersLostAsync(string agentId, DateTimeOffset? lostAt, CancellationToken cancellationToken = default)
+        => _agents.UpdateOneAsync(Builders<BsonDocument>.Filter.Eq("_id", agentId),
+            Builders<BsonDocument>.Update.Set("consumersLostAt", lostAt is { } at ? (BsonValue)at.UtcDateTime : BsonNull.Value), null, cancellationToken);
+
+    public Task SettlePlacementAsync(Guid taskId, DateTimeOffset finishedAt, CancellationToken cancellationToken = default)
+        => _placements.UpdateOneAsync(Builders<BsonDocument>.Filter.Eq("_id", taskId.ToString()),
+            Builders<BsonDocument>.Update.Set("settledAfter", finishedAt.UtcDateTime), null, cancellationToken);
 
     public Task<IReadOnlyList<AgentRecord>> ListAsync(CancellationToken cancellationToken = default)
         => ReadAsync(Builders<BsonDocument>.Filter.Empty, null, cancellationToken);
@@ -96,6 +118,7 @@ public sealed class MongoAgentStore : IAgentStore
         => _placements.UpdateOneAsync(Builders<BsonDocument>.Filter.Eq("_id", placement.TaskId.ToString()), Builders<BsonDocument>.Update
                 .Set("agentId", placement.AgentId)
                 .Set("cpu", placement.Requirement.Cpu).Set("memoryMB", placement.Requirement.MemoryMB).Set("storageMB", placement.Requirement.StorageMB)
+                .Set("settledAfter", BsonNull.Value)
                 .SetOnInsert("createdAt", _clock.GetUtcNow().UtcDateTime),
             new UpdateOptions { IsUpsert = true }, cancellationToken);
 
@@ -127,6 +150,12 @@ public sealed class MongoAgentStore : IAgentStore
         return agents.Select(d => new AgentRecord(
             d["_id"].AsString, d["host"].AsString, d["version"].AsString, new DateTimeOffset(d["lastHeartbeatAt"].ToUniversalTime()),
             d["capabilities"].AsBsonArray.Select(c => c.AsString).ToList(), Capacity(d["capacity"]), Capacity(d["free"]), d["vmCount"].ToInt32(),
-            inFlight.TryGetValue(d["_id"].AsString, out var held) ? held : new AgentCapacity(0, 0, 0))).ToList();
+            inFlight.TryGetValue(d["_id"].AsString, out var held) ? held : new AgentCapacity(0, 0, 0),
+            d.GetValue("status", AgentAdminStatus.Active).AsString,
+            d.GetValue("heartbeatIntervalMs", BsonNull.Value) is { IsBsonNull: false } interval ? TimeSpan.FromMilliseconds(interval.ToInt64()) : null,
+            Time(d.GetValue("stoppingAt", BsonNull.Value)),
+            Time(d.GetValue("consumersLostAt", BsonNull.Value)))).ToList();
     }
+
+    private static DateTimeOffset? Time(BsonValue value) => value.IsBsonNull ? null : new DateTimeOffset(value.ToUniversalTime());
 }

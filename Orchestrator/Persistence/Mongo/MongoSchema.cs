@@ -20,7 +20,7 @@ public static class MongoSchema
             Index(Keys.Ascending("tenantId").Ascending("status").Ascending("expiresAt"), "tenant_status_expiry"),
             Index(Keys.Ascending("status").Ascending("expiresAt"), "status_expiry"),
         ],
-        [MongoAgentOutbox.Collection] = [Index(Keys.Ascending("createdAt"), "created")],
+        [MongoAgentOutbox.Collection] = [Index(Keys.Ascending("createdAt"), "created"), Index(Keys.Ascending("pickupBy"), "pickup")],
         ["placements"] = [Index(Keys.Ascending("agentId"), "agent")],
         ["images"] = [Index(Keys.Ascending("name").Descending("publishedAt"), "name_published")],
         ["tenant_resources"] = [Index(Keys.Ascending("tenantId").Ascending("createdAt"), "tenant_created"), Index(Keys.Ascending("imageId"), "image")],

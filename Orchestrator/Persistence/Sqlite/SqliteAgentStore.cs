@@ -12,19 +12,49 @@ public sealed class SqliteAgentStore(SqliteDatabase database, TimeProvider clock
         await using var command = lease.Command(
             """
             INSERT INTO agents (id, host, version, last_heartbeat_at, capabilities, capacity_cpu, capacity_memory_mb, capacity_storage_mb,
-                free_cpu, free_memory_mb, free_storage_mb, vm_count)
-            VALUES ($id, $host, $version, $at, $caps, $ccpu, $cmem, $cstorage, $fcpu, $fmem, $fstorage, $vms)
+                free_cpu, free_memory_mb, free_storage_mb, vm_count, heartbeat_ts, heartbeat_interval_ms, stopping_at)
+            VALUES ($id, $host, $version, $at, $caps, $ccpu, $cmem, $cstorage, $fcpu, $fmem, $fstorage, $vms, $ts, $interval, $stopping)
             ON CONFLICT(id) DO UPDATE SET host = excluded.host, version = excluded.version, last_heartbeat_at = excluded.last_heartbeat_at,
                 capabilities = excluded.capabilities, capacity_cpu = excluded.capacity_cpu, capacity_memory_mb = excluded.capacity_memory_mb,
                 capacity_storage_mb = excluded.capacity_storage_mb, free_cpu = excluded.free_cpu, free_memory_mb = excluded.free_memory_mb,
-                free_storage_mb = excluded.free_storage_mb, vm_count = excluded.vm_count
-            WHERE excluded.last_heartbeat_at >= agents.last_heartbeat_at
+                free_storage_mb = excluded.free_storage_mb, vm_count = excluded.vm_count, heartbeat_ts = excluded.heartbeat_ts,
+                heartbeat_interval_ms = excluded.heartbeat_interval_ms, stopping_at = excluded.stopping_at
+            WHERE excluded.last_heartbeat_at >= agents.last_heartbeat_at;
+            DELETE FROM placements WHERE agent_id = $id AND settled_after IS NOT NULL AND settled_after <= $ts;
             """)
             .With("$id", heartbeat.AgentId).With("$host", heartbeat.Host).With("$version", heartbeat.Version)
             .With("$at", receivedAt.ToUnixMs()).With("$caps", JsonSerializer.Serialize(heartbeat.Capabilities))
             .With("$ccpu", heartbeat.Capacity?.Cpu).With("$cmem", heartbeat.Capacity?.MemoryMB).With("$cstorage", heartbeat.Capacity?.StorageMB)
             .With("$fcpu", heartbeat.Free?.Cpu).With("$fmem", heartbeat.Free?.MemoryMB).With("$fstorage", heartbeat.Free?.StorageMB)
-            .With("$vms", heartbeat.VmCount);
+            .With("$vms", heartbeat.VmCount).With("$ts", heartbeat.Ts.ToUnixMs())
+            .With("$interval", heartbeat.IntervalSeconds is { } seconds && seconds > 0 ? (long?)(seconds * 1000) : null)
+            .With("$stopping", heartbeat.Status == AgentStatuses.Stopping ? (long?)receivedAt.ToUnixMs() : null);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        await lease.CommitAsync(cancellationToken);
+    }
+
+    public async Task<bool> SetStatusAsync(string agentId, string status, CancellationToken cancellationToken = default)
+    {
+        await using var lease = await database.WriteAsync(cancellationToken);
+        await using var command = lease.Command("UPDATE agents SET status = $status WHERE id = $id").With("$id", agentId).With("$status", status);
+        var found = await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        await lease.CommitAsync(cancellationToken);
+        return found;
+    }
+
+    public async Task SetConsumersLostAsync(string agentId, DateTimeOffset? lostAt, CancellationToken cancellationToken = default)
+    {
+        await using var lease = await database.WriteAsync(cancellationToken);
+        await using var command = lease.Command("UPDATE agents SET consumers_lost_at = $at WHERE id = $id").With("$id", agentId).With("$at", lostAt?.ToUnixMs());
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        await lease.CommitAsync(cancellationToken);
+    }
+
+    public async Task SettlePlacementAsync(Guid taskId, DateTimeOffset finishedAt, CancellationToken cancellationToken = default)
+    {
+        await using var lease = await database.WriteAsync(cancellationToken);
+        await using var command = lease.Command("UPDATE placements SET settled_after = $at WHERE task_id = $id")
+            .With("$id", taskId.ToString()).With("$at", finishedAt.ToUnixMs());
         await command.ExecuteNonQueryAsync(cancellationToken);
         await lease.CommitAsync(cancellationToken);
     }
@@ -62,7 +92,8 @@ public sealed class SqliteAgentStore(SqliteDatabase database, TimeProvider clock
         await using var lease = await database.WriteAsync(cancellationToken);
         await using var insert = lease.Command(
             "INSERT INTO placements (task_id, agent_id, cpu, memory_mb, storage_mb, created_at) VALUES ($id, $agent, $cpu, $mem, $storage, $now) " +
-            "ON CONFLICT(task_id) DO UPDATE SET agent_id = excluded.agent_id, cpu = excluded.cpu, memory_mb = excluded.memory_mb, storage_mb = excluded.storage_mb")
+            "ON CONFLICT(task_id) DO UPDATE SET agent_id = excluded.agent_id, cpu = excluded.cpu, memory_mb = excluded.memory_mb, storage_mb = excluded.storage_mb, " +
+            "settled_after = NULL")
             .With("$id", placement.TaskId.ToString()).With("$agent", placement.AgentId)
             .With("$cpu", placement.Requirement.Cpu).With("$mem", placement.Requirement.MemoryMB).With("$storage", placement.Requirement.StorageMB)
             .With("$now", clock.GetUtcNow().ToUnixMs());
@@ -107,7 +138,8 @@ public sealed class SqliteAgentStore(SqliteDatabase database, TimeProvider clock
             """
             SELECT a.id, a.host, a.version, a.last_heartbeat_at, a.capabilities,
                 a.capacity_cpu, a.capacity_memory_mb, a.capacity_storage_mb, a.free_cpu, a.free_memory_mb, a.free_storage_mb, a.vm_count,
-                COALESCE(SUM(p.cpu), 0), COALESCE(SUM(p.memory_mb), 0), COALESCE(SUM(p.storage_mb), 0)
+                COALESCE(SUM(p.cpu), 0), COALESCE(SUM(p.memory_mb), 0), COALESCE(SUM(p.storage_mb), 0),
+                a.status, a.heartbeat_interval_ms, a.stopping_at, a.consumers_lost_at
             FROM agents a LEFT JOIN placements p ON p.agent_id = a.id AND ($exclude IS NULL OR p.task_id <> $exclude)
             WHERE $agent IS NULL OR a.id = $agent
             GROUP BY a.id ORDER BY a.id
@@ -121,7 +153,11 @@ public sealed class SqliteAgentStore(SqliteDatabase database, TimeProvider clock
                 reader.GetString(0), reader.GetString(1), reader.GetString(2), SqliteExtensions.FromUnixMs(reader.GetInt64(3)),
                 JsonSerializer.Deserialize<string[]>(reader.GetString(4)) ?? [],
                 Capacity(5), Capacity(8), reader.GetInt32(11),
-                new AgentCapacity(reader.GetInt64(12), reader.GetInt64(13), reader.GetInt64(14))));
+                new AgentCapacity(reader.GetInt64(12), reader.GetInt64(13), reader.GetInt64(14)),
+                reader.GetString(15),
+                reader.IsDBNull(16) ? null : TimeSpan.FromMilliseconds(reader.GetInt64(16)),
+                reader.IsDBNull(17) ? null : SqliteExtensions.FromUnixMs(reader.GetInt64(17)),
+                reader.IsDBNull(18) ? null : SqliteExtensions.FromUnixMs(reader.GetInt64(18))));
         }
         return result;
     }

@@ -115,6 +115,7 @@ public sealed class SqliteDatabase : IStoreTransactions
         command.CommandText = "PRAGMA journal_mode=WAL;" + Schema;
         command.ExecuteNonQuery();
         AddColumnIfMissing(connection, "quota_holds", "hold_lapsed", "INTEGER NOT NULL DEFAULT 0");
+        AddAgentLivenessColumns(connection);
         if (!countersExisted)
         {
             // Created and filled in one transaction: a crash between the two must not leave counters at zero for good.
@@ -142,6 +143,23 @@ public sealed class SqliteDatabase : IStoreTransactions
             backfill.ExecuteNonQuery();
         }
         using var index = connection.Command("CREATE INDEX IF NOT EXISTS ix_resources_image ON tenant_resources(image_id) WHERE image_id IS NOT NULL;");
+        index.ExecuteNonQuery();
+    }
+
+    /// <summary>Liveness, drain, settled placements and the pickup window (issue 13's columns).</summary>
+    private static void AddAgentLivenessColumns(SqliteConnection connection)
+    {
+        // status: what an admin set (active | draining); heartbeat_ts: the agent's clock when it measured its last heartbeat.
+        AddColumnIfMissing(connection, "agents", "status", "TEXT NOT NULL DEFAULT 'active'");
+        AddColumnIfMissing(connection, "agents", "heartbeat_ts", "INTEGER");
+        AddColumnIfMissing(connection, "agents", "heartbeat_interval_ms", "INTEGER");
+        AddColumnIfMissing(connection, "agents", "stopping_at", "INTEGER");
+        AddColumnIfMissing(connection, "agents", "consumers_lost_at", "INTEGER");
+        // When the task succeeded (the agent's clock): the placement counts until a heartbeat measured after that.
+        AddColumnIfMissing(connection, "placements", "settled_after", "INTEGER");
+        // Past this the agent will not start the task, and another may be given it (null: no window).
+        AddColumnIfMissing(connection, "agent_outbox", "pickup_by", "INTEGER");
+        using var index = connection.Command("CREATE INDEX IF NOT EXISTS ix_agent_outbox_pickup ON agent_outbox(pickup_by) WHERE pickup_by IS NOT NULL;");
         index.ExecuteNonQuery();
     }
 

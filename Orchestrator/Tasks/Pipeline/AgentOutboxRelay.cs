@@ -18,14 +18,15 @@ public sealed class AgentOutboxRelay(
     IOptions<OrchestratorOptions> options,
     ILogger<AgentOutboxRelay> logger) : BackgroundService
 {
-    private readonly ConcurrentDictionary<Guid, DateTimeOffset> _sent = new();
+    // By task and attempt: a task re-placed on another agent is a new message to send.
+    private readonly ConcurrentDictionary<(Guid TaskId, int Attempt), DateTimeOffset> _sent = new();
 
     public async Task SendAsync(AgentTask task)
     {
         try
         {
             await sender.SendAsync(task, CancellationToken.None);
-            _sent[task.TaskId] = clock.GetUtcNow();
+            _sent[(task.TaskId, task.Attempt)] = clock.GetUtcNow();
         }
         catch (Exception ex)
         {
@@ -60,15 +61,15 @@ public sealed class AgentOutboxRelay(
         for (var skip = 0; ; skip += page)
         {
             var entries = await outbox.ListAsync(now - options.Value.OutboxRetryAfter, page, cancellationToken, skip);
-            foreach (var task in entries.Where(t => !_sent.ContainsKey(t.TaskId)))
+            foreach (var task in entries.Where(t => !_sent.ContainsKey((t.TaskId, t.Attempt))))
                 await SendAsync(task);
             if (entries.Count < page)
                 break;
         }
-        foreach (var (taskId, at) in _sent)
+        foreach (var (key, at) in _sent)
         {
             if (now - at > TimeSpan.FromHours(1))
-                _sent.TryRemove(taskId, out _);
+                _sent.TryRemove(key, out _);
         }
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Persistence;
 
@@ -6,16 +7,27 @@ namespace OpenHvx.Orchestrator.Tasks.Pipeline;
 /// <summary>
 /// Stores the agent's task in the outbox, in the task's own transaction, and sends it once that transaction has committed:
 /// nothing reaches an agent that the store does not have, and a crash before the send is made up by <see cref="AgentOutboxRelay"/>.
+/// The task carries a not-after time (the pickup window): the agent never starts it later, so it may then go to another agent.
 /// </summary>
-public sealed class DispatchStep(IAgentOutbox outbox, AgentOutboxRelay relay, IStoreTransactions transactions, TimeProvider clock) : ITaskStep
+public sealed class DispatchStep(IAgentOutbox outbox, AgentOutboxRelay relay, IStoreTransactions transactions, TimeProvider clock,
+    IOptions<OrchestratorOptions> options) : ITaskStep
 {
     public string State => "Dispatching";
 
-    public async Task RunAsync(TaskStepContext context)
+    public Task RunAsync(TaskStepContext context) => DispatchAsync(context.Task, withPickupWindow: true, context.CancellationToken);
+
+    /// <summary>
+    /// Stores the task's current attempt for its agent and sends it after the commit. Without a pickup window the agent may start it
+    /// whenever it gets to it (a task that no other agent may take).
+    /// </summary>
+    public async Task DispatchAsync(TaskState task, bool withPickupWindow, CancellationToken cancellationToken)
     {
-        var task = context.Task;
-        var message = new AgentTask(task.CorrelationId, task.TenantId, task.AgentId!, task.Action, task.EnrichedData ?? task.Data, task.CorrelationId.ToString(), task.Target);
-        await outbox.AddAsync(message, clock.GetUtcNow(), context.CancellationToken);
+        var now = clock.GetUtcNow();
+        var agents = options.Value.Agents;
+        DateTimeOffset? notAfter = withPickupWindow ? now + agents.PickupWindow : null;
+        var message = new AgentTask(task.CorrelationId, task.TenantId, task.AgentId!, task.Action, task.EnrichedData ?? task.Data, task.CorrelationId.ToString(),
+            task.Target, task.Attempt, notAfter);
+        await outbox.AddAsync(message, now, notAfter + agents.PickupGrace, cancellationToken);
         transactions.AfterCommit(() => relay.SendAsync(message), AfterCommitStage.Delivery);
     }
 

@@ -8,9 +8,16 @@ namespace OpenHvx.Orchestrator.Tasks.Pipeline;
 /// </summary>
 public interface IAgentOutbox
 {
-    Task AddAsync(AgentTask task, DateTimeOffset at, CancellationToken cancellationToken);
+    /// <summary>Stores (or replaces) the task's entry; past <paramref name="pickupBy"/>, an entry still there was not picked up.</summary>
+    Task AddAsync(AgentTask task, DateTimeOffset at, DateTimeOffset? pickupBy, CancellationToken cancellationToken);
+
+    /// <summary>An entry without a pickup time.</summary>
+    Task AddAsync(AgentTask task, DateTimeOffset at, CancellationToken cancellationToken) => AddAsync(task, at, null, cancellationToken);
     Task RemoveAsync(Guid taskId, CancellationToken cancellationToken);
 
     /// <summary>Entries stored before <paramref name="before"/>, oldest first, from the <paramref name="skip"/>th on.</summary>
     Task<IReadOnlyList<AgentTask>> ListAsync(DateTimeOffset before, int limit, CancellationToken cancellationToken, int skip = 0);
+
+    /// <summary>Entries whose agent has not started them by their pickup time (<paramref name="now"/> or earlier), earliest first.</summary>
+    Task<IReadOnlyList<AgentTask>> FindUnpickedAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken);
 }

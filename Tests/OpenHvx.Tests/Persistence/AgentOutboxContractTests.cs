@@ -42,6 +42,26 @@ public sealed class AgentOutboxContractTests(string family) : StoreContract(fami
     }
 
     [Test]
+    public async Task Entries_past_their_pickup_time_are_found_earliest_first_and_those_without_one_never()
+    {
+        var t0 = Clock.GetUtcNow();
+        var late = NewTask() with { Attempt = 2 };
+        var later = NewTask();
+        var notYet = NewTask();
+        await _stores.Outbox.AddAsync(later, t0, t0.AddSeconds(20), None);
+        await _stores.Outbox.AddAsync(late, t0, t0.AddSeconds(10), None);
+        await _stores.Outbox.AddAsync(notYet, t0, t0.AddSeconds(40), None);
+        await _stores.Outbox.AddAsync(NewTask(), t0, None);
+
+        var found = await _stores.Outbox.FindUnpickedAsync(t0.AddSeconds(30), 10, None);
+
+        Assert.That(found.Select(t => (t.TaskId, t.Attempt)), Is.EqualTo(new[] { (late.TaskId, 2), (later.TaskId, 1) }));
+        // Re-dispatched without a window: no longer found.
+        await _stores.Outbox.AddAsync(late with { Attempt = 3 }, t0.AddSeconds(31), null, None);
+        Assert.That((await _stores.Outbox.FindUnpickedAsync(t0.AddSeconds(30), 10, None)).Select(t => t.TaskId), Is.EqualTo(new[] { later.TaskId }));
+    }
+
+    [Test]
     public async Task List_returns_entries_stored_before_a_time_oldest_first_up_to_a_limit()
     {
         var t0 = Clock.GetUtcNow();

@@ -124,6 +124,82 @@ public sealed class AgentStoreContractTests(string family) : StoreContract(famil
     }
 
     [Test]
+    public async Task A_settled_placement_counts_until_a_heartbeat_measured_after_the_task_finished()
+    {
+        var t0 = Clock.GetUtcNow();
+        await RecordAsync(Heartbeat("agent-a", "host-a", t0));
+        var finished = Guid.NewGuid();
+        var running = Guid.NewGuid();
+        await _stores.Agents.PlaceAsync(new AgentPlacement(finished, "agent-a", new AgentCapacity(2, 20480, 10240)), None);
+        await _stores.Agents.PlaceAsync(new AgentPlacement(running, "agent-a", new AgentCapacity(1, 1024, 5120)), None);
+
+        await _stores.Agents.SettlePlacementAsync(finished, t0.AddSeconds(10), None);
+        // Measured before the task finished (received later, as heartbeats are): it cannot show the new VM yet.
+        await _stores.Agents.RecordHeartbeatAsync(Heartbeat("agent-a", "host-a", t0.AddSeconds(9)), t0.AddSeconds(11), None);
+        Assert.That((await _stores.Agents.GetAsync("agent-a", None))!.InFlight, Is.EqualTo(new AgentCapacity(3, 21504, 15360)), "still counted");
+
+        await _stores.Agents.RecordHeartbeatAsync(Heartbeat("agent-a", "host-a", t0.AddSeconds(10)), t0.AddSeconds(12), None);
+
+        Assert.That(await _stores.Agents.GetPlacementAsync(finished, None), Is.Null, "the heartbeat shows it: the placement goes");
+        Assert.That((await _stores.Agents.GetAsync("agent-a", None))!.InFlight, Is.EqualTo(new AgentCapacity(1, 1024, 5120)), "the running task still counts");
+    }
+
+    [Test]
+    public async Task Another_agents_heartbeat_does_not_let_go_of_a_settled_placement()
+    {
+        var t0 = Clock.GetUtcNow();
+        await RecordAsync(Heartbeat("agent-a", "host-a", t0));
+        var taskId = Guid.NewGuid();
+        await _stores.Agents.PlaceAsync(new AgentPlacement(taskId, "agent-a", new AgentCapacity(2, 2048, 10240)), None);
+        await _stores.Agents.SettlePlacementAsync(taskId, t0.AddSeconds(1), None);
+
+        await RecordAsync(Heartbeat("agent-b", "host-b", t0.AddSeconds(30)));
+
+        Assert.That(await _stores.Agents.GetPlacementAsync(taskId, None), Is.Not.Null);
+    }
+
+    [Test]
+    public async Task An_admin_status_is_kept_across_heartbeats_and_unknown_agents_are_reported()
+    {
+        var t0 = Clock.GetUtcNow();
+        await RecordAsync(Heartbeat("agent-a", "host-a", t0));
+        Assert.That((await _stores.Agents.GetAsync("agent-a", None))!.Status, Is.EqualTo(AgentAdminStatus.Active));
+
+        Assert.That(await _stores.Agents.SetStatusAsync("agent-a", AgentAdminStatus.Draining, None), Is.True);
+        await RecordAsync(Heartbeat("agent-a", "host-a", t0.AddSeconds(5)));
+
+        Assert.That((await _stores.Agents.GetAsync("agent-a", None))!.Status, Is.EqualTo(AgentAdminStatus.Draining));
+        Assert.That(await _stores.Agents.SetStatusAsync("agent-x", AgentAdminStatus.Draining, None), Is.False);
+    }
+
+    [Test]
+    public async Task A_stopping_heartbeat_is_recorded_and_the_next_active_one_clears_it_with_its_interval()
+    {
+        var t0 = Clock.GetUtcNow();
+        await _stores.Agents.RecordHeartbeatAsync(Heartbeat("agent-a", "host-a", t0) with { Status = AgentStatuses.Stopping, IntervalSeconds = 3 }, t0, None);
+        var stopping = (await _stores.Agents.GetAsync("agent-a", None))!;
+        Assert.That((stopping.StoppingAt, stopping.HeartbeatInterval), Is.EqualTo(((DateTimeOffset?)t0, (TimeSpan?)TimeSpan.FromSeconds(3))));
+
+        await _stores.Agents.RecordHeartbeatAsync(Heartbeat("agent-a", "host-a", t0.AddSeconds(20)) with { Status = AgentStatuses.Active }, t0.AddSeconds(20), None);
+
+        Assert.That((await _stores.Agents.GetAsync("agent-a", None))!.StoppingAt, Is.Null);
+    }
+
+    [Test]
+    public async Task The_brokers_word_on_an_agents_queue_is_kept_until_it_changes_and_survives_heartbeats()
+    {
+        var t0 = Clock.GetUtcNow();
+        await RecordAsync(Heartbeat("agent-a", "host-a", t0));
+        await _stores.Agents.SetConsumersLostAsync("agent-a", t0.AddSeconds(1), None);
+        await RecordAsync(Heartbeat("agent-a", "host-a", t0.AddSeconds(2)));
+        Assert.That((await _stores.Agents.GetAsync("agent-a", None))!.ConsumersLostAt, Is.EqualTo((DateTimeOffset?)t0.AddSeconds(1)));
+
+        await _stores.Agents.SetConsumersLostAsync("agent-a", null, None);
+
+        Assert.That((await _stores.Agents.GetAsync("agent-a", None))!.ConsumersLostAt, Is.Null);
+    }
+
+    [Test]
     public async Task An_inventory_is_recorded_per_agent_and_replaced_by_the_next_one()
     {
         var t0 = Clock.GetUtcNow();

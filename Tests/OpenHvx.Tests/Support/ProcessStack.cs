@@ -51,6 +51,8 @@ public sealed class ProcessStack : IAsyncDisposable
                 ["OPENHVX_DB"] = stack._folder.File("orchestrator.db"),
                 ["OPENHVX_AUTHORITY"] = gatewayUrl,
                 ["Orchestrator__Seed__TenantId"] = "test1",
+                // Test agents heartbeat every second on a loaded two-core machine: a late heartbeat must not take one offline.
+                ["Orchestrator__Agents__MissedHeartbeats"] = "10",
             };
             foreach (var (key, value) in orchestratorEnvironment ?? new Dictionary<string, string>())
                 environment[key] = value;

@@ -42,6 +42,8 @@ public sealed class TestDevHost(string root, IDictionary<string, string?>? setti
             ["Gateway:TokenRateLimit:TokensPerPeriod"] = "1000",
             ["Agent:DataPath"] = AgentData,
             ["Agent:HeartbeatInterval"] = "00:00:01",
+            // A heartbeat every second on a loaded two-core machine: a late one must not take the agent offline.
+            ["Orchestrator:Agents:MissedHeartbeats"] = "10",
             ["Logging:LogLevel:Default"] = "Warning",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())

@@ -1,0 +1,99 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Agents;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
+
+namespace OpenHvx.Orchestrator.Messaging;
+
+/// <summary>
+/// Asks the broker, every <see cref="AgentFleetOptions.ConsumerCheckInterval"/>, whether each agent's task queue has a consumer
+/// (a passive declare answers the count): a killed agent's connection closes at once, so it stops being elected within seconds
+/// instead of two heartbeat intervals. The registry is written only when the answer changes.
+/// </summary>
+public sealed class AgentQueueMonitor(Uri broker, IAgentStore agents, TimeProvider clock, IOptions<OrchestratorOptions> options, ILogger<AgentQueueMonitor> logger)
+    : BackgroundService
+{
+    // Agents silent for this long are offline by their heartbeats alone; their queues are not asked about.
+    private static readonly TimeSpan LongSilent = TimeSpan.FromMinutes(10);
+
+    private IConnection? _connection;
+    private IChannel? _channel;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.Agents.ConsumerCheckInterval, clock);
+        do
+        {
+            try
+            {
+                await CheckAsync(stoppingToken);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogWarning("The agents' task queues could not be checked ({Message}); retrying at the next interval", ex.Message);
+                await ResetAsync();
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    public async Task CheckAsync(CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        foreach (var agent in await agents.ListAsync(cancellationToken))
+        {
+            if (now - agent.LastHeartbeatAt > LongSilent)
+                continue;
+            var consumed = await ConsumersAsync(agent.AgentId, cancellationToken) > 0;
+            if (consumed && agent.ConsumersLostAt is not null)
+            {
+                await agents.SetConsumersLostAsync(agent.AgentId, null, cancellationToken);
+            }
+            else if (!consumed && agent.ConsumersLostAt is null)
+            {
+                logger.LogWarning("Nothing consumes the task queue of agent {AgentId}: it is offline until it does", agent.AgentId);
+                await agents.SetConsumersLostAsync(agent.AgentId, now, cancellationToken);
+            }
+        }
+    }
+
+    private async Task<uint> ConsumersAsync(string agentId, CancellationToken cancellationToken)
+    {
+        if (_channel is not { IsOpen: true })
+        {
+            _connection ??= await new ConnectionFactory { Uri = broker, ClientProvidedName = "openhvx-orchestrator-liveness", AutomaticRecoveryEnabled = true }
+                .CreateConnectionAsync(cancellationToken);
+            if (_channel is not null)
+                await _channel.DisposeAsync();
+            _channel = await _connection.CreateChannelAsync(cancellationToken: cancellationToken);
+        }
+        try
+        {
+            return (await _channel.QueueDeclarePassiveAsync(WireTopology.AgentQueue(agentId), cancellationToken)).ConsumerCount;
+        }
+        catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode == 404)
+        {
+            // No queue at all: nobody consumes it (the broker closed the channel; the next call opens another).
+            return 0;
+        }
+    }
+
+    private async Task ResetAsync()
+    {
+        if (_channel is not null)
+            await _channel.DisposeAsync();
+        if (_connection is not null)
+            await _connection.DisposeAsync();
+        _channel = null;
+        _connection = null;
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        await ResetAsync();
+    }
+}
