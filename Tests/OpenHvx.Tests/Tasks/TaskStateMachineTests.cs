@@ -120,7 +120,7 @@ public sealed class TaskStateMachineTests
 
         Assert.That(response.Is(out Response<TaskRejected>? rejected) && rejected!.Message.Code == ErrorCodes.NoEligibleAgent, Is.True);
         var task = await harness.WaitForStateAsync(submit.TaskId, nameof(TaskStateMachine.Failed));
-        Assert.That(task.Placement!.Candidates.Single().Reason, Does.StartWith("stale heartbeat"));
+        Assert.That(task.Placement!.Candidates.Single().Reason, Does.StartWith("offline: no heartbeat for"));
     }
 
     [Test]
