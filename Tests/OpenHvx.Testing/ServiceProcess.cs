@@ -166,6 +166,13 @@ public sealed class ServiceProcess : IAsyncDisposable
     }
 
     /// <summary>SIGKILL: no shutdown code runs.</summary>
+    /// <summary>Sends a signal to the service (for example <c>STOP</c> and <c>CONT</c>: a process that hangs with its connections open).</summary>
+    public async Task SignalAsync(string signal)
+    {
+        using var kill = Process.Start("kill", ["-" + signal, ServicePid.ToString()]);
+        await kill.WaitForExitAsync();
+    }
+
     public void Kill()
     {
         if (!_process.HasExited)
