@@ -1,4 +1,5 @@
 using MassTransit;
+using Microsoft.Extensions.Hosting;
 using OpenHvx.Contracts;
 
 namespace OpenHvx.HyperVAgent.Messaging;
@@ -7,17 +8,28 @@ namespace OpenHvx.HyperVAgent.Messaging;
 public interface IAgentWire
 {
     Task StartedAsync(AgentTaskStarted started, CancellationToken cancellationToken);
-    /// <summary>Completes once the result is safe with the transport (on RabbitMQ: confirmed by the broker), or throws.</summary>
-    Task ResultAsync(AgentTaskResult result, CancellationToken cancellationToken);
+    /// <summary>
+    /// Publishes the result, or throws. True when the transport now holds it for good (on RabbitMQ: the broker confirmed it);
+    /// false when it may still be lost (then the journal keeps it unconfirmed and it is published again).
+    /// </summary>
+    Task<bool> ResultAsync(AgentTaskResult result, CancellationToken cancellationToken);
     Task HeartbeatAsync(AgentHeartbeat heartbeat, CancellationToken cancellationToken);
     Task InventoryAsync(AgentInventory inventory, CancellationToken cancellationToken);
 }
 
 /// <summary>In-process bus (DevHost): ordinary MassTransit publishes.</summary>
-public sealed class BusAgentWire(IBus bus) : IAgentWire
+public sealed class BusAgentWire(IBus bus, IHostApplicationLifetime lifetime) : IAgentWire
 {
     public Task StartedAsync(AgentTaskStarted started, CancellationToken cancellationToken) => bus.Publish(started, cancellationToken);
-    public Task ResultAsync(AgentTaskResult result, CancellationToken cancellationToken) => bus.Publish(result, cancellationToken);
+
+    public async Task<bool> ResultAsync(AgentTaskResult result, CancellationToken cancellationToken)
+    {
+        await bus.Publish(result, cancellationToken);
+        // The in-memory bus holds messages only while the process lives: one published while the host stops may go
+        // with it, unconsumed, so it is published again at the next start (a duplicate changes nothing).
+        return !lifetime.ApplicationStopping.IsCancellationRequested;
+    }
+
     public Task HeartbeatAsync(AgentHeartbeat heartbeat, CancellationToken cancellationToken) => bus.Publish(heartbeat, cancellationToken);
     public Task InventoryAsync(AgentInventory inventory, CancellationToken cancellationToken) => bus.Publish(inventory, cancellationToken);
 }
@@ -31,8 +43,11 @@ public sealed class ExchangeAgentWire(AgentWirePublisher publisher) : IAgentWire
     public Task StartedAsync(AgentTaskStarted started, CancellationToken cancellationToken)
         => publisher.PublishAsync(WireTopology.ResultsExchange, WireTopology.StartedRoutingKey(started.TaskId), started, started.TaskId, cancellationToken);
 
-    public Task ResultAsync(AgentTaskResult result, CancellationToken cancellationToken)
-        => publisher.PublishAsync(WireTopology.ResultsExchange, WireTopology.ResultRoutingKey(result.TaskId), result, result.TaskId, cancellationToken);
+    public async Task<bool> ResultAsync(AgentTaskResult result, CancellationToken cancellationToken)
+    {
+        await publisher.PublishAsync(WireTopology.ResultsExchange, WireTopology.ResultRoutingKey(result.TaskId), result, result.TaskId, cancellationToken);
+        return true;
+    }
 
     public Task HeartbeatAsync(AgentHeartbeat heartbeat, CancellationToken cancellationToken)
         => publisher.PublishAsync(WireTopology.TelemetryExchange, WireTopology.HeartbeatRoutingKey(heartbeat.AgentId), heartbeat, null, cancellationToken);

@@ -26,7 +26,11 @@ public sealed class ResultSender(IAgentWire wire, TaskJournal journal, ILogger<R
     {
         try
         {
-            await wire.ResultAsync(result, cancellationToken);
+            if (!await wire.ResultAsync(result, cancellationToken))
+            {
+                logger.LogInformation("The result of task {TaskId} was published while the agent stops; it is published again at the next start", result.TaskId);
+                return true;
+            }
         }
         catch (Exception ex)
         {

@@ -374,9 +374,9 @@ public sealed class AgentTaskConsumerTests
     }
 
     /// <summary>The agent's in-process wire, refusing every started message and result while <see cref="Refusing"/> (a broker that refuses them).</summary>
-    private sealed class RefusingWire(IBus bus) : IAgentWire
+    private sealed class RefusingWire(IBus bus, IHostApplicationLifetime lifetime) : IAgentWire
     {
-        private readonly BusAgentWire _inner = new(bus);
+        private readonly BusAgentWire _inner = new(bus, lifetime);
         private int _refused;
 
         public volatile bool Refusing;
@@ -384,19 +384,19 @@ public sealed class AgentTaskConsumerTests
         public int Refused => Volatile.Read(ref _refused);
 
         public Task StartedAsync(AgentTaskStarted started, CancellationToken cancellationToken)
-            => Refusing ? Refuse() : _inner.StartedAsync(started, cancellationToken);
+            => Refusing ? Refuse<bool>() : _inner.StartedAsync(started, cancellationToken);
 
-        public Task ResultAsync(AgentTaskResult result, CancellationToken cancellationToken)
-            => Refusing ? Refuse() : _inner.ResultAsync(result, cancellationToken);
+        public Task<bool> ResultAsync(AgentTaskResult result, CancellationToken cancellationToken)
+            => Refusing ? Refuse<bool>() : _inner.ResultAsync(result, cancellationToken);
 
         public Task HeartbeatAsync(AgentHeartbeat heartbeat, CancellationToken cancellationToken) => _inner.HeartbeatAsync(heartbeat, cancellationToken);
 
         public Task InventoryAsync(AgentInventory inventory, CancellationToken cancellationToken) => _inner.InventoryAsync(inventory, cancellationToken);
 
-        private Task Refuse()
+        private Task<T> Refuse<T>()
         {
             Interlocked.Increment(ref _refused);
-            return Task.FromException(new InvalidOperationException("refused by the broker (test)"));
+            return Task.FromException<T>(new InvalidOperationException("refused by the broker (test)"));
         }
     }
 

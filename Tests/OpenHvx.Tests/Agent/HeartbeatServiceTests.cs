@@ -3,6 +3,7 @@ using MassTransit.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Internal;
 using OpenHvx.Contracts;
 using OpenHvx.HyperVAgent.Telemetry;
 using OpenHvx.Tests.Support;
@@ -30,6 +31,7 @@ public sealed class HeartbeatServiceTests
             ["Agent:Simulated:LatencyMs:Get-VMHost"] = "1500",
         }, services =>
         {
+            services.AddSingleton<IHostApplicationLifetime, ApplicationLifetime>();
             services.RemoveAll<IHostedService>();
             services.AddSingleton<HeartbeatService>();
             services.AddMassTransitTestHarness();
