@@ -25,6 +25,10 @@ public sealed class HeartbeatService(
     /// <summary>How long the stopping heartbeat may take: shutting down is not held up for it.</summary>
     public static readonly TimeSpan StoppingTimeout = TimeSpan.FromSeconds(3);
 
+    // One heartbeat on the wire at a time, and none 'active' after the 'stopping' one.
+    private readonly SemaphoreSlim _sending = new(1, 1);
+    private volatile bool _stopping;
+
     public static readonly string Version = typeof(HeartbeatService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -45,7 +49,18 @@ public sealed class HeartbeatService(
         {
             try
             {
-                await wire.HeartbeatAsync(await BuildAsync(stoppingToken), stoppingToken);
+                var heartbeat = await BuildAsync(stoppingToken);
+                await _sending.WaitAsync(stoppingToken);
+                try
+                {
+                    if (_stopping)
+                        return;
+                    await wire.HeartbeatAsync(heartbeat, stoppingToken);
+                }
+                finally
+                {
+                    _sending.Release();
+                }
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
@@ -86,8 +101,19 @@ public sealed class HeartbeatService(
     // Stopping runs on every hosted service before any of them stops: the bus and the wire are still up.
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
+        _stopping = true;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(StoppingTimeout);
+        try
+        {
+            // A heartbeat being published now goes first.
+            await _sending.WaitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            logger.LogWarning("The stopping heartbeat was not sent: the heartbeat before it is still being published");
+            return;
+        }
         try
         {
             await wire.HeartbeatAsync(BuildStopping(), timeout.Token).WaitAsync(timeout.Token);
@@ -97,9 +123,19 @@ public sealed class HeartbeatService(
         {
             logger.LogWarning(ex, "The stopping heartbeat could not be sent");
         }
+        finally
+        {
+            _sending.Release();
+        }
     }
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override void Dispose()
+    {
+        base.Dispose();
+        _sending.Dispose();
+    }
 }

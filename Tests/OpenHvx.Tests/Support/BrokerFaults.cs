@@ -24,14 +24,15 @@ public static class BrokerFaults
     /// <summary>Closes the broker connections of the user named <paramref name="clientName"/> (RabbitMQ.Client's ClientProvidedName); how many it closed.</summary>
     public static async Task<int> CloseConnectionsAsync(TestBroker broker, string user, string clientName)
     {
-        var connections = JsonDocument.Parse(await TestBroker.CtlAsync("list_connections", "-q", "--formatter", "json", "pid", "user", "vhost", "client_properties")).RootElement;
+        // Tab-separated: the JSON formatter writes pids in a form close_connection does not take.
+        var connections = await TestBroker.CtlAsync("list_connections", "-q", "--no-table-headers", "pid", "user", "vhost", "client_properties");
         var closed = 0;
-        foreach (var connection in connections.EnumerateArray())
+        foreach (var line in connections.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
-            if (connection.GetProperty("user").GetString() != user || connection.GetProperty("vhost").GetString() != broker.VirtualHost
-                || !connection.GetProperty("client_properties").GetRawText().Contains(clientName, StringComparison.Ordinal))
+            var columns = line.Split('\t', 4);
+            if (columns.Length < 4 || columns[1] != user || columns[2] != broker.VirtualHost || !columns[3].Contains(clientName, StringComparison.Ordinal))
                 continue;
-            await TestBroker.CtlAsync("close_connection", connection.GetProperty("pid").GetString()!, "test: connection closed on purpose");
+            await TestBroker.CtlAsync("close_connection", columns[0], "test: connection closed on purpose");
             closed++;
         }
         return closed;
