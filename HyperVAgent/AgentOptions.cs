@@ -35,6 +35,9 @@ public sealed class AgentOptions
     /// <summary>On shutdown, running tasks may finish for this long; then they are stopped and reported ERR_INTERRUPTED.</summary>
     public TimeSpan ShutdownGrace { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How often results the broker has not confirmed are published again (doubling while publishing fails, up to a minute).</summary>
+    public TimeSpan ResultRetryInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Error codes of a script that are worth another try (host busy, file in use), up to <see cref="TransientRetries"/> times.</summary>
     public List<string> TransientErrorCodes { get; set; } = ["ERR_BUSY", "ERR_SIM_BUSY", "ERR_HOST_BUSY", "ERR_FILE_IN_USE"];
     public int TransientRetries { get; set; } = 3;

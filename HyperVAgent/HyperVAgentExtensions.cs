@@ -31,11 +31,13 @@ public static partial class HyperVAgentExtensions
             })
             .Validate(options => Identifiers.IsAgentId(options.AgentId), "Agent id must match " + Identifiers.AgentIdRule)
             .Validate(options => options.MaxConcurrency is >= 1 and <= 64, "MaxConcurrency must be from 1 to 64")
+            .Validate(options => options.ResultRetryInterval > TimeSpan.Zero, "ResultRetryInterval must be positive")
             .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<PowerShellRunner>();
         services.AddSingleton<ActionScripts>();
         services.AddSingleton<TaskJournal>();
+        services.AddSingleton<ResultSender>();
         services.AddSingleton<VmLocks>();
         services.AddSingleton<RunningTasks>();
         services.AddSingleton<AgentShutdown>();
@@ -50,6 +52,7 @@ public static partial class HyperVAgentExtensions
         services.TryAddSingleton<IAgentWire, BusAgentWire>();
         services.AddHostedService<HeartbeatService>();
         services.AddHostedService<InventoryService>();
+        services.AddHostedService<ResultRetryService>();
         return services;
     }
 

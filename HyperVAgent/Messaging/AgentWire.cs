@@ -1,4 +1,5 @@
 using MassTransit;
+using Microsoft.Extensions.Hosting;
 using OpenHvx.Contracts;
 
 namespace OpenHvx.HyperVAgent.Messaging;
@@ -6,32 +7,47 @@ namespace OpenHvx.HyperVAgent.Messaging;
 /// <summary>How the agent's messages leave it: MassTransit publish (in one process) or plain JSON on the RabbitMQ exchanges.</summary>
 public interface IAgentWire
 {
-    Task StartedAsync(ConsumeContext context, AgentTaskStarted started);
-    Task ResultAsync(ConsumeContext context, AgentTaskResult result);
+    Task StartedAsync(AgentTaskStarted started, CancellationToken cancellationToken);
+    /// <summary>
+    /// Publishes the result, or throws. True when the transport now holds it for good (on RabbitMQ: the broker confirmed it);
+    /// false when it may still be lost (then the journal keeps it unconfirmed and it is published again).
+    /// </summary>
+    Task<bool> ResultAsync(AgentTaskResult result, CancellationToken cancellationToken);
     Task HeartbeatAsync(AgentHeartbeat heartbeat, CancellationToken cancellationToken);
     Task InventoryAsync(AgentInventory inventory, CancellationToken cancellationToken);
 }
 
 /// <summary>In-process bus (DevHost): ordinary MassTransit publishes.</summary>
-public sealed class BusAgentWire(IBus bus) : IAgentWire
+public sealed class BusAgentWire(IBus bus, IHostApplicationLifetime lifetime) : IAgentWire
 {
-    public Task StartedAsync(ConsumeContext context, AgentTaskStarted started) => context.Publish(started);
-    public Task ResultAsync(ConsumeContext context, AgentTaskResult result) => context.Publish(result);
+    public Task StartedAsync(AgentTaskStarted started, CancellationToken cancellationToken) => bus.Publish(started, cancellationToken);
+
+    public async Task<bool> ResultAsync(AgentTaskResult result, CancellationToken cancellationToken)
+    {
+        await bus.Publish(result, cancellationToken);
+        // The in-memory bus holds messages only while the process lives: one published while the host stops may go
+        // with it, unconsumed, so it is published again at the next start (a duplicate changes nothing).
+        return !lifetime.ApplicationStopping.IsCancellationRequested;
+    }
+
     public Task HeartbeatAsync(AgentHeartbeat heartbeat, CancellationToken cancellationToken) => bus.Publish(heartbeat, cancellationToken);
     public Task InventoryAsync(AgentInventory inventory, CancellationToken cancellationToken) => bus.Publish(inventory, cancellationToken);
 }
 
 /// <summary>
 /// RabbitMQ: plain JSON, persistent, to <c>results</c> (<c>task.&lt;taskId&gt;</c>) and <c>agent.telemetry</c>, stamped with the
-/// agent's broker user. A result is confirmed by the broker before the task's delivery is acknowledged (the consumer awaits it).
+/// agent's broker user. A result counts as sent once the broker confirmed it.
 /// </summary>
 public sealed class ExchangeAgentWire(AgentWirePublisher publisher) : IAgentWire
 {
-    public Task StartedAsync(ConsumeContext context, AgentTaskStarted started)
-        => publisher.PublishAsync(WireTopology.ResultsExchange, WireTopology.StartedRoutingKey(started.TaskId), started, started.TaskId, context.CancellationToken);
+    public Task StartedAsync(AgentTaskStarted started, CancellationToken cancellationToken)
+        => publisher.PublishAsync(WireTopology.ResultsExchange, WireTopology.StartedRoutingKey(started.TaskId), started, started.TaskId, cancellationToken);
 
-    public Task ResultAsync(ConsumeContext context, AgentTaskResult result)
-        => publisher.PublishAsync(WireTopology.ResultsExchange, WireTopology.ResultRoutingKey(result.TaskId), result, result.TaskId, context.CancellationToken);
+    public async Task<bool> ResultAsync(AgentTaskResult result, CancellationToken cancellationToken)
+    {
+        await publisher.PublishAsync(WireTopology.ResultsExchange, WireTopology.ResultRoutingKey(result.TaskId), result, result.TaskId, cancellationToken);
+        return true;
+    }
 
     public Task HeartbeatAsync(AgentHeartbeat heartbeat, CancellationToken cancellationToken)
         => publisher.PublishAsync(WireTopology.TelemetryExchange, WireTopology.HeartbeatRoutingKey(heartbeat.AgentId), heartbeat, null, cancellationToken);

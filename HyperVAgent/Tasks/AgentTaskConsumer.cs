@@ -12,11 +12,13 @@ namespace OpenHvx.HyperVAgent.Tasks;
 
 /// <summary>
 /// Runs one task: at most once per task id (journal: 'waiting' until it holds its VM, 'running' right
-/// before its script starts, then 'done'), result published before the delivery is acknowledged (the
-/// consumer returns only after Publish completed), structured errors.
+/// before its script starts, then 'done' with its result), structured errors. The result is stored in the
+/// journal before it is published, so a failed publish loses nothing (<see cref="ResultRetryService"/>).
+/// A task past its <see cref="AgentTask.NotAfter"/> is not started: it is answered <c>ERR_EXPIRED</c>.
 /// </summary>
 public sealed class AgentTaskConsumer(
     IAgentWire wire,
+    ResultSender results,
     ActionScripts scripts,
     PowerShellRunner runner,
     TaskJournal journal,
@@ -54,6 +56,9 @@ public sealed class AgentTaskConsumer(
             case JournalEntryState.Finished:
                 await RepublishAsync(context, task, stored!);
                 return;
+            case JournalEntryState.Begun or JournalEntryState.NeverStarted when IsExpired(task):
+                await AnswerExpiredAsync(context, task);
+                return;
             case JournalEntryState.NeverStarted:
                 logger.LogInformation("Task {TaskId} was accepted but had not started when the agent stopped; it runs now", task.TaskId);
                 break;
@@ -82,13 +87,18 @@ public sealed class AgentTaskConsumer(
         try
         {
             using var vmLock = await locks.AcquireAsync(LockKey(task), shutdown.GraceOver);
+            if (IsExpired(task))
+            {
+                await AnswerExpiredAsync(context, task);
+                return;
+            }
             // 'running' only now, right before the script: an agent killed while the task waited for
             // its VM leaves it 'waiting', and its redelivery runs it instead of reporting it interrupted.
             var now = clock.GetUtcNow();
             if (journal.TryStart(task.TaskId, now))
             {
                 startedAt = now;
-                await wire.StartedAsync(context, new AgentTaskStarted(task.TaskId, agentId, now));
+                await AnnounceStartedAsync(context, new AgentTaskStarted(task.TaskId, agentId, now));
                 outcome = await RunWithRetryAsync(script, task);
             }
         }
@@ -117,7 +127,42 @@ public sealed class AgentTaskConsumer(
     private async Task RepublishAsync(ConsumeContext context, AgentTask task, string stored)
     {
         logger.LogInformation("Task {TaskId} was already run; republishing its result", task.TaskId);
-        await wire.ResultAsync(context, JsonSerializer.Deserialize<AgentTaskResult>(stored, JsonSerializerOptions.Web)!);
+        await results.SendStoredAsync(stored, context.CancellationToken);
+    }
+
+    private bool IsExpired(AgentTask task) => task.NotAfter is { } notAfter && clock.GetUtcNow() > notAfter;
+
+    /// <summary>
+    /// Answers ERR_EXPIRED without running the task and without a journal entry of it being done: the orchestrator may have
+    /// given it to another agent, and a later attempt of it sent here must still run.
+    /// </summary>
+    private async Task AnswerExpiredAsync(ConsumeContext context, AgentTask task)
+    {
+        logger.LogWarning("Task {TaskId} (attempt {Attempt}) was not started: its start deadline {NotAfter:o} has passed", task.TaskId, task.Attempt, task.NotAfter);
+        var result = Result(task, null, ScriptOutcome.Failure(ErrorCodes.Expired,
+            $"The task was not started: its start deadline ({task.NotAfter:o}) had passed when this agent could start it."));
+        try
+        {
+            await wire.ResultAsync(result, context.CancellationToken);
+        }
+        catch (Exception ex)
+        {
+            // Not kept for a retry: the task was not run, and the orchestrator's own deadline covers a lost answer.
+            logger.LogWarning(ex, "The ERR_EXPIRED answer of task {TaskId} could not be published", task.TaskId);
+        }
+    }
+
+    /// <summary>Best effort: the task runs whether or not the orchestrator hears that it started.</summary>
+    private async Task AnnounceStartedAsync(ConsumeContext context, AgentTaskStarted started)
+    {
+        try
+        {
+            await wire.StartedAsync(started, context.CancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            logger.LogWarning(ex, "Task {TaskId}: its 'started' message could not be published; it runs anyway", started.TaskId);
+        }
     }
 
     /// <summary>
@@ -180,11 +225,8 @@ public sealed class AgentTaskConsumer(
     }
 
     private AgentTaskResult Result(AgentTask task, DateTimeOffset? startedAt, ScriptOutcome outcome)
-        => new(task.TaskId, options.Value.AgentId, outcome.Ok, outcome.Output, outcome.Error, startedAt, clock.GetUtcNow());
+        => new(task.TaskId, options.Value.AgentId, outcome.Ok, outcome.Output, outcome.Error, startedAt, clock.GetUtcNow(), task.Attempt);
 
-    private async Task FinishAsync(ConsumeContext context, AgentTaskResult result)
-    {
-        journal.Complete(result.TaskId, JsonSerializer.Serialize(result, JsonSerializerOptions.Web), result.FinishedAt);
-        await wire.ResultAsync(context, result);
-    }
+    /// <summary>The result is in the journal before it is published; a failed publish is retried from there, so the delivery is acknowledged either way.</summary>
+    private Task FinishAsync(ConsumeContext context, AgentTaskResult result) => results.StoreAndSendAsync(result, context.CancellationToken);
 }

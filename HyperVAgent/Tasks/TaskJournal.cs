@@ -18,7 +18,9 @@ public enum JournalEntryState
 /// <summary>
 /// The agent's local record of every task id it accepted, so that each runs at most once, across restarts.
 /// A row goes 'waiting' (accepted, waiting for its VM) → 'running' (its script is about to start) → 'done'
-/// (result stored). Journals of earlier versions hold only 'running' and 'done' rows, which keep their meaning.
+/// (result stored). A 'done' row's result is unconfirmed until the broker confirmed its publish; until then it is
+/// published again (<see cref="Unconfirmed"/>). Journals of earlier versions hold only 'running' and 'done' rows, which keep
+/// their meaning; their results count as confirmed.
 /// </summary>
 public sealed class TaskJournal
 {
@@ -53,6 +55,25 @@ public sealed class TaskJournal
             );
             """;
         command.ExecuteNonQuery();
+        AddConfirmedColumn(connection);
+    }
+
+    /// <summary>Upgrade of a journal written before results were confirmed: its rows count as confirmed (they were published).</summary>
+    private static void AddConfirmedColumn(SqliteConnection connection)
+    {
+        // Immediate: two agents opening one old journal at once add the column once.
+        using var transaction = connection.BeginTransaction(deferred: false);
+        using var columns = connection.CreateCommand();
+        columns.Transaction = transaction;
+        columns.CommandText = "SELECT COUNT(*) FROM pragma_table_info('journal') WHERE name = 'confirmed'";
+        if ((long)columns.ExecuteScalar()! == 0)
+        {
+            using var alter = connection.CreateCommand();
+            alter.Transaction = transaction;
+            alter.CommandText = "ALTER TABLE journal ADD COLUMN confirmed INTEGER NOT NULL DEFAULT 1";
+            alter.ExecuteNonQuery();
+        }
+        transaction.Commit();
     }
 
     private SqliteConnection Open()
@@ -119,14 +140,38 @@ public sealed class TaskJournal
         };
     }
 
+    /// <summary>Stores the task's result, unconfirmed: <see cref="Confirm"/> once the broker confirmed its publish.</summary>
     public void Complete(Guid taskId, string result, DateTimeOffset now)
     {
         using var connection = Open();
         using var update = connection.CreateCommand();
-        update.CommandText = $"UPDATE journal SET state = '{Done}', result = $result, finished_at = $now WHERE task_id = $id";
+        update.CommandText = $"UPDATE journal SET state = '{Done}', result = $result, finished_at = $now, confirmed = 0 WHERE task_id = $id";
         update.Parameters.AddWithValue("$id", taskId.ToString());
         update.Parameters.AddWithValue("$result", result);
         update.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
         update.ExecuteNonQuery();
+    }
+
+    /// <summary>The broker confirmed the publish of the task's result.</summary>
+    public void Confirm(Guid taskId)
+    {
+        using var connection = Open();
+        using var update = connection.CreateCommand();
+        update.CommandText = $"UPDATE journal SET confirmed = 1 WHERE task_id = $id AND state = '{Done}'";
+        update.Parameters.AddWithValue("$id", taskId.ToString());
+        update.ExecuteNonQuery();
+    }
+
+    /// <summary>Finished tasks whose result the broker has not confirmed yet, oldest first.</summary>
+    public IReadOnlyList<(Guid TaskId, string Result)> Unconfirmed()
+    {
+        using var connection = Open();
+        using var select = connection.CreateCommand();
+        select.CommandText = $"SELECT task_id, result FROM journal WHERE state = '{Done}' AND confirmed = 0 ORDER BY finished_at";
+        using var reader = select.ExecuteReader();
+        var rows = new List<(Guid, string)>();
+        while (reader.Read())
+            rows.Add((Guid.Parse(reader.GetString(0)), reader.GetString(1)));
+        return rows;
     }
 }

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using OpenHvx.Contracts;
 using OpenHvx.HyperVAgent;
+using OpenHvx.HyperVAgent.Messaging;
 using OpenHvx.HyperVAgent.PowerShell;
 using OpenHvx.HyperVAgent.Tasks;
 using OpenHvx.HyperVAgent.Telemetry;
@@ -50,13 +51,14 @@ public sealed class AgentTaskConsumerTests
     }
 
     /// <summary>An agent (task consumer on a test harness) on <paramref name="dataPath"/>: its journal, simulated host and VM locks.</summary>
-    private static ServiceProvider BuildAgent(string dataPath) =>
+    private static ServiceProvider BuildAgent(string dataPath, Action<IServiceCollection>? configure = null) =>
         AgentHost.Build(dataPath, new Dictionary<string, string?> { ["Agent:TransientRetryDelay"] = "00:00:00.050" }, services =>
         {
             services.AddSingleton<IHostApplicationLifetime, TestLifetime>();
             // The harness starts hosted services; heartbeats and inventory would rewrite the simulated host's config under the tests.
             services.RemoveAll<IHostedService>();
             services.AddMassTransitTestHarness(bus => bus.AddConsumer<AgentTaskConsumer>());
+            configure?.Invoke(services);
         });
 
     private static AgentTask NewTask(string name) => new(Guid.NewGuid(), "tenant1", AgentId, ActionNames.VmCreate,
@@ -119,7 +121,7 @@ public sealed class AgentTaskConsumerTests
         await _harness.Bus.Publish(task);
 
         var second = await ResultOfAsync(task.TaskId, nth: 2);
-        Assert.That(second.Ok, Is.True);
+        Assert.That(JsonSerializer.Serialize(second), Is.EqualTo(JsonSerializer.Serialize(first)), "the stored result as it was, with the attempt that produced it");
         Assert.That(second.Result!.Value.GetProperty("vm").GetProperty("guid").GetString(),
             Is.EqualTo(first.Result!.Value.GetProperty("vm").GetProperty("guid").GetString()));
         Assert.That(await VmCountAsync(), Is.EqualTo(vms), "the script did not run a second time");
@@ -279,6 +281,123 @@ public sealed class AgentTaskConsumerTests
         Assert.That(_harness.Published.Select<AgentTaskResult>().Count(m => m.Context.Message.TaskId == task.TaskId), Is.EqualTo(1), "the duplicate published nothing");
         Assert.That(StartedCount(_harness, task.TaskId), Is.EqualTo(1));
         Assert.That(await VmsNamedAsync("consumer-duplicate"), Is.EqualTo(1), "the script ran once");
+    }
+
+    [Test]
+    public async Task An_expired_task_is_not_run_and_answers_ERR_EXPIRED_with_its_attempt_and_a_later_attempt_of_it_runs()
+    {
+        var expired = NewTask("consumer-expired") with { Attempt = 2, NotAfter = DateTimeOffset.UtcNow.AddMinutes(-1) };
+
+        await _harness.Bus.Publish(expired);
+
+        var answer = await ResultOfAsync(expired.TaskId);
+        Assert.That((answer.Ok, answer.Error!.Code, answer.Attempt), Is.EqualTo((false, ErrorCodes.Expired, (int?)2)));
+        Assert.That(StartedCount(_harness, expired.TaskId), Is.Zero, "it did not start");
+        Assert.That(await VmsNamedAsync("consumer-expired"), Is.Zero, "its script did not run");
+        Assert.That(JournalStateOf(expired.TaskId), Is.EqualTo("waiting"), "not recorded done: a later attempt may still run here");
+
+        await _harness.Bus.Publish(expired with { Attempt = 3, NotAfter = null });
+
+        var ran = await ResultOfAsync(expired.TaskId, nth: 2);
+        Assert.That((ran.Ok, ran.Attempt), Is.EqualTo((true, (int?)3)), ran.Error?.Message);
+        Assert.That(StartedCount(_harness, expired.TaskId), Is.EqualTo(1));
+        Assert.That(await VmsNamedAsync("consumer-expired"), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task A_task_that_expires_while_waiting_for_its_VM_is_not_started()
+    {
+        var task = NewTask("consumer-expires-waiting") with { Attempt = 4, NotAfter = DateTimeOffset.UtcNow.AddSeconds(2) };
+        var heldByAnother = await _services.GetRequiredService<VmLocks>().AcquireAsync(AgentTaskConsumer.LockKey(task), CancellationToken.None);
+        try
+        {
+            await _harness.Bus.Publish(task);
+            await Eventually.True(() => Task.FromResult(JournalStateOf(task.TaskId) is not null), because: "accepted before its deadline, waiting for its VM");
+            await Eventually.True(() => Task.FromResult(DateTimeOffset.UtcNow > task.NotAfter), because: "its start deadline passes while it waits");
+        }
+        finally
+        {
+            heldByAnother.Dispose();
+        }
+
+        var answer = await ResultOfAsync(task.TaskId);
+        Assert.That((answer.Ok, answer.Error!.Code, answer.Attempt), Is.EqualTo((false, ErrorCodes.Expired, (int?)4)));
+        Assert.That(StartedCount(_harness, task.TaskId), Is.Zero);
+        Assert.That(await VmsNamedAsync("consumer-expires-waiting"), Is.Zero);
+        Assert.That(JournalStateOf(task.TaskId), Is.EqualTo("waiting"));
+    }
+
+    [Test]
+    public async Task A_result_that_cannot_be_published_is_kept_unconfirmed_the_delivery_completes_and_it_is_published_again()
+    {
+        using var folder = new TempFolder("consumer-refused");
+        await using var agent = BuildAgent(folder.Path, services =>
+        {
+            services.AddSingleton<RefusingWire>();
+            services.Replace(ServiceDescriptor.Singleton<IAgentWire>(sp => sp.GetRequiredService<RefusingWire>()));
+        });
+        await agent.GetRequiredService<SimulatedHost>().PrepareAsync(CancellationToken.None);
+        var harness = agent.GetRequiredService<ITestHarness>();
+        var wire = agent.GetRequiredService<RefusingWire>();
+        var journal = agent.GetRequiredService<TaskJournal>();
+        await harness.Start();
+        try
+        {
+            wire.Refusing = true;
+            var task = NewTask("consumer-refused") with { Attempt = 2 };
+
+            await harness.Bus.Publish(task);
+
+            Assert.That(await harness.Consumed.Any<AgentTask>(m => m.Context.Message.TaskId == task.TaskId), Is.True);
+            var consumed = harness.Consumed.Select<AgentTask>().Single(m => m.Context.Message.TaskId == task.TaskId);
+            Assert.That(consumed.Exception, Is.Null, "the delivery is acknowledged: the journal holds the result");
+            Assert.That(wire.Refused, Is.EqualTo(2), "its started message and its result were refused");
+            Assert.That((await AgentHost.VmsAsync(agent)).Count(vm => vm.GetProperty("name").GetString() == "tenant1.consumer-refused"), Is.EqualTo(1),
+                "a refused started message does not stop the task");
+            Assert.That(journal.Unconfirmed().Select(r => r.TaskId), Is.EqualTo(new[] { task.TaskId }));
+            Assert.That(harness.Published.Select<AgentTaskResult>().Any(m => m.Context.Message.TaskId == task.TaskId), Is.False);
+
+            var retry = ActivatorUtilities.CreateInstance<ResultRetryService>(agent);
+            Assert.That(await retry.SendUnconfirmedAsync(CancellationToken.None), Is.False, "still refused: it stays for the next round");
+            Assert.That(journal.Unconfirmed(), Has.Count.EqualTo(1));
+            wire.Refusing = false;
+            Assert.That(await retry.SendUnconfirmedAsync(CancellationToken.None), Is.True);
+
+            var result = await ResultOfAsync(harness, task.TaskId);
+            Assert.That((result.Ok, result.Attempt), Is.EqualTo((true, (int?)2)), result.Error?.Message);
+            Assert.That(journal.Unconfirmed(), Is.Empty, "confirmed once published");
+        }
+        finally
+        {
+            await harness.Stop();
+        }
+    }
+
+    /// <summary>The agent's in-process wire, refusing every started message and result while <see cref="Refusing"/> (a broker that refuses them).</summary>
+    private sealed class RefusingWire(IBus bus, IHostApplicationLifetime lifetime) : IAgentWire
+    {
+        private readonly BusAgentWire _inner = new(bus, lifetime);
+        private int _refused;
+
+        public volatile bool Refusing;
+
+        public int Refused => Volatile.Read(ref _refused);
+
+        public Task StartedAsync(AgentTaskStarted started, CancellationToken cancellationToken)
+            => Refusing ? Refuse<bool>() : _inner.StartedAsync(started, cancellationToken);
+
+        public Task<bool> ResultAsync(AgentTaskResult result, CancellationToken cancellationToken)
+            => Refusing ? Refuse<bool>() : _inner.ResultAsync(result, cancellationToken);
+
+        public Task HeartbeatAsync(AgentHeartbeat heartbeat, CancellationToken cancellationToken) => _inner.HeartbeatAsync(heartbeat, cancellationToken);
+
+        public Task InventoryAsync(AgentInventory inventory, CancellationToken cancellationToken) => _inner.InventoryAsync(inventory, cancellationToken);
+
+        private Task<T> Refuse<T>()
+        {
+            Interlocked.Increment(ref _refused);
+            return Task.FromException<T>(new InvalidOperationException("refused by the broker (test)"));
+        }
     }
 
     /// <summary>How many deliveries of one task the consumer has finished with (returned from, result or not).</summary>

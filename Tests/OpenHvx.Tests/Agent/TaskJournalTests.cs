@@ -60,6 +60,32 @@ public sealed class TaskJournalTests
     }
 
     [Test]
+    public void A_finished_result_stays_unconfirmed_across_a_restart_until_its_publish_is_confirmed()
+    {
+        using var folder = new TempFolder("journal");
+        var journal = JournalIn(folder);
+        var (first, second, waiting) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        foreach (var id in new[] { first, second, waiting })
+        {
+            journal.Begin(id, "vm.create", DateTimeOffset.UtcNow);
+            journal.TryStart(id, DateTimeOffset.UtcNow);
+        }
+
+        journal.Complete(first, "{\"n\":1}", DateTimeOffset.UtcNow.AddSeconds(-1));
+        journal.Complete(second, "{\"n\":2}", DateTimeOffset.UtcNow);
+
+        Assert.That(journal.Unconfirmed(), Is.EqualTo(new[] { (first, "{\"n\":1}"), (second, "{\"n\":2}") }), "stored, not yet confirmed, oldest first");
+        journal.Confirm(first);
+        var restarted = JournalIn(folder);
+        Assert.That(restarted.Unconfirmed(), Is.EqualTo(new[] { (second, "{\"n\":2}") }), "what a restarted agent publishes again");
+        restarted.Confirm(second);
+        Assert.That(restarted.Unconfirmed(), Is.Empty);
+        Assert.That(restarted.Find(second), Is.EqualTo((JournalEntryState.Finished, "{\"n\":2}")), "a confirmed result is still republished to a redelivery");
+        restarted.Confirm(waiting);
+        Assert.That(restarted.Find(waiting)?.State, Is.EqualTo(JournalEntryState.WasRunning), "confirming an unfinished task changes nothing");
+    }
+
+    [Test]
     public void A_journal_written_by_the_previous_version_is_opened_and_its_rows_keep_their_meaning()
     {
         using var folder = new TempFolder("journal");
@@ -87,8 +113,11 @@ public sealed class TaskJournalTests
             "an old 'running' row may have run: it is not run again");
         Assert.That(journal.TryStart(running, DateTimeOffset.UtcNow), Is.False);
         Assert.That(journal.Begin(done, "vm.delete", DateTimeOffset.UtcNow), Is.EqualTo((JournalEntryState.Finished, "{\"ok\":true}")));
+        Assert.That(journal.Unconfirmed(), Is.Empty, "the previous version's results were published: they count as confirmed");
         var fresh = Guid.NewGuid();
         Assert.That(journal.Begin(fresh, "vm.create", DateTimeOffset.UtcNow).State, Is.EqualTo(JournalEntryState.Begun));
         Assert.That(journal.TryStart(fresh, DateTimeOffset.UtcNow), Is.True);
+        journal.Complete(fresh, "{\"ok\":true}", DateTimeOffset.UtcNow);
+        Assert.That(JournalIn(folder).Unconfirmed(), Is.EqualTo(new[] { (fresh, "{\"ok\":true}") }), "the upgraded file keeps new results unconfirmed");
     }
 }

@@ -75,24 +75,33 @@ public sealed class DevHostEndToEndTests
     }
 
     [Test]
-    public async Task Tasks_survive_a_restart_of_DevHost()
+    public async Task A_task_running_when_DevHost_stops_succeeds_after_the_restart_with_quota_and_vm_linked_once()
     {
         using var folder = new TempFolder("e2e-restart");
+        // New-VM takes 4 s: the task is running when DevHost stops.
+        var settings = new Dictionary<string, string?> { ["Agent:Simulated:LatencyMs:New-VM"] = "4000" };
         Uri location;
-        await using (var first = new TestDevHost(folder.Path))
+        await using (var first = new TestDevHost(folder.Path, settings))
         {
             var client = await first.StartAsync();
             var response = await client.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId = "test1", action = "vm.create", data = new { name = "durable" } });
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
             location = response.Headers.Location!;
-            await WaitForStatusAsync(client, location, "SUCCESS");
+            var inFlight = await Eventually.Get(() => client.GetFromJsonAsync<JsonElement>(location),
+                task => task.GetProperty("status").GetString() == "running", TimeSpan.FromSeconds(30), "the task runs");
+            Assert.That(inFlight.GetProperty("status").GetString(), Is.EqualTo("running"), "in flight, not finished, when DevHost stops");
         }
 
         await using var second = new TestDevHost(folder.Path);
         var again = await second.StartAsync();
-        var task = await again.GetFromJsonAsync<JsonElement>(location);
-        Assert.That(task.GetProperty("status").GetString(), Is.EqualTo("SUCCESS"));
+        var task = await WaitForStatusAsync(again, location, "SUCCESS");
+        var vmId = task.GetProperty("result").GetProperty("vm").GetProperty("guid").GetString();
+        Assert.That((await AgentHost.VmsAsync(second.Services)).Count(vm => vm.GetProperty("name").GetString() == "test1.durable"), Is.EqualTo(1), "built once");
         var quota = await again.GetFromJsonAsync<JsonElement>("/api/v1/admin/tenants/test1/quotas");
-        Assert.That(quota.GetProperty("vmCount").GetProperty("used").GetInt64(), Is.EqualTo(1));
+        Assert.That((quota.GetProperty("vmCount").GetProperty("used").GetInt64(), quota.GetProperty("vmCount").GetProperty("held").GetInt64()), Is.EqualTo((1L, 0L)));
+        Assert.That((quota.GetProperty("cpu").GetProperty("used").GetInt64(), quota.GetProperty("cpu").GetProperty("held").GetInt64()), Is.EqualTo((2L, 0L)));
+        var resources = await again.GetFromJsonAsync<JsonElement>("/api/v1/admin/tenants/test1/resources");
+        Assert.That(resources.EnumerateArray().Select(r => r.GetProperty("resourceId").GetString()), Is.EqualTo(new[] { vmId }), "linked once");
         var taken = await again.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId = "test1", action = "vm.create", data = new { name = "durable" } });
         Assert.That(taken.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
     }

@@ -116,8 +116,23 @@ public sealed class ProcessStack : IAsyncDisposable
     /// <summary>SIGKILL of the orchestrator, then a new one on the same SQLite file and virtual host.</summary>
     public async Task KillAndRestartOrchestratorAsync()
     {
+        KillOrchestrator();
+        await RestartOrchestratorAsync();
+    }
+
+    /// <summary>The orchestrator's SQLite file.</summary>
+    public string OrchestratorDatabase => _folder.File("orchestrator.db");
+
+    /// <summary>SIGKILL of the orchestrator; <see cref="RestartOrchestratorAsync"/> starts another.</summary>
+    public void KillOrchestrator()
+    {
         Orchestrator.Kill();
         _previousOrchestrators.Add(Orchestrator);
+    }
+
+    /// <summary>A new orchestrator on the same SQLite file and virtual host, after <see cref="KillOrchestrator"/>.</summary>
+    public async Task RestartOrchestratorAsync()
+    {
         // Same address: the gateway keeps proxying to it.
         Orchestrator = ServiceProcess.Start("orchestrator", "Orchestrator", _orchestratorEnvironment, _orchestratorUrl,
             connectTrace: TraceFile("orchestrator-" + _previousOrchestrators.Count));

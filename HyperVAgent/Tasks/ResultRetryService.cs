@@ -1,0 +1,86 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace OpenHvx.HyperVAgent.Tasks;
+
+/// <summary>
+/// Publishes again the results the journal holds unconfirmed (the broker was unreachable or refused them, or the agent
+/// died before the confirm): at start, then every <see cref="AgentOptions.ResultRetryInterval"/>, backing off while
+/// publishing fails.
+/// </summary>
+public sealed class ResultRetryService(
+    TaskJournal journal,
+    ResultSender sender,
+    RunningTasks running,
+    IHostApplicationLifetime lifetime,
+    TimeProvider clock,
+    IOptions<AgentOptions> options,
+    ILogger<ResultRetryService> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // From when the host has started: in one process with the orchestrator (DevHost), its bus is up by then.
+        var started = new TaskCompletionSource();
+        await using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+        await using (stoppingToken.Register(() => started.TrySetCanceled(stoppingToken)))
+        {
+            try
+            {
+                await started.Task;
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+        var interval = options.Value.ResultRetryInterval;
+        var longest = TimeSpan.FromTicks(Math.Max(interval.Ticks, TimeSpan.FromMinutes(1).Ticks));
+        var failures = 0;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            bool sent;
+            try
+            {
+                sent = await SendUnconfirmedAsync(stoppingToken);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogError(ex, "Unconfirmed results could not be read from the journal");
+                sent = false;
+            }
+            failures = sent ? 0 : failures + 1;
+            var delay = failures <= 1 ? interval : TimeSpan.FromTicks(Math.Min(interval.Ticks << Math.Min(failures - 1, 16), longest.Ticks));
+            try
+            {
+                await Task.Delay(delay, clock, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>False when a publish failed (the broker is likely still away: the rest wait for the next round).</summary>
+    public async Task<bool> SendUnconfirmedAsync(CancellationToken cancellationToken)
+    {
+        foreach (var (taskId, result) in journal.Unconfirmed())
+        {
+            // A delivery of this task handling it now publishes it itself.
+            if (!running.TryEnter(taskId))
+                continue;
+            try
+            {
+                logger.LogInformation("Publishing the unconfirmed result of task {TaskId} again", taskId);
+                if (!await sender.SendStoredAsync(result, cancellationToken))
+                    return false;
+            }
+            finally
+            {
+                running.Leave(taskId);
+            }
+        }
+        return true;
+    }
+}
