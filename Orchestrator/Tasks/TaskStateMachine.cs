@@ -106,9 +106,13 @@ public sealed class TaskStateMachine : MassTransitStateMachine<TaskState>
     public Event<TaskDeadlineExpired> DeadlinePassed { get; private set; } = null!;
     public Event<TaskPickupExpired> PickupExpired { get; private set; } = null!;
 
-    /// <summary>From the task's agent, for the attempt it holds (a result without an attempt comes from an agent that does not number them).</summary>
+    /// <summary>
+    /// From the task's agent, and not an <c>ERR_EXPIRED</c> of an earlier attempt (a delivery that reached the agent after the task was
+    /// sent to it again). Any other result of that agent is the task's outcome whatever its attempt: the agent runs a task id once, and
+    /// replays that run's result (with its attempt) to a later delivery.
+    /// </summary>
     private static bool FromCurrentAttempt(TaskState saga, AgentTaskResult result)
-        => result.AgentId == saga.AgentId && (result.Attempt ?? saga.Attempt) == saga.Attempt;
+        => result.AgentId == saga.AgentId && !(IsExpired(result) && (result.Attempt ?? saga.Attempt) != saga.Attempt);
 
     /// <summary>The agent got the task after its not-after time and did not run it.</summary>
     private static bool IsExpired(AgentTaskResult result) => !result.Ok && result.Error?.Code == ErrorCodes.Expired;

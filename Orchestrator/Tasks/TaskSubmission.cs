@@ -90,7 +90,10 @@ public sealed partial class TaskSubmission(
         var submit = new SubmitTask(taskId, envelope.TenantId, envelope.Action, envelope.Target, envelope.Data, caller.UserId, clock.GetUtcNow());
         try
         {
-            var response = await client.GetResponse<TaskAccepted, TaskRejected>(submit, cancellationToken, RequestTimeout.After(ms: (int)options.Value.SubmitWait.TotalMilliseconds));
+            // No time-to-live on the submission (MassTransit gives a request its timeout's by default): one that waits in the durable
+            // queue past SubmitWait (a backlog, an orchestrator restarting) is still handled, as the 202 promises.
+            var response = await client.GetResponse<TaskAccepted, TaskRejected>(submit, request => request.UseExecute(send => send.TimeToLive = null), cancellationToken,
+                RequestTimeout.After(ms: (int)options.Value.SubmitWait.TotalMilliseconds));
             if (response.Is(out Response<TaskAccepted>? accepted))
                 return Accepted(caller, taskId, accepted.Message.Status, accepted.Message.State, accepted.Message.AgentId);
             response.Is(out Response<TaskRejected>? rejected);
