@@ -54,6 +54,8 @@ public static class OrchestratorExtensions
         services.AddSingleton<TaskActionCatalog>();
         services.AddSingleton<TaskLifecycle>();
         services.AddSingleton<QuotaLedger>();
+        services.AddSingleton<InventoryReconciler>();
+        services.TryAddSingleton<IResourceEventPublisher, BusResourceEventPublisher>();
         services.AddSingleton<ValidateStep>();
         services.AddSingleton<ElectStep>();
         services.AddSingleton<EnrichStep>();
@@ -142,6 +144,7 @@ public static class OrchestratorExtensions
         admin.MapAdminImageEndpoints();
         admin.MapAdminResourceEndpoints();
         admin.MapAdminAgentEndpoints();
+        admin.MapAdminUnmanagedVmEndpoints();
 
         // Every tenant route reads; writes add the write policy on the route itself.
         var tenant = app.MapGroup("/api/v1/tenant").RequireAuthorization(OrchestratorPolicies.TenantRead).AddEndpointFilter<ActiveTenantFilter>();

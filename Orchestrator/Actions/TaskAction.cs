@@ -76,6 +76,12 @@ public interface ITaskAction
     /// <summary>Acts on a host as a whole: its results describe the host and every tenant on it, so only admins submit it or read them.</summary>
     bool AdminOnly => false;
 
+    /// <summary>May act on a VM that reconciliation marked gone (others are refused <c>ERR_RESOURCE_GONE</c>).</summary>
+    bool TargetMayBeGone => false;
+
+    /// <summary>Stops or removes what a tenant runs, never starts or adds: an admin may still run it on a disabled tenant's VMs.</summary>
+    bool CleansUp(JsonElement data) => false;
+
     /// <summary>Schema pre-validation of <c>data</c> (synchronous, before the saga starts).</summary>
     void Validate(JsonElement data, FieldErrors errors);
 

@@ -4,6 +4,7 @@ using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Api;
 using OpenHvx.ServiceDefaults;
 using OpenHvx.Orchestrator.Quotas;
+using OpenHvx.Orchestrator.Resources;
 
 namespace OpenHvx.Orchestrator.Actions;
 
@@ -28,6 +29,8 @@ public abstract class VmAction : ITaskAction
 {
     public abstract string Name { get; }
     public bool TargetsVm => true;
+    public virtual bool TargetMayBeGone => false;
+    public virtual bool CleansUp(JsonElement data) => false;
 
     protected abstract IReadOnlySet<string> Fields { get; }
 
@@ -68,6 +71,8 @@ public sealed class VmDeleteAction : VmAction
 {
     private static readonly HashSet<string> Allowed = ["forceStop", "deleteDisks"];
     public override string Name => ActionNames.VmDelete;
+    public override bool TargetMayBeGone => true;
+    public override bool CleansUp(JsonElement data) => true;
     protected override IReadOnlySet<string> Fields => Allowed;
     public override JsonAllowList TenantData { get; } = JsonAllowList.Of("forceStop", "deleteDisks");
     /// <summary>Not the disks' paths on the host, nor where they were moved.</summary>
@@ -87,7 +92,8 @@ public sealed class VmDeleteAction : VmAction
             ["forceStop"] = data.TryGetProperty("forceStop", out var f) && f.ValueKind == JsonValueKind.True,
             ["deleteDisks"] = data.TryGetProperty("deleteDisks", out var d) && d.ValueKind == JsonValueKind.True,
         };
-        var release = new QuotaAmounts(-charge.Cpu, -charge.MemoryMB, -charge.StorageMB, -1);
+        // A gone VM's charge was released when it was marked gone.
+        var release = context.Resource?.State == ResourceStates.Gone ? QuotaAmounts.Zero : new QuotaAmounts(-charge.Cpu, -charge.MemoryMB, -charge.StorageMB, -1);
         return Task.FromResult(new Enrichment(JsonSerializer.SerializeToElement(enriched), release));
     }
 
@@ -186,8 +192,13 @@ public sealed class VmEditAction : VmAction
         var cpu = spec.TryGetProperty("cpu", out var c) && VmCreateAction.IsInteger(c, out var newCpu) ? newCpu : charge.Cpu;
         var memory = spec.TryGetProperty("memoryMB", out var m) && VmCreateAction.IsInteger(m, out var newMemory) ? newMemory : charge.MemoryMB;
         var renamed = ClaimedName(task.Data) ?? resource.Name;
-        await context.Resources.UpdateAsync(resource with { Name = renamed, Charge = charge with { Cpu = cpu, MemoryMB = memory } },
-            previousName: resource.Name, cancellationToken);
+        await context.Resources.UpdateAsync(resource with
+        {
+            Name = renamed,
+            Charge = charge with { Cpu = cpu, MemoryMB = memory },
+            AgentChangedAt = context.Result.FinishedAt,
+            Recharged = null,
+        }, previousName: resource.Name, cancellationToken);
     }
 }
 
@@ -195,8 +206,11 @@ public sealed class VmEditAction : VmAction
 public sealed class VmPowerAction : VmAction
 {
     public static readonly string[] States = ["start", "stop", "turnoff", "restart", "reset", "pause", "resume", "save"];
+    private static readonly HashSet<string> Stopping = ["stop", "turnoff", "save", "pause"];
     private static readonly HashSet<string> Allowed = ["state", "force"];
     public override string Name => ActionNames.VmPower;
+    public override bool CleansUp(JsonElement data)
+        => data.TryGetProperty("state", out var state) && state.ValueKind == JsonValueKind.String && Stopping.Contains(state.GetString()!);
     protected override IReadOnlySet<string> Fields => Allowed;
     public override JsonAllowList TenantData { get; } = JsonAllowList.Of("state", "force");
     public override JsonAllowList TenantResult { get; } = JsonAllowList.Nothing.With("vm", JsonAllowList.Of("guid", "name", "state", "previousState", "changed", "stopMethod"));
@@ -216,8 +230,8 @@ public sealed class VmPowerAction : VmAction
         }), QuotaAmounts.Zero));
 }
 
-/// <summary>inventory.refresh: the agent's canonical inventory as the task result; the registry is updated with it.</summary>
-public sealed class InventoryRefreshAction : ITaskAction
+/// <summary>inventory.refresh: the agent's canonical inventory as the task result; the registry is updated with it and its VMs reconciled.</summary>
+public sealed class InventoryRefreshAction(InventoryReconciler reconciler) : ITaskAction
 {
     public string Name => ActionNames.InventoryRefresh;
     public string TargetKind => TargetKinds.Host;
@@ -234,6 +248,6 @@ public sealed class InventoryRefreshAction : ITaskAction
 
     public Task OnSucceededAsync(SuccessContext context, CancellationToken cancellationToken)
         => context.Result.Result is { ValueKind: JsonValueKind.Object } inventory
-            ? context.Agents.RecordInventoryAsync(context.Result.AgentId, inventory, context.Now, cancellationToken)
+            ? reconciler.RecordAsync(context.Result.AgentId, inventory, context.Result.StartedAt ?? context.Result.FinishedAt, cancellationToken)
             : Task.CompletedTask;
 }

@@ -204,7 +204,7 @@ public sealed partial class VmCreateAction : ITaskAction
             ? image.GetString()
             : null;
         await context.Resources.LinkAsync(new TenantResource(vmId, task.TenantId, "vm", context.Result.AgentId, vmName, task.CorrelationId, context.Late, context.Now,
-            task.QuotaDeltas, imageId), cancellationToken);
+            task.QuotaDeltas, imageId, AgentChangedAt: context.Result.FinishedAt), cancellationToken);
         task.ResourceId = vmId;
     }
 

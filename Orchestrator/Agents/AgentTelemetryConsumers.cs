@@ -11,8 +11,9 @@ public sealed class AgentHeartbeatConsumer(IAgentStore agents, TimeProvider cloc
         => agents.RecordHeartbeatAsync(context.Message, clock.GetUtcNow(), context.CancellationToken);
 }
 
-public sealed class AgentInventoryConsumer(IAgentStore agents, TimeProvider clock) : IConsumer<AgentInventory>
+/// <summary>Records an agent's inventory and reconciles its VMs with the resources linked on it.</summary>
+public sealed class AgentInventoryConsumer(Resources.InventoryReconciler reconciler) : IConsumer<AgentInventory>
 {
     public Task Consume(ConsumeContext<AgentInventory> context)
-        => agents.RecordInventoryAsync(context.Message.AgentId, context.Message.Inventory, clock.GetUtcNow(), context.CancellationToken);
+        => reconciler.RecordAsync(context.Message.AgentId, context.Message.Inventory, context.Message.Ts, context.CancellationToken);
 }

@@ -110,8 +110,8 @@ public sealed class WireHeartbeatConsumer(IAgentStore agents, AgentBrokerIdentit
     }
 }
 
-/// <summary>Inventories from <c>agent.telemetry</c> (<c>inventory.&lt;agentId&gt;</c>).</summary>
-public sealed class WireInventoryConsumer(IAgentStore agents, AgentBrokerIdentity identity, TimeProvider clock) : IConsumer<AgentInventory>
+/// <summary>Inventories from <c>agent.telemetry</c> (<c>inventory.&lt;agentId&gt;</c>), recorded and reconciled.</summary>
+public sealed class WireInventoryConsumer(Resources.InventoryReconciler reconciler, AgentBrokerIdentity identity) : IConsumer<AgentInventory>
 {
     public Task Consume(ConsumeContext<AgentInventory> context)
     {
@@ -119,7 +119,7 @@ public sealed class WireInventoryConsumer(IAgentStore agents, AgentBrokerIdentit
         if (inventory.AgentId is null || !Identifiers.IsAgentId(inventory.AgentId))
             throw new RejectedWireMessageException("An inventory needs a valid agentId.");
         identity.Verify(context, inventory.AgentId, "inventory");
-        return agents.RecordInventoryAsync(inventory.AgentId, inventory.Inventory, clock.GetUtcNow(), context.CancellationToken);
+        return reconciler.RecordAsync(inventory.AgentId, inventory.Inventory, inventory.Ts, context.CancellationToken);
     }
 }
 

@@ -22,6 +22,7 @@ public static class OrchestratorMessaging
         services.AddSingleton<AgentBrokerIdentity>();
         services.Replace(ServiceDescriptor.Singleton<IAgentTaskSender, ExchangeAgentTaskSender>());
         services.Replace(ServiceDescriptor.Singleton<ITaskEventPublisher, WireTaskEventPublisher>());
+        services.Replace(ServiceDescriptor.Singleton<Resources.IResourceEventPublisher, WireResourceEventPublisher>());
         services.AddHostedService(sp => new WireTopologyDeclarer(url, sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<WireTopologyDeclarer>>()));
         services.AddHostedService(sp => ActivatorUtilities.CreateInstance<AgentQueueMonitor>(sp, url));
         services.AddMassTransit(bus =>

@@ -19,6 +19,7 @@ public sealed class WireTopologyDeclarer(Uri broker, ILogger<WireTopologyDeclare
         (WireTopology.ResultsExchange, ExchangeType.Topic),
         (WireTopology.TelemetryExchange, ExchangeType.Topic),
         (WireTopology.TaskEventsExchange, ExchangeType.Topic),
+        (WireTopology.ResourceEventsExchange, ExchangeType.Topic),
     ];
 
     public async Task StartAsync(CancellationToken cancellationToken)

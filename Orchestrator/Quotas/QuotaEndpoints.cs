@@ -46,12 +46,16 @@ public static class QuotaEndpoints
         return Results.Ok(await quotas.GetUsageAsync(tenantId, http.RequestAborted));
     }
 
-    /// <summary>Usage recomputed from the tenant's linked resources; the difference is booked as a correction and reported.</summary>
+    /// <summary>
+    /// Usage recomputed from the tenant's linked resources (a VM gone from its host counts nothing); the difference is booked as a
+    /// correction and reported, with what reconciliation changed (VMs gone, VMs charged their real size).
+    /// </summary>
     private static async Task<IResult> RecountAsync(string tenantId, QuotaLedger quotas, IResourceStore resources, CancellationToken ct)
     {
         if (await quotas.GetUsageAsync(tenantId, ct) is not { } before)
             return TenantEndpoints.NotFound(tenantId);
-        var owned = await resources.ListAsync(tenantId, ct);
+        var linked = await resources.ListAsync(tenantId, ct);
+        var owned = linked.Where(r => r.State != ResourceStates.Gone).ToList();
         var expected = owned.Aggregate(QuotaAmounts.Zero, (sum, r) => new QuotaAmounts(
             sum.Cpu + (r.Charge?.Cpu ?? 0), sum.MemoryMB + (r.Charge?.MemoryMB ?? 0), sum.StorageMB + (r.Charge?.StorageMB ?? 0),
             sum.VmCount + (r.Kind == "vm" ? 1 : 0)));
@@ -60,6 +64,7 @@ public static class QuotaEndpoints
         if (drift != QuotaAmounts.Zero)
             await quotas.AdjustAsync(tenantId, drift, ct);
         var after = await quotas.GetUsageAsync(tenantId, ct);
-        return Results.Ok(new { corrected = drift != QuotaAmounts.Zero, drift, resources = owned.Count, before, after });
+        var reconciled = linked.Select(ReconciledResource.From).OfType<ReconciledResource>().ToList();
+        return Results.Ok(new { corrected = drift != QuotaAmounts.Zero, drift, resources = owned.Count, before, after, reconciled });
     }
 }

@@ -107,12 +107,26 @@ public sealed class QuotaLedger(IQuotaStore store, ITenantStore tenants, IStoreT
 
     /// <summary>Books a committed correction (positive or negative) of a tenant's usage, for example after a recount.</summary>
     public Task AdjustAsync(string tenantId, QuotaAmounts delta, CancellationToken cancellationToken = default)
+        => CorrectAsync(tenantId, null, delta, "adjust", cancellationToken);
+
+    /// <summary>
+    /// Books a committed correction (key <c>&lt;reason&gt;-…</c>): a recount's, or what reconciliation found on a host (a VM gone,
+    /// resized or back). Never refused, since it books what exists; true, and flagged on its entry, when an increase goes over a limit.
+    /// </summary>
+    public Task<bool> CorrectAsync(string tenantId, string? agentId, QuotaAmounts delta, string reason, CancellationToken cancellationToken = default)
         => transactions.InTransactionAsync(async () =>
         {
             var now = clock.GetUtcNow();
-            await store.TryInsertAsync(new QuotaLedgerEntry("adjust-" + Guid.NewGuid().ToString("N"), tenantId, null, delta, QuotaHoldStatuses.Committed, now, now), cancellationToken);
+            var overLimit = false;
+            if (HasIncrease(delta) && await tenants.GetAsync(tenantId, cancellationToken) is { } tenant)
+            {
+                var counters = await LiveCountersAsync(tenantId, now, cancellationToken);
+                overLimit = QuotaRules.Exceeded(tenant.Limits, counters.Used, counters.Held, delta).Any();
+            }
+            await store.TryInsertAsync(new QuotaLedgerEntry($"{reason}-{Guid.NewGuid():N}", tenantId, agentId, delta, QuotaHoldStatuses.Committed, now, now, overLimit),
+                cancellationToken);
             await store.AddToCountersAsync(tenantId, delta, QuotaAmounts.Zero, cancellationToken);
-            return true;
+            return overLimit;
         }, cancellationToken);
 
     /// <summary>The tenant's counters once its lapsed holds are marked expired (within the caller's transaction).</summary>

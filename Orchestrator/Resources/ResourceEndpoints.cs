@@ -35,8 +35,9 @@ public static class ResourceEndpoints
     }
 }
 
-/// <summary>What a tenant reads of its resource: not the agent hosting it.</summary>
-public sealed record TenantResourceView(string ResourceId, string TenantId, string Kind, string Name, Guid TaskId, DateTimeOffset CreatedAt, QuotaAmounts? Charge, string? ImageId)
+/// <summary>What a tenant reads of its resource: not the agent hosting it. A VM gone from its host shows <c>state: gone</c> and since when.</summary>
+public sealed record TenantResourceView(string ResourceId, string TenantId, string Kind, string Name, Guid TaskId, DateTimeOffset CreatedAt, QuotaAmounts? Charge, string? ImageId,
+    string State, DateTimeOffset? GoneAt)
 {
-    public static TenantResourceView From(TenantResource r) => new(r.ResourceId, r.TenantId, r.Kind, r.Name, r.TaskId, r.CreatedAt, r.Charge, r.ImageId);
+    public static TenantResourceView From(TenantResource r) => new(r.ResourceId, r.TenantId, r.Kind, r.Name, r.TaskId, r.CreatedAt, r.Charge, r.ImageId, r.State, r.GoneAt);
 }

@@ -48,6 +48,7 @@ public sealed class TaskLifecycle(
         saga.Target = message.Target;
         saga.Data = message.Data;
         saga.SubmittedBy = message.SubmittedBy;
+        saga.SubmittedByAdmin = message.SubmittedByAdmin;
         saga.CreatedAt = Now;
         saga.RequestId = requestId;
         saga.ResponseAddress = responseAddress;

@@ -6,6 +6,7 @@ namespace OpenHvx.Orchestrator.Tasks;
 // The orchestrator's own messages (API to saga, sweeper to saga): they never leave its process's bus.
 
 /// <summary>API to saga (request/response): a validated envelope to run as a task.</summary>
+/// <param name="SubmittedByAdmin">an admin submitted it (on the admin route), not a tenant's user</param>
 public sealed record SubmitTask(
     Guid TaskId,
     string TenantId,
@@ -13,7 +14,8 @@ public sealed record SubmitTask(
     TaskTarget? Target,
     JsonElement Data,
     string? SubmittedBy,
-    DateTimeOffset SubmittedAt);
+    DateTimeOffset SubmittedAt,
+    bool SubmittedByAdmin = false);
 
 /// <summary>Saga to API: the task was stored and dispatched (or has already finished).</summary>
 public sealed record TaskAccepted(Guid TaskId, string Status, string State, string? AgentId);

@@ -21,6 +21,8 @@ public sealed class TaskState : SagaStateMachineInstance, ISagaVersion
     public JsonElement Data { get; set; }
     public JsonElement? EnrichedData { get; set; }
     public string? SubmittedBy { get; set; }
+    /// <summary>An admin submitted it: it may clean up a disabled tenant (<see cref="Actions.ITaskAction.CleansUp"/>).</summary>
+    public bool SubmittedByAdmin { get; set; }
 
     public string? AgentId { get; set; }
     public ElectionDecision? Placement { get; set; }

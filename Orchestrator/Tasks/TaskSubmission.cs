@@ -87,7 +87,7 @@ public sealed partial class TaskSubmission(
 
     private async Task<Answer> SendAsync(Guid taskId, Envelope envelope, Caller caller, CancellationToken cancellationToken)
     {
-        var submit = new SubmitTask(taskId, envelope.TenantId, envelope.Action, envelope.Target, envelope.Data, caller.UserId, clock.GetUtcNow());
+        var submit = new SubmitTask(taskId, envelope.TenantId, envelope.Action, envelope.Target, envelope.Data, caller.UserId, clock.GetUtcNow(), caller.IsAdmin);
         try
         {
             // No time-to-live on the submission (MassTransit gives a request its timeout's by default): one that waits in the durable

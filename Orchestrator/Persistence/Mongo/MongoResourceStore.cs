@@ -11,12 +11,14 @@ public sealed class MongoResourceStore : IResourceStore
     private readonly AmbientCollection _resources;
     private readonly AmbientCollection _names;
     private readonly AmbientCollection _locks;
+    private readonly AmbientCollection _reconciliations;
 
     public MongoResourceStore(MongoStorage storage)
     {
         _resources = storage.Ambient("tenant_resources");
         _names = storage.Ambient("vm_names");
         _locks = storage.Ambient("vm_locks");
+        _reconciliations = storage.Ambient("agent_reconciliations");
     }
 
     internal static string NameId(string tenantId, string name) => tenantId + "/" + name.ToLowerInvariant();
@@ -24,10 +26,25 @@ public sealed class MongoResourceStore : IResourceStore
     private static FilterDefinition<BsonDocument> Owned(string tenantId, string resourceId)
         => Builders<BsonDocument>.Filter.And(Builders<BsonDocument>.Filter.Eq("_id", resourceId), Builders<BsonDocument>.Filter.Eq("tenantId", tenantId));
 
+    // Documents written before reconciliation have no state, gone time, agent change time or recharge: present, unknown, none.
     private static TenantResource FromBson(BsonDocument d) => new(
         d["_id"].AsString, d["tenantId"].AsString, d["kind"].AsString, d["agentId"].AsString, d["name"].AsString, Guid.Parse(d["taskId"].AsString),
         d["late"].ToBoolean(), new DateTimeOffset(d["createdAt"].ToUniversalTime()), d["charge"].IsBsonNull ? null : MongoStorage.Amounts(d["charge"]),
-        d.TryGetValue("imageId", out var image) && image.IsString ? image.AsString : null);
+        d.TryGetValue("imageId", out var image) && image.IsString ? image.AsString : null,
+        d.TryGetValue("state", out var state) && state.IsString ? state.AsString : ResourceStates.Present,
+        Time(d, "goneAt"), Time(d, "agentChangedAt"),
+        d.TryGetValue("recharged", out var r) && r.IsBsonDocument
+            ? new ResourceRecharge(MongoStorage.Amounts(r["before"]), new DateTimeOffset(r["at"].ToUniversalTime()), r["overLimit"].ToBoolean())
+            : null);
+
+    private static DateTimeOffset? Time(BsonDocument d, string field)
+        => d.TryGetValue(field, out var value) && value.IsValidDateTime ? new DateTimeOffset(value.ToUniversalTime()) : null;
+
+    private static BsonValue Time(DateTimeOffset? value) => value is { } at ? at.UtcDateTime : BsonNull.Value;
+
+    private static BsonValue Recharge(ResourceRecharge? recharge) => recharge is null
+        ? BsonNull.Value
+        : new BsonDocument { ["before"] = MongoStorage.Amounts(recharge.Before), ["at"] = recharge.At.UtcDateTime, ["overLimit"] = recharge.OverLimit };
 
     public async Task LinkAsync(TenantResource resource, CancellationToken cancellationToken = default)
     {
@@ -44,6 +61,10 @@ public sealed class MongoResourceStore : IResourceStore
             ["charge"] = resource.Charge is null ? BsonNull.Value : MongoStorage.Amounts(resource.Charge),
             ["createdAt"] = resource.CreatedAt.UtcDateTime,
             ["imageId"] = resource.ImageId is null ? BsonNull.Value : resource.ImageId,
+            ["state"] = resource.State,
+            ["goneAt"] = Time(resource.GoneAt),
+            ["agentChangedAt"] = Time(resource.AgentChangedAt),
+            ["recharged"] = Recharge(resource.Recharged),
         }, cancellationToken);
         await TryReserveNameAsync(resource.TenantId, resource.Name, resource.TaskId, cancellationToken);
     }
@@ -53,6 +74,10 @@ public sealed class MongoResourceStore : IResourceStore
 
     public async Task<IReadOnlyList<TenantResource>> ListAsync(string tenantId, CancellationToken cancellationToken = default)
         => (await _resources.Find(Builders<BsonDocument>.Filter.Eq("tenantId", tenantId)).Sort(Builders<BsonDocument>.Sort.Ascending("createdAt"))
+            .ToListAsync(cancellationToken)).Select(FromBson).ToList();
+
+    public async Task<IReadOnlyList<TenantResource>> ListOnAgentAsync(string agentId, CancellationToken cancellationToken = default)
+        => (await _resources.Find(Builders<BsonDocument>.Filter.Eq("agentId", agentId)).Sort(Builders<BsonDocument>.Sort.Ascending("createdAt"))
             .ToListAsync(cancellationToken)).Select(FromBson).ToList();
 
     public async Task<TenantResource?> GetAsync(string tenantId, string resourceId, CancellationToken cancellationToken = default)
@@ -79,7 +104,11 @@ public sealed class MongoResourceStore : IResourceStore
     {
         await _resources.UpdateOneAsync(Owned(resource.TenantId, resource.ResourceId), Builders<BsonDocument>.Update
             .Set("name", resource.Name)
-            .Set<BsonDocument, BsonValue>("charge", resource.Charge is null ? BsonNull.Value : MongoStorage.Amounts(resource.Charge)), null, cancellationToken);
+            .Set<BsonDocument, BsonValue>("charge", resource.Charge is null ? BsonNull.Value : MongoStorage.Amounts(resource.Charge))
+            .Set("state", resource.State)
+            .Set("goneAt", Time(resource.GoneAt))
+            .Set("agentChangedAt", Time(resource.AgentChangedAt))
+            .Set("recharged", Recharge(resource.Recharged)), null, cancellationToken);
         if (!string.Equals(previousName, resource.Name, StringComparison.OrdinalIgnoreCase))
             await _names.DeleteOneAsync(Builders<BsonDocument>.Filter.Eq("_id", NameId(resource.TenantId, previousName)), cancellationToken);
     }
@@ -89,6 +118,33 @@ public sealed class MongoResourceStore : IResourceStore
 
     public Task UnlockAsync(Guid taskId, CancellationToken cancellationToken = default)
         => _locks.DeleteManyAsync(Builders<BsonDocument>.Filter.Eq("taskId", taskId.ToString()), cancellationToken);
+
+    public async Task<AgentReconciliation?> GetReconciliationAsync(string agentId, CancellationToken cancellationToken = default)
+    {
+        var d = await _reconciliations.Find(Builders<BsonDocument>.Filter.Eq("_id", agentId)).FirstOrDefaultAsync(cancellationToken);
+        return d is null
+            ? null
+            : new AgentReconciliation(agentId, new DateTimeOffset(d["collectedAt"].ToUniversalTime()), new DateTimeOffset(d["reconciledAt"].ToUniversalTime()),
+                d["unmanaged"].AsBsonArray.Select(v => v.AsBsonDocument).Select(v => new UnmanagedVm(v["vmId"].AsString, v["name"].AsString,
+                    v["cpu"].IsBsonNull ? null : v["cpu"].ToInt64(), v["memoryMB"].IsBsonNull ? null : v["memoryMB"].ToInt64(),
+                    new DateTimeOffset(v["firstSeenAt"].ToUniversalTime()))).ToList());
+    }
+
+    public Task SaveReconciliationAsync(AgentReconciliation reconciliation, CancellationToken cancellationToken = default)
+        => _reconciliations.ReplaceOneAsync(Builders<BsonDocument>.Filter.Eq("_id", reconciliation.AgentId), new BsonDocument
+        {
+            ["_id"] = reconciliation.AgentId,
+            ["collectedAt"] = reconciliation.CollectedAt.UtcDateTime,
+            ["reconciledAt"] = reconciliation.ReconciledAt.UtcDateTime,
+            ["unmanaged"] = new BsonArray(reconciliation.Unmanaged.Select(v => new BsonDocument
+            {
+                ["vmId"] = v.VmId,
+                ["name"] = v.Name,
+                ["cpu"] = v.Cpu is { } cpu ? cpu : BsonNull.Value,
+                ["memoryMB"] = v.MemoryMB is { } memory ? memory : BsonNull.Value,
+                ["firstSeenAt"] = v.FirstSeenAt.UtcDateTime,
+            })),
+        }, new ReplaceOptions { IsUpsert = true }, cancellationToken);
 
     /// <summary>
     /// Claims a document for a task; true when this task holds it (now or already). Outside a transaction: insert and, on

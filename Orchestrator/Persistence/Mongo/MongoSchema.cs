@@ -23,7 +23,8 @@ public static class MongoSchema
         [MongoAgentOutbox.Collection] = [Index(Keys.Ascending("createdAt"), "created"), Index(Keys.Ascending("pickupBy"), "pickup")],
         ["placements"] = [Index(Keys.Ascending("agentId"), "agent")],
         ["images"] = [Index(Keys.Ascending("name").Descending("publishedAt"), "name_published")],
-        ["tenant_resources"] = [Index(Keys.Ascending("tenantId").Ascending("createdAt"), "tenant_created"), Index(Keys.Ascending("imageId"), "image")],
+        ["tenant_resources"] = [Index(Keys.Ascending("tenantId").Ascending("createdAt"), "tenant_created"), Index(Keys.Ascending("imageId"), "image"),
+            Index(Keys.Ascending("agentId"), "agent")],
         ["vm_locks"] = [Index(Keys.Ascending("taskId"), "task")],
     };
 

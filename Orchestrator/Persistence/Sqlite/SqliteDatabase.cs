@@ -142,7 +142,14 @@ public sealed class SqliteDatabase : IStoreTransactions
                 "WHERE image_id IS NULL AND kind = 'vm'");
             backfill.ExecuteNonQuery();
         }
-        using var index = connection.Command("CREATE INDEX IF NOT EXISTS ix_resources_image ON tenant_resources(image_id) WHERE image_id IS NOT NULL;");
+        // Reconciliation (a VM gone or resized out of band); every VM linked before is present, its agent change time unknown.
+        AddColumnIfMissing(connection, "tenant_resources", "state", "TEXT NOT NULL DEFAULT 'present'");
+        AddColumnIfMissing(connection, "tenant_resources", "gone_at", "INTEGER");
+        AddColumnIfMissing(connection, "tenant_resources", "agent_changed_at", "INTEGER");
+        AddColumnIfMissing(connection, "tenant_resources", "recharged", "TEXT");
+        using var index = connection.Command(
+            "CREATE INDEX IF NOT EXISTS ix_resources_image ON tenant_resources(image_id) WHERE image_id IS NOT NULL;" +
+            "CREATE INDEX IF NOT EXISTS ix_resources_agent ON tenant_resources(agent_id);");
         index.ExecuteNonQuery();
     }
 
@@ -322,6 +329,14 @@ public sealed class SqliteDatabase : IStoreTransactions
             created_at INTEGER NOT NULL
         );
         CREATE INDEX IF NOT EXISTS ix_vm_locks_task ON vm_locks(task_id);
+
+        -- Per agent, its last reconciled inventory: when the agent collected it, and the VMs on it that no resource links (JSON).
+        CREATE TABLE IF NOT EXISTS agent_reconciliations (
+            agent_id TEXT PRIMARY KEY,
+            collected_at INTEGER NOT NULL,
+            reconciled_at INTEGER NOT NULL,
+            unmanaged TEXT NOT NULL
+        );
 
         CREATE TABLE IF NOT EXISTS idempotency_keys (
             tenant_id TEXT NOT NULL,

@@ -49,6 +49,7 @@ public sealed class RabbitMqStackTests
         Assert.That(exchanges["results"], Is.EqualTo(("topic", true)));
         Assert.That(exchanges["agent.telemetry"], Is.EqualTo(("topic", true)));
         Assert.That(exchanges["task.events"], Is.EqualTo(("topic", true)));
+        Assert.That(exchanges["resource.events"], Is.EqualTo(("topic", true)));
 
         var queues = (await _stack!.Broker.QueuesAsync()).EnumerateArray().ToDictionary(q => q.GetProperty("name").GetString()!);
         foreach (var queue in new[] { "agent.agent-medium.tasks", "agent.agent-small.tasks", "orchestrator.results", "orchestrator.heartbeats", "orchestrator.inventory" })
@@ -211,6 +212,46 @@ public sealed class RabbitMqStackTests
         Assert.That(events.Select(e => e.GetProperty("to").GetString()),
             Is.EqualTo(new[] { "Validating", "Electing", "Enriching", "HoldingQuota", "Dispatching", "AwaitingResult", "AwaitingResult", "Succeeded" }));
         Assert.That(events.Select(e => e.GetProperty("status").GetString()).Distinct(), Is.EqualTo(new[] { "pending", "sent", "running", "SUCCESS" }));
+    }
+
+    [Test]
+    public async Task A_vm_deleted_out_of_band_is_reported_gone_on_resource_events_after_inventory_refresh()
+    {
+        var received = new ConcurrentQueue<(string RoutingKey, JsonElement Body)>();
+        var factory = new ConnectionFactory { Uri = new Uri(_stack!.Broker.Url) };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        var queue = (await channel.QueueDeclareAsync(queue: "", durable: false, exclusive: true, autoDelete: true)).QueueName;
+        await channel.QueueBindAsync(queue, "resource.events", "test1.vm.*");
+        var consumer = new AsyncEventingBasicConsumer(channel);
+        consumer.ReceivedAsync += (_, delivery) =>
+        {
+            received.Enqueue((delivery.RoutingKey, JsonDocument.Parse(delivery.Body).RootElement.Clone()));
+            return Task.CompletedTask;
+        };
+        await channel.BasicConsumeAsync(queue, autoAck: true, consumer);
+        var created = await _stack!.WaitForFinalAsync((await _stack!.CreateVmAsync(UniqueName())).Headers.Location!);
+        var vmId = created.GetProperty("result").GetProperty("vm").GetProperty("guid").GetString()!;
+        var agentId = created.GetProperty("agentId").GetString()!;
+        var usedBefore = (await _stack!.QuotaAsync()).GetProperty("vmCount").GetProperty("used").GetInt64();
+        var charged = (await _stack!.Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/tenants/test1/resources")).EnumerateArray()
+            .Single(r => r.GetProperty("resourceId").GetString() == vmId).GetProperty("charge");
+
+        // Behind the platform's back: the simulated host's record of the VM is removed.
+        File.Delete(Path.Combine(_stack!.AgentDataPath(agentId), "sim", "vms", vmId + ".json"));
+        var refresh = await _stack!.Api.PostAsJsonAsync("/api/v1/admin/tasks",
+            new { tenantId = "test1", action = "inventory.refresh", target = new { kind = "host", agentId }, data = new { } });
+        Assert.That(refresh.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await refresh.Content.ReadAsStringAsync());
+        Assert.That((await _stack!.WaitForFinalAsync(refresh.Headers.Location!)).GetProperty("status").GetString(), Is.EqualTo("SUCCESS"));
+
+        var (routingKey, body) = await Eventually.Get(() => Task.FromResult(received.FirstOrDefault(e => e.Body.GetProperty("resourceId").GetString() == vmId)),
+            e => e.RoutingKey is not null, because: "the gone event arrives");
+        Assert.That(routingKey, Is.EqualTo("test1.vm.gone"));
+        Assert.That((body.GetProperty("tenantId").GetString(), body.GetProperty("change").GetString(), body.GetProperty("agentId").GetString()),
+            Is.EqualTo(("test1", "gone", agentId)), body.ToString());
+        Assert.That((body.GetProperty("before").GetProperty("cpu").GetInt64(), body.GetProperty("before").GetProperty("memoryMB").GetInt64()),
+            Is.EqualTo((charged.GetProperty("cpu").GetInt64(), charged.GetProperty("memoryMB").GetInt64())), "what it was charged");
+        Assert.That((await _stack!.QuotaAsync()).GetProperty("vmCount").GetProperty("used").GetInt64(), Is.EqualTo(usedBefore - 1), "its charge is released");
     }
 }
 

@@ -193,4 +193,66 @@ public sealed class ResourceStoreContractTests(string family) : StoreContract(fa
             Assert.That(await _stores.Resources.CountBuiltFromAsync("img-3", None), Is.Zero);
         }
     }
+
+    [Test]
+    public async Task List_on_agent_returns_every_tenants_resources_on_that_agent_only()
+    {
+        var first = Vm("acme", "a", Guid.NewGuid());
+        Clock.Advance(TimeSpan.FromMinutes(1));
+        var second = Vm("acme-2", "b", Guid.NewGuid());
+        var elsewhere = Vm("acme", "c", Guid.NewGuid()) with { AgentId = "agent-2" };
+        foreach (var resource in new[] { second, elsewhere, first })
+            await _stores.Resources.LinkAsync(resource, None);
+
+        Assert.That(await _stores.Resources.ListOnAgentAsync("agent-1", None), Is.EqualTo(new[] { first, second }));
+        Assert.That(await _stores.Resources.ListOnAgentAsync("agent-2", None), Is.EqualTo(new[] { elsewhere }));
+        Assert.That(await _stores.Resources.ListOnAgentAsync("agent-3", None), Is.Empty);
+    }
+
+    [Test]
+    public async Task A_link_keeps_its_agent_change_time_and_update_stores_gone_and_recharged_states()
+    {
+        var changedAt = Clock.GetUtcNow().AddSeconds(-3);
+        var vm = Vm("acme", "web1", Guid.NewGuid()) with { AgentChangedAt = changedAt };
+        await _stores.Resources.LinkAsync(vm, None);
+        Assert.That(await _stores.Resources.GetAsync("acme", vm.ResourceId, None), Is.EqualTo(vm));
+        Assert.That(vm.State, Is.EqualTo(ResourceStates.Present), "a linked VM is present");
+
+        var gone = vm with { State = ResourceStates.Gone, GoneAt = Clock.GetUtcNow() };
+        await _stores.Resources.UpdateAsync(gone, vm.Name, None);
+        Assert.That(await _stores.Resources.GetAsync("acme", vm.ResourceId, None), Is.EqualTo(gone));
+
+        var recharged = gone with
+        {
+            State = ResourceStates.Present, GoneAt = null, Charge = new QuotaAmounts(4, 4096, 10240, 1),
+            Recharged = new ResourceRecharge(new QuotaAmounts(2, 2048, 10240, 1), Clock.GetUtcNow(), OverLimit: true),
+            AgentChangedAt = changedAt.AddMinutes(1),
+        };
+        await _stores.Resources.UpdateAsync(recharged, vm.Name, None);
+        Assert.That(await _stores.Resources.GetAsync("acme", vm.ResourceId, None), Is.EqualTo(recharged));
+        Assert.That(await _stores.Resources.ListOnAgentAsync("agent-1", None), Is.EqualTo(new[] { recharged }));
+        Assert.That(await _stores.Resources.TryReserveNameAsync("acme", "web1", Guid.NewGuid(), None), Is.False, "the VM keeps its name");
+    }
+
+    [Test]
+    public async Task An_agents_reconciliation_round_trips_and_the_next_one_replaces_it()
+    {
+        Assert.That(await _stores.Resources.GetReconciliationAsync("agent-1", None), Is.Null, "none before the first");
+        var first = new AgentReconciliation("agent-1", Clock.GetUtcNow().AddSeconds(-2), Clock.GetUtcNow(),
+            [new UnmanagedVm(Guid.NewGuid().ToString(), "stray", 2, 2048, Clock.GetUtcNow()), new UnmanagedVm(Guid.NewGuid().ToString(), "odd", null, null, Clock.GetUtcNow())]);
+        await _stores.Resources.SaveReconciliationAsync(first, None);
+        await _stores.Resources.SaveReconciliationAsync(first with { AgentId = "agent-2", Unmanaged = [] }, None);
+
+        var read = await _stores.Resources.GetReconciliationAsync("agent-1", None);
+        Assert.That(read! with { Unmanaged = [] }, Is.EqualTo(first with { Unmanaged = [] }));
+        Assert.That(read.Unmanaged, Is.EqualTo(first.Unmanaged));
+
+        Clock.Advance(TimeSpan.FromMinutes(1));
+        var next = new AgentReconciliation("agent-1", Clock.GetUtcNow().AddSeconds(-1), Clock.GetUtcNow(), []);
+        await _stores.Resources.SaveReconciliationAsync(next, None);
+        var replaced = await _stores.Resources.GetReconciliationAsync("agent-1", None);
+        Assert.That((replaced!.CollectedAt, replaced.ReconciledAt), Is.EqualTo((next.CollectedAt, next.ReconciledAt)));
+        Assert.That(replaced.Unmanaged, Is.Empty);
+        Assert.That((await _stores.Resources.GetReconciliationAsync("agent-2", None))!.Unmanaged, Is.Empty, "another agent's is its own");
+    }
 }

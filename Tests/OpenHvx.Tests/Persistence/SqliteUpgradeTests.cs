@@ -1,6 +1,7 @@
 using Microsoft.Data.Sqlite;
 using OpenHvx.Orchestrator.Persistence;
 using OpenHvx.Orchestrator.Persistence.Sqlite;
+using OpenHvx.Orchestrator.Resources;
 using OpenHvx.Tests.Support;
 
 namespace OpenHvx.Tests.Persistence;
@@ -39,6 +40,43 @@ public sealed class SqliteUpgradeTests
         using var query = read.CreateCommand();
         query.CommandText = "SELECT image_id FROM tenant_resources WHERE id = '0f8fad5b-d9cb-469f-a165-70867728950e'";
         Assert.That(query.ExecuteScalar(), Is.EqualTo("Rocky-10.20250609"));
+        SqliteConnection.ClearAllPools();
+    }
+
+    [Test]
+    public async Task Vms_linked_before_reconciliation_are_present_and_can_be_marked_gone()
+    {
+        using var folder = new TempFolder("upgrade-reconcile");
+        var file = folder.File("openhvx.db");
+        _ = new SqliteDatabase(file);
+        using (var connection = new SqliteConnection($"Data Source={file};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            // As an earlier version left it: no state, gone time, agent change time, recharge or reconciliations.
+            command.CommandText = """
+                DROP INDEX ix_resources_agent;
+                ALTER TABLE tenant_resources DROP COLUMN state;
+                ALTER TABLE tenant_resources DROP COLUMN gone_at;
+                ALTER TABLE tenant_resources DROP COLUMN agent_changed_at;
+                ALTER TABLE tenant_resources DROP COLUMN recharged;
+                DROP TABLE agent_reconciliations;
+                INSERT INTO tenant_resources (id, tenant_id, kind, agent_id, name, task_id, created_at, spec)
+                VALUES ('0f8fad5b-d9cb-469f-a165-70867728950e', 't1', 'vm', 'agent-a', 'web1', '9d1f6a32-0000-0000-0000-000000000001', 0,
+                        '{"cpu":2,"memoryMB":2048,"storageMB":10240,"vmCount":1}');
+                """;
+            command.ExecuteNonQuery();
+        }
+
+        var upgraded = new SqliteDatabase(file);
+        var resources = new SqliteResourceStore(upgraded);
+
+        var vm = (await resources.ListOnAgentAsync("agent-a")).Single();
+        Assert.That((vm.State, vm.GoneAt, vm.AgentChangedAt, vm.Recharged), Is.EqualTo((ResourceStates.Present, (DateTimeOffset?)null, (DateTimeOffset?)null, (ResourceRecharge?)null)));
+        await resources.UpdateAsync(vm with { State = ResourceStates.Gone, GoneAt = DateTimeOffset.FromUnixTimeMilliseconds(1000) }, vm.Name);
+        await resources.SaveReconciliationAsync(new AgentReconciliation("agent-a", DateTimeOffset.FromUnixTimeMilliseconds(900), DateTimeOffset.FromUnixTimeMilliseconds(1000), []));
+        Assert.That((await resources.GetAsync("t1", vm.ResourceId))!.State, Is.EqualTo(ResourceStates.Gone));
+        Assert.That(await resources.GetReconciliationAsync("agent-a"), Is.Not.Null);
         SqliteConnection.ClearAllPools();
     }
 

@@ -103,7 +103,7 @@ public sealed class TenantViewTests : DevHostFixture
         var resources = await _tenant.GetStringAsync("/api/v1/tenant/resources");
         AssertNoWordOfTheHost(resources);
         Assert.That(JsonDocument.Parse(resources).RootElement.EnumerateArray().SelectMany(r => r.EnumerateObject().Select(p => p.Name)).Distinct(),
-            Is.SubsetOf(new[] { "resourceId", "tenantId", "kind", "name", "taskId", "createdAt", "charge", "imageId" }));
+            Is.SubsetOf(new[] { "resourceId", "tenantId", "kind", "name", "taskId", "createdAt", "charge", "imageId", "state", "goneAt" }));
     }
 
     [Test]
