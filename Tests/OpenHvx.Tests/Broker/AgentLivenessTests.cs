@@ -130,7 +130,7 @@ public sealed class AgentLivenessTests
         var elapsed = clock.Elapsed;
         Assert.That(task.GetProperty("status").GetString(), Is.EqualTo("SUCCESS"), $"{task}\n{stack.Logs}");
         Assert.That(task.GetProperty("agentId").GetString(), Is.EqualTo("agent-a"));
-        var replaced = task.GetProperty("timeline").EnumerateArray().Single(e => e.TryGetProperty("note", out var n) && n.GetString()!.Contains("re-placed on agent-a"));
+        var replaced = task.GetProperty("timeline").EnumerateArray().Single(e => e.TryGetProperty("note", out var n) && n.ValueKind == JsonValueKind.String && n.GetString()!.Contains("re-placed on agent-a"));
         TestContext.Progress.WriteLine($"SIGKILL to SUCCESS elsewhere: {elapsed.TotalSeconds:0.0} s; re-placed at {replaced.GetProperty("at")}");
         Assert.That(elapsed, Is.LessThan(TimeSpan.FromMinutes(1)));
 
