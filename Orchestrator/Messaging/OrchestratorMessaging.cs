@@ -19,10 +19,10 @@ public static class OrchestratorMessaging
     {
         var url = WireTopology.BrokerUri(configuration[WireTopology.BrokerUrlSetting]);
         services.AddSingleton(new AgentQueueBinder(url));
-        services.AddSingleton<AgentBrokerIdentity>();
         services.Replace(ServiceDescriptor.Singleton<IAgentTaskSender, ExchangeAgentTaskSender>());
         services.Replace(ServiceDescriptor.Singleton<ITaskEventPublisher, WireTaskEventPublisher>());
         services.AddHostedService(sp => new WireTopologyDeclarer(url, sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<WireTopologyDeclarer>>()));
+        services.AddHostedService(sp => ActivatorUtilities.CreateInstance<DeadLetters.DeadLetterCollector>(sp, url));
         services.AddMassTransit(bus =>
         {
             // MassTransit would otherwise report usage to an internet host; nothing here was configured to leave the network.
@@ -39,16 +39,17 @@ public static class OrchestratorMessaging
                 rabbit.ReceiveEndpoint(WireTopology.ResultsQueue, endpoint =>
                 {
                     endpoint.PlainJsonFrom(WireTopology.ResultsExchange, "topic", "task.#");
+                    endpoint.UseTransientRetry(context);
                     endpoint.ConfigureConsumer<AgentResultRelay>(context);
                 });
                 rabbit.ReceiveEndpoint(WireTopology.HeartbeatQueue, endpoint =>
                 {
-                    endpoint.PlainJsonFrom(WireTopology.TelemetryExchange, "topic", "heartbeat.*");
+                    endpoint.PlainJsonFrom(WireTopology.TelemetryExchange, "topic", "heartbeat.*", dropOnStorageFault: true);
                     endpoint.ConfigureConsumer<WireHeartbeatConsumer>(context);
                 });
                 rabbit.ReceiveEndpoint(WireTopology.InventoryQueue, endpoint =>
                 {
-                    endpoint.PlainJsonFrom(WireTopology.TelemetryExchange, "topic", "inventory.*");
+                    endpoint.PlainJsonFrom(WireTopology.TelemetryExchange, "topic", "inventory.*", dropOnStorageFault: true);
                     endpoint.ConfigureConsumer<WireInventoryConsumer>(context);
                 });
                 rabbit.ConfigureEndpoints(context);
@@ -61,13 +62,16 @@ public static class OrchestratorMessaging
     /// A queue fed by an exchange of plain JSON messages from agents (no MassTransit envelope); a refused message goes to its
     /// <c>_error</c> queue, one nothing consumes to <c>_skipped</c>, without the agent's user_id (<see cref="AgentMessageMove"/>).
     /// </summary>
-    public static void PlainJsonFrom(this IRabbitMqReceiveEndpointConfigurator endpoint, string exchange, string exchangeType, string routingKey)
+    /// <param name="dropOnStorageFault">a message that failed on a transient storage fault is dropped, not moved: the next one
+    /// (a heartbeat, an inventory) carries the same news</param>
+    public static void PlainJsonFrom(this IRabbitMqReceiveEndpointConfigurator endpoint, string exchange, string exchangeType, string routingKey,
+        bool dropOnStorageFault = false)
     {
         var queue = endpoint.InputAddress.Segments[^1];
         endpoint.ConfigureError(error =>
         {
             error.UseFilter(new MassTransit.Middleware.GenerateFaultFilter());
-            error.UseFilter(new AgentMessageErrorFilter(queue));
+            error.UseFilter(new AgentMessageErrorFilter(queue, dropOnStorageFault));
         });
         endpoint.ConfigureDeadLetter(deadLetter => deadLetter.UseFilter(new AgentMessageDeadLetterFilter(queue)));
         endpoint.ConfigureConsumeTopology = false;

@@ -25,6 +25,7 @@ public static class MongoSchema
         ["images"] = [Index(Keys.Ascending("name").Descending("publishedAt"), "name_published")],
         ["tenant_resources"] = [Index(Keys.Ascending("tenantId").Ascending("createdAt"), "tenant_created"), Index(Keys.Ascending("imageId"), "image")],
         ["vm_locks"] = [Index(Keys.Ascending("taskId"), "task")],
+        [MongoDeadLetterStore.Collection] = [Index(Keys.Ascending("taskId").Descending("receivedAt"), "task_received"), Index(Keys.Descending("receivedAt"), "received")],
     };
 
     /// <summary>Creates the indexes, then the quota counters of a database from before them (once).</summary>

@@ -10,13 +10,15 @@ public sealed class SqliteLease : IAsyncDisposable
 {
     private readonly SemaphoreSlim? _writer;
     private readonly bool _owned;
+    private readonly SqliteFaultLog? _faults;
 
-    internal SqliteLease(SqliteConnection connection, SqliteTransaction? transaction, SemaphoreSlim? writer, bool owned = true)
+    internal SqliteLease(SqliteConnection connection, SqliteTransaction? transaction, SemaphoreSlim? writer, bool owned = true, SqliteFaultLog? faults = null)
     {
         Connection = connection;
         Transaction = transaction;
         _writer = writer;
         _owned = owned;
+        _faults = faults;
     }
 
     public SqliteConnection Connection { get; }
@@ -31,8 +33,18 @@ public sealed class SqliteLease : IAsyncDisposable
 
     public async Task CommitAsync(CancellationToken cancellationToken = default)
     {
-        if (_owned && Transaction is not null)
+        if (!_owned || Transaction is null)
+            return;
+        try
+        {
             await Transaction.CommitAsync(cancellationToken);
+        }
+        catch (SqliteException ex)
+        {
+            _faults?.Failed(ex);
+            throw;
+        }
+        _faults?.Succeeded();
     }
 
     public async ValueTask DisposeAsync()
