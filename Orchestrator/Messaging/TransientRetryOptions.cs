@@ -15,13 +15,14 @@ public sealed class TransientRetryOptions
     {
         var intervals = new List<TimeSpan>();
         var next = FirstInterval > TimeSpan.Zero ? FirstInterval : TimeSpan.FromMilliseconds(1);
+        var cap = MaxInterval > next ? MaxInterval : next;
         var sum = TimeSpan.Zero;
         while (sum < Total)
         {
-            var interval = next < MaxInterval ? next : MaxInterval;
+            var interval = next < cap ? next : cap;
             intervals.Add(interval);
             sum += interval;
-            next *= 2;
+            next = interval * 2;
         }
         return [.. intervals];
     }
