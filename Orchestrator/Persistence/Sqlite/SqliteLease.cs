@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace OpenHvx.Orchestrator.Persistence.Sqlite;
 
@@ -19,7 +20,11 @@ public sealed class SqliteLease : IAsyncDisposable
         _writer = writer;
         _owned = owned;
         _faults = faults;
+        _changesAtStart = faults is null ? 0 : raw.sqlite3_total_changes(connection.Handle);
     }
+
+    // What the connection had changed when the lease began: a commit that changed nothing proves nothing about writes.
+    private readonly long _changesAtStart;
 
     public SqliteConnection Connection { get; }
     public SqliteTransaction? Transaction { get; }
@@ -44,7 +49,8 @@ public sealed class SqliteLease : IAsyncDisposable
             _faults?.Failed(ex);
             throw;
         }
-        _faults?.Succeeded();
+        if (_faults is not null && raw.sqlite3_total_changes(Connection.Handle) > _changesAtStart)
+            _faults.Succeeded();
     }
 
     public async ValueTask DisposeAsync()

@@ -91,6 +91,9 @@ public sealed class StorageFaultTests
             Assert.That(await stack.Broker.MessagesInAsync(queue), Is.Zero, queue);
         Assert.That(await stack.DeadLettersAsync(), Is.Empty, "nothing was set aside");
         var burstErrors = Regex.Matches(stack.Orchestrator.Output, "refuses writes: SQLITE_FULL").Count;
+        foreach (var group in stack.Orchestrator.Output.Split('\n').Where(l => l.Contains("disk is full") || l.Contains("writes again"))
+                     .GroupBy(l => Regex.Replace(l, "[0-9a-f]{8}-[0-9a-f-]{27}|[0-9]+", "#")).OrderByDescending(g => g.Count()).Take(10))
+            TestContext.Out.WriteLine($"{group.Count()} x {group.Key}");
         TestContext.Out.WriteLine($"'refuses writes' errors logged: {burstErrors}; 'database or disk is full' mentioned {Regex.Matches(stack.Orchestrator.Output, "database or disk is full").Count} times");
         Assert.That(burstErrors, Is.LessThanOrEqualTo(3), "logged once per burst, not once per failed write");
         Assert.That(stack.Orchestrator.Output, Does.Contain($"SQLite database {database} accepts writes again"));
