@@ -45,23 +45,12 @@ public static class AgentMessageMove
     }
 }
 
-/// <summary>
-/// A refused agent message goes to <c>&lt;queue&gt;_error</c> (<see cref="AgentMessageMove"/>); with <paramref name="dropOnStorageFault"/>,
-/// one that failed on a transient storage fault is acknowledged and dropped instead.
-/// </summary>
-public sealed class AgentMessageErrorFilter(string queue, bool dropOnStorageFault = false) : IFilter<ExceptionReceiveContext>
+/// <summary>A refused agent message goes to <c>&lt;queue&gt;_error</c> (<see cref="AgentMessageMove"/>).</summary>
+public sealed class AgentMessageErrorFilter(string queue) : IFilter<ExceptionReceiveContext>
 {
     public void Probe(ProbeContext context) => context.CreateFilterScope("agentMessageError");
 
     public async Task Send(ExceptionReceiveContext context, IPipe<ExceptionReceiveContext> next)
-    {
-        // Dropped as MassTransit's DiscardFaultedMessages does: not moved, then acknowledged.
-        if (!(dropOnStorageFault && Persistence.StorageFaults.IsTransient(context.Exception)))
-            await MoveAsync(context);
-        await next.Send(context);
-    }
-
-    private async Task MoveAsync(ExceptionReceiveContext context)
     {
         if (AgentMessageMove.TryGetAgentMessage(context, out var rabbit, out var userId, out var channel))
             await AgentMessageMove.MoveAsync(context, rabbit, userId, channel, WireTopology.ErrorQueue(queue), headers => headers.CopyFrom(context.ExceptionHeaders));
@@ -69,6 +58,7 @@ public sealed class AgentMessageErrorFilter(string queue, bool dropOnStorageFaul
             await transport.Send(context);
         else
             throw new TransportException(context.InputAddress, "The error transport is not available on the receive context.");
+        await next.Send(context);
     }
 }
 

@@ -59,20 +59,37 @@ public sealed class WireHeartbeatConsumer(IAgentStore agents, AgentBrokerIdentit
         {
             logger.LogWarning("The task queue of agent {AgentId} could not be bound yet ({Message}); its first task binds it", heartbeat.AgentId, ex.Message);
         }
-        await agents.RecordHeartbeatAsync(heartbeat with { Capabilities = heartbeat.Capabilities ?? [] }, clock.GetUtcNow(), context.CancellationToken);
+        try
+        {
+            await agents.RecordHeartbeatAsync(heartbeat with { Capabilities = heartbeat.Capabilities ?? [] }, clock.GetUtcNow(), context.CancellationToken);
+        }
+        catch (Exception ex) when (StorageFaults.IsTransient(ex))
+        {
+            // Dropped, not retried nor set aside: the next heartbeat carries the same news.
+            logger.LogDebug(ex, "The heartbeat of agent {AgentId} could not be stored; dropped", heartbeat.AgentId);
+        }
     }
 }
 
 /// <summary>Inventories from <c>agent.telemetry</c> (<c>inventory.&lt;agentId&gt;</c>).</summary>
-public sealed class WireInventoryConsumer(IAgentStore agents, AgentBrokerIdentity identity, TimeProvider clock) : IConsumer<AgentInventory>
+public sealed class WireInventoryConsumer(IAgentStore agents, AgentBrokerIdentity identity, TimeProvider clock, ILogger<WireInventoryConsumer> logger)
+    : IConsumer<AgentInventory>
 {
-    public Task Consume(ConsumeContext<AgentInventory> context)
+    public async Task Consume(ConsumeContext<AgentInventory> context)
     {
         var inventory = context.Message;
         if (inventory.AgentId is null || !Identifiers.IsAgentId(inventory.AgentId))
             throw new RejectedWireMessageException("An inventory needs a valid agentId.");
         identity.Verify(context, inventory.AgentId, "inventory");
-        return agents.RecordInventoryAsync(inventory.AgentId, inventory.Inventory, clock.GetUtcNow(), context.CancellationToken);
+        try
+        {
+            await agents.RecordInventoryAsync(inventory.AgentId, inventory.Inventory, clock.GetUtcNow(), context.CancellationToken);
+        }
+        catch (Exception ex) when (StorageFaults.IsTransient(ex))
+        {
+            // Dropped, not retried nor set aside: the next inventory carries the same news.
+            logger.LogDebug(ex, "The inventory of agent {AgentId} could not be stored; dropped", inventory.AgentId);
+        }
     }
 }
 

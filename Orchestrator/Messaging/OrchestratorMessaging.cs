@@ -44,12 +44,12 @@ public static class OrchestratorMessaging
                 });
                 rabbit.ReceiveEndpoint(WireTopology.HeartbeatQueue, endpoint =>
                 {
-                    endpoint.PlainJsonFrom(WireTopology.TelemetryExchange, "topic", "heartbeat.*", dropOnStorageFault: true);
+                    endpoint.PlainJsonFrom(WireTopology.TelemetryExchange, "topic", "heartbeat.*");
                     endpoint.ConfigureConsumer<WireHeartbeatConsumer>(context);
                 });
                 rabbit.ReceiveEndpoint(WireTopology.InventoryQueue, endpoint =>
                 {
-                    endpoint.PlainJsonFrom(WireTopology.TelemetryExchange, "topic", "inventory.*", dropOnStorageFault: true);
+                    endpoint.PlainJsonFrom(WireTopology.TelemetryExchange, "topic", "inventory.*");
                     endpoint.ConfigureConsumer<WireInventoryConsumer>(context);
                 });
                 rabbit.ConfigureEndpoints(context);
@@ -62,16 +62,13 @@ public static class OrchestratorMessaging
     /// A queue fed by an exchange of plain JSON messages from agents (no MassTransit envelope); a refused message goes to its
     /// <c>_error</c> queue, one nothing consumes to <c>_skipped</c>, without the agent's user_id (<see cref="AgentMessageMove"/>).
     /// </summary>
-    /// <param name="dropOnStorageFault">a message that failed on a transient storage fault is dropped, not moved: the next one
-    /// (a heartbeat, an inventory) carries the same news</param>
-    public static void PlainJsonFrom(this IRabbitMqReceiveEndpointConfigurator endpoint, string exchange, string exchangeType, string routingKey,
-        bool dropOnStorageFault = false)
+    public static void PlainJsonFrom(this IRabbitMqReceiveEndpointConfigurator endpoint, string exchange, string exchangeType, string routingKey)
     {
         var queue = endpoint.InputAddress.Segments[^1];
         endpoint.ConfigureError(error =>
         {
             error.UseFilter(new MassTransit.Middleware.GenerateFaultFilter());
-            error.UseFilter(new AgentMessageErrorFilter(queue, dropOnStorageFault));
+            error.UseFilter(new AgentMessageErrorFilter(queue));
         });
         endpoint.ConfigureDeadLetter(deadLetter => deadLetter.UseFilter(new AgentMessageDeadLetterFilter(queue)));
         endpoint.ConfigureConsumeTopology = false;
