@@ -67,6 +67,9 @@ public static class OrchestratorExtensions
         services.TryAddSingleton<IAgentTaskSender, QueueAgentTaskSender>();
         services.TryAddSingleton<ITaskEventPublisher, BusTaskEventPublisher>();
         services.AddSingleton<AgentOutboxRelay>();
+        services.AddSingleton<Messaging.AgentBrokerIdentity>();
+        services.AddSingleton<Messaging.AgentMessageCheck>();
+        services.AddSingleton<DeadLetters.DeadLetterReplay>();
         services.AddHostedService(sp => sp.GetRequiredService<AgentOutboxRelay>());
         services.AddScoped<TaskSubmission>();
         services.AddHostedService<SeedData>();
@@ -80,7 +83,8 @@ public static class OrchestratorExtensions
     /// <summary>The embedded default: one SQLite file (Orchestrator:Database or OPENHVX_DB).</summary>
     private static void AddSqliteStorage(this IServiceCollection services)
     {
-        services.AddSingleton(sp => new SqliteDatabase(sp.GetRequiredService<IOptions<OrchestratorOptions>>().Value.Database));
+        services.AddSingleton(sp => new SqliteDatabase(sp.GetRequiredService<IOptions<OrchestratorOptions>>().Value.Database,
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<SqliteDatabase>>()));
         services.AddSingleton<IStoreTransactions>(sp => sp.GetRequiredService<SqliteDatabase>());
         services.AddSingleton<ITaskStore, SqliteTaskStore>();
         services.AddSingleton<IAgentOutbox, SqliteAgentOutbox>();
@@ -90,7 +94,8 @@ public static class OrchestratorExtensions
         services.AddSingleton<IImageStore, SqliteImageStore>();
         services.AddSingleton<IResourceStore, SqliteResourceStore>();
         services.AddSingleton<IIdempotencyStore, SqliteIdempotencyStore>();
-        services.AddHealthChecks().AddCheck<SqliteHealthCheck>("sqlite", tags: ["ready"]);
+        services.AddSingleton<DeadLetters.IDeadLetterStore, SqliteDeadLetterStore>();
+        services.AddHealthChecks().AddCheck<SqliteHealthCheck>("sqlite", tags: ["ready"], timeout: TimeSpan.FromSeconds(5));
     }
 
     /// <summary>Production: MongoDB (a replica set, for the transactions of quota holds and elections).</summary>
@@ -107,7 +112,8 @@ public static class OrchestratorExtensions
         services.AddSingleton<IImageStore, MongoImageStore>();
         services.AddSingleton<IResourceStore, MongoResourceStore>();
         services.AddSingleton<IIdempotencyStore, MongoIdempotencyStore>();
-        services.AddHealthChecks().AddCheck<MongoHealthCheck>("mongodb", tags: ["ready"]);
+        services.AddSingleton<DeadLetters.IDeadLetterStore, MongoDeadLetterStore>();
+        services.AddHealthChecks().AddCheck<MongoHealthCheck>("mongodb", tags: ["ready"], timeout: TimeSpan.FromSeconds(5));
     }
 
     /// <summary>The task saga, its step consumers and the heartbeat consumer, on whatever transport the host picks.</summary>
@@ -145,6 +151,7 @@ public static class OrchestratorExtensions
         admin.MapAdminResourceEndpoints();
         admin.MapAdminAgentEndpoints();
         admin.MapAdminUnmanagedVmEndpoints();
+        DeadLetters.DeadLetterEndpoints.MapAdminDeadLetterEndpoints(admin);
 
         // Every tenant route reads; writes add the write policy on the route itself.
         var tenant = app.MapGroup("/api/v1/tenant").RequireAuthorization(OrchestratorPolicies.TenantRead).AddEndpointFilter<ActiveTenantFilter>();
@@ -175,36 +182,37 @@ public static class OrchestratorExtensions
     }
 }
 
+/// <summary>Ready while MongoDB takes a write (majority write concern), not merely answers a ping.</summary>
 internal sealed class MongoHealthCheck(MongoStorage storage) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         try
         {
-            await storage.Database.RunCommandAsync<MongoDB.Bson.BsonDocument>(new MongoDB.Bson.BsonDocument("ping", 1), cancellationToken: cancellationToken);
+            await storage.ProbeWriteAsync(cancellationToken);
             return HealthCheckResult.Healthy();
         }
         catch (Exception ex)
         {
-            return HealthCheckResult.Unhealthy("MongoDB is not reachable", ex);
+            return HealthCheckResult.Unhealthy($"MongoDB refuses writes: {ex.Message}", ex);
         }
     }
 }
 
+/// <summary>Ready while the SQLite file takes a write (<see cref="SqliteDatabase.ProbeWriteAsync"/>), not merely a read.</summary>
 internal sealed class SqliteHealthCheck(SqliteDatabase database) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         try
         {
-            await using var lease = await database.LeaseAsync(cancellationToken);
-            await using var command = lease.Command("SELECT 1");
-            await command.ExecuteScalarAsync(cancellationToken);
+            await database.ProbeWriteAsync(cancellationToken);
             return HealthCheckResult.Healthy();
         }
         catch (Exception ex)
         {
-            return HealthCheckResult.Unhealthy("SQLite is not reachable", ex);
+            var cause = ex is Microsoft.Data.Sqlite.SqliteException sqlite ? SqliteFaultLog.Cause(sqlite) : ex.Message;
+            return HealthCheckResult.Unhealthy($"SQLite database {database.FilePath} refuses writes: {cause}", ex);
         }
     }
 }

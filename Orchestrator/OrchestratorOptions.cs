@@ -30,6 +30,9 @@ public sealed class OrchestratorOptions
 
     public AgentFleetOptions Agents { get; set; } = new();
 
+    /// <summary>How long the saga and the results relay retry a message that failed on a transient storage error.</summary>
+    public Messaging.TransientRetryOptions TransientRetry { get; set; } = new();
+
     /// <summary>The token service (OPENHVX_AUTHORITY): its discovery document and JWKS validate every bearer token.</summary>
     public string? Authority { get; set; }
 

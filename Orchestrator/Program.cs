@@ -5,7 +5,7 @@ namespace OpenHvx.Orchestrator;
 /// <summary>The orchestrator alone, on RabbitMQ (OPENHVX_RABBITMQ_URL) with its SQLite file (OPENHVX_DB).</summary>
 public static class Program
 {
-    public static void Main(string[] args)
+    public static int Main(string[] args)
     {
         // Content root = the binaries, not the working directory: the configuration watcher must not see every
         // write of a SQLite file kept under the working directory.
@@ -15,8 +15,19 @@ public static class Program
         builder.Services.AddOrchestrator(builder.Configuration).AddOrchestratorRabbitMq(builder.Configuration);
 
         var app = builder.Build();
+        try
+        {
+            // Opened now, so that a database that cannot be written stops the process with one line, not a stack trace at start.
+            app.Services.GetRequiredService<OpenHvx.Orchestrator.Persistence.IStoreTransactions>();
+        }
+        catch (OpenHvx.Orchestrator.Persistence.StoreUnavailableException ex)
+        {
+            Console.Error.WriteLine(ex.Message);
+            return 1;
+        }
         app.UseOrchestratorPipeline();
         app.MapOrchestratorApi();
         app.Run();
+        return 0;
     }
 }

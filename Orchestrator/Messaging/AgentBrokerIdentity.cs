@@ -11,11 +11,16 @@ namespace OpenHvx.Orchestrator.Messaging;
 /// </summary>
 public sealed class AgentBrokerIdentity(IOptions<OrchestratorOptions> options, ILogger<AgentBrokerIdentity> logger)
 {
-    public void Verify(ConsumeContext context, string claimedAgentId, string what)
+    public void Verify(ConsumeContext context, string claimedAgentId, string what) => Verify(UserOf(context), claimedAgentId, what);
+
+    /// <summary>The AMQP user_id the message was published with (none off RabbitMQ).</summary>
+    public static string? UserOf(ConsumeContext context)
+        => context.ReceiveContext.TryGetPayload<RabbitMqBasicConsumeContext>(out var rabbit) ? rabbit.Properties.UserId : null;
+
+    public void Verify(string? userId, string claimedAgentId, string what)
     {
         if (!options.Value.Agents.RequireBrokerIdentity)
             return;
-        var userId = context.ReceiveContext.TryGetPayload<RabbitMqBasicConsumeContext>(out var rabbit) ? rabbit.Properties.UserId : null;
         var expected = WireTopology.AgentBrokerUser(claimedAgentId);
         if (string.Equals(userId, expected, StringComparison.Ordinal))
             return;

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 using OpenHvx.Contracts;
@@ -28,60 +27,15 @@ public sealed record AgentWireMessage(
 public sealed class RejectedWireMessageException(string message) : Exception(message);
 
 /// <summary>
-/// Relays agent messages from the results queue to the task saga, after checking them: a message
-/// for an unknown task, from the wrong agent (by its body or its broker user), or of the wrong shape is moved aside, never a phantom task.
+/// Relays agent messages from the results queue to the task saga, after <see cref="AgentMessageCheck"/>: a message for an
+/// unknown task, from the wrong agent (by its body or its broker user), or of the wrong shape is moved aside, never a phantom task.
 /// </summary>
-public sealed partial class AgentResultRelay(ITaskStore tasks, AgentBrokerIdentity identity, TimeProvider clock, ILogger<AgentResultRelay> logger)
-    : IConsumer<AgentWireMessage>
+public sealed class AgentResultRelay(AgentMessageCheck check) : IConsumer<AgentWireMessage>
 {
-    [GeneratedRegex(@"\Atask\.(?<id>[0-9a-fA-F-]{36})(\.(?<kind>started|progress))?\z")]
-    private static partial Regex RoutingKeyPattern();
-
     public async Task Consume(ConsumeContext<AgentWireMessage> context)
     {
-        var message = context.Message;
-        var routingKey = context.RoutingKey() ?? "";
-        var match = RoutingKeyPattern().Match(routingKey);
-        if (!match.Success)
-            throw new RejectedWireMessageException($"Unexpected routing key '{routingKey}' on the results queue.");
-        var taskId = Guid.Parse(match.Groups["id"].Value);
-        if (message.TaskId is { } bodyId && bodyId != taskId)
-            throw new RejectedWireMessageException($"Routing key names task {taskId}, the body {bodyId}.");
-        if (message.AgentId is null || !Identifiers.IsAgentId(message.AgentId))
-            throw new RejectedWireMessageException("The message has no valid agentId.");
-        identity.Verify(context, message.AgentId, "result");
-
-        var task = await tasks.LoadAsync(taskId, context.CancellationToken)
-            ?? throw new RejectedWireMessageException($"No task {taskId}: the message is set aside, no task is created.");
-        if (task.AgentId != message.AgentId && task.TriedAgents.Contains(message.AgentId) && match.Groups["kind"].Value.Length == 0
-            && message is { Ok: false, Error.Code: ErrorCodes.Expired })
-        {
-            // The agent the task left (pickup window) confirms it did not run it: expected, nothing to do.
-            logger.LogInformation("Agent {AgentId} did not run task {TaskId} (attempt {Attempt}) after its pickup window; the task is on {Owner}",
-                message.AgentId, taskId, message.Attempt, task.AgentId);
-            return;
-        }
-        if (task.AgentId != message.AgentId)
-        {
-            logger.LogWarning("Agent {AgentId} sent a message for task {TaskId}, which belongs to {Owner}; ignored", message.AgentId, taskId, task.AgentId ?? "no agent");
-            throw new RejectedWireMessageException($"Task {taskId} was not dispatched to agent {message.AgentId}.");
-        }
-
-        switch (match.Groups["kind"].Value)
-        {
-            case "started":
-                await context.Publish(new AgentTaskStarted(taskId, message.AgentId, message.StartedAt ?? message.At ?? clock.GetUtcNow()));
-                break;
-            case "progress":
-                await context.Publish(new AgentTaskProgress(taskId, message.AgentId, message.Message ?? "", message.At ?? clock.GetUtcNow()));
-                break;
-            default:
-                if (message.Ok is not { } ok)
-                    throw new RejectedWireMessageException("A result needs 'ok'.");
-                await context.Publish(new AgentTaskResult(taskId, message.AgentId, ok, message.Result, message.Error, message.StartedAt, message.FinishedAt ?? clock.GetUtcNow(),
-                    message.Attempt));
-                break;
-        }
+        if (await check.CheckAsync(context.RoutingKey() ?? "", context.Message, AgentBrokerIdentity.UserOf(context), context.CancellationToken) is { } message)
+            await context.Publish(message, message.GetType());
     }
 }
 
@@ -106,20 +60,37 @@ public sealed class WireHeartbeatConsumer(IAgentStore agents, AgentBrokerIdentit
         {
             logger.LogWarning("The task queue of agent {AgentId} could not be bound yet ({Message}); its first task binds it", heartbeat.AgentId, ex.Message);
         }
-        await agents.RecordHeartbeatAsync(heartbeat with { Capabilities = heartbeat.Capabilities ?? [] }, clock.GetUtcNow(), context.CancellationToken);
+        try
+        {
+            await agents.RecordHeartbeatAsync(heartbeat with { Capabilities = heartbeat.Capabilities ?? [] }, clock.GetUtcNow(), context.CancellationToken);
+        }
+        catch (Exception ex) when (StorageFaults.IsTransient(ex))
+        {
+            // Dropped, not retried nor set aside: the next heartbeat carries the same news.
+            logger.LogDebug(ex, "The heartbeat of agent {AgentId} could not be stored; dropped", heartbeat.AgentId);
+        }
     }
 }
 
 /// <summary>Inventories from <c>agent.telemetry</c> (<c>inventory.&lt;agentId&gt;</c>), recorded and reconciled.</summary>
-public sealed class WireInventoryConsumer(Resources.InventoryReconciler reconciler, AgentBrokerIdentity identity) : IConsumer<AgentInventory>
+public sealed class WireInventoryConsumer(Resources.InventoryReconciler reconciler, AgentBrokerIdentity identity, ILogger<WireInventoryConsumer> logger)
+    : IConsumer<AgentInventory>
 {
-    public Task Consume(ConsumeContext<AgentInventory> context)
+    public async Task Consume(ConsumeContext<AgentInventory> context)
     {
         var inventory = context.Message;
         if (inventory.AgentId is null || !Identifiers.IsAgentId(inventory.AgentId))
             throw new RejectedWireMessageException("An inventory needs a valid agentId.");
         identity.Verify(context, inventory.AgentId, "inventory");
-        return reconciler.RecordAsync(inventory.AgentId, inventory.Inventory, inventory.Ts, context.CancellationToken);
+        try
+        {
+            await reconciler.RecordAsync(inventory.AgentId, inventory.Inventory, inventory.Ts, context.CancellationToken);
+        }
+        catch (Exception ex) when (StorageFaults.IsTransient(ex))
+        {
+            // Dropped, not retried nor set aside: the next inventory carries the same news.
+            logger.LogDebug(ex, "The inventory of agent {AgentId} could not be stored; dropped", inventory.AgentId);
+        }
     }
 }
 

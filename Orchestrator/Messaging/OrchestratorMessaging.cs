@@ -19,12 +19,12 @@ public static class OrchestratorMessaging
     {
         var url = WireTopology.BrokerUri(configuration[WireTopology.BrokerUrlSetting]);
         services.AddSingleton(new AgentQueueBinder(url));
-        services.AddSingleton<AgentBrokerIdentity>();
         services.Replace(ServiceDescriptor.Singleton<IAgentTaskSender, ExchangeAgentTaskSender>());
         services.Replace(ServiceDescriptor.Singleton<ITaskEventPublisher, WireTaskEventPublisher>());
         services.Replace(ServiceDescriptor.Singleton<Resources.IResourceEventPublisher, WireResourceEventPublisher>());
         services.AddHostedService(sp => new WireTopologyDeclarer(url, sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<WireTopologyDeclarer>>()));
         services.AddHostedService(sp => ActivatorUtilities.CreateInstance<AgentQueueMonitor>(sp, url));
+        services.AddHostedService(sp => ActivatorUtilities.CreateInstance<DeadLetters.DeadLetterCollector>(sp, url));
         services.AddMassTransit(bus =>
         {
             // MassTransit would otherwise report usage to an internet host; nothing here was configured to leave the network.
@@ -41,6 +41,7 @@ public static class OrchestratorMessaging
                 rabbit.ReceiveEndpoint(WireTopology.ResultsQueue, endpoint =>
                 {
                     endpoint.PlainJsonFrom(WireTopology.ResultsExchange, "topic", "task.#");
+                    endpoint.UseTransientRetry(context);
                     endpoint.ConfigureConsumer<AgentResultRelay>(context);
                 });
                 rabbit.ReceiveEndpoint(WireTopology.HeartbeatQueue, endpoint =>

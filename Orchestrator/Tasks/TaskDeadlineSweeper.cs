@@ -33,6 +33,11 @@ public sealed class TaskDeadlineSweeper(
             {
                 await SweepAsync(stoppingToken);
             }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested && Persistence.StorageFaults.IsTransient(ex))
+            {
+                // The store's own fault log has said why, once per burst; every second here would bury it.
+                logger.LogDebug(ex, "Deadline sweep failed on the store; retrying at the next interval");
+            }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
                 logger.LogWarning(ex, "Deadline sweep failed; retrying at the next interval");

@@ -31,13 +31,19 @@ public static class TaskEndpoints
         return tenant;
     }
 
-    private static async Task<IResult> GetAsync(string taskId, HttpContext http, ITaskStore store, TaskActionCatalog actions, CancellationToken cancellationToken)
+    private static async Task<IResult> GetAsync(string taskId, HttpContext http, ITaskStore store, TaskActionCatalog actions,
+        DeadLetters.IDeadLetterStore deadLetters, CancellationToken cancellationToken)
     {
         var caller = Caller.From(http.User);
         // Another tenant's task is "not found", exactly like a task that does not exist: ids do not leak.
         if (!Guid.TryParse(taskId, out var id) || await store.LoadAsync(id, cancellationToken) is not { } task
             || (!caller.IsAdmin && task.TenantId != caller.TenantId))
             return Problems.Result(ErrorCodes.NotFound, $"Task '{taskId}' was not found.");
+        if (caller.IsAdmin)
+            return Results.Ok(TaskView.From(task) with
+            {
+                DeadLetters = [.. (await deadLetters.ListAsync(id, 100, 0, cancellationToken)).Select(DeadLetters.DeadLetterView.From)],
+            });
         return Results.Ok(TaskView.For(task, caller, actions));
     }
 

@@ -1,5 +1,6 @@
 using MassTransit;
 using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Messaging;
 
 namespace OpenHvx.Orchestrator.Tasks;
 
@@ -17,7 +18,7 @@ public sealed class TaskStateDefinition : SagaDefinition<TaskState>
 
     protected override void ConfigureSaga(IReceiveEndpointConfigurator endpointConfigurator, ISagaConfigurator<TaskState> sagaConfigurator, IRegistrationContext context)
     {
-        endpointConfigurator.UseMessageRetry(r => r.Intervals(5, 20, 50, 100, 200, 500, 1000, 2000));
+        endpointConfigurator.UseTransientRetry(context);
         endpointConfigurator.UseInMemoryOutbox(context);
 
         var partition = endpointConfigurator.CreatePartitioner(Math.Max(8, Environment.ProcessorCount * 4));

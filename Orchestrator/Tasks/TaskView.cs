@@ -29,6 +29,10 @@ public sealed record TaskView(
     DateTimeOffset? StartedAt,
     DateTimeOffset? FinishedAt)
 {
+    /// <summary>The task's dead letters (the admin's view of one task; absent from lists).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<DeadLetters.DeadLetterView>? DeadLetters { get; init; }
+
     public static TaskView From(TaskState task) => new(
         task.CorrelationId, task.TenantId, task.Action, task.Target, task.EnrichedData ?? task.Data, task.AgentId, task.Status, task.CurrentState,
         task.Timeline, task.Progress, task.Placement, TaskQuotaView.From(task), task.Result, task.Error, task.LateSuccess,

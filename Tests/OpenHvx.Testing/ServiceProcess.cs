@@ -49,6 +49,9 @@ public sealed class ServiceProcess : IAsyncDisposable
     }
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The exit code once the process has exited.</summary>
+    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+
     public string Output
     {
         get

@@ -112,6 +112,11 @@ public sealed class MongoStorage : IStoreTransactions
             throw new InvalidOperationException("AfterCommit needs a transaction (InTransactionAsync).");
     }
 
+    /// <summary>A real write (one document of <c>store_probe</c>, majority write concern): the readiness check.</summary>
+    public Task ProbeWriteAsync(CancellationToken cancellationToken)
+        => Collection("store_probe").WithWriteConcern(WriteConcern.WMajority).UpdateOneAsync(Builders<BsonDocument>.Filter.Eq("_id", "probe"),
+            Builders<BsonDocument>.Update.Set("at", DateTime.UtcNow), new UpdateOptions { IsUpsert = true }, cancellationToken);
+
     private static async Task AbortQuietlyAsync(IClientSessionHandle session)
     {
         try

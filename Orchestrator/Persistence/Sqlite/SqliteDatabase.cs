@@ -1,4 +1,6 @@
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace OpenHvx.Orchestrator.Persistence.Sqlite;
 
@@ -13,11 +15,11 @@ public sealed class SqliteDatabase : IStoreTransactions
     private readonly SemaphoreSlim _writer = new(1, 1);
     private readonly AsyncLocal<SqliteLease?> _ambient = new();
 
-    public SqliteDatabase(string path)
+    public SqliteDatabase(string path, ILogger? logger = null)
     {
         var full = Path.GetFullPath(path);
-        Contracts.PrivateFiles.EnsureDatabaseFile(full);
         FilePath = full;
+        Faults = new SqliteFaultLog(full, logger ?? NullLogger.Instance);
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = full,
@@ -27,10 +29,49 @@ public sealed class SqliteDatabase : IStoreTransactions
             // SQLITE_BUSY is retried by Microsoft.Data.Sqlite until this many seconds have passed.
             DefaultTimeout = 30,
         }.ToString();
-        EnsureSchema();
+        try
+        {
+            Contracts.PrivateFiles.EnsureDatabaseFile(full);
+            EnsureSchema();
+            using var connection = Open();
+            using var transaction = connection.BeginTransaction(deferred: false);
+            using var probe = connection.Command(ProbeSql, transaction).With("$at", DateTimeOffset.UtcNow.ToUnixMs());
+            probe.ExecuteNonQuery();
+            transaction.Commit();
+        }
+        catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            var cause = ex is SqliteException sqlite ? SqliteFaultLog.Cause(sqlite) : ex.Message;
+            throw new StoreUnavailableException($"The orchestrator's SQLite database {full} cannot be opened for writing: {cause}", ex);
+        }
     }
 
     public string FilePath { get; }
+
+    /// <summary>Write failures, logged with this file's path and SQLite's cause, once per burst.</summary>
+    public SqliteFaultLog Faults { get; }
+
+    private const string ProbeSql = "INSERT INTO store_probe (id, at) VALUES (1, $at) ON CONFLICT(id) DO UPDATE SET at = excluded.at";
+
+    /// <summary>
+    /// A real write (one row, its own transaction, through the writer gate): throws what any write would meet now, a full
+    /// disk or a read-only file included. The readiness check.
+    /// </summary>
+    public async Task ProbeWriteAsync(CancellationToken cancellationToken)
+    {
+        await using var lease = await WriteAsync(cancellationToken);
+        await using var command = lease.Command(ProbeSql).With("$at", DateTimeOffset.UtcNow.ToUnixMs());
+        try
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (SqliteException ex)
+        {
+            Faults.Failed(ex);
+            throw;
+        }
+        await lease.CommitAsync(cancellationToken);
+    }
 
     /// <summary>A connection to read with (or to write one statement); inside a transaction, that transaction's.</summary>
     public async Task<SqliteLease> LeaseAsync(CancellationToken cancellationToken = default)
@@ -45,7 +86,7 @@ public sealed class SqliteDatabase : IStoreTransactions
         try
         {
             var connection = await OpenAsync(cancellationToken);
-            return new SqliteLease(connection, connection.BeginTransaction(deferred: false), _writer);
+            return new SqliteLease(connection, connection.BeginTransaction(deferred: false), _writer, faults: Faults);
         }
         catch
         {
@@ -65,7 +106,16 @@ public sealed class SqliteDatabase : IStoreTransactions
             _ambient.Value = lease;
             try
             {
-                result = await work();
+                try
+                {
+                    result = await work();
+                }
+                catch (SqliteException ex)
+                {
+                    // A statement's failure; a commit's is reported by the lease.
+                    Faults.Failed(ex);
+                    throw;
+                }
                 await lease.CommitAsync(cancellationToken);
             }
             finally
@@ -250,6 +300,29 @@ public sealed class SqliteDatabase : IStoreTransactions
         );
         CREATE INDEX IF NOT EXISTS ix_quota_holds_tenant_expiry ON quota_holds(tenant_id, status, expires_at);
         CREATE INDEX IF NOT EXISTS ix_quota_holds_expiry ON quota_holds(status, expires_at);
+
+        -- The readiness check's write (one row, rewritten).
+        CREATE TABLE IF NOT EXISTS store_probe (
+            id INTEGER PRIMARY KEY,
+            at INTEGER NOT NULL
+        );
+
+        -- Messages the broker's error queues held (orchestrator.results_error, orchestrator.tasks_error), kept for admins to read and replay.
+        CREATE TABLE IF NOT EXISTS dead_letters (
+            id TEXT PRIMARY KEY,
+            queue TEXT NOT NULL,
+            task_id TEXT,
+            routing_key TEXT,
+            content_type TEXT,
+            body BLOB NOT NULL,
+            sender_user TEXT,
+            reason TEXT,
+            exception_type TEXT,
+            received_at INTEGER NOT NULL,
+            replayed_at INTEGER
+        );
+        CREATE INDEX IF NOT EXISTS ix_dead_letters_task ON dead_letters(task_id, received_at);
+        CREATE INDEX IF NOT EXISTS ix_dead_letters_received ON dead_letters(received_at);
 
         -- Tasks stored for their agent and not yet known to have reached it: sent after their transaction commits,
         -- sent again after a crash, removed once the agent answers or the task ends.

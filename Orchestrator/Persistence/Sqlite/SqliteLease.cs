@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace OpenHvx.Orchestrator.Persistence.Sqlite;
 
@@ -10,14 +11,20 @@ public sealed class SqliteLease : IAsyncDisposable
 {
     private readonly SemaphoreSlim? _writer;
     private readonly bool _owned;
+    private readonly SqliteFaultLog? _faults;
 
-    internal SqliteLease(SqliteConnection connection, SqliteTransaction? transaction, SemaphoreSlim? writer, bool owned = true)
+    internal SqliteLease(SqliteConnection connection, SqliteTransaction? transaction, SemaphoreSlim? writer, bool owned = true, SqliteFaultLog? faults = null)
     {
         Connection = connection;
         Transaction = transaction;
         _writer = writer;
         _owned = owned;
+        _faults = faults;
+        _changesAtStart = faults is null ? 0 : raw.sqlite3_total_changes(connection.Handle);
     }
+
+    // What the connection had changed when the lease began: a commit that changed nothing proves nothing about writes.
+    private readonly long _changesAtStart;
 
     public SqliteConnection Connection { get; }
     public SqliteTransaction? Transaction { get; }
@@ -31,8 +38,19 @@ public sealed class SqliteLease : IAsyncDisposable
 
     public async Task CommitAsync(CancellationToken cancellationToken = default)
     {
-        if (_owned && Transaction is not null)
+        if (!_owned || Transaction is null)
+            return;
+        try
+        {
             await Transaction.CommitAsync(cancellationToken);
+        }
+        catch (SqliteException ex)
+        {
+            _faults?.Failed(ex);
+            throw;
+        }
+        if (_faults is not null && raw.sqlite3_total_changes(Connection.Handle) > _changesAtStart)
+            _faults.Succeeded();
     }
 
     public async ValueTask DisposeAsync()

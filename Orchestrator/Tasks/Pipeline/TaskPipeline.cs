@@ -1,9 +1,8 @@
-using System.Data.Common;
 using System.Text.Json;
-using MassTransit;
 using Microsoft.Extensions.Logging;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Actions;
+using OpenHvx.Orchestrator.Persistence;
 
 namespace OpenHvx.Orchestrator.Tasks.Pipeline;
 
@@ -65,8 +64,5 @@ public sealed class TaskPipeline(ValidateStep validate, ElectStep elect, EnrichS
 
     // Storage failures and shutdown are not the task's fault: the whole message is retried, its transaction rolled back.
     private static bool IsStorageOrShutdown(Exception ex, CancellationToken cancellationToken)
-        => ex is DbException or MongoDB.Driver.MongoException or ConcurrencyException
-           // The MongoDB driver's "no server selected" during a failover, and a dropped connection.
-           or TimeoutException or System.Net.Sockets.SocketException
-           || (ex is OperationCanceledException && cancellationToken.IsCancellationRequested);
+        => StorageFaults.IsStorageFailure(ex) || (ex is OperationCanceledException && cancellationToken.IsCancellationRequested);
 }

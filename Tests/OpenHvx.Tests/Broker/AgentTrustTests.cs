@@ -75,57 +75,49 @@ public sealed class AgentTrustTests
 
     /// <summary>
     /// The forged result (a failure, sent while agent-a still works on the task) must be refused: the task ends with agent-a's
-    /// own success (an applied forgery would have failed it first), and the forgery lies in the error queue.
+    /// own success (an applied forgery would have failed it first), and the forgery went through the error queue into the
+    /// dead letters, naming its sender. Returns that dead letter.
     /// </summary>
-    private async Task AssertRefusedAndTaskCompletedByAgentAAsync(Uri location, long errorsBefore, string sender)
+    private async Task<JsonElement> AssertRefusedAndTaskCompletedByAgentAAsync(Uri location, Guid taskId, string sender)
     {
         var task = await _stack!.WaitForFinalAsync(location);
         Assert.That(task.GetProperty("status").GetString(), Is.EqualTo("SUCCESS"), task.ToString());
         Assert.That(task.GetProperty("agentId").GetString(), Is.EqualTo("agent-a"));
-        await Eventually.True(async () => await _stack.Broker.MessagesInAsync(ResultsError) == errorsBefore + 1, because: "the forged result is in " + ResultsError);
+        var letter = (await _stack.WaitForDeadLettersAsync(taskId)).Single();
+        Assert.That(letter.GetProperty("queue").GetString(), Is.EqualTo(ResultsError));
+        Assert.That(letter.GetProperty("reason").GetString(), Does.Contain("needs AMQP user_id agent.agent-a"));
+        Assert.That(JsonDocument.Parse(letter.GetProperty("body").GetString()!).RootElement.GetProperty("error").GetProperty("code").GetString(), Is.EqualTo("ERR_FORGED"));
         Assert.That(_stack.Orchestrator.Output, Does.Contain($"A result naming agent agent-a came from broker user {sender}, not agent.agent-a; refused"));
+        await Eventually.True(async () => await _stack.Broker.MessagesInAsync(ResultsError) == 0, because: ResultsError + " is emptied into the dead letters");
+        return letter;
     }
 
     [Test]
     public async Task A_result_published_by_another_agents_user_is_refused_and_the_real_result_completes_the_task()
     {
         var (location, taskId) = await RunningTaskOfAgentAAsync();
-        var errorsBefore = await _stack!.Broker.MessagesInAsync(ResultsError);
 
         // agent-b may publish task.* keys on results, with its own user_id only; the body claims agent-a.
         await using (var channel = await ConfirmingChannelAsync(_agentB!))
             await channel.BasicPublishAsync("results", $"task.{taskId}", false, Json("agent.agent-b"), ForgedResult(taskId));
 
-        await AssertRefusedAndTaskCompletedByAgentAAsync(location, errorsBefore, "agent.agent-b");
-        var copy = (await ErrorCopiesAsync(ResultsError)).Single(c => c.Body.GetProperty("taskId").GetGuid() == taskId);
-        Assert.That(copy.Properties.UserId, Is.Null, "a copy with agent-b's user_id would be refused by the broker");
-        Assert.That(copy.Properties.Headers?["x-openhvx-user-id"] is byte[] user ? Encoding.UTF8.GetString(user) : null, Is.EqualTo("agent.agent-b"),
-            "the copy names its sender");
-    }
-
-    /// <summary>Every message in an error queue, left in it (not acknowledged).</summary>
-    private async Task<List<(IReadOnlyBasicProperties Properties, JsonElement Body)>> ErrorCopiesAsync(string queue)
-    {
-        await using var connection = await new ConnectionFactory { Uri = new Uri(_stack!.Broker.Url) }.CreateConnectionAsync();
-        await using var channel = await connection.CreateChannelAsync();
-        var copies = new List<(IReadOnlyBasicProperties, JsonElement)>();
-        while (await channel.BasicGetAsync(queue, autoAck: false) is { } message)
-            copies.Add((message.BasicProperties, JsonDocument.Parse(message.Body).RootElement.Clone()));
-        return copies;
+        // The copy reached the error queue (without agent-b's user_id, which the broker would have refused) and names its sender.
+        var letter = await AssertRefusedAndTaskCompletedByAgentAAsync(location, taskId, "agent.agent-b");
+        Assert.That(letter.GetProperty("senderUser").GetString(), Is.EqualTo("agent.agent-b"));
     }
 
     [Test]
     public async Task A_result_without_user_id_is_refused_and_the_real_result_completes_the_task()
     {
         var (location, taskId) = await RunningTaskOfAgentAAsync();
-        var errorsBefore = await _stack!.Broker.MessagesInAsync(ResultsError);
 
         // The orchestrator's own broker user, which may publish anything, sends no user_id.
-        await using (var connection = await new ConnectionFactory { Uri = new Uri(_stack.Broker.Url) }.CreateConnectionAsync())
+        await using (var connection = await new ConnectionFactory { Uri = new Uri(_stack!.Broker.Url) }.CreateConnectionAsync())
         await using (var channel = await ConfirmingChannelAsync(connection))
             await channel.BasicPublishAsync("results", $"task.{taskId}", false, Json(null), ForgedResult(taskId));
 
-        await AssertRefusedAndTaskCompletedByAgentAAsync(location, errorsBefore, "(none)");
+        var letter = await AssertRefusedAndTaskCompletedByAgentAAsync(location, taskId, "(none)");
+        Assert.That(letter.GetProperty("senderUser").ValueKind, Is.EqualTo(JsonValueKind.Null));
     }
 
     [Test]
@@ -219,10 +211,10 @@ public sealed class AgentTrustTests
         });
 
         // What it may do: a task.* key on results with its own user_id (the orchestrator then refuses the unknown task).
-        var errorsBefore = await _stack!.Broker.MessagesInAsync(ResultsError);
+        var unknown = Guid.NewGuid();
         await using (var channel = await ConfirmingChannelAsync(_agentB!))
-            await channel.BasicPublishAsync("results", $"task.{Guid.NewGuid()}", false, Json("agent.agent-b"), ForgedResult(Guid.NewGuid()));
-        await Eventually.True(async () => await _stack.Broker.MessagesInAsync(ResultsError) == errorsBefore + 1, because: "the allowed publish reaches the orchestrator");
+            await channel.BasicPublishAsync("results", $"task.{unknown}", false, Json("agent.agent-b"), ForgedResult(unknown));
+        await _stack!.WaitForDeadLettersAsync(unknown);
     }
 
     [Test]

@@ -162,15 +162,15 @@ public sealed class RabbitMqStackTests
     [Test]
     public async Task Poison_messages_on_the_results_queue_are_set_aside_and_the_next_result_is_processed()
     {
-        var errorsBefore = await _stack!.Broker.MessagesInAsync("orchestrator.results_error");
+        var notJson = Guid.NewGuid();
+        var phantom = Guid.NewGuid();
         // As agent-small itself (its broker user and user_id), so only the message is wrong, not its sender.
         var factory = new ConnectionFactory { Uri = new Uri(_stack!.AgentBrokerUrl("agent-small")) };
         await using (var connection = await factory.CreateConnectionAsync())
         await using (var channel = await connection.CreateChannelAsync())
         {
             var properties = new BasicProperties { ContentType = "application/json", Persistent = true, UserId = "agent.agent-small" };
-            await channel.BasicPublishAsync("results", $"task.{Guid.NewGuid()}", false, properties, Encoding.UTF8.GetBytes("this is not json {"));
-            var phantom = Guid.NewGuid();
+            await channel.BasicPublishAsync("results", $"task.{notJson}", false, properties, Encoding.UTF8.GetBytes("this is not json {"));
             var unknown = JsonSerializer.SerializeToUtf8Bytes(new { taskId = phantom, agentId = "agent-small", ok = true, result = new { vm = new { guid = Guid.NewGuid(), name = "ghost" } }, finishedAt = DateTimeOffset.UtcNow });
             await channel.BasicPublishAsync("results", $"task.{phantom}", false, properties, unknown);
         }
@@ -179,7 +179,11 @@ public sealed class RabbitMqStackTests
         var task = await _stack!.WaitForFinalAsync(response.Headers.Location!);
 
         Assert.That(task.GetProperty("status").GetString(), Is.EqualTo("SUCCESS"));
-        await Eventually.True(async () => await _stack!.Broker.MessagesInAsync("orchestrator.results_error") == errorsBefore + 2, because: "both poison messages are in the error queue");
+        // Both went through orchestrator.results_error into the dead letters, with their sender and reason.
+        var garbage = (await _stack.WaitForDeadLettersAsync(notJson)).Single();
+        Assert.That((garbage.GetProperty("body").GetString(), garbage.GetProperty("senderUser").GetString()), Is.EqualTo(("this is not json {", "agent.agent-small")));
+        var ghost = (await _stack.WaitForDeadLettersAsync(phantom)).Single();
+        Assert.That(ghost.GetProperty("reason").GetString(), Does.Contain($"No task {phantom}"));
         var tasks = await _stack!.Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/tasks?limit=500");
         Assert.That(tasks.GetProperty("items").EnumerateArray().Any(t => t.GetProperty("data").TryGetProperty("name", out var n) && n.GetString() == "ghost"), Is.False);
     }

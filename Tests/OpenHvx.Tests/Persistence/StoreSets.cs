@@ -2,6 +2,7 @@ using MongoDB.Bson;
 using MongoDB.Driver;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Agents;
+using OpenHvx.Orchestrator.DeadLetters;
 using OpenHvx.Orchestrator.Images;
 using OpenHvx.Orchestrator.Persistence;
 using OpenHvx.Orchestrator.Persistence.Mongo;
@@ -76,6 +77,7 @@ public abstract class StoreSet
     public abstract IAgentOutbox Outbox { get; }
     public abstract IImageStore Images { get; }
     public abstract IIdempotencyStore Idempotency { get; }
+    public abstract IDeadLetterStore DeadLetters { get; }
 
     /// <summary>The quota rules on top of this family's quota store.</summary>
     public QuotaLedger Ledger => _ledger ??= new QuotaLedger(Quotas, Tenants, Transactions, Clock);
@@ -111,6 +113,7 @@ public sealed class SqliteStoreSet : StoreSet
         Outbox = new SqliteAgentOutbox(Database);
         Images = new SqliteImageStore(Database);
         Idempotency = new SqliteIdempotencyStore(Database, clock);
+        DeadLetters = new SqliteDeadLetterStore(Database);
     }
 
     public SqliteDatabase Database { get; }
@@ -124,6 +127,7 @@ public sealed class SqliteStoreSet : StoreSet
     public override IAgentOutbox Outbox { get; }
     public override IImageStore Images { get; }
     public override IIdempotencyStore Idempotency { get; }
+    public override IDeadLetterStore DeadLetters { get; }
 
     public override StoreSet Reopen() => new SqliteStoreSet(Database.FilePath, Clock);
 
@@ -173,6 +177,7 @@ public sealed class MongoStoreSet : StoreSet
         Outbox = new MongoAgentOutbox(Storage);
         Images = new MongoImageStore(Storage);
         Idempotency = new MongoIdempotencyStore(Storage, clock);
+        DeadLetters = new MongoDeadLetterStore(Storage);
     }
 
     /// <summary>A new database on the server that OPENHVX_TEST_MONGO names; the test is ignored (with the reason) where none is named.</summary>
@@ -197,6 +202,7 @@ public sealed class MongoStoreSet : StoreSet
     public override IAgentOutbox Outbox { get; }
     public override IImageStore Images { get; }
     public override IIdempotencyStore Idempotency { get; }
+    public override IDeadLetterStore DeadLetters { get; }
 
     public override StoreSet Reopen() => new MongoStoreSet(_url, _database, Clock);
 

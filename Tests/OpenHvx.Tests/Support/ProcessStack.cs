@@ -155,6 +155,15 @@ public sealed class ProcessStack : IAsyncDisposable
 
     public async Task<JsonElement> QuotaAsync() => await Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/tenants/test1/quotas");
 
+    /// <summary>The orchestrator's dead letters (what its error queues held), newest first; the task's only when given.</summary>
+    public async Task<List<JsonElement>> DeadLettersAsync(Guid? taskId = null)
+        => (await Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/dead-letters?limit=500" + (taskId is null ? "" : $"&taskId={taskId}")))
+            .GetProperty("items").EnumerateArray().ToList();
+
+    /// <summary>Until the task has <paramref name="count"/> dead letters (taken from the error queue into the store).</summary>
+    public async Task<List<JsonElement>> WaitForDeadLettersAsync(Guid taskId, int count = 1)
+        => await Eventually.Get(() => DeadLettersAsync(taskId), letters => letters.Count >= count, TimeSpan.FromSeconds(30), $"{count} dead letter(s) of task {taskId}");
+
     public async Task<JsonElement> WaitForStatusAsync(Uri location, params string[] statuses)
         => await Eventually.Get(() => Api.GetFromJsonAsync<JsonElement>(location),
             task => statuses.Contains(task.GetProperty("status").GetString()), TimeSpan.FromSeconds(60), $"task {location} reaches {string.Join("/", statuses)}");

@@ -79,7 +79,9 @@ public sealed class TaskPipelineTests
     public async Task A_storage_failure_in_the_pipeline_stores_nothing_of_the_submission()
     {
         var failing = new FailingQuotaStore(failAlways: true);
-        await using var harness = await SagaHarness.StartAsync(services => failing.Register(services));
+        // The transient retry cut short (minutes by default), so that the submission faults within the test.
+        await using var harness = await SagaHarness.StartAsync(services => failing.Register(services),
+            new Dictionary<string, string?> { ["Orchestrator:TransientRetry:Total"] = "00:00:01" });
         var submit = SagaHarness.VmCreate(name: "doomed");
 
         await harness.Harness.Bus.Publish(submit);

@@ -1,0 +1,73 @@
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Logging;
+using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Persistence;
+
+namespace OpenHvx.Orchestrator.Messaging;
+
+/// <summary>
+/// What an agent's message on the <c>results</c> exchange must pass before the saga sees it, for the relay and for a replay of
+/// a dead letter alike: a routing key naming a task, the same task in the body, a valid agent id published by that agent's
+/// broker user, a task that exists and was dispatched to that agent. Anything else is a <see cref="RejectedWireMessageException"/>.
+/// </summary>
+public sealed partial class AgentMessageCheck(ITaskStore tasks, AgentBrokerIdentity identity, TimeProvider clock, ILogger<AgentMessageCheck> logger)
+{
+    [GeneratedRegex(@"\Atask\.(?<id>[0-9a-fA-F-]{36})(\.(?<kind>started|progress))?\z")]
+    private static partial Regex RoutingKeyPattern();
+
+    /// <summary>The task a results routing key names, or null.</summary>
+    public static Guid? TaskIdOf(string? routingKey)
+        => routingKey is not null && RoutingKeyPattern().Match(routingKey) is { Success: true } match && Guid.TryParse(match.Groups["id"].Value, out var id) ? id : null;
+
+    /// <summary>
+    /// The saga's message (<see cref="AgentTaskStarted"/>, <see cref="AgentTaskProgress"/> or <see cref="AgentTaskResult"/>) for an accepted
+    /// one; null for an expected one that changes nothing (the <c>ERR_EXPIRED</c> of an agent the task left after its pickup window).
+    /// </summary>
+    /// <param name="senderUser">the AMQP user_id it was published with (or, for a dead letter, was stored with)</param>
+    public async Task<object?> CheckAsync(string routingKey, AgentWireMessage message, string? senderUser, CancellationToken cancellationToken)
+    {
+        var match = RoutingKeyPattern().Match(routingKey);
+        if (!match.Success)
+            throw new RejectedWireMessageException($"Unexpected routing key '{routingKey}' on the results queue.");
+        var taskId = Guid.Parse(match.Groups["id"].Value);
+        if (message.TaskId is { } bodyId && bodyId != taskId)
+            throw new RejectedWireMessageException($"Routing key names task {taskId}, the body {bodyId}.");
+        if (message.AgentId is null || !Identifiers.IsAgentId(message.AgentId))
+            throw new RejectedWireMessageException("The message has no valid agentId.");
+        identity.Verify(senderUser, message.AgentId, "result");
+        var kind = match.Groups["kind"].Value;
+        if (kind.Length == 0 && message is { Ok: false, Error.Code: ErrorCodes.Expired }
+            && await tasks.LoadAsync(taskId, cancellationToken) is { } task && task.AgentId != message.AgentId && task.TriedAgents.Contains(message.AgentId))
+        {
+            logger.LogInformation("Agent {AgentId} did not run task {TaskId} (attempt {Attempt}) after its pickup window; the task is on {Owner}",
+                message.AgentId, taskId, message.Attempt, task.AgentId);
+            return null;
+        }
+        await CheckDispatchedToAsync(taskId, message.AgentId, cancellationToken);
+
+        switch (kind)
+        {
+            case "started":
+                return new AgentTaskStarted(taskId, message.AgentId, message.StartedAt ?? message.At ?? clock.GetUtcNow());
+            case "progress":
+                return new AgentTaskProgress(taskId, message.AgentId, message.Message ?? "", message.At ?? clock.GetUtcNow());
+            default:
+                if (message.Ok is not { } ok)
+                    throw new RejectedWireMessageException("A result needs 'ok'.");
+                return new AgentTaskResult(taskId, message.AgentId, ok, message.Result, message.Error, message.StartedAt, message.FinishedAt ?? clock.GetUtcNow(),
+                    message.Attempt);
+        }
+    }
+
+    /// <summary>The task exists and was dispatched to <paramref name="agentId"/>.</summary>
+    public async Task CheckDispatchedToAsync(Guid taskId, string agentId, CancellationToken cancellationToken)
+    {
+        var task = await tasks.LoadAsync(taskId, cancellationToken)
+            ?? throw new RejectedWireMessageException($"No task {taskId}: the message is set aside, no task is created.");
+        if (task.AgentId != agentId)
+        {
+            logger.LogWarning("Agent {AgentId} sent a message for task {TaskId}, which belongs to {Owner}; ignored", agentId, taskId, task.AgentId ?? "no agent");
+            throw new RejectedWireMessageException($"Task {taskId} was not dispatched to agent {agentId}.");
+        }
+    }
+}
