@@ -32,9 +32,9 @@ public sealed class AgentTaskConsumer(
     public async Task Consume(ConsumeContext<AgentTask> context)
     {
         var task = context.Message;
-        if (!running.TryEnter(task.TaskId))
+        if (!await running.EnterAsync(task.TaskId, task.Attempt, context.CancellationToken))
         {
-            logger.LogInformation("Task {TaskId} is already running here; the duplicate delivery is dropped", task.TaskId);
+            logger.LogInformation("Task {TaskId} (attempt {Attempt}) is already being handled here; the duplicate delivery is dropped", task.TaskId, task.Attempt);
             return;
         }
         try
@@ -92,13 +92,18 @@ public sealed class AgentTaskConsumer(
                 await AnswerExpiredAsync(context, task);
                 return;
             }
+            var now = clock.GetUtcNow();
+            // A task with a start deadline may go to another agent unless the orchestrator hears in time that it started here:
+            // it starts only once the broker has confirmed 'started'. If that fails it stays 'waiting' and does not run.
+            if (task.NotAfter is not null && !await AnnounceStartedAsync(context, new AgentTaskStarted(task.TaskId, agentId, now), required: true))
+                return;
             // 'running' only now, right before the script: an agent killed while the task waited for
             // its VM leaves it 'waiting', and its redelivery runs it instead of reporting it interrupted.
-            var now = clock.GetUtcNow();
             if (journal.TryStart(task.TaskId, now))
             {
                 startedAt = now;
-                await AnnounceStartedAsync(context, new AgentTaskStarted(task.TaskId, agentId, now));
+                if (task.NotAfter is null)
+                    await AnnounceStartedAsync(context, new AgentTaskStarted(task.TaskId, agentId, now), required: false);
                 outcome = await RunWithRetryAsync(script, task);
             }
         }
@@ -152,16 +157,25 @@ public sealed class AgentTaskConsumer(
         }
     }
 
-    /// <summary>Best effort: the task runs whether or not the orchestrator hears that it started.</summary>
-    private async Task AnnounceStartedAsync(ConsumeContext context, AgentTaskStarted started)
+    /// <summary>
+    /// Tells the orchestrator the task starts. Best effort for a task without a start deadline (it runs whether or not the
+    /// orchestrator hears it); <paramref name="required"/> for one with a deadline, which does not start unless this succeeded.
+    /// </summary>
+    private async Task<bool> AnnounceStartedAsync(ConsumeContext context, AgentTaskStarted started, bool required)
     {
         try
         {
             await wire.StartedAsync(started, context.CancellationToken);
+            return true;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            logger.LogWarning(ex, "Task {TaskId}: its 'started' message could not be published; it runs anyway", started.TaskId);
+            if (required)
+                logger.LogWarning(ex, "Task {TaskId}: its 'started' message could not be published; it is not started (the orchestrator may give it to another agent)",
+                    started.TaskId);
+            else
+                logger.LogWarning(ex, "Task {TaskId}: its 'started' message could not be published; it runs anyway", started.TaskId);
+            return false;
         }
     }
 

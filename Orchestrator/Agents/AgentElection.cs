@@ -37,7 +37,8 @@ public static class AgentElection
                 reason = "not the pinned agent";
             else if (excluded?.Contains(agent.AgentId) == true)
                 reason = "did not start this task in time before";
-            else if (agent.Status == AgentAdminStatus.Draining)
+            // A pinned task (an action on a VM there, or an admin's pin) still runs on a draining host: draining stops new placements.
+            else if (agent.Status == AgentAdminStatus.Draining && pinnedAgentId is null)
                 reason = "draining";
             else if (AgentLiveness.Evaluate(agent, now, fleet) is { Online: false, Reason: var offline })
                 reason = "offline: " + offline;

@@ -6,6 +6,18 @@ namespace OpenHvx.Orchestrator.Agents;
 /// </summary>
 public static class AgentLiveness
 {
+    private static readonly TimeSpan ShortestInterval = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan LongestInterval = TimeSpan.FromHours(1);
+
+    /// <summary>The interval a heartbeat states, as stored: null when absent or outside 100 ms to 1 h (an agent's word, not trusted further).</summary>
+    public static long? StoredIntervalMs(double? seconds)
+        => seconds is { } s && double.IsFinite(s) && s * 1000 >= ShortestInterval.TotalMilliseconds && s * 1000 <= LongestInterval.TotalMilliseconds
+            ? (long)(s * 1000)
+            : null;
+
+    /// <summary>Whether the agent honours a task's not-after time (its heartbeats state their interval, as agents of this generation do).</summary>
+    public static bool HonoursNotAfter(AgentRecord agent) => agent.HeartbeatInterval is not null;
+
     public static (bool Online, string? Reason) Evaluate(AgentRecord agent, DateTimeOffset now, AgentFleetOptions options)
     {
         if (agent.StoppingAt is { } stoppingAt)

@@ -24,14 +24,14 @@ public sealed class DeadLetterCollector(Uri broker, IDeadLetterStore store, Time
 
     private static readonly Dictionary<string, object?> NoArguments = [];
 
-    private ResiliencePipeline Retry(string what) => new ResiliencePipelineBuilder()
+    private ResiliencePipeline Retry(string what, Func<Exception, bool>? retried = null) => new ResiliencePipelineBuilder()
         .AddRetry(new RetryStrategyOptions
         {
             MaxRetryAttempts = int.MaxValue,
             BackoffType = DelayBackoffType.Exponential,
             Delay = TimeSpan.FromMilliseconds(100),
             MaxDelay = TimeSpan.FromSeconds(10),
-            ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => ex is not OperationCanceledException),
+            ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => ex is not OperationCanceledException && (retried?.Invoke(ex) ?? true)),
             OnRetry = args =>
             {
                 if (args.AttemptNumber % 10 == 0)
@@ -43,11 +43,27 @@ public sealed class DeadLetterCollector(Uri broker, IDeadLetterStore store, Time
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var factory = new ConnectionFactory { Uri = broker, ClientProvidedName = "openhvx-orchestrator-dead-letters" };
+        var factory = new ConnectionFactory { Uri = broker, ClientProvidedName = "openhvx-orchestrator-dead-letters", AutomaticRecoveryEnabled = true };
         await using var connection = await Retry("Connecting to the error queues").ExecuteAsync(async token => await factory.CreateConnectionAsync(token), stoppingToken);
-        await using var channel = await connection.CreateChannelAsync(cancellationToken: stoppingToken);
+        // Only a storage fault that passes is waited out; a letter that can never be stored stays unacknowledged in its queue.
+        var storing = Retry("Storing a dead letter", Persistence.StorageFaults.IsTransient);
+        // A refused declaration (an error queue made elsewhere with other arguments) is logged and tried again, never the end of the process.
+        var channel = await Retry("Setting up the error queues").ExecuteAsync(async token => await ConsumeAsync(connection, storing, token), stoppingToken);
+        try
+        {
+            await Task.Delay(Timeout.Infinite, stoppingToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+        await channel.DisposeAsync();
+    }
+
+    private async Task<IChannel> ConsumeAsync(IConnection connection, ResiliencePipeline storing, CancellationToken stoppingToken)
+    {
+        var channel = await connection.CreateChannelAsync(cancellationToken: stoppingToken);
         await channel.BasicQosAsync(0, 16, false, stoppingToken);
-        var storing = Retry("Storing a dead letter");
         foreach (var queue in Queues)
         {
             // The topology MassTransit gives error queues (a fanout exchange and a queue of the same name), whichever comes first.
@@ -66,20 +82,19 @@ public sealed class DeadLetterCollector(Uri broker, IDeadLetterStore store, Time
                 {
                     return; // Not acknowledged: the broker gives it back when the channel closes.
                 }
+                catch (Exception ex)
+                {
+                    logger.LogError(ex, "Dead letter {Id} from {Queue} (task {TaskId}) cannot be stored; it stays unacknowledged in the queue",
+                        letter.Id, queue, letter.TaskId?.ToString() ?? "unknown");
+                    return;
+                }
                 logger.LogWarning("Dead letter {Id} from {Queue} (task {TaskId}, sender {Sender}): {Reason}", letter.Id, queue,
                     letter.TaskId?.ToString() ?? "unknown", letter.SenderUser ?? "unknown", letter.Reason ?? "no reason given");
                 await channel.BasicAckAsync(delivery.DeliveryTag, multiple: false, CancellationToken.None);
             };
             await channel.BasicConsumeAsync(queue, autoAck: false, consumer, stoppingToken);
         }
-        try
-        {
-            await Task.Delay(Timeout.Infinite, stoppingToken);
-        }
-        catch (OperationCanceledException)
-        {
-            // Stopping.
-        }
+        return channel;
     }
 
     /// <summary>The stored form of a delivery from <paramref name="queue"/>; its id is derived from the message and its failure.</summary>

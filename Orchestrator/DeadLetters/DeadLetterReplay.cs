@@ -63,9 +63,19 @@ public sealed class DeadLetterReplay(IDeadLetterStore store, AgentMessageCheck c
             return (letter, new ReplayRefusal(Refused, StatusCodes.Status422UnprocessableEntity, ex.Message));
         }
 
-        await Bus.Publish(message, message.GetType(), cancellationToken);
+        // Marked first: of two replays at once, one hands the message on.
         var at = clock.GetUtcNow();
-        await store.MarkReplayedAsync(id, at, cancellationToken);
+        if (!await store.MarkReplayedAsync(id, at, cancellationToken))
+            return (letter, new ReplayRefusal(AlreadyReplayed, StatusCodes.Status409Conflict, $"Dead letter '{id}' was replayed meanwhile."));
+        try
+        {
+            await Bus.Publish(message, message.GetType(), cancellationToken);
+        }
+        catch
+        {
+            await store.UnmarkReplayedAsync(id, CancellationToken.None);
+            throw;
+        }
         return (letter with { ReplayedAt = at }, null);
     }
 

@@ -13,4 +13,7 @@ public interface IDeadLetterStore
 
     /// <summary>Marks the entry replayed at <paramref name="at"/>; false when it is unknown or was already replayed.</summary>
     Task<bool> MarkReplayedAsync(Guid id, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>Takes back a mark whose replay could not be handed on.</summary>
+    Task UnmarkReplayedAsync(Guid id, CancellationToken cancellationToken);
 }

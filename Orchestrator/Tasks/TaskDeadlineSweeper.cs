@@ -23,6 +23,7 @@ public sealed class TaskDeadlineSweeper(
     ILogger<TaskDeadlineSweeper> logger) : BackgroundService
 {
     private readonly Dictionary<(Guid, string, DateTimeOffset), DateTimeOffset> _signalled = [];
+    private readonly DateTimeOffset _startedAt = clock.GetUtcNow();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -58,7 +59,10 @@ public sealed class TaskDeadlineSweeper(
             _signalled[key] = now;
             await bus.Publish(new TaskDeadlineExpired(taskId, state, deadlineAt), cancellationToken);
         }
-        foreach (var unpicked in await outbox.FindUnpickedAsync(now, 500, cancellationToken))
+        // Right after a start, 'started' messages sent while this process was away may still wait in the results queue: a task is
+        // not taken for unpicked before one pickup window has passed here.
+        var unpickedTasks = now - _startedAt < options.Value.Agents.PickupWindow ? [] : await outbox.FindUnpickedAsync(now, 500, cancellationToken);
+        foreach (var unpicked in unpickedTasks)
         {
             var key = (unpicked.TaskId, "pickup#" + unpicked.Attempt, unpicked.NotAfter ?? default);
             if (_signalled.TryGetValue(key, out var at) && now - at < TimeSpan.FromSeconds(10))

@@ -47,7 +47,7 @@ public sealed class MongoAgentStore : IAgentStore
             ["free"] = Capacity(heartbeat.Free),
             ["vmCount"] = heartbeat.VmCount,
             ["heartbeatTs"] = heartbeat.Ts.UtcDateTime,
-            ["heartbeatIntervalMs"] = heartbeat.IntervalSeconds is { } seconds && seconds > 0 ? (BsonValue)(long)(seconds * 1000) : BsonNull.Value,
+            ["heartbeatIntervalMs"] = AgentLiveness.StoredIntervalMs(heartbeat.IntervalSeconds) is { } intervalMs ? (BsonValue)intervalMs : BsonNull.Value,
             ["stoppingAt"] = heartbeat.Status == AgentStatuses.Stopping ? (BsonValue)receivedAt.UtcDateTime : BsonNull.Value,
         };
         // What an admin or the broker check set is not the heartbeat's to replace.
@@ -56,27 +56,37 @@ public sealed class MongoAgentStore : IAgentStore
         var shown = Builders<BsonDocument>.Filter.And(Builders<BsonDocument>.Filter.Eq("agentId", heartbeat.AgentId),
             Builders<BsonDocument>.Filter.Lte("settledAfter", heartbeat.Ts.UtcDateTime));
         var f = Builders<BsonDocument>.Filter;
-        // Only a newer heartbeat replaces the record.
-        var newer = f.And(f.Eq("_id", heartbeat.AgentId), f.Lte("lastHeartbeatAt", receivedAt.UtcDateTime));
+        // Only a newer heartbeat replaces the record: measured later (or the agent's clock went back: a record silent for a minute is replaced anyway).
+        var newer = f.And(f.Eq("_id", heartbeat.AgentId), f.Lte("lastHeartbeatAt", receivedAt.UtcDateTime),
+            f.Or(f.Not(f.Type("heartbeatTs", BsonType.DateTime)), f.Lte("heartbeatTs", heartbeat.Ts.UtcDateTime), f.Lt("lastHeartbeatAt", receivedAt.AddMinutes(-1).UtcDateTime)));
+        bool recorded;
         if (_agents.Session is not null)
         {
             // In a transaction a duplicate key would abort it: look first, insert only a new agent.
             if (await _agents.Find(f.Eq("_id", heartbeat.AgentId)).Limit(1).AnyAsync(cancellationToken))
-                await _agents.UpdateOneAsync(newer, update, null, cancellationToken);
+                recorded = (await _agents.UpdateOneAsync(newer, update, null, cancellationToken)).MatchedCount == 1;
             else
+            {
                 await _agents.InsertOneAsync(document, cancellationToken);
+                recorded = true;
+            }
+        }
+        else
+        {
+            try
+            {
+                var result = await _agents.UpdateOneAsync(newer, update, new UpdateOptions { IsUpsert = true }, cancellationToken);
+                recorded = result.MatchedCount == 1 || result.UpsertedId is not null;
+            }
+            catch (MongoWriteException ex) when (MongoStorage.IsDuplicate(ex))
+            {
+                // An older heartbeat finds no match and its upsert collides with the record: nothing to do.
+                recorded = false;
+            }
+        }
+        // Only a heartbeat that became the record shows what it measured.
+        if (recorded)
             await _placements.DeleteManyAsync(shown, cancellationToken);
-            return;
-        }
-        try
-        {
-            // An older heartbeat finds no match and its upsert collides with the record: nothing to do.
-            await _agents.UpdateOneAsync(newer, update, new UpdateOptions { IsUpsert = true }, cancellationToken);
-        }
-        catch (MongoWriteException ex) when (MongoStorage.IsDuplicate(ex))
-        {
-        }
-        await _placements.DeleteManyAsync(shown, cancellationToken);
     }
 
     public async Task<bool> SetStatusAsync(string agentId, string status, CancellationToken cancellationToken = default)

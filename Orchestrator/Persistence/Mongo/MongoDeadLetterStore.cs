@@ -53,6 +53,9 @@ public sealed class MongoDeadLetterStore(MongoStorage storage) : IDeadLetterStor
         return result.ModifiedCount == 1;
     }
 
+    public Task UnmarkReplayedAsync(Guid id, CancellationToken cancellationToken)
+        => _letters.UpdateOneAsync(Filter.Eq("_id", id.ToString()), Builders<BsonDocument>.Update.Set("replayedAt", BsonNull.Value), null, cancellationToken);
+
     private static BsonValue Text(string? value) => value is null ? BsonNull.Value : new BsonString(value);
 
     private static DeadLetter Read(BsonDocument d)

@@ -19,15 +19,18 @@ public sealed class SqliteAgentStore(SqliteDatabase database, TimeProvider clock
                 capacity_storage_mb = excluded.capacity_storage_mb, free_cpu = excluded.free_cpu, free_memory_mb = excluded.free_memory_mb,
                 free_storage_mb = excluded.free_storage_mb, vm_count = excluded.vm_count, heartbeat_ts = excluded.heartbeat_ts,
                 heartbeat_interval_ms = excluded.heartbeat_interval_ms, stopping_at = excluded.stopping_at
-            WHERE excluded.last_heartbeat_at >= agents.last_heartbeat_at;
-            DELETE FROM placements WHERE agent_id = $id AND settled_after IS NOT NULL AND settled_after <= $ts;
+            WHERE excluded.last_heartbeat_at >= agents.last_heartbeat_at
+                -- Measured later, or the agent's clock went back (a new record after a long silence).
+                AND (agents.heartbeat_ts IS NULL OR excluded.heartbeat_ts >= agents.heartbeat_ts OR excluded.last_heartbeat_at > agents.last_heartbeat_at + 60000);
+            DELETE FROM placements WHERE agent_id = $id AND settled_after IS NOT NULL
+                AND settled_after <= (SELECT heartbeat_ts FROM agents WHERE id = $id);
             """)
             .With("$id", heartbeat.AgentId).With("$host", heartbeat.Host).With("$version", heartbeat.Version)
             .With("$at", receivedAt.ToUnixMs()).With("$caps", JsonSerializer.Serialize(heartbeat.Capabilities))
             .With("$ccpu", heartbeat.Capacity?.Cpu).With("$cmem", heartbeat.Capacity?.MemoryMB).With("$cstorage", heartbeat.Capacity?.StorageMB)
             .With("$fcpu", heartbeat.Free?.Cpu).With("$fmem", heartbeat.Free?.MemoryMB).With("$fstorage", heartbeat.Free?.StorageMB)
             .With("$vms", heartbeat.VmCount).With("$ts", heartbeat.Ts.ToUnixMs())
-            .With("$interval", heartbeat.IntervalSeconds is { } seconds && seconds > 0 ? (long?)(seconds * 1000) : null)
+            .With("$interval", AgentLiveness.StoredIntervalMs(heartbeat.IntervalSeconds))
             .With("$stopping", heartbeat.Status == AgentStatuses.Stopping ? (long?)receivedAt.ToUnixMs() : null);
         await command.ExecuteNonQueryAsync(cancellationToken);
         await lease.CommitAsync(cancellationToken);

@@ -52,6 +52,14 @@ public sealed class SqliteDeadLetterStore(SqliteDatabase database) : IDeadLetter
         return marked;
     }
 
+    public async Task UnmarkReplayedAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var lease = await database.WriteAsync(cancellationToken);
+        await using var command = lease.Command("UPDATE dead_letters SET replayed_at = NULL WHERE id = $id").With("$id", id.ToString());
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        await lease.CommitAsync(cancellationToken);
+    }
+
     private static DeadLetter Read(SqliteDataReader reader)
     {
         string? Text(int i) => reader.IsDBNull(i) ? null : reader.GetString(i);

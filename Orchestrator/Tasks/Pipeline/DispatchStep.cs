@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using OpenHvx.Contracts;
+using OpenHvx.Orchestrator.Agents;
 using OpenHvx.Orchestrator.Persistence;
 
 namespace OpenHvx.Orchestrator.Tasks.Pipeline;
@@ -9,7 +10,7 @@ namespace OpenHvx.Orchestrator.Tasks.Pipeline;
 /// nothing reaches an agent that the store does not have, and a crash before the send is made up by <see cref="AgentOutboxRelay"/>.
 /// The task carries a not-after time (the pickup window): the agent never starts it later, so it may then go to another agent.
 /// </summary>
-public sealed class DispatchStep(IAgentOutbox outbox, AgentOutboxRelay relay, IStoreTransactions transactions, TimeProvider clock,
+public sealed class DispatchStep(IAgentOutbox outbox, AgentOutboxRelay relay, IAgentStore agents, IStoreTransactions transactions, TimeProvider clock,
     IOptions<OrchestratorOptions> options) : ITaskStep
 {
     public string State => "Dispatching";
@@ -18,16 +19,19 @@ public sealed class DispatchStep(IAgentOutbox outbox, AgentOutboxRelay relay, IS
 
     /// <summary>
     /// Stores the task's current attempt for its agent and sends it after the commit. Without a pickup window the agent may start it
-    /// whenever it gets to it (a task that no other agent may take).
+    /// whenever it gets to it: a task that no other agent may take, or an agent that would not honour the window (one of an earlier
+    /// generation, whose heartbeats do not state their interval), which is never given a window it would ignore.
     /// </summary>
     public async Task DispatchAsync(TaskState task, bool withPickupWindow, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
-        var agents = options.Value.Agents;
-        DateTimeOffset? notAfter = withPickupWindow ? now + agents.PickupWindow : null;
+        if (withPickupWindow)
+            withPickupWindow = await agents.GetAsync(task.AgentId!, cancellationToken) is { } agent && AgentLiveness.HonoursNotAfter(agent);
+        var fleet = options.Value.Agents;
+        DateTimeOffset? notAfter = withPickupWindow ? now + fleet.PickupWindow : null;
         var message = new AgentTask(task.CorrelationId, task.TenantId, task.AgentId!, task.Action, task.EnrichedData ?? task.Data, task.CorrelationId.ToString(),
             task.Target, task.Attempt, notAfter);
-        await outbox.AddAsync(message, now, notAfter + agents.PickupGrace, cancellationToken);
+        await outbox.AddAsync(message, now, notAfter + fleet.PickupGrace, cancellationToken);
         transactions.AfterCommit(() => relay.SendAsync(message), AfterCommitStage.Delivery);
     }
 

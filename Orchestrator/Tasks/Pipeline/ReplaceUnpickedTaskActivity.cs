@@ -67,6 +67,8 @@ public sealed class ReplaceUnpickedTaskActivity(
     private void Note(TaskState saga, string note)
     {
         saga.UpdatedAt = lifecycle.Now;
+        // A new attempt gets the whole wait for its result (the hold's TTL is not renewed: a success past it is still charged, flagged).
+        saga.DeadlineAt = options.Value.Deadlines.For(saga.CurrentState) is { } deadline ? saga.UpdatedAt + deadline : saga.DeadlineAt;
         saga.Timeline.Add(new TimelineEntry(saga.CurrentState, saga.Status, saga.UpdatedAt, note));
         lifecycle.Publish(new TaskStateChanged(saga.CorrelationId, saga.TenantId, saga.Action, saga.CurrentState, saga.CurrentState, saga.Status, saga.UpdatedAt, null));
     }

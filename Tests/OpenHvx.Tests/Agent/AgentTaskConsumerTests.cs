@@ -373,6 +373,41 @@ public sealed class AgentTaskConsumerTests
         }
     }
 
+    [Test]
+    public async Task A_task_with_a_start_deadline_whose_started_message_is_refused_is_not_started_and_stays_waiting()
+    {
+        using var folder = new TempFolder("consumer-fenced-refused");
+        await using var agent = BuildAgent(folder.Path, services =>
+        {
+            services.AddSingleton<RefusingWire>();
+            services.Replace(ServiceDescriptor.Singleton<IAgentWire>(sp => sp.GetRequiredService<RefusingWire>()));
+        });
+        await agent.GetRequiredService<SimulatedHost>().PrepareAsync(CancellationToken.None);
+        var harness = agent.GetRequiredService<ITestHarness>();
+        var wire = agent.GetRequiredService<RefusingWire>();
+        await harness.Start();
+        try
+        {
+            wire.Refusing = true;
+            // Another agent may get this task unless the orchestrator hears in time that it started here.
+            var task = NewTask("consumer-fenced-refused") with { NotAfter = DateTimeOffset.UtcNow.AddMinutes(5) };
+
+            await harness.Bus.Publish(task);
+
+            Assert.That(await harness.Consumed.Any<AgentTask>(m => m.Context.Message.TaskId == task.TaskId), Is.True);
+            Assert.That(harness.Consumed.Select<AgentTask>().Single(m => m.Context.Message.TaskId == task.TaskId).Exception, Is.Null);
+            Assert.That(wire.Refused, Is.EqualTo(1), "only its started message was tried");
+            Assert.That((await AgentHost.VmsAsync(agent)).Count(vm => vm.GetProperty("name").GetString() == "tenant1.consumer-fenced-refused"), Is.Zero,
+                "not started");
+            Assert.That(agent.GetRequiredService<TaskJournal>().Find(task.TaskId)?.State, Is.EqualTo(JournalEntryState.NeverStarted),
+                "still waiting: a later delivery may run it");
+        }
+        finally
+        {
+            await harness.Stop();
+        }
+    }
+
     /// <summary>The agent's in-process wire, refusing every started message and result while <see cref="Refusing"/> (a broker that refuses them).</summary>
     private sealed class RefusingWire(IBus bus, IHostApplicationLifetime lifetime) : IAgentWire
     {

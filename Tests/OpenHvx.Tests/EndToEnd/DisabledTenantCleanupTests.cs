@@ -28,24 +28,12 @@ public sealed class DisabledTenantCleanupTests : DevHostFixture
         Assert.That(patched.StatusCode, Is.EqualTo(HttpStatusCode.OK), await patched.Content.ReadAsStringAsync());
     }
 
-    private static Task<HttpResponseMessage> SubmitAsync(HttpClient client, string route, string tenantId, string action, object data, string? vmId = null)
-        => client.PostAsJsonAsync(route, new { tenantId, action, target = vmId is null ? null : new { kind = "vm", refId = vmId }, data });
-
     private Task<HttpResponseMessage> AdminSubmitAsync(string tenantId, string action, object data, string? vmId = null)
-        => SubmitAsync(Client, "/api/v1/admin/tasks", tenantId, action, data, vmId);
+        => TaskRuns.SubmitAsync(Client, tenantId, action, data, vmId);
 
-    private async Task<JsonElement> RunAsync(string tenantId, string action, object data, string? vmId = null)
-    {
-        var response = await AdminSubmitAsync(tenantId, action, data, vmId);
-        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
-        var task = await Eventually.Get(() => Client.GetFromJsonAsync<JsonElement>(response.Headers.Location),
-            t => t.GetProperty("status").GetString() is "SUCCESS" or "FAILED", TimeSpan.FromSeconds(90), $"{action} finishes");
-        Assert.That(task.GetProperty("status").GetString(), Is.EqualTo("SUCCESS"), task.ToString());
-        return task;
-    }
+    private Task<JsonElement> RunAsync(string tenantId, string action, object data, string? vmId = null) => TaskRuns.RunAsync(Client, tenantId, action, data, vmId);
 
-    private async Task<string> CreateAsync(string tenantId, string name)
-        => (await RunAsync(tenantId, "vm.create", new { name, cpu = 2, ram = "2GB" })).GetProperty("result").GetProperty("vm").GetProperty("guid").GetString()!;
+    private Task<string> CreateAsync(string tenantId, string name) => TaskRuns.CreateVmAsync(Client, tenantId, name);
 
     private static async Task AssertDisabledAsync(HttpResponseMessage response, string what)
     {
@@ -105,8 +93,8 @@ public sealed class DisabledTenantCleanupTests : DevHostFixture
         using var user = await Tokens.TenantClientAsync(Client, DevHost.Url, "u-" + tenantId, tenantId, "tenant-user-rw");
         await DisableAsync(tenantId);
 
-        await AssertDisabledAsync(await SubmitAsync(user, "/api/v1/tenant/tasks", tenantId, "vm.power", new { state = "stop" }, vmId), "the user's stop");
-        await AssertDisabledAsync(await SubmitAsync(user, "/api/v1/tenant/tasks", tenantId, "vm.delete", new { }, vmId), "the user's delete");
+        await AssertDisabledAsync(await TaskRuns.SubmitAsync(user, tenantId, "vm.power", new { state = "stop" }, vmId, "/api/v1/tenant/tasks"), "the user's stop");
+        await AssertDisabledAsync(await TaskRuns.SubmitAsync(user, tenantId, "vm.delete", new { }, vmId, "/api/v1/tenant/tasks"), "the user's delete");
 
         Assert.That(await UsedAsync(tenantId), Is.EqualTo((2L, 1L)), "the VM is still there and charged");
     }

@@ -28,20 +28,11 @@ public sealed class ReconciliationEndToEndTests : DevHostFixture
     }
 
     private Task<HttpResponseMessage> SubmitAsync(string tenantId, string action, object data, string? vmId = null)
-        => Client.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId, action, target = vmId is null ? null : new { kind = "vm", refId = vmId }, data });
+        => TaskRuns.SubmitAsync(Client, tenantId, action, data, vmId);
 
-    private async Task<JsonElement> RunAsync(string tenantId, string action, object data, string? vmId = null)
-    {
-        var response = await SubmitAsync(tenantId, action, data, vmId);
-        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
-        var task = await Eventually.Get(() => Client.GetFromJsonAsync<JsonElement>(response.Headers.Location),
-            t => t.GetProperty("status").GetString() is "SUCCESS" or "FAILED", TimeSpan.FromSeconds(90), $"{action} finishes");
-        Assert.That(task.GetProperty("status").GetString(), Is.EqualTo("SUCCESS"), task.ToString());
-        return task;
-    }
+    private Task<JsonElement> RunAsync(string tenantId, string action, object data, string? vmId = null) => TaskRuns.RunAsync(Client, tenantId, action, data, vmId);
 
-    private async Task<string> CreateAsync(string tenantId, string name)
-        => (await RunAsync(tenantId, "vm.create", new { name, cpu = 2, ram = "2GB" })).GetProperty("result").GetProperty("vm").GetProperty("guid").GetString()!;
+    private Task<string> CreateAsync(string tenantId, string name) => TaskRuns.CreateVmAsync(Client, tenantId, name);
 
     /// <summary>A Hyper-V cmdlet run on the agent's host behind the platform's back.</summary>
     private async Task OutOfBandAsync(string command, params (string Name, object Value)[] parameters)

@@ -145,6 +145,25 @@ public sealed class AgentStoreContractTests(string family) : StoreContract(famil
     }
 
     [Test]
+    public async Task A_heartbeat_measured_earlier_but_handled_later_neither_replaces_the_record_nor_lets_go_of_a_placement()
+    {
+        var t0 = Clock.GetUtcNow();
+        await RecordAsync(Heartbeat("agent-a", "host-a", t0));
+        var taskId = Guid.NewGuid();
+        await _stores.Agents.PlaceAsync(new AgentPlacement(taskId, "agent-a", new AgentCapacity(2, 20480, 10240)), None);
+        await _stores.Agents.SettlePlacementAsync(taskId, t0.AddSeconds(15), None);
+        // Measured at 25 s (shows the VM): handled first.
+        await _stores.Agents.RecordHeartbeatAsync(Heartbeat("agent-a", "host-a", t0.AddSeconds(25), new AgentCapacity(28, 100000, 1_800_000), vms: 1), t0.AddSeconds(26), None);
+        Assert.That(await _stores.Agents.GetPlacementAsync(taskId, None), Is.Null);
+
+        // Measured at 10 s, before the VM existed, and handled after.
+        await _stores.Agents.RecordHeartbeatAsync(Heartbeat("agent-a", "host-a", t0.AddSeconds(10), new AgentCapacity(30, 120000, 1_900_000), vms: 0), t0.AddSeconds(27), None);
+
+        var agent = (await _stores.Agents.GetAsync("agent-a", None))!;
+        Assert.That((agent.Free, agent.VmCount), Is.EqualTo((new AgentCapacity(28, 100000, 1_800_000), 1)), "the later measurement stands");
+    }
+
+    [Test]
     public async Task Another_agents_heartbeat_does_not_let_go_of_a_settled_placement()
     {
         var t0 = Clock.GetUtcNow();

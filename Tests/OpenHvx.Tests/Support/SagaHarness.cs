@@ -115,7 +115,8 @@ public sealed class SagaHarness : IAsyncDisposable
     {
         capacity ??= new AgentCapacity(64, 131072, 1048576);
         return Get<IAgentStore>().RecordHeartbeatAsync(
-            new AgentHeartbeat("test", agentId, DateTimeOffset.UtcNow, "host-1", capabilities ?? [ActionNames.VmCreate], capacity, capacity, 0), DateTimeOffset.UtcNow);
+            new AgentHeartbeat("test", agentId, DateTimeOffset.UtcNow, "host-1", capabilities ?? [ActionNames.VmCreate], capacity, capacity, 0,
+                Status: AgentStatuses.Active, IntervalSeconds: 15), DateTimeOffset.UtcNow);
     }
 
     public static SubmitTask VmCreate(string name = "web1", int cpu = 2, string ram = "2GB", string? image = null, Guid? taskId = null)

@@ -60,12 +60,25 @@ public sealed class AgentElectionTests
     }
 
     [Test]
-    public void A_draining_agent_is_never_elected_even_when_pinned()
+    public void A_draining_agent_gets_no_new_placement_but_still_the_tasks_pinned_to_it()
     {
-        var decision = AgentElection.Elect([Agent("drained", status: AgentAdminStatus.Draining)], ActionNames.VmCreate, Small, "drained", Now, new ElectionOptions(), Fleet);
+        var drained = Agent("drained", status: AgentAdminStatus.Draining, freeCpu: 16);
 
-        Assert.That(decision.AgentId, Is.Null);
-        Assert.That(ReasonOf(decision, "drained"), Is.EqualTo("draining"));
+        var free = Elect(null, drained, Agent("other", freeCpu: 2));
+        var pinned = AgentElection.Elect([drained], ActionNames.VmCreate, Small, "drained", Now, new ElectionOptions(), Fleet);
+
+        Assert.That(free.AgentId, Is.EqualTo("other"));
+        Assert.That(ReasonOf(free, "drained"), Is.EqualTo("draining"));
+        Assert.That(pinned.AgentId, Is.EqualTo("drained"), "a VM on a draining host can still be stopped or deleted");
+    }
+
+    [Test]
+    public void An_interval_an_agent_states_outside_100_ms_to_an_hour_is_not_believed()
+    {
+        Assert.That(AgentLiveness.StoredIntervalMs(5e11), Is.Null);
+        Assert.That(AgentLiveness.StoredIntervalMs(double.NaN), Is.Null);
+        Assert.That(AgentLiveness.StoredIntervalMs(0.01), Is.Null);
+        Assert.That(AgentLiveness.StoredIntervalMs(15), Is.EqualTo(15000));
     }
 
     [Test]
