@@ -77,7 +77,10 @@ public sealed class InventoryReconciler(
             var unmanaged = onHost.Values.Where(vm => !linkedIds.Contains(vm.Id))
                 .Select(vm => new UnmanagedVm(vm.Id, vm.Name, vm.Cpu, vm.MemoryMB, seenBefore.TryGetValue(vm.Id, out var known) ? known.FirstSeenAt : now))
                 .OrderBy(vm => vm.Name, StringComparer.Ordinal).ToList();
-            changes.AddRange(unmanaged.Where(vm => !seenBefore.ContainsKey(vm.VmId)).Select(vm => new ResourceChanged(ResourceChanges.UnmanagedTenant,
+            // Reported when a second inventory in a row shows it: on a first sighting it may be a VM being created, not linked yet.
+            changes.AddRange(unmanaged.Where(vm => seenBefore.TryGetValue(vm.VmId, out var known)
+                // First seen by the previous reconciliation (the stores keep milliseconds).
+                && known.FirstSeenAt >= previous!.ReconciledAt.AddMilliseconds(-1)).Select(vm => new ResourceChanged(ResourceChanges.UnmanagedTenant,
                 TargetKinds.Vm, vm.VmId, ResourceChanges.Unmanaged, agentId, vm.Name, null, null, false, collectedAt, now)));
             await resources.SaveReconciliationAsync(new AgentReconciliation(agentId, collectedAt, now, unmanaged), cancellationToken);
 

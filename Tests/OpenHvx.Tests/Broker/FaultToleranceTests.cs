@@ -131,6 +131,10 @@ public sealed class FaultToleranceTests
         Assert.That(heartbeats.Select(h => h.GetProperty("status").GetString()), Is.EqualTo(
             Enumerable.Repeat(AgentStatuses.Active, heartbeats.Count - 1).Append(AgentStatuses.Stopping)), stack.Agents[0].Output);
         Assert.That(heartbeats.Select(h => h.GetProperty("intervalSeconds").GetDouble()), Is.All.EqualTo(1.0));
+        // The orchestrator takes its word: offline at once, and why.
+        var agent = await Eventually.Get(() => stack.Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/agents/agent-s"),
+            a => !a.GetProperty("online").GetBoolean(), TimeSpan.FromSeconds(10), "agent-s is offline");
+        Assert.That(agent.GetProperty("offlineReason").GetString(), Does.StartWith("stopped: the agent said it was shutting down"));
     }
 
     [Test]

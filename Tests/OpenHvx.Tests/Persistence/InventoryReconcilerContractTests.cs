@@ -164,22 +164,24 @@ public sealed class InventoryReconcilerContractTests(string family) : StoreContr
     }
 
     [Test]
-    public async Task A_vm_no_resource_links_is_listed_unmanaged_never_charged_and_reported_once()
+    public async Task A_vm_no_resource_links_is_listed_unmanaged_never_charged_and_reported_once_a_second_inventory_shows_it()
     {
         var linked = await LinkVmAsync("web1", tenantId: TenantId);
         var stray = new HostVm(Guid.NewGuid().ToString(), "made-by-hand", 8, 16384);
         var firstSeen = Clock.GetUtcNow();
 
         await ReconcileAsync(Inventory(OnHost(linked), stray));
+        Assert.That(_published, Is.Empty, "a first sighting may be a VM being created: listed, not reported");
+        await ReconcileAsync(Inventory(OnHost(linked), stray));
         await ReconcileAsync(Inventory(OnHost(linked), stray));
 
         var reconciliation = (await _stores.Resources.GetReconciliationAsync(Agent, None))!;
         Assert.That(reconciliation.Unmanaged, Is.EqualTo(new[] { new UnmanagedVm(stray.Id, stray.Name, 8, 16384, firstSeen) }), "listed since it was first seen");
-        Assert.That(reconciliation.CollectedAt, Is.EqualTo(firstSeen.AddSeconds(10)), "from the last inventory");
+        Assert.That(reconciliation.CollectedAt, Is.EqualTo(firstSeen.AddSeconds(20)), "from the last inventory");
         Assert.That(await UsedAsync(), Is.EqualTo(linked.Charge), "never charged to anyone");
         var change = _published.Single();
         Assert.That(change, Is.EqualTo(new ResourceChanged(ResourceChanges.UnmanagedTenant, "vm", stray.Id, ResourceChanges.Unmanaged, Agent, stray.Name,
-            null, null, false, firstSeen, firstSeen)));
+            null, null, false, firstSeen.AddSeconds(10), firstSeen.AddSeconds(10))), "reported once, by the second inventory");
         Assert.That(WireTopology.ResourceEventRoutingKey(change.TenantId, change.Kind, change.Change), Is.EqualTo("_unmanaged.vm.unmanaged"));
 
         await ReconcileAsync(Inventory(OnHost(linked)));
