@@ -19,7 +19,8 @@ public static class DeadLetterEndpoints
     private static async Task<IResult> ListAsync(IDeadLetterStore store, CancellationToken cancellationToken,
         string? taskId = null, string? limit = null, string? offset = null)
     {
-        var errors = new Dictionary<string, string[]>();
+        var query = new Api.QueryFields();
+        var errors = query.Errors;
         Guid? task = null;
         if (taskId is not null)
         {
@@ -28,17 +29,7 @@ public static class DeadLetterEndpoints
             else
                 errors["taskId"] = ["must be a task id (a GUID)"];
         }
-        int ParseInt(string? value, string name, int fallback, int min, int max)
-        {
-            if (value is null)
-                return fallback;
-            if (int.TryParse(value, out var parsed) && parsed >= min && parsed <= max)
-                return parsed;
-            errors[name] = [$"must be an integer from {min} to {max}"];
-            return fallback;
-        }
-        var take = ParseInt(limit, "limit", 50, 1, 500);
-        var skip = ParseInt(offset, "offset", 0, 0, int.MaxValue);
+        var (take, skip) = query.Paging(limit, offset);
         if (errors.Count > 0)
             return Problems.Validation(errors);
 

@@ -52,21 +52,11 @@ public static class TaskEndpoints
         string? tenantId = null, string? status = null, string? state = null, string? action = null, string? agentId = null,
         string? olderThanSeconds = null, string? limit = null, string? offset = null)
     {
-        var errors = new Dictionary<string, string[]>();
-        int ParseInt(string? value, string name, int fallback, int min, int max)
-        {
-            if (value is null)
-                return fallback;
-            if (int.TryParse(value, out var parsed) && parsed >= min && parsed <= max)
-                return parsed;
-            errors[name] = [$"must be an integer from {min} to {max}"];
-            return fallback;
-        }
-        var take = ParseInt(limit, "limit", 50, 1, 500);
-        var skip = ParseInt(offset, "offset", 0, 0, int.MaxValue);
-        var age = ParseInt(olderThanSeconds, "olderThanSeconds", 0, 0, int.MaxValue);
-        if (errors.Count > 0)
-            return Problems.Validation(errors);
+        var fields = new Api.QueryFields();
+        var (take, skip) = fields.Paging(limit, offset);
+        var age = fields.Int(olderThanSeconds, "olderThanSeconds", 0, 0, int.MaxValue);
+        if (fields.Errors.Count > 0)
+            return Problems.Validation(fields.Errors);
 
         var caller = Caller.From(http.User);
         if (!caller.IsAdmin)
