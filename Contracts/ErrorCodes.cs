@@ -30,6 +30,10 @@ public static class ErrorCodes
     public const string MethodNotAllowed = "ERR_METHOD_NOT_ALLOWED";
     public const string BadHeader = "ERR_BAD_HEADER";
     public const string BadRequest = "ERR_BAD_REQUEST";
+    /// <summary>The task has already ended (SUCCESS, FAILED or CANCELED): it cannot be canceled.</summary>
+    public const string TaskFinal = "ERR_TASK_FINAL";
+    /// <summary>Only a FAILED or CANCELED task can be retried.</summary>
+    public const string TaskNotRetryable = "ERR_TASK_NOT_RETRYABLE";
 
     /// <summary>A non-final state missed its deadline; the full code is <c>ERR_DEADLINE_&lt;STATE&gt;</c>.</summary>
     public const string DeadlinePrefix = "ERR_DEADLINE_";
@@ -51,6 +55,8 @@ public static class ErrorCodes
     public const string WrongAgent = "ERR_WRONG_AGENT";
     /// <summary>The task reached the agent after its not-after time (it may run elsewhere): it was not run.</summary>
     public const string Expired = "ERR_EXPIRED";
+    /// <summary>The task was canceled: not run, or its script stopped (and what it built removed).</summary>
+    public const string Canceled = "ERR_CANCELED";
 
     public static string Deadline(string state) => DeadlinePrefix + state.ToUpperInvariant();
 }
