@@ -53,6 +53,7 @@ public static class OrchestratorExtensions
         services.AddSingleton<ITaskAction, InventoryRefreshAction>();
         services.AddSingleton<TaskActionCatalog>();
         services.AddSingleton<TaskLifecycle>();
+        services.AddSingleton<Events.TaskEventSignal>();
         services.AddSingleton<QuotaLedger>();
         services.AddSingleton<InventoryReconciler>();
         services.TryAddSingleton<IResourceEventPublisher, BusResourceEventPublisher>();
@@ -95,6 +96,7 @@ public static class OrchestratorExtensions
         services.AddSingleton<IResourceStore, SqliteResourceStore>();
         services.AddSingleton<IIdempotencyStore, SqliteIdempotencyStore>();
         services.AddSingleton<DeadLetters.IDeadLetterStore, SqliteDeadLetterStore>();
+        services.AddSingleton<Events.ITaskEventLog, SqliteTaskEventLog>();
         services.AddHealthChecks().AddCheck<SqliteHealthCheck>("sqlite", tags: ["ready"], timeout: TimeSpan.FromSeconds(5));
     }
 
@@ -113,6 +115,7 @@ public static class OrchestratorExtensions
         services.AddSingleton<IResourceStore, MongoResourceStore>();
         services.AddSingleton<IIdempotencyStore, MongoIdempotencyStore>();
         services.AddSingleton<DeadLetters.IDeadLetterStore, MongoDeadLetterStore>();
+        services.AddSingleton<Events.ITaskEventLog, MongoTaskEventLog>();
         services.AddHealthChecks().AddCheck<MongoHealthCheck>("mongodb", tags: ["ready"], timeout: TimeSpan.FromSeconds(5));
     }
 

@@ -21,6 +21,8 @@ public sealed class TaskLifecycle(
     IAgentOutbox outbox,
     IStoreTransactions transactions,
     ITaskEventPublisher events,
+    Events.ITaskEventLog eventLog,
+    Events.TaskEventSignal eventSignal,
     IServiceProvider services,
     IAgentStore agents,
     IResourceStore resources,
@@ -71,22 +73,30 @@ public sealed class TaskLifecycle(
         else if (to is nameof(TaskStateMachine.Failed) or nameof(TaskStateMachine.AwaitingResult) or nameof(TaskStateMachine.Succeeded))
             await AnswerAcceptedAsync(context, to);
 
-        Publish(new TaskStateChanged(saga.CorrelationId, saga.TenantId, saga.Action, from, to, saga.Status, now, saga.Error?.Code));
+        await PublishAsync(new TaskStateChanged(saga.CorrelationId, saga.TenantId, saga.Action, from, to, saga.Status, now, saga.Error?.Code));
     }
 
-    /// <summary>Publishes a transition once the message's transaction has committed (never one that was rolled back), in order.</summary>
-    public void Publish(TaskStateChanged change) => transactions.AfterCommit(async () =>
+    /// <summary>
+    /// Records a transition in the event log, in the message's transaction, and publishes it on the bus once that transaction has
+    /// committed (never one that was rolled back), in order.
+    /// </summary>
+    public async Task PublishAsync(TaskStateChanged change, CancellationToken cancellationToken = default)
     {
-        try
+        await eventLog.AppendAsync(change, cancellationToken);
+        transactions.AfterCommit(async () =>
         {
-            await events.PublishAsync(change);
-        }
-        catch (Exception ex)
-        {
-            // The transition is stored; only its notice is lost (subscribers read the task to catch up).
-            logger.LogWarning("Task {TaskId}: the event of its move to {State} ({Status}) could not be published ({Message})", change.TaskId, change.To, change.Status, ex.Message);
-        }
-    });
+            eventSignal.Pulse();
+            try
+            {
+                await events.PublishAsync(change);
+            }
+            catch (Exception ex)
+            {
+                // The transition and its log entry are stored; only the broker's copy is lost (the log's readers still get it).
+                logger.LogWarning("Task {TaskId}: the event of its move to {State} ({Status}) could not be published ({Message})", change.TaskId, change.To, change.Status, ex.Message);
+            }
+        });
+    }
 
     public async Task MarkRunningAsync(BehaviorContext<TaskState, AgentTaskStarted> context)
     {
@@ -99,7 +109,8 @@ public sealed class TaskLifecycle(
         saga.Status = TaskStatuses.Running;
         saga.UpdatedAt = Now;
         saga.Timeline.Add(new TimelineEntry(saga.CurrentState, saga.Status, saga.UpdatedAt));
-        Publish(new TaskStateChanged(saga.CorrelationId, saga.TenantId, saga.Action, saga.CurrentState, saga.CurrentState, saga.Status, saga.UpdatedAt, null));
+        await PublishAsync(new TaskStateChanged(saga.CorrelationId, saga.TenantId, saga.Action, saga.CurrentState, saga.CurrentState, saga.Status, saga.UpdatedAt, null),
+            context.CancellationToken);
     }
 
     public static void AddProgress(TaskState saga, AgentTaskProgress progress)

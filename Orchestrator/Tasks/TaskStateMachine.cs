@@ -77,8 +77,8 @@ public sealed class TaskStateMachine : MassTransitStateMachine<TaskState>
                 .ThenAsync(async context =>
                 {
                     await lifecycle.SucceedAsync(context.Saga, context.Message, late: true, context.CancellationToken);
-                    lifecycle.Publish(new TaskStateChanged(context.Saga.CorrelationId, context.Saga.TenantId, context.Saga.Action,
-                        context.Saga.CurrentState, context.Saga.CurrentState, context.Saga.Status, lifecycle.Now, "LATE_SUCCESS"));
+                    await lifecycle.PublishAsync(new TaskStateChanged(context.Saga.CorrelationId, context.Saga.TenantId, context.Saga.Action,
+                        context.Saga.CurrentState, context.Saga.CurrentState, context.Saga.Status, lifecycle.Now, "LATE_SUCCESS"), context.CancellationToken);
                 }));
 
         DuringAny(

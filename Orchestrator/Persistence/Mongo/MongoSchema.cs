@@ -26,6 +26,7 @@ public static class MongoSchema
         ["tenant_resources"] = [Index(Keys.Ascending("tenantId").Ascending("createdAt"), "tenant_created"), Index(Keys.Ascending("imageId"), "image"),
             Index(Keys.Ascending("agentId"), "agent")],
         ["vm_locks"] = [Index(Keys.Ascending("taskId"), "task")],
+        [MongoTaskEventLog.Collection] = [Index(Keys.Ascending("tenantId").Ascending("_id"), "tenant_seq"), Index(Keys.Ascending("taskId").Ascending("_id"), "task_seq")],
         [MongoDeadLetterStore.Collection] = [Index(Keys.Ascending("taskId").Descending("receivedAt"), "task_received"), Index(Keys.Descending("receivedAt"), "received")],
     };
 

@@ -307,6 +307,21 @@ public sealed class SqliteDatabase : IStoreTransactions
             at INTEGER NOT NULL
         );
 
+        -- Every task transition, numbered in commit order: what server-sent event streams and webhooks read.
+        CREATE TABLE IF NOT EXISTS task_events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            task_id TEXT NOT NULL,
+            tenant_id TEXT NOT NULL,
+            action TEXT NOT NULL,
+            from_state TEXT,
+            to_state TEXT NOT NULL,
+            status TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            error_code TEXT
+        );
+        CREATE INDEX IF NOT EXISTS ix_task_events_tenant ON task_events(tenant_id, seq);
+        CREATE INDEX IF NOT EXISTS ix_task_events_task ON task_events(task_id, seq);
+
         -- Messages the broker's error queues held (orchestrator.results_error, orchestrator.tasks_error), kept for admins to read and replay.
         CREATE TABLE IF NOT EXISTS dead_letters (
             id TEXT PRIMARY KEY,

@@ -43,7 +43,7 @@ public sealed class ReplaceUnpickedTaskActivity(
         {
             saga.Attempt++;
             await dispatch.DispatchAsync(saga, withPickupWindow: true, cancellationToken);
-            Note(saga, $"{from} did not start the task within {window.TotalSeconds:0} s: re-placed on {to} (attempt {saga.Attempt})");
+            await NoteAsync(saga, $"{from} did not start the task within {window.TotalSeconds:0} s: re-placed on {to} (attempt {saga.Attempt})", cancellationToken);
             logger.LogWarning("Task {TaskId}: agent {From} did not start it within the pickup window; re-placed on {To} (attempt {Attempt})",
                 saga.CorrelationId, from, to, saga.Attempt);
             return;
@@ -56,7 +56,8 @@ public sealed class ReplaceUnpickedTaskActivity(
             // Only this agent may run it, and it is alive: it gets the task when it gets to it (its journal runs a task id once).
             saga.Attempt++;
             await dispatch.DispatchAsync(saga, withPickupWindow: false, cancellationToken);
-            Note(saga, $"{from} did not start the task within {window.TotalSeconds:0} s and no other agent may take it: sent to it again without a window (attempt {saga.Attempt})");
+            await NoteAsync(saga, $"{from} did not start the task within {window.TotalSeconds:0} s and no other agent may take it: sent to it again without a window (attempt {saga.Attempt})",
+                cancellationToken);
             return;
         }
         logger.LogWarning("Task {TaskId}: agent {From} did not start it and is offline ({Reason}); no other agent may take it", saga.CorrelationId, from, reason);
@@ -64,13 +65,14 @@ public sealed class ReplaceUnpickedTaskActivity(
             $"Agent {from} did not start the task within {window.TotalSeconds:0} s and is offline ({reason}); no other eligible agent may take it.", null, cancellationToken);
     }
 
-    private void Note(TaskState saga, string note)
+    private Task NoteAsync(TaskState saga, string note, CancellationToken cancellationToken)
     {
         saga.UpdatedAt = lifecycle.Now;
         // A new attempt gets the whole wait for its result (the hold's TTL is not renewed: a success past it is still charged, flagged).
         saga.DeadlineAt = options.Value.Deadlines.For(saga.CurrentState) is { } deadline ? saga.UpdatedAt + deadline : saga.DeadlineAt;
         saga.Timeline.Add(new TimelineEntry(saga.CurrentState, saga.Status, saga.UpdatedAt, note));
-        lifecycle.Publish(new TaskStateChanged(saga.CorrelationId, saga.TenantId, saga.Action, saga.CurrentState, saga.CurrentState, saga.Status, saga.UpdatedAt, null));
+        return lifecycle.PublishAsync(new TaskStateChanged(saga.CorrelationId, saga.TenantId, saga.Action, saga.CurrentState, saga.CurrentState, saga.Status, saga.UpdatedAt, null),
+            cancellationToken);
     }
 
     public Task Faulted<TException>(BehaviorExceptionContext<TaskState, TException> context, IBehavior<TaskState> next) where TException : Exception

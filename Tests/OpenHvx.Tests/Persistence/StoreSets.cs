@@ -3,6 +3,7 @@ using MongoDB.Driver;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Agents;
 using OpenHvx.Orchestrator.DeadLetters;
+using OpenHvx.Orchestrator.Events;
 using OpenHvx.Orchestrator.Images;
 using OpenHvx.Orchestrator.Persistence;
 using OpenHvx.Orchestrator.Persistence.Mongo;
@@ -78,6 +79,7 @@ public abstract class StoreSet
     public abstract IImageStore Images { get; }
     public abstract IIdempotencyStore Idempotency { get; }
     public abstract IDeadLetterStore DeadLetters { get; }
+    public abstract ITaskEventLog Events { get; }
 
     /// <summary>The quota rules on top of this family's quota store.</summary>
     public QuotaLedger Ledger => _ledger ??= new QuotaLedger(Quotas, Tenants, Transactions, Clock);
@@ -114,6 +116,7 @@ public sealed class SqliteStoreSet : StoreSet
         Images = new SqliteImageStore(Database);
         Idempotency = new SqliteIdempotencyStore(Database, clock);
         DeadLetters = new SqliteDeadLetterStore(Database);
+        Events = new SqliteTaskEventLog(Database);
     }
 
     public SqliteDatabase Database { get; }
@@ -128,6 +131,7 @@ public sealed class SqliteStoreSet : StoreSet
     public override IImageStore Images { get; }
     public override IIdempotencyStore Idempotency { get; }
     public override IDeadLetterStore DeadLetters { get; }
+    public override ITaskEventLog Events { get; }
 
     public override StoreSet Reopen() => new SqliteStoreSet(Database.FilePath, Clock);
 
@@ -178,6 +182,7 @@ public sealed class MongoStoreSet : StoreSet
         Images = new MongoImageStore(Storage);
         Idempotency = new MongoIdempotencyStore(Storage, clock);
         DeadLetters = new MongoDeadLetterStore(Storage);
+        Events = new MongoTaskEventLog(Storage);
     }
 
     /// <summary>A new database on the server that OPENHVX_TEST_MONGO names; the test is ignored (with the reason) where none is named.</summary>
@@ -203,6 +208,7 @@ public sealed class MongoStoreSet : StoreSet
     public override IImageStore Images { get; }
     public override IIdempotencyStore Idempotency { get; }
     public override IDeadLetterStore DeadLetters { get; }
+    public override ITaskEventLog Events { get; }
 
     public override StoreSet Reopen() => new MongoStoreSet(_url, _database, Clock);
 
