@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
+using Microsoft.Extensions.DependencyInjection;
+using OpenHvx.Orchestrator.Events;
 using OpenHvx.Tests.Support;
 
 namespace OpenHvx.Tests.Gateway;
@@ -66,6 +68,8 @@ public sealed class EventStreamProxyTests : DevHostFixture
         {
             for (var i = 0; i < 3; i++)
                 streams.Add(await EventStreamClient.OpenAsync(tenant, "/api/v1/tenant/events"));
+            var served = DevHost.Services.GetRequiredService<TaskEventStreams>();
+            await Eventually.True(() => Task.FromResult(served.OpenCount == 3), TimeSpan.FromSeconds(10), "all three streams are served");
 
             using var list = await tenant.GetAsync("/api/v1/tenant/tasks").WaitAsync(TimeSpan.FromSeconds(10));
 
