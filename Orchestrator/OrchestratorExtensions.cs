@@ -13,6 +13,7 @@ using Microsoft.Extensions.Options;
 using OpenHvx.Orchestrator.Actions;
 using OpenHvx.Orchestrator.Agents;
 using OpenHvx.Orchestrator.Api;
+using OpenHvx.Orchestrator.Events;
 using OpenHvx.Orchestrator.Images;
 using OpenHvx.Orchestrator.Persistence;
 using OpenHvx.Orchestrator.Persistence.Mongo;
@@ -54,6 +55,7 @@ public static class OrchestratorExtensions
         services.AddSingleton<TaskActionCatalog>();
         services.AddSingleton<TaskLifecycle>();
         services.AddSingleton<Events.TaskEventSignal>();
+        services.AddSingleton<Events.TaskEventStreams>();
         services.AddSingleton<QuotaLedger>();
         services.AddSingleton<InventoryReconciler>();
         services.TryAddSingleton<IResourceEventPublisher, BusResourceEventPublisher>();
@@ -155,6 +157,7 @@ public static class OrchestratorExtensions
         admin.MapAdminAgentEndpoints();
         admin.MapAdminUnmanagedVmEndpoints();
         DeadLetters.DeadLetterEndpoints.MapAdminDeadLetterEndpoints(admin);
+        admin.MapAdminTaskEventEndpoints();
 
         // Every tenant route reads; writes add the write policy on the route itself.
         var tenant = app.MapGroup("/api/v1/tenant").RequireAuthorization(OrchestratorPolicies.TenantRead).AddEndpointFilter<ActiveTenantFilter>();
@@ -162,6 +165,7 @@ public static class OrchestratorExtensions
         tenant.MapTenantQuotaEndpoints();
         tenant.MapTenantImageEndpoints();
         tenant.MapTenantResourceEndpoints();
+        tenant.MapTenantTaskEventEndpoints();
 
         app.MapHealthChecks("/health/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
