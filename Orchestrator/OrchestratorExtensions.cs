@@ -71,6 +71,7 @@ public static class OrchestratorExtensions
         services.AddSingleton<Messaging.AgentMessageCheck>();
         services.AddSingleton<DeadLetters.DeadLetterReplay>();
         services.AddHostedService(sp => sp.GetRequiredService<AgentOutboxRelay>());
+        services.AddSingleton<TaskAnswers>();
         services.AddScoped<TaskSubmission>();
         services.AddHostedService<SeedData>();
         services.AddHostedService<TaskDeadlineSweeper>();
