@@ -73,6 +73,7 @@ public static class OrchestratorExtensions
         services.AddHostedService(sp => sp.GetRequiredService<AgentOutboxRelay>());
         services.AddSingleton<TaskAnswers>();
         services.AddScoped<TaskSubmission>();
+        services.AddScoped<TaskRetry>();
         services.AddHostedService<SeedData>();
         services.AddHostedService<TaskDeadlineSweeper>();
 

@@ -27,7 +27,8 @@ public sealed record Caller(bool IsAdmin, string? TenantId, string? UserId)
 
 /// <summary>
 /// POST /tasks: envelope and schema pre-validation, Idempotency-Key, then MassTransit
-/// request/response with the saga, bounded by <see cref="OrchestratorOptions.SubmitWait"/>.
+/// request/response with the saga, bounded by <see cref="OrchestratorOptions.SubmitWait"/>. A retry (<see cref="TaskRetry"/>)
+/// goes the same way.
 /// </summary>
 public sealed partial class TaskSubmission(
     IRequestClient<SubmitTask> client,
