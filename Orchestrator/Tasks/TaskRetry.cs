@@ -22,8 +22,9 @@ public sealed class TaskRetry(TaskSubmission submission, ITaskStore tasks)
     public async Task<IResult> RetryAsync(HttpContext http, string taskId, Caller caller)
     {
         var cancellationToken = http.RequestAborted;
-        // Another tenant's task is "not found", exactly like a task that does not exist.
-        if (!Guid.TryParse(taskId, out var id) || await tasks.LoadAsync(id, cancellationToken) is not { } task
+        // Another tenant's task is "not found", exactly like a task that does not exist. The id is matched whole (Guid's parser would
+        // take it with white space around it).
+        if (taskId.Length != 36 || !Guid.TryParseExact(taskId, "D", out var id) || await tasks.LoadAsync(id, cancellationToken) is not { } task
             || (!caller.IsAdmin && task.TenantId != caller.TenantId))
             return Problems.Result(ErrorCodes.NotFound, $"Task '{taskId}' was not found.");
 

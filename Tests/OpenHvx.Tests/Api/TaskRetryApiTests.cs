@@ -271,7 +271,7 @@ public sealed class TaskRetryApiTests : DevHostFixture
     }
 
     [Test]
-    public async Task A_tenant_retrying_another_tenants_task_or_an_unknown_one_gets_404()
+    public async Task A_tenant_retrying_another_tenants_task_or_an_unknown_or_malformed_id_gets_404()
     {
         using var owner = await TenantAsync("retry-owner");
         using var stranger = await TenantAsync("retry-stranger");
@@ -281,6 +281,9 @@ public sealed class TaskRetryApiTests : DevHostFixture
         await ProblemAsync(await RetryAsync(stranger, TenantTasks, original), HttpStatusCode.NotFound, ErrorCodes.NotFound);
         await ProblemAsync(await RetryAsync(stranger, TenantTasks, Guid.NewGuid().ToString()), HttpStatusCode.NotFound, ErrorCodes.NotFound);
         await ProblemAsync(await RetryAsync(stranger, TenantTasks, "not-a-task"), HttpStatusCode.NotFound, ErrorCodes.NotFound);
+        // Ids are matched whole: the owner's own task id, with anything around it, is no id.
+        foreach (var variant in new[] { original + "%0A", $"%7B{original}%7D", original.ToUpperInvariant().Replace("-", "") })
+            await ProblemAsync(await RetryAsync(owner, TenantTasks, variant), HttpStatusCode.NotFound, ErrorCodes.NotFound);
         Assert.That((await owner.GetFromJsonAsync<JsonElement>($"{TenantTasks}/{original}")).GetProperty("retriedBy").ValueKind, Is.EqualTo(JsonValueKind.Null));
     }
 
