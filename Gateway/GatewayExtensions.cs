@@ -11,6 +11,7 @@ using OpenHvx.Gateway.Federation;
 using OpenHvx.Gateway.Identity;
 using OpenHvx.Gateway.Proxy;
 using Yarp.ReverseProxy.Forwarder;
+using Yarp.ReverseProxy.Transforms;
 using Oidc = OpenIddict.Abstractions.OpenIddictConstants;
 using OpenHvx.ServiceDefaults;
 
@@ -122,7 +123,7 @@ public static class GatewayExtensions
         services.AddSingleton<OrchestratorUpstream>();
         services.AddSingleton<OrchestratorClient>();
         services.AddHttpClient(OrchestratorClient.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(10));
-        services.AddReverseProxy();
+        services.AddReverseProxy().AddTransforms(transforms => transforms.AddResponseTransform(AbsoluteLocation.ApplyAsync));
         services.AddSingleton(sp => sp.GetRequiredService<OrchestratorUpstream>().ConfigProvider);
 
         services.AddHealthChecks()

@@ -74,7 +74,9 @@ public static class OrchestratorExtensions
         services.AddSingleton<Messaging.AgentMessageCheck>();
         services.AddSingleton<DeadLetters.DeadLetterReplay>();
         services.AddHostedService(sp => sp.GetRequiredService<AgentOutboxRelay>());
+        services.AddSingleton<TaskAnswers>();
         services.AddScoped<TaskSubmission>();
+        services.AddScoped<TaskRetry>();
         services.AddHostedService<SeedData>();
         services.AddHostedService<TaskDeadlineSweeper>();
 

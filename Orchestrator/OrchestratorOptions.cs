@@ -13,6 +13,9 @@ public sealed class OrchestratorOptions
     /// <summary>How long POST /tasks waits for the saga to dispatch or reject before answering 202 with the current status.</summary>
     public TimeSpan SubmitWait { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>When the task API tells a client to come back (<c>Retry-After</c>).</summary>
+    public RetryAfterOptions RetryAfter { get; set; } = new();
+
     /// <summary>How often persisted deadlines and quota hold expiries are swept.</summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -67,4 +70,17 @@ public sealed class TaskDeadlines
         nameof(AwaitingResult) => AwaitingResult,
         _ => null,
     };
+}
+
+/// <summary>The <c>Retry-After</c> of the task API's answers, in whole seconds (at least 1).</summary>
+public sealed class RetryAfterOptions
+{
+    /// <summary>202 Accepted: how often a client should poll the task at its Location.</summary>
+    public TimeSpan Polling { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>503 ERR_NO_ELIGIBLE_AGENT: when a heartbeat may show capacity again; default the agents' heartbeat interval.</summary>
+    public TimeSpan? NoEligibleAgent { get; set; }
+
+    /// <summary>503 ERR_UNAVAILABLE: when the orchestrator may take the task again.</summary>
+    public TimeSpan Unavailable { get; set; } = TimeSpan.FromSeconds(5);
 }

@@ -21,7 +21,7 @@ public static class AgentElection
 
     public static ElectionDecision Elect(
         IReadOnlyList<AgentRecord> agents, string action, QuotaAmounts requirement, string? pinnedAgentId, DateTimeOffset now, ElectionOptions options,
-        AgentFleetOptions fleet, IReadOnlyCollection<string>? excluded = null)
+        AgentFleetOptions fleet, IReadOnlyCollection<string>? excluded = null, IReadOnlyCollection<string>? excludedByAdmin = null)
     {
         var candidates = new List<ElectionCandidate>();
         foreach (var agent in agents)
@@ -37,6 +37,8 @@ public static class AgentElection
                 reason = "not the pinned agent";
             else if (excluded?.Contains(agent.AgentId) == true)
                 reason = "did not start this task in time before";
+            else if (excludedByAdmin?.Contains(agent.AgentId) == true)
+                reason = "excluded by an admin";
             // A pinned task (an action on a VM there, or an admin's pin) still runs on a draining host: draining stops new placements.
             else if (agent.Status == AgentAdminStatus.Draining && pinnedAgentId is null)
                 reason = "draining";

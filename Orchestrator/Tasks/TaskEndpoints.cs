@@ -17,6 +17,7 @@ public static class TaskEndpoints
         tasks.MapPost("", (HttpContext http, TaskSubmission submission) => submission.SubmitAsync(http, Caller.From(http.User)));
         tasks.MapGet("/{taskId}", GetAsync);
         tasks.MapGet("", ListAsync);
+        tasks.MapPost("/{taskId}/retry", (string taskId, HttpContext http, TaskRetry retry) => retry.RetryAsync(http, taskId, Caller.From(http.User)));
         return admin;
     }
 
@@ -28,6 +29,8 @@ public static class TaskEndpoints
             .RequireAuthorization(Security.OrchestratorPolicies.TenantWrite);
         tasks.MapGet("/{taskId}", GetAsync);
         tasks.MapGet("", ListAsync);
+        tasks.MapPost("/{taskId}/retry", (string taskId, HttpContext http, TaskRetry retry) => retry.RetryAsync(http, taskId, Caller.From(http.User)))
+            .RequireAuthorization(Security.OrchestratorPolicies.TenantWrite);
         return tenant;
     }
 

@@ -51,9 +51,48 @@ public sealed class TaskLifecycle(
         saga.Data = message.Data;
         saga.SubmittedBy = message.SubmittedBy;
         saga.SubmittedByAdmin = message.SubmittedByAdmin;
+        saga.RetryOf = message.RetryOf;
+        saga.ExcludedAgents = [.. message.ExcludedAgents ?? []];
         saga.CreatedAt = Now;
         saga.RequestId = requestId;
         saga.ResponseAddress = responseAddress;
+    }
+
+    /// <summary>
+    /// A retry tells the task it retries, once it is stored (whatever its outcome: a refused retry is the newest task of the chain
+    /// too); that task's saga records it (<see cref="MarkRetried"/>). A notice lost here leaves the retried task without its link,
+    /// so retryable again; it never points at a task that does not exist.
+    /// </summary>
+    public void AnnounceRetry(TaskState saga)
+    {
+        if (saga.RetryOf is not { } retried)
+            return;
+        var notice = new TaskRetried(retried, saga.CorrelationId);
+        transactions.AfterCommit(async () =>
+        {
+            try
+            {
+                await Bus.Publish(notice);
+            }
+            catch (Exception ex)
+            {
+                logger.LogWarning("Task {TaskId}: task {Retried}, which it retries, could not be told ({Message})", saga.CorrelationId, retried, ex.Message);
+            }
+        });
+    }
+
+    /// <summary>The first retry of a failed or canceled task is its retry; a second one (two retries sent at once) only names this task.</summary>
+    public void MarkRetried(TaskState saga, TaskRetried retried)
+    {
+        if (saga.RetriedBy is { } first)
+        {
+            if (first != retried.RetryId)
+                logger.LogWarning("Task {TaskId} was retried by {First}; {Second}, sent at the same time, retries it too", saga.CorrelationId, first, retried.RetryId);
+            return;
+        }
+        saga.RetriedBy = retried.RetryId;
+        saga.UpdatedAt = Now;
+        saga.Timeline.Add(new TimelineEntry(saga.CurrentState, saga.Status, saga.UpdatedAt, $"retried by task {retried.RetryId}"));
     }
 
     /// <summary>Runs before the saga enters <paramref name="to"/> (its CurrentState is still the old one).</summary>

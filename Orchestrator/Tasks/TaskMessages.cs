@@ -7,6 +7,8 @@ namespace OpenHvx.Orchestrator.Tasks;
 
 /// <summary>API to saga (request/response): a validated envelope to run as a task.</summary>
 /// <param name="SubmittedByAdmin">an admin submitted it (on the admin route), not a tenant's user</param>
+/// <param name="RetryOf">the task this one retries (POST .../retry)</param>
+/// <param name="ExcludedAgents">agents an admin excluded: never elected for this task</param>
 public sealed record SubmitTask(
     Guid TaskId,
     string TenantId,
@@ -15,7 +17,12 @@ public sealed record SubmitTask(
     JsonElement Data,
     string? SubmittedBy,
     DateTimeOffset SubmittedAt,
-    bool SubmittedByAdmin = false);
+    bool SubmittedByAdmin = false,
+    Guid? RetryOf = null,
+    IReadOnlyList<string>? ExcludedAgents = null);
+
+/// <summary>Saga to saga: <paramref name="RetryId"/>, a retry of <paramref name="TaskId"/>, was begun; the retried task records it.</summary>
+public sealed record TaskRetried(Guid TaskId, Guid RetryId);
 
 /// <summary>Saga to API: the task was stored and dispatched (or has already finished).</summary>
 public sealed record TaskAccepted(Guid TaskId, string Status, string State, string? AgentId);

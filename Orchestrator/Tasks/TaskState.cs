@@ -30,6 +30,8 @@ public sealed class TaskState : SagaStateMachineInstance, ISagaVersion
     public int Attempt { get; set; } = 1;
     /// <summary>Agents that had the task and did not start it within the pickup window: never elected for it again.</summary>
     public List<string> TriedAgents { get; set; } = [];
+    /// <summary>Agents an admin excluded when retrying a task: never elected for this one.</summary>
+    public List<string> ExcludedAgents { get; set; } = [];
     public string Status { get; set; } = TaskStatuses.Pending;
     public List<TimelineEntry> Timeline { get; set; } = [];
     public List<ProgressEntry> Progress { get; set; } = [];
@@ -46,6 +48,11 @@ public sealed class TaskState : SagaStateMachineInstance, ISagaVersion
     /// <summary>The agent succeeded after the task had failed (deadline): its quota was charged and its VM linked.</summary>
     public bool LateSuccess { get; set; }
     public string? ResourceId { get; set; }
+
+    /// <summary>The task this one retries (same action, target and submitted data).</summary>
+    public Guid? RetryOf { get; set; }
+    /// <summary>The retry of this task, once that task's saga began it; a task is retried once, so a chain of retries is a line.</summary>
+    public Guid? RetriedBy { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }

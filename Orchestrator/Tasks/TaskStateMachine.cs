@@ -22,12 +22,14 @@ public sealed class TaskStateMachine : MassTransitStateMachine<TaskState>
         Event(() => Progressed, e => { e.CorrelateById(m => m.Message.TaskId); e.OnMissingInstance(m => m.Discard()); });
         Event(() => DeadlinePassed, e => { e.CorrelateById(m => m.Message.TaskId); e.OnMissingInstance(m => m.Discard()); });
         Event(() => PickupExpired, e => { e.CorrelateById(m => m.Message.TaskId); e.OnMissingInstance(m => m.Discard()); });
+        Event(() => Retried, e => { e.CorrelateById(m => m.Message.TaskId); e.OnMissingInstance(m => m.Discard()); });
 
         BeforeEnterAny(binder => binder.ThenAsync(context => lifecycle.OnEnteringAsync(context, context.Message.Name)));
 
         Initially(
             When(Submitted)
                 .Then(context => lifecycle.Begin(context.Saga, context.Message, context.RequestId, context.ResponseAddress))
+                .Then(context => lifecycle.AnnounceRetry(context.Saga))
                 .Activity(x => x.OfType<RunPipelineActivity>())
                 .IfElse(context => context.Saga.Rejected,
                     refused => refused.TransitionTo(Failed),
@@ -81,7 +83,13 @@ public sealed class TaskStateMachine : MassTransitStateMachine<TaskState>
                         context.Saga.CurrentState, context.Saga.CurrentState, context.Saga.Status, lifecycle.Now, "LATE_SUCCESS"), context.CancellationToken);
                 }));
 
+        // The link of a retry, in whichever final state may be retried (the status says which).
         DuringAny(
+            When(Retried, context => context.Saga.Status is TaskStatuses.Failed or TaskStatuses.Canceled)
+                .Then(context => lifecycle.MarkRetried(context.Saga, context.Message)));
+
+        DuringAny(
+            Ignore(Retried),
             Ignore(PickupExpired),
             Ignore(Submitted),
             Ignore(Started),
@@ -105,6 +113,7 @@ public sealed class TaskStateMachine : MassTransitStateMachine<TaskState>
     public Event<AgentTaskProgress> Progressed { get; private set; } = null!;
     public Event<TaskDeadlineExpired> DeadlinePassed { get; private set; } = null!;
     public Event<TaskPickupExpired> PickupExpired { get; private set; } = null!;
+    public Event<TaskRetried> Retried { get; private set; } = null!;
 
     /// <summary>
     /// From the task's agent, and not an <c>ERR_EXPIRED</c> of an earlier attempt (a delivery that reached the agent after the task was

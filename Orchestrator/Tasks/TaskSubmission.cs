@@ -27,13 +27,15 @@ public sealed record Caller(bool IsAdmin, string? TenantId, string? UserId)
 
 /// <summary>
 /// POST /tasks: envelope and schema pre-validation, Idempotency-Key, then MassTransit
-/// request/response with the saga, bounded by <see cref="OrchestratorOptions.SubmitWait"/>.
+/// request/response with the saga, bounded by <see cref="OrchestratorOptions.SubmitWait"/>. A retry (<see cref="TaskRetry"/>)
+/// goes the same way.
 /// </summary>
 public sealed partial class TaskSubmission(
     IRequestClient<SubmitTask> client,
     TaskActionCatalog actions,
     IIdempotencyStore idempotency,
     ITaskStore tasks,
+    TaskAnswers answers,
     TimeProvider clock,
     IOptions<OrchestratorOptions> options)
 {
@@ -52,42 +54,63 @@ public sealed partial class TaskSubmission(
             return parsed.Problem;
         var envelope = parsed.Envelope!;
 
-        var key = http.Request.Headers["Idempotency-Key"].ToString();
-        var taskId = NewId.NextGuid();
-        if (key.Length > 0)
-        {
-            if (key.Length > 200 || key.Any(char.IsControl))
-                return Problems.Result(ErrorCodes.BadEnvelope, "Idempotency-Key must be at most 200 printable characters.");
-            var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(root.GetRawText())));
-            var first = await idempotency.TryClaimAsync(envelope.TenantId, key, hash, taskId, cancellationToken);
-            if (first is not null)
-            {
-                if (first.BodyHash != hash || first.StatusCode is not null)
-                    return await ReplayAsync(first, hash, caller, cancellationToken);
-                // The first attempt has no answer yet (still running, or it broke before the saga had the task):
-                // submit the same task id again; the saga ignores a task it already has.
-                taskId = first.TaskId;
-            }
-        }
+        var (key, badKey) = IdempotencyKeyOf(http.Request);
+        if (badKey is not null)
+            return badKey;
+        var (taskId, replay) = await ClaimAsync(envelope.TenantId, key, root.GetRawText(), caller, cancellationToken);
+        return replay ?? await SendAsync(taskId, envelope, caller, key, cancellationToken);
+    }
 
-        Answer answer;
+    /// <summary>The request's Idempotency-Key ("" without one), or a problem when it is not one.</summary>
+    internal static (string Key, IResult? Problem) IdempotencyKeyOf(HttpRequest request)
+    {
+        var key = request.Headers["Idempotency-Key"].ToString();
+        if (key.Length > 200 || key.Any(char.IsControl))
+            return ("", Problems.Result(ErrorCodes.BadEnvelope, "Idempotency-Key must be at most 200 printable characters."));
+        return (key, null);
+    }
+
+    /// <summary>
+    /// The id of the task to submit: a new one, or the one the key's first request claimed and did not answer; or, when the key has
+    /// an answer or was used with another request, the answer to give instead (<paramref name="request"/> is what must be the same).
+    /// </summary>
+    internal async Task<(Guid TaskId, IResult? Replay)> ClaimAsync(string tenantId, string key, string request, Caller caller, CancellationToken cancellationToken)
+    {
+        var taskId = NewId.NextGuid();
+        if (key.Length == 0)
+            return (taskId, null);
+        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(request)));
+        var first = await idempotency.TryClaimAsync(tenantId, key, hash, taskId, cancellationToken);
+        if (first is null)
+            return (taskId, null);
+        if (first.BodyHash != hash || first.StatusCode is not null)
+            return (first.TaskId, await ReplayAsync(first, hash, caller, cancellationToken));
+        // The first attempt has no answer yet (still running, or it broke before the saga had the task):
+        // submit the same task id again; the saga ignores a task it already has.
+        return (first.TaskId, null);
+    }
+
+    /// <summary>Hands the task to the saga and answers as it decided; the answer is kept under the Idempotency-Key, if any.</summary>
+    internal async Task<IResult> SendAsync(Guid taskId, Envelope envelope, Caller caller, string key, CancellationToken cancellationToken)
+    {
+        TaskAnswer answer;
         try
         {
-            answer = await SendAsync(taskId, envelope, caller, cancellationToken);
+            answer = await RequestAsync(taskId, envelope, caller, cancellationToken);
         }
         catch (Exception ex) when (ex is RequestException or MassTransitException or TimeoutException)
         {
-            return Problems.Result(ErrorCodes.Unavailable, "The task could not be handed to the orchestrator; retry (with the same Idempotency-Key).",
-                status: StatusCodes.Status503ServiceUnavailable);
+            return answers.Problem(ErrorCodes.Unavailable, "The task could not be handed to the orchestrator; retry (with the same Idempotency-Key).").ToResult();
         }
         if (key.Length > 0)
             await idempotency.SaveAnswerAsync(envelope.TenantId, key, answer.StatusCode, answer.Body, CancellationToken.None);
         return answer.ToResult();
     }
 
-    private async Task<Answer> SendAsync(Guid taskId, Envelope envelope, Caller caller, CancellationToken cancellationToken)
+    private async Task<TaskAnswer> RequestAsync(Guid taskId, Envelope envelope, Caller caller, CancellationToken cancellationToken)
     {
-        var submit = new SubmitTask(taskId, envelope.TenantId, envelope.Action, envelope.Target, envelope.Data, caller.UserId, clock.GetUtcNow(), caller.IsAdmin);
+        var submit = new SubmitTask(taskId, envelope.TenantId, envelope.Action, envelope.Target, envelope.Data, caller.UserId, clock.GetUtcNow(), caller.IsAdmin,
+            envelope.RetryOf, envelope.ExcludedAgents);
         try
         {
             // No time-to-live on the submission (MassTransit gives a request its timeout's by default): one that waits in the durable
@@ -95,10 +118,10 @@ public sealed partial class TaskSubmission(
             var response = await client.GetResponse<TaskAccepted, TaskRejected>(submit, request => request.UseExecute(send => send.TimeToLive = null), cancellationToken,
                 RequestTimeout.After(ms: (int)options.Value.SubmitWait.TotalMilliseconds));
             if (response.Is(out Response<TaskAccepted>? accepted))
-                return Accepted(caller, taskId, accepted.Message.Status, accepted.Message.State, accepted.Message.AgentId);
+                return answers.Accepted(caller, taskId, accepted.Message.Status, accepted.Message.State, accepted.Message.AgentId);
             response.Is(out Response<TaskRejected>? rejected);
             var rejection = rejected!.Message;
-            return Rejected(caller, taskId, new TaskError(rejection.Code, rejection.Message, rejection.Details));
+            return answers.Rejected(caller, taskId, new TaskError(rejection.Code, rejection.Message, rejection.Details));
         }
         catch (RequestTimeoutException)
         {
@@ -110,7 +133,7 @@ public sealed partial class TaskSubmission(
                 if (current is null)
                     await Task.Delay(50, CancellationToken.None);
             }
-            return Accepted(caller, taskId, current?.Status ?? TaskStatuses.Pending, current?.CurrentState ?? "Submitted", current?.AgentId);
+            return answers.Accepted(caller, taskId, current?.Status ?? TaskStatuses.Pending, current?.CurrentState ?? "Submitted", current?.AgentId);
         }
     }
 
@@ -123,65 +146,25 @@ public sealed partial class TaskSubmission(
             // Written again for this caller: the first one may have been an admin, whose answer names the agent.
             var stored = JsonDocument.Parse(accepted).RootElement;
             string? Read(string name) => stored.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
-            return Accepted(caller, first.TaskId, Read("status") ?? TaskStatuses.Pending, Read("state") ?? "Submitted", Read("agentId")).ToResult();
+            return answers.Accepted(caller, first.TaskId, Read("status") ?? TaskStatuses.Pending, Read("state") ?? "Submitted", Read("agentId")).ToResult();
         }
         if (first.StatusCode is not null && first.Response is { } body)
         {
             // Written again for this caller too: an admin's refusal may hold what a tenant does not see.
             var stored = JsonDocument.Parse(body).RootElement;
             var details = stored.TryGetProperty("errors", out var errors) ? errors : stored.TryGetProperty("details", out var d) ? d : (JsonElement?)null;
-            return Rejected(caller, first.TaskId, new TaskError(stored.GetProperty("code").GetString()!, stored.GetProperty("detail").GetString() ?? "", details)).ToResult();
+            return answers.Rejected(caller, first.TaskId, new TaskError(stored.GetProperty("code").GetString()!, stored.GetProperty("detail").GetString() ?? "", details)).ToResult();
         }
         var current = await tasks.LoadAsync(first.TaskId, cancellationToken);
-        return Accepted(caller, first.TaskId, current?.Status ?? TaskStatuses.Pending, current?.CurrentState ?? "Submitted", current?.AgentId).ToResult();
+        return answers.Accepted(caller, first.TaskId, current?.Status ?? TaskStatuses.Pending, current?.CurrentState ?? "Submitted", current?.AgentId).ToResult();
     }
 
-    private static string StatusUrl(Caller caller, Guid taskId) => $"{caller.RoutePrefix}/tasks/{taskId}";
+    /// <param name="RetryOf">the task it retries</param>
+    /// <param name="ExcludedAgents">agents an admin excluded (retry only)</param>
+    internal sealed record Envelope(string TenantId, string Action, TaskTarget? Target, JsonElement Data, Guid? RetryOf = null,
+        IReadOnlyList<string>? ExcludedAgents = null);
 
-    /// <summary>A refusal as this caller may read it (<see cref="TenantTaskError"/> for tenants); field errors of a validation as <c>errors</c>.</summary>
-    private static Answer Rejected(Caller caller, Guid taskId, TaskError error)
-    {
-        var (message, details) = caller.IsAdmin ? (error.Message, error.Details) : TenantTaskError.From(error) is { } seen ? (seen.Message, seen.Details) : (error.Message, null);
-        IDictionary<string, string[]>? errors = null;
-        if (error.Code == ErrorCodes.Validation && details is { ValueKind: JsonValueKind.Object } fields)
-        {
-            errors = JsonSerializer.Deserialize<Dictionary<string, string[]>>(fields.GetRawText());
-            details = null;
-        }
-        var problem = Problems.Create(error.Code, message, errors, details);
-        problem.Extensions["taskId"] = taskId;
-        return new Answer(problem.Status!.Value, JsonSerializer.Serialize(problem, JsonSerializerOptions.Web), "application/problem+json", null);
-    }
-
-    private static Answer Accepted(Caller caller, Guid taskId, string status, string state, string? agentId)
-    {
-        var url = StatusUrl(caller, taskId);
-        var body = caller.IsAdmin
-            ? JsonSerializer.Serialize(new TaskAcceptedView(taskId, status, state, agentId, url), JsonSerializerOptions.Web)
-            : JsonSerializer.Serialize(new TenantTaskAcceptedView(taskId, status, state, url), JsonSerializerOptions.Web);
-        return new Answer(StatusCodes.Status202Accepted, body, "application/json", url);
-    }
-
-    private sealed record Answer(int StatusCode, string Body, string ContentType, string? Location)
-    {
-        public IResult ToResult() => new AnswerResult(this);
-    }
-
-    private sealed class AnswerResult(Answer answer) : IResult
-    {
-        public Task ExecuteAsync(HttpContext httpContext)
-        {
-            httpContext.Response.StatusCode = answer.StatusCode;
-            httpContext.Response.ContentType = answer.ContentType;
-            if (answer.Location is not null)
-                httpContext.Response.Headers.Location = answer.Location;
-            return httpContext.Response.WriteAsync(answer.Body);
-        }
-    }
-
-    private sealed record Envelope(string TenantId, string Action, TaskTarget? Target, JsonElement Data);
-
-    private (Envelope? Envelope, IResult? Problem) ParseEnvelope(JsonElement root, Caller caller)
+    internal (Envelope? Envelope, IResult? Problem) ParseEnvelope(JsonElement root, Caller caller)
     {
         if (root.ValueKind != JsonValueKind.Object)
             return (null, Problems.Result(ErrorCodes.BadEnvelope, "The body must be a JSON object."));

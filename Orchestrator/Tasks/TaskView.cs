@@ -33,10 +33,21 @@ public sealed record TaskView(
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<DeadLetters.DeadLetterView>? DeadLetters { get; init; }
 
+    /// <summary>The task this one retries, and the retry of this one.</summary>
+    public Guid? RetryOf { get; init; }
+    public Guid? RetriedBy { get; init; }
+    /// <summary>Agents an admin excluded when retrying: never elected for this task.</summary>
+    public IReadOnlyList<string> ExcludedAgents { get; init; } = [];
+
     public static TaskView From(TaskState task) => new(
         task.CorrelationId, task.TenantId, task.Action, task.Target, task.EnrichedData ?? task.Data, task.AgentId, task.Status, task.CurrentState,
         task.Timeline, task.Progress, task.Placement, TaskQuotaView.From(task), task.Result, task.Error, task.LateSuccess,
-        task.CreatedAt, task.UpdatedAt, task.DeadlineAt, task.StartedAt, task.FinishedAt);
+        task.CreatedAt, task.UpdatedAt, task.DeadlineAt, task.StartedAt, task.FinishedAt)
+    {
+        RetryOf = task.RetryOf,
+        RetriedBy = task.RetriedBy,
+        ExcludedAgents = task.ExcludedAgents,
+    };
 
     /// <summary>The view the caller may read: the whole document for admins, the tenant's allow-list for tenants.</summary>
     public static object For(TaskState task, Caller caller, TaskActionCatalog actions)
@@ -66,6 +77,10 @@ public sealed record TenantTaskView(
     DateTimeOffset? StartedAt,
     DateTimeOffset? FinishedAt)
 {
+    /// <summary>The task this one retries, and the retry of this one (both the tenant's own).</summary>
+    public Guid? RetryOf { get; init; }
+    public Guid? RetriedBy { get; init; }
+
     public static TenantTaskView From(TaskState task, TaskActionCatalog actions)
     {
         var known = actions.TryGet(task.Action, out var action);
@@ -76,7 +91,11 @@ public sealed record TenantTaskView(
             [.. task.Timeline.Select(e => new TimelineEntry(e.State, e.Status, e.At, e.Note))],
             TaskQuotaView.From(task),
             known ? action.TenantResult.Project(task.Result) : null,
-            TenantTaskError.From(task.Error), task.LateSuccess, task.CreatedAt, task.UpdatedAt, task.DeadlineAt, task.StartedAt, task.FinishedAt);
+            TenantTaskError.From(task.Error), task.LateSuccess, task.CreatedAt, task.UpdatedAt, task.DeadlineAt, task.StartedAt, task.FinishedAt)
+        {
+            RetryOf = task.RetryOf,
+            RetriedBy = task.RetriedBy,
+        };
     }
 }
 

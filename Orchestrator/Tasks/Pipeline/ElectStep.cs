@@ -53,7 +53,7 @@ public sealed class ElectStep(IAgentStore agents, IImageStore images, TaskAction
     {
         var registry = await agents.ListForElectionAsync(task.CorrelationId, cancellationToken);
         var decision = AgentElection.Elect(registry, action.Capability, requirement, pinned, clock.GetUtcNow(), options.Value.Election, options.Value.Agents,
-            task.TriedAgents);
+            task.TriedAgents, task.ExcludedAgents);
         if (decision.AgentId is null)
         {
             task.Placement ??= decision;

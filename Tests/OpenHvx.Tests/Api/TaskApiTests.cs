@@ -42,7 +42,10 @@ public sealed class TaskApiTests : DevHostFixture
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
         var body = await response.Content.ReadFromJsonAsync<JsonElement>();
         var taskId = body.GetProperty("taskId").GetString();
-        Assert.That(response.Headers.Location!.ToString(), Is.EqualTo($"/api/v1/admin/tasks/{taskId}"));
+        // Absolute, at the gateway as the client reached it (not the orchestrator behind it), with a polling interval.
+        Assert.That(response.Headers.Location, Is.EqualTo(new Uri(new Uri(DevHost.Url), $"/api/v1/admin/tasks/{taskId}")));
+        Assert.That(response.Headers.Location!.Authority, Is.Not.EqualTo(new Uri(DevHost.App.CoreUrl).Authority));
+        Assert.That(response.Headers.GetValues("Retry-After").Single(), Is.EqualTo("2"));
         Assert.That(body.GetProperty("statusUrl").GetString(), Is.EqualTo($"/api/v1/admin/tasks/{taskId}"));
         Assert.That(body.GetProperty("agentId").GetString(), Is.EqualTo(TestDevHost.AgentId));
         Assert.That(body.GetProperty("status").GetString(), Is.AnyOf("sent", "running", "SUCCESS"));
@@ -146,7 +149,8 @@ public sealed class TaskApiTests : DevHostFixture
         var firstId = (await first.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("taskId").GetString();
         var secondId = (await second.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("taskId").GetString();
         Assert.That(secondId, Is.EqualTo(firstId));
-        Assert.That(second.Headers.Location!.ToString(), Does.EndWith(firstId!));
+        Assert.That(second.Headers.Location, Is.EqualTo(new Uri(new Uri(DevHost.Url), $"/api/v1/admin/tasks/{firstId}")), "the replay's Location is absolute too");
+        Assert.That(second.Headers.GetValues("Retry-After").Single(), Is.EqualTo("2"));
     }
 
     [Test]

@@ -86,7 +86,8 @@ public sealed class DevHostEndToEndTests
             var client = await first.StartAsync();
             var response = await client.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId = "test1", action = "vm.create", data = new { name = "durable" } });
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
-            location = response.Headers.Location!;
+            // The path only: the Location is absolute at this DevHost's gateway, and the next one listens on another port.
+            location = new Uri(response.Headers.Location!.PathAndQuery, UriKind.Relative);
             var inFlight = await Eventually.Get(() => client.GetFromJsonAsync<JsonElement>(location),
                 task => task.GetProperty("status").GetString() == "running", TimeSpan.FromSeconds(30), "the task runs");
             Assert.That(inFlight.GetProperty("status").GetString(), Is.EqualTo("running"), "in flight, not finished, when DevHost stops");

@@ -41,6 +41,12 @@ public sealed class GatewayForwardingTests
         _upstream = upstream.Build();
         _upstream.MapMethods("/api/v1/admin/echo", ["GET", "POST"], (HttpContext http) =>
             Results.Ok(http.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString())));
+        // Answers 202 with the Location it is asked for, as the orchestrator answers a task.
+        _upstream.MapGet("/api/v1/admin/located", (string to, HttpContext http) =>
+        {
+            http.Response.Headers.Location = to;
+            return Results.StatusCode(StatusCodes.Status202Accepted);
+        });
         await _upstream.StartAsync();
 
         var gateway = WebApplication.CreateBuilder();
@@ -106,6 +112,31 @@ public sealed class GatewayForwardingTests
         hostile.Headers.TryAddWithoutValidation("X-Request-Id", "bad id\twith spaces");
         var replaced = await (await _admin.SendAsync(hostile)).Content.ReadFromJsonAsync<Dictionary<string, string>>();
         Assert.That(replaced!["x-request-id"], Does.Match("^[0-9a-f]{32}$"));
+    }
+
+    [Test]
+    public async Task A_relative_Location_from_upstream_reaches_the_client_absolute_at_the_gateway_whatever_forwarded_headers_it_sent()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/admin/located?to=" + Uri.EscapeDataString("/api/v1/admin/tasks/42?x=1"));
+        request.Headers.TryAddWithoutValidation("X-Forwarded-Host", "evil.example");
+        request.Headers.TryAddWithoutValidation("X-Forwarded-Proto", "https");
+        request.Headers.TryAddWithoutValidation("Forwarded", "host=evil.example;proto=https");
+
+        var response = await _admin.SendAsync(request);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
+        Assert.That(response.Headers.Location, Is.EqualTo(new Uri(new Uri(_gatewayUrl), "/api/v1/admin/tasks/42?x=1")));
+        Assert.That(response.Headers.Location!.IsAbsoluteUri, Is.True);
+    }
+
+    [TestCase("https://elsewhere.example/api/v1/admin/tasks/42")]
+    [TestCase("//evil.example/api/v1/admin/tasks/42")]
+    [TestCase("tasks/42")]
+    public async Task A_Location_that_is_not_a_path_from_the_root_is_left_as_upstream_sent_it(string location)
+    {
+        var response = await _admin.GetAsync("/api/v1/admin/located?to=" + Uri.EscapeDataString(location));
+
+        Assert.That(response.Headers.Location!.OriginalString, Is.EqualTo(location));
     }
 
     [Test]

@@ -28,7 +28,7 @@ public sealed class TenantViewTests : DevHostFixture
     private static readonly HashSet<string> TaskFields =
     [
         "taskId", "tenantId", "action", "target", "data", "status", "state", "timeline", "quota", "result", "error", "lateSuccess",
-        "createdAt", "updatedAt", "deadlineAt", "startedAt", "finishedAt",
+        "createdAt", "updatedAt", "deadlineAt", "startedAt", "finishedAt", "retryOf", "retriedBy",
     ];
 
     [OneTimeSetUp]
