@@ -51,4 +51,13 @@ public static partial class Identifiers
 
     /// <summary>A plain image file name in an agent's image folder.</summary>
     public static bool IsImageFile(string? value) => value is not null && ImageFilePattern().IsMatch(value);
+
+    /// <summary>
+    /// A task's (or any record's) GUID id, matched whole in its 36-character form: .NET's GUID parsers let white space around it through.
+    /// </summary>
+    public static bool TryParseId(string? value, out Guid id)
+    {
+        id = default;
+        return value is { Length: 36 } && Guid.TryParseExact(value, "D", out id);
+    }
 }

@@ -24,7 +24,7 @@ public static class DeadLetterEndpoints
         Guid? task = null;
         if (taskId is not null)
         {
-            if (Guid.TryParse(taskId, out var parsed))
+            if (Identifiers.TryParseId(taskId, out var parsed))
                 task = parsed;
             else
                 errors["taskId"] = ["must be a task id (a GUID)"];
@@ -39,7 +39,7 @@ public static class DeadLetterEndpoints
 
     private static async Task<IResult> ReplayAsync(string id, DeadLetterReplay replay, CancellationToken cancellationToken)
     {
-        if (!Guid.TryParse(id, out var letterId))
+        if (!Identifiers.TryParseId(id, out var letterId))
             return Problems.Result(ErrorCodes.NotFound, $"Dead letter '{id}' was not found.");
         var (letter, refusal) = await replay.ReplayAsync(letterId, cancellationToken);
         return refusal is null

@@ -49,7 +49,7 @@ public static class TaskEventEndpoints
             fields.Errors["tenantId"] = [$"must match {Identifiers.TenantIdRule}"];
         if (taskId is not null)
         {
-            if (Guid.TryParse(taskId, out var id))
+            if (Identifiers.TryParseId(taskId, out var id))
                 task = id;
             else
                 fields.Errors["taskId"] = ["must be a task id (a GUID)"];
@@ -72,7 +72,7 @@ public static class TaskEventEndpoints
     {
         var caller = Caller.From(http.User);
         // Another tenant's task is "not found", exactly like a task that does not exist (as GET /tasks/{taskId}).
-        if (!Guid.TryParse(taskId, out var id) || await store.LoadAsync(id, cancellationToken) is not { } task
+        if (!Identifiers.TryParseId(taskId, out var id) || await store.LoadAsync(id, cancellationToken) is not { } task
             || (!caller.IsAdmin && task.TenantId != caller.TenantId))
             return Problems.Result(ErrorCodes.NotFound, $"Task '{taskId}' was not found.");
         var fields = new QueryFields();

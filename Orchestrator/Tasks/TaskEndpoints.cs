@@ -39,7 +39,7 @@ public static class TaskEndpoints
     {
         var caller = Caller.From(http.User);
         // Another tenant's task is "not found", exactly like a task that does not exist: ids do not leak.
-        if (!Guid.TryParse(taskId, out var id) || await store.LoadAsync(id, cancellationToken) is not { } task
+        if (!Identifiers.TryParseId(taskId, out var id) || await store.LoadAsync(id, cancellationToken) is not { } task
             || (!caller.IsAdmin && task.TenantId != caller.TenantId))
             return Problems.Result(ErrorCodes.NotFound, $"Task '{taskId}' was not found.");
         if (caller.IsAdmin)

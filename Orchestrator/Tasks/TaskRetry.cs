@@ -24,7 +24,7 @@ public sealed class TaskRetry(TaskSubmission submission, ITaskStore tasks)
         var cancellationToken = http.RequestAborted;
         // Another tenant's task is "not found", exactly like a task that does not exist. The id is matched whole (Guid's parser would
         // take it with white space around it).
-        if (taskId.Length != 36 || !Guid.TryParseExact(taskId, "D", out var id) || await tasks.LoadAsync(id, cancellationToken) is not { } task
+        if (!Identifiers.TryParseId(taskId, out var id) || await tasks.LoadAsync(id, cancellationToken) is not { } task
             || (!caller.IsAdmin && task.TenantId != caller.TenantId))
             return Problems.Result(ErrorCodes.NotFound, $"Task '{taskId}' was not found.");
 

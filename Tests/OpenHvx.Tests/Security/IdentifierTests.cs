@@ -15,6 +15,7 @@ public sealed class IdentifierTests
         yield return new TestCaseData((Func<string?, bool>)Identifiers.IsAccount, "dave").SetName("account");
         yield return new TestCaseData((Func<string?, bool>)Identifiers.IsCatalogName, "Rocky-10.latest").SetName("catalog name");
         yield return new TestCaseData((Func<string?, bool>)Identifiers.IsImageFile, "rocky.vhdx").SetName("image file");
+        yield return new TestCaseData((Func<string?, bool>)(value => Identifiers.TryParseId(value, out _)), "0f8fad5b-d9cb-469f-a165-70867728950e").SetName("task id");
     }
 
     [TestCaseSource(nameof(Rules))]
