@@ -23,6 +23,7 @@ using OpenHvx.Orchestrator.Resources;
 using OpenHvx.Orchestrator.Security;
 using OpenHvx.Orchestrator.Tasks;
 using OpenHvx.Orchestrator.Tenants;
+using OpenHvx.Orchestrator.Webhooks;
 using OpenHvx.ServiceDefaults;
 
 namespace OpenHvx.Orchestrator;
@@ -75,6 +76,7 @@ public static class OrchestratorExtensions
         services.AddScoped<TaskSubmission>();
         services.AddHostedService<SeedData>();
         services.AddHostedService<TaskDeadlineSweeper>();
+        services.AddWebhooks(configuration);
 
         services.AddProblemDetails();
         services.AddOrchestratorSecurity(configuration);
@@ -97,6 +99,7 @@ public static class OrchestratorExtensions
         services.AddSingleton<IIdempotencyStore, SqliteIdempotencyStore>();
         services.AddSingleton<DeadLetters.IDeadLetterStore, SqliteDeadLetterStore>();
         services.AddSingleton<Events.ITaskEventLog, SqliteTaskEventLog>();
+        services.AddSingleton<IWebhookStore, SqliteWebhookStore>();
         services.AddHealthChecks().AddCheck<SqliteHealthCheck>("sqlite", tags: ["ready"], timeout: TimeSpan.FromSeconds(5));
     }
 
@@ -116,6 +119,7 @@ public static class OrchestratorExtensions
         services.AddSingleton<IIdempotencyStore, MongoIdempotencyStore>();
         services.AddSingleton<DeadLetters.IDeadLetterStore, MongoDeadLetterStore>();
         services.AddSingleton<Events.ITaskEventLog, MongoTaskEventLog>();
+        services.AddSingleton<IWebhookStore, MongoWebhookStore>();
         services.AddHealthChecks().AddCheck<MongoHealthCheck>("mongodb", tags: ["ready"], timeout: TimeSpan.FromSeconds(5));
     }
 
@@ -155,6 +159,7 @@ public static class OrchestratorExtensions
         admin.MapAdminAgentEndpoints();
         admin.MapAdminUnmanagedVmEndpoints();
         DeadLetters.DeadLetterEndpoints.MapAdminDeadLetterEndpoints(admin);
+        admin.MapAdminWebhookEndpoints();
 
         // Every tenant route reads; writes add the write policy on the route itself.
         var tenant = app.MapGroup("/api/v1/tenant").RequireAuthorization(OrchestratorPolicies.TenantRead).AddEndpointFilter<ActiveTenantFilter>();
@@ -162,6 +167,7 @@ public static class OrchestratorExtensions
         tenant.MapTenantQuotaEndpoints();
         tenant.MapTenantImageEndpoints();
         tenant.MapTenantResourceEndpoints();
+        tenant.MapTenantWebhookEndpoints();
 
         app.MapHealthChecks("/health/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
