@@ -27,9 +27,16 @@ public sealed partial class WebhookDispatcher(
     // Events one worker delivers before it lets the others have the slot.
     private const int DeliveriesPerTurn = 500;
 
+    private const int DueLimit = 10_000;
+
+    // Each webhook's worker (its end), registered before it starts, so that a webhook never has two.
     private readonly ConcurrentDictionary<string, Task> _workers = new();
     private readonly TaskEventSignal _workerDone = new();
     private long _earliestRetryTicks = long.MaxValue;
+    // The newest event sequence known per tenant (from the log since start, and from workers that caught up): a webhook whose cursor
+    // is there has nothing to deliver, and no worker is started for it. A tenant not in it may have older events: its webhooks run.
+    private readonly ConcurrentDictionary<string, long> _tenantLatest = new();
+    private long _seen = -1;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -47,12 +54,25 @@ public sealed partial class WebhookDispatcher(
                     Interlocked.Exchange(ref _earliestRetryTicks, long.MaxValue);
                 try
                 {
-                    foreach (var webhook in await store.ListDueAsync(now, 1000, stoppingToken))
+                    await ReadNewEventsAsync(stoppingToken);
+                    foreach (var webhook in await store.ListDueAsync(now, DueLimit, stoppingToken))
                     {
-                        if (_workers.ContainsKey(webhook.Id))
+                        if (_tenantLatest.TryGetValue(webhook.TenantId, out var latest) && latest <= webhook.Delivery.Cursor)
                             continue;
-                        await slots.WaitAsync(stoppingToken);
-                        _workers[webhook.Id] = RunWorkerAsync(webhook.Id, slots, stoppingToken);
+                        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                        if (!_workers.TryAdd(webhook.Id, done.Task))
+                            continue;
+                        try
+                        {
+                            await slots.WaitAsync(stoppingToken);
+                        }
+                        catch
+                        {
+                            _workers.TryRemove(webhook.Id, out _);
+                            done.SetResult();
+                            throw;
+                        }
+                        _ = RunWorkerAsync(webhook, slots, done, stoppingToken);
                     }
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
@@ -80,12 +100,34 @@ public sealed partial class WebhookDispatcher(
         return untilRetry <= TimeSpan.Zero ? TimeSpan.FromMilliseconds(1) : untilRetry < poll ? untilRetry : poll;
     }
 
-    private async Task RunWorkerAsync(string webhookId, SemaphoreSlim slots, CancellationToken stoppingToken)
+    /// <summary>Notes which tenants have events newer than those known (all events committed since the last call).</summary>
+    private async Task ReadNewEventsAsync(CancellationToken cancellationToken)
+    {
+        if (_seen < 0)
+        {
+            _seen = await events.LastSequenceAsync(cancellationToken);
+            return;
+        }
+        while (true)
+        {
+            var page = await events.ReadAsync(new TaskEventQuery(_seen, 1000), cancellationToken);
+            foreach (var e in page)
+                _tenantLatest.AddOrUpdate(e.TenantId, e.Sequence, (_, known) => Math.Max(known, e.Sequence));
+            if (page.Count > 0)
+                _seen = page[^1].Sequence;
+            if (page.Count < 1000)
+                return;
+        }
+    }
+
+    private async Task RunWorkerAsync(Webhook webhook, SemaphoreSlim slots, TaskCompletionSource done, CancellationToken stoppingToken)
     {
         await Task.Yield();
+        var webhookId = webhook.Id;
         try
         {
-            await DeliverAsync(webhookId, stoppingToken);
+            if (await DeliverAsync(webhookId, stoppingToken) is { } caughtUp)
+                _tenantLatest.AddOrUpdate(webhook.TenantId, caughtUp, (_, known) => Math.Max(known, caughtUp));
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -98,25 +140,33 @@ public sealed partial class WebhookDispatcher(
         {
             _workers.TryRemove(webhookId, out _);
             slots.Release();
+            done.SetResult();
             _workerDone.Pulse();
         }
     }
 
-    /// <summary>Delivers the webhook's pending events until it is caught up, fails, or has had its turn.</summary>
-    public async Task DeliverAsync(string webhookId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Delivers the webhook's pending events until it is caught up, fails, or has had its turn; returns the cursor it caught up at
+    /// (every event of its tenant up to there read), null when it stopped before.
+    /// </summary>
+    public async Task<long?> DeliverAsync(string webhookId, CancellationToken cancellationToken)
     {
         if (await store.GetAsync(webhookId, cancellationToken) is not { Delivery.Status: Webhook.Active } webhook
             || webhook.Delivery.NextAttemptAt > clock.GetUtcNow())
-            return;
+            return null;
         var filter = WebhookEventFilter.Of(webhook.Events);
         var delivery = webhook.Delivery;
         var cursor = delivery.Cursor;
         var delivered = 0;
+        long? caughtUp = null;
         while (delivered < DeliveriesPerTurn)
         {
             var page = await events.ReadAsync(new TaskEventQuery(cursor, PageSize, webhook.TenantId), cancellationToken);
             if (page.Count == 0)
+            {
+                caughtUp = cursor;
                 break;
+            }
             foreach (var e in page)
             {
                 if (!filter.Matches(e.Action, e.Status))
@@ -129,7 +179,7 @@ public sealed partial class WebhookDispatcher(
                 if (!attempt.Delivered)
                 {
                     await SaveAsync(webhook.Id, delivery, Failed(delivery with { Cursor = cursor }, attempt.Error!, now), cancellationToken);
-                    return;
+                    return null;
                 }
                 cursor = e.Sequence;
                 var succeeded = delivery with
@@ -137,13 +187,14 @@ public sealed partial class WebhookDispatcher(
                     Cursor = cursor, Failures = 0, NextAttemptAt = null, LastAttemptAt = now, LastDeliveredAt = now, LastError = null,
                 };
                 if (!await SaveAsync(webhook.Id, delivery, succeeded, cancellationToken))
-                    return;
+                    return null;
                 delivery = succeeded;
                 delivered++;
             }
         }
-        if (cursor != delivery.Cursor)
-            await SaveAsync(webhook.Id, delivery, delivery with { Cursor = cursor }, cancellationToken);
+        if (cursor != delivery.Cursor && !await SaveAsync(webhook.Id, delivery, delivery with { Cursor = cursor }, cancellationToken))
+            return null;
+        return caughtUp;
     }
 
     /// <summary>One more failure: the next attempt after a backoff, or the webhook disabled when there were too many in a row.</summary>

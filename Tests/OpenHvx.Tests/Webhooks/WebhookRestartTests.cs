@@ -4,7 +4,7 @@ namespace OpenHvx.Tests.Webhooks;
 
 /// <summary>
 /// Delivery state lives in the store: an orchestrator stopped while a receiver is failing, and started again on the same data,
-/// delivers every event afterwards, in order, none lost, none delivered twice that had been taken.
+/// delivers every event afterwards, in order, none lost, none sent again that had been taken before the stop.
 /// </summary>
 [TestFixture]
 [Category("EndToEnd")]
@@ -58,8 +58,10 @@ public sealed class WebhookRestartTests
         var accepted = await Eventually.Get(() => Task.FromResult(receiver.Accepted("/restart")), r => r.Any(x => x.Type == "vm.create.SUCCESS"),
             TimeSpan.FromSeconds(60), "every event arrives after the restart");
 
-        var logged = await WebhookApi.LoggedAsync(second, taskId);
-        Assert.That(accepted.Select(r => r.Id), Is.EqualTo(logged.Select(e => $"evt_{e.Sequence}")), "all, in order, each taken once");
+        var logged = (await WebhookApi.LoggedAsync(second, taskId)).Select(e => $"evt_{e.Sequence}").ToList();
+        // At least once: a request cut off by the stop may be taken again after it, always with its own id.
+        Assert.That(accepted.Select(r => r.Id).Distinct(), Is.EqualTo(logged), "all, in order");
+        Assert.That(accepted.Count(r => r.Id == logged[0] || r.Id == logged[1]), Is.EqualTo(2), "those taken before the stop are not sent again");
         Assert.That(receiver.All.Skip(beforeRestart).First().Id, Is.EqualTo(receiver.All.First(r => r.Answered == 503).Id),
             "after the restart delivery resumes at the event that failed");
     }
