@@ -245,6 +245,12 @@ public sealed class WebhookDeliveryTests : DevHostFixture
         var id = created.GetProperty("id").GetString()!;
         Assert.That(created.GetProperty("tenantId").GetString(), Is.EqualTo("hook-roles"));
         Assert.That((await WebhookApi.GetAsync(admin, id)).GetProperty("id").GetString(), Is.EqualTo(id), "the tenant's admin sees it");
+        Assert.That((await Client.PatchAsJsonAsync($"{WebhookApi.AdminRoute}/{id}", new { status = "disabled", url = "https://203.0.113.10/" })).StatusCode,
+            Is.EqualTo(HttpStatusCode.UnprocessableEntity), "only the status can be changed");
+        Assert.That((await Client.PatchAsJsonAsync($"{WebhookApi.AdminRoute}/{id}", new { status = "disabled" })).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var paused = await WebhookApi.GetAsync(admin, id);
+        Assert.That(paused.GetProperty("status").GetString(), Is.EqualTo("disabled"));
+        Assert.That(paused.GetProperty("disabledReason").GetString(), Is.EqualTo("disabled through the API"));
         Assert.That((await Client.DeleteAsync($"{WebhookApi.AdminRoute}/{id}")).StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
         Assert.That((await admin.GetAsync($"{WebhookApi.TenantRoute}/{id}")).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
     }
