@@ -13,7 +13,7 @@ public static class TaskStatuses
     /// <summary>Canceled before it ran, or stopped by its agent with what it built removed; nothing it held is kept.</summary>
     public const string Canceled = "CANCELED";
 
-    /// <summary>Every status, in the order a task can go through them.</summary>
+    /// <summary>Every status, in the order a task may pass through them.</summary>
     public static readonly IReadOnlyList<string> All = [Pending, Sent, Running, Canceling, Succeeded, Failed, Canceled];
 
     public static bool IsFinal(string status) => status is Succeeded or Failed or Canceled;

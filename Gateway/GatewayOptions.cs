@@ -52,6 +52,12 @@ public sealed class GatewayOptions
     /// <summary>No access token of ours lives longer: revocations older than this are forgotten.</summary>
     public TimeSpan LongestAccessTokenLifetime => new[] { AdminTokenLifetime, TenantTokenLifetime, Federation.InternalTokens.Lifetime }.Max();
 
+    /// <summary>
+    /// A proxied request or response that moves no byte for this long is cut (YARP's activity timeout). Task event streams send a
+    /// keep-alive more often (Orchestrator:EventStreams:KeepAlive), so only a dead one is cut.
+    /// </summary>
+    public TimeSpan ProxyActivityTimeout { get; set; } = TimeSpan.FromSeconds(100);
+
     /// <summary>Requests with a larger body get 413.</summary>
     public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
 

@@ -13,6 +13,7 @@ using Microsoft.Extensions.Options;
 using OpenHvx.Orchestrator.Actions;
 using OpenHvx.Orchestrator.Agents;
 using OpenHvx.Orchestrator.Api;
+using OpenHvx.Orchestrator.Events;
 using OpenHvx.Orchestrator.Images;
 using OpenHvx.Orchestrator.Persistence;
 using OpenHvx.Orchestrator.Persistence.Mongo;
@@ -55,6 +56,7 @@ public static class OrchestratorExtensions
         services.AddSingleton<TaskActionCatalog>();
         services.AddSingleton<TaskLifecycle>();
         services.AddSingleton<Events.TaskEventSignal>();
+        services.AddSingleton<Events.TaskEventStreams>();
         services.AddSingleton<QuotaLedger>();
         services.AddSingleton<InventoryReconciler>();
         services.TryAddSingleton<IResourceEventPublisher, BusResourceEventPublisher>();
@@ -159,6 +161,7 @@ public static class OrchestratorExtensions
         admin.MapAdminAgentEndpoints();
         admin.MapAdminUnmanagedVmEndpoints();
         DeadLetters.DeadLetterEndpoints.MapAdminDeadLetterEndpoints(admin);
+        admin.MapAdminTaskEventEndpoints();
         admin.MapAdminWebhookEndpoints();
 
         // Every tenant route reads; writes add the write policy on the route itself.
@@ -167,6 +170,7 @@ public static class OrchestratorExtensions
         tenant.MapTenantQuotaEndpoints();
         tenant.MapTenantImageEndpoints();
         tenant.MapTenantResourceEndpoints();
+        tenant.MapTenantTaskEventEndpoints();
         tenant.MapTenantWebhookEndpoints();
 
         app.MapHealthChecks("/health/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false });

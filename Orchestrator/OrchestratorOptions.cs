@@ -41,6 +41,8 @@ public sealed class OrchestratorOptions
 
     public Tenants.SeedOptions Seed { get; set; } = new();
 
+    public Events.EventStreamOptions EventStreams { get; set; } = new();
+
     public TimeSpan HoldTtlFor(string action) => HoldTtl.TryGetValue(action, out var ttl) ? ttl : DefaultHoldTtl;
 }
 

@@ -12,10 +12,12 @@ public sealed class OrchestratorUpstream
     public const string ClusterId = "orchestrator";
 
     private readonly InMemoryConfigProvider _config;
+    private readonly TimeSpan _activityTimeout;
 
     public OrchestratorUpstream(IOptions<GatewayOptions> options)
     {
         Address = options.Value.OrchestratorUrl is { Length: > 0 } url ? new Uri(url) : null;
+        _activityTimeout = options.Value.ProxyActivityTimeout;
         _config = new InMemoryConfigProvider(Routes, Clusters(Address));
     }
 
@@ -35,11 +37,12 @@ public sealed class OrchestratorUpstream
         new() { RouteId = "tenant-api", ClusterId = ClusterId, Match = new RouteMatch { Path = "/api/v1/tenant/{**rest}" } },
     ];
 
-    private static IReadOnlyList<ClusterConfig> Clusters(Uri? address) =>
+    private IReadOnlyList<ClusterConfig> Clusters(Uri? address) =>
     [
         new()
         {
             ClusterId = ClusterId,
+            HttpRequest = new Yarp.ReverseProxy.Forwarder.ForwarderRequestConfig { ActivityTimeout = _activityTimeout },
             Destinations = address is null
                 ? new Dictionary<string, DestinationConfig>()
                 : new Dictionary<string, DestinationConfig> { ["primary"] = new() { Address = address.ToString() } },

@@ -57,6 +57,12 @@ public sealed class TenantFairness(RequestDelegate next, IOptions<GatewayOptions
             }
         }
 
+        // A task event stream would hold its turn for hours: the orchestrator bounds a tenant's open streams itself.
+        if (IsEventStream(http.Request))
+        {
+            await next(http);
+            return;
+        }
         using var turn = await _inFlight.AcquireAsync(partition, 1, http.RequestAborted);
         if (!turn.IsAcquired)
         {
@@ -81,6 +87,13 @@ public sealed class TenantFairness(RequestDelegate next, IOptions<GatewayOptions
     }
 
     private const int ChunkedAdvance = 64 * 1024;
+
+    /// <summary><c>GET /api/v1/tenant/events</c> and <c>GET /api/v1/tenant/tasks/{taskId}/events</c>.</summary>
+    private static bool IsEventStream(HttpRequest request)
+        => HttpMethods.IsGet(request.Method) && request.Path.Value is { } path
+           && path.EndsWith("/events", StringComparison.OrdinalIgnoreCase)
+           && (path.Equals("/api/v1/tenant/events", StringComparison.OrdinalIgnoreCase)
+               || (path.StartsWith("/api/v1/tenant/tasks/", StringComparison.OrdinalIgnoreCase) && path.Count(c => c == '/') == 6));
 
     /// <summary>Takes what a chunked body cost beyond its advance from the budget, as far as the budget goes (the next body waits for the rest).</summary>
     private void ChargeAfterwards(string partition, long bytes)

@@ -104,6 +104,16 @@ public sealed class GatewaySecurityTests : DevHostFixture
         yield return Case(new("tenant token creates an admin user", "alpha-admin", "POST", "/api/v1/admin/users",
             new { username = "evil", password = "a-long-password-1", roles = new[] { "global-admin" } }), HttpStatusCode.Unauthorized, "ERR_UNAUTHENTICATED");
 
+        // Task event streams: as the task routes (a task that has ended streams its events and ends).
+        yield return Case(new("no token streams events", "none", "GET", "/api/v1/tenant/events"), HttpStatusCode.Unauthorized, "ERR_UNAUTHENTICATED");
+        yield return Case(new("read-only user streams its tenant's task events", "alpha-r", "GET", tasks + "/{alphaTask}/events"), HttpStatusCode.OK);
+        yield return Case(new("read-only service client streams task events", "alpha-ci", "GET", tasks + "/{alphaTask}/events"), HttpStatusCode.OK);
+        yield return Case(new("tenant streams another tenant's task events", "alpha-rw", "GET", tasks + "/{betaTask}/events"), HttpStatusCode.NotFound, "ERR_NOT_FOUND");
+        yield return Case(new("disabled tenant streams events", "gamma-rw", "GET", "/api/v1/tenant/events"), HttpStatusCode.Forbidden, "ERR_TENANT_DISABLED");
+        yield return Case(new("admin token on the tenant event stream", "admin", "GET", "/api/v1/tenant/events"), HttpStatusCode.Unauthorized, "ERR_UNAUTHENTICATED");
+        yield return Case(new("tenant token on the admin event stream", "alpha-rw", "GET", "/api/v1/admin/events"), HttpStatusCode.Unauthorized, "ERR_UNAUTHENTICATED");
+        yield return Case(new("admin streams any tenant's task events", "admin", "GET", "/api/v1/admin/tasks/{betaTask}/events"), HttpStatusCode.OK);
+
         // The orchestrator, reached without the gateway, checks every token itself.
         yield return Case(new("direct: no token", "none", "GET", tasks, Direct: true), HttpStatusCode.Unauthorized, "ERR_UNAUTHENTICATED");
         yield return Case(new("direct: alg none", "alg-none", "GET", tasks, Direct: true), HttpStatusCode.Unauthorized, "ERR_UNAUTHENTICATED");
@@ -115,6 +125,9 @@ public sealed class GatewaySecurityTests : DevHostFixture
         yield return Case(new("direct: spoofed X-Tenant-Id", "alpha-rw", "GET", tasks + "/{betaTask}", Direct: true,
             Headers: new Dictionary<string, string> { ["X-Tenant-Id"] = "beta" }), HttpStatusCode.NotFound, "ERR_NOT_FOUND");
         yield return Case(new("direct: valid tenant token", "alpha-rw", "GET", tasks + "/{alphaTask}", Direct: true), HttpStatusCode.OK);
+        yield return Case(new("direct: no token streams events", "none", "GET", "/api/v1/tenant/events", Direct: true), HttpStatusCode.Unauthorized, "ERR_UNAUTHENTICATED");
+        yield return Case(new("direct: tenant token on the admin event stream", "alpha-rw", "GET", "/api/v1/admin/events", Direct: true), HttpStatusCode.Forbidden, "ERR_FORBIDDEN");
+        yield return Case(new("direct: tenant streams another tenant's task events", "alpha-rw", "GET", tasks + "/{betaTask}/events", Direct: true), HttpStatusCode.NotFound, "ERR_NOT_FOUND");
     }
 
     [OneTimeSetUp]
