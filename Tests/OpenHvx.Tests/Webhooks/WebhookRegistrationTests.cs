@@ -78,6 +78,7 @@ public sealed class WebhookRegistrationTests : DevHostFixture
     [TestCase("{\"url\":\"https://203.0.113.10/#frag\",\"events\":[\"*\"]}", "url")]
     [TestCase("{\"url\":\"https://203.0.113.10/ hook\",\"events\":[\"*\"]}", "url")]
     [TestCase("{\"url\":123,\"events\":[\"*\"]}", "url")]
+    [TestCase("{\"url\":\"https://hook.example.invalid/\",\"events\":[\"*\"]}", "url")]
     [TestCase("{\"url\":\"https://203.0.113.10/\",\"events\":[\"*\"],\"secret\":\"not-a-secret\"}", "secret")]
     [TestCase("{\"url\":\"https://203.0.113.10/\",\"events\":[\"*\"],\"secret\":\"whsec_c2hvcnQ=\"}", "secret")]
     public async Task A_malformed_body_is_refused_with_the_field_named(string json, string field)
