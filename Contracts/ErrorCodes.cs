@@ -35,6 +35,11 @@ public static class ErrorCodes
     /// <summary>Only a FAILED or CANCELED task can be retried.</summary>
     public const string TaskNotRetryable = "ERR_TASK_NOT_RETRYABLE";
 
+    /// <summary>A webhook URL whose host is, or resolves to, a loopback, private, link-local, multicast or metadata address.</summary>
+    public const string WebhookAddressRefused = "ERR_WEBHOOK_ADDRESS_REFUSED";
+    /// <summary>The tenant already has as many webhooks as it may.</summary>
+    public const string WebhookLimit = "ERR_WEBHOOK_LIMIT";
+
     /// <summary>A non-final state missed its deadline; the full code is <c>ERR_DEADLINE_&lt;STATE&gt;</c>.</summary>
     public const string DeadlinePrefix = "ERR_DEADLINE_";
     public const string DispatchFailed = "ERR_DISPATCH_FAILED";

@@ -24,6 +24,7 @@ using OpenHvx.Orchestrator.Resources;
 using OpenHvx.Orchestrator.Security;
 using OpenHvx.Orchestrator.Tasks;
 using OpenHvx.Orchestrator.Tenants;
+using OpenHvx.Orchestrator.Webhooks;
 using OpenHvx.ServiceDefaults;
 
 namespace OpenHvx.Orchestrator;
@@ -79,6 +80,7 @@ public static class OrchestratorExtensions
         services.AddScoped<TaskRetry>();
         services.AddHostedService<SeedData>();
         services.AddHostedService<TaskDeadlineSweeper>();
+        services.AddWebhooks(configuration);
 
         services.AddProblemDetails();
         services.AddOrchestratorSecurity(configuration);
@@ -101,6 +103,7 @@ public static class OrchestratorExtensions
         services.AddSingleton<IIdempotencyStore, SqliteIdempotencyStore>();
         services.AddSingleton<DeadLetters.IDeadLetterStore, SqliteDeadLetterStore>();
         services.AddSingleton<Events.ITaskEventLog, SqliteTaskEventLog>();
+        services.AddSingleton<IWebhookStore, SqliteWebhookStore>();
         services.AddHealthChecks().AddCheck<SqliteHealthCheck>("sqlite", tags: ["ready"], timeout: TimeSpan.FromSeconds(5));
     }
 
@@ -120,6 +123,7 @@ public static class OrchestratorExtensions
         services.AddSingleton<IIdempotencyStore, MongoIdempotencyStore>();
         services.AddSingleton<DeadLetters.IDeadLetterStore, MongoDeadLetterStore>();
         services.AddSingleton<Events.ITaskEventLog, MongoTaskEventLog>();
+        services.AddSingleton<IWebhookStore, MongoWebhookStore>();
         services.AddHealthChecks().AddCheck<MongoHealthCheck>("mongodb", tags: ["ready"], timeout: TimeSpan.FromSeconds(5));
     }
 
@@ -160,6 +164,7 @@ public static class OrchestratorExtensions
         admin.MapAdminUnmanagedVmEndpoints();
         DeadLetters.DeadLetterEndpoints.MapAdminDeadLetterEndpoints(admin);
         admin.MapAdminTaskEventEndpoints();
+        admin.MapAdminWebhookEndpoints();
 
         // Every tenant route reads; writes add the write policy on the route itself.
         var tenant = app.MapGroup("/api/v1/tenant").RequireAuthorization(OrchestratorPolicies.TenantRead).AddEndpointFilter<ActiveTenantFilter>();
@@ -168,6 +173,7 @@ public static class OrchestratorExtensions
         tenant.MapTenantImageEndpoints();
         tenant.MapTenantResourceEndpoints();
         tenant.MapTenantTaskEventEndpoints();
+        tenant.MapTenantWebhookEndpoints();
 
         app.MapHealthChecks("/health/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });

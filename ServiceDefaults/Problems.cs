@@ -27,7 +27,7 @@ public static class Problems
         ErrorCodes.Internal => StatusCodes.Status500InternalServerError,
         ErrorCodes.QuotaExceeded or ErrorCodes.ResourceLocked or ErrorCodes.NameTaken or ErrorCodes.IdempotencyConflict
             or ErrorCodes.TenantExists or ErrorCodes.TenantHasResources or ErrorCodes.UserExists or ErrorCodes.ImageExists or ErrorCodes.ImageInUse
-            or ErrorCodes.TaskFinal or ErrorCodes.TaskNotRetryable
+            or ErrorCodes.TaskFinal or ErrorCodes.TaskNotRetryable or ErrorCodes.WebhookLimit
             => StatusCodes.Status409Conflict,
         _ when code.StartsWith(ErrorCodes.DeadlinePrefix, StringComparison.Ordinal) => StatusCodes.Status504GatewayTimeout,
         _ => StatusCodes.Status422UnprocessableEntity,

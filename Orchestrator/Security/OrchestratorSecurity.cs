@@ -16,6 +16,8 @@ public static class OrchestratorPolicies
     public const string Admin = "admin";
     public const string TenantRead = "tenant-read";
     public const string TenantWrite = "tenant-write";
+    /// <summary>A tenant's administrators (role tenant-admin), as for managing its users.</summary>
+    public const string TenantAdmin = "tenant-admin";
 }
 
 /// <summary>
@@ -88,7 +90,9 @@ public static class OrchestratorSecurity
             .AddPolicy(OrchestratorPolicies.TenantRead, policy => policy.RequireClaim("aud", Audiences.Tenant).RequireClaim(TokenClaims.TenantId)
                 .RequireRole([.. Roles.TenantRoles]).RequireAssertion(c => HasScope(c.User, Scopes.Read)))
             .AddPolicy(OrchestratorPolicies.TenantWrite, policy => policy.RequireClaim("aud", Audiences.Tenant).RequireClaim(TokenClaims.TenantId)
-                .RequireRole([.. Roles.TenantWriters]).RequireAssertion(c => HasScope(c.User, Scopes.Write)));
+                .RequireRole([.. Roles.TenantWriters]).RequireAssertion(c => HasScope(c.User, Scopes.Write)))
+            .AddPolicy(OrchestratorPolicies.TenantAdmin, policy => policy.RequireClaim("aud", Audiences.Tenant).RequireClaim(TokenClaims.TenantId)
+                .RequireRole(Roles.TenantAdmin).RequireAssertion(c => HasScope(c.User, Scopes.Read)));
         return services;
     }
 

@@ -27,6 +27,8 @@ public static class MongoSchema
             Index(Keys.Ascending("agentId"), "agent")],
         ["vm_locks"] = [Index(Keys.Ascending("taskId"), "task")],
         [MongoTaskEventLog.Collection] = [Index(Keys.Ascending("tenantId").Ascending("_id"), "tenant_seq"), Index(Keys.Ascending("taskId").Ascending("_id"), "task_seq")],
+        [MongoWebhookStore.Collection] = [Index(Keys.Ascending("tenantId").Ascending("createdAt"), "tenant_created"),
+            Index(Keys.Ascending("status").Ascending("nextAttemptAt"), "status_next_attempt")],
         [MongoDeadLetterStore.Collection] = [Index(Keys.Ascending("taskId").Descending("receivedAt"), "task_received"), Index(Keys.Descending("receivedAt"), "received")],
     };
 

@@ -61,6 +61,7 @@ public sealed class MongoTenantStore(MongoStorage storage, TimeProvider clock) :
             await storage.Collection("idempotency_keys").DeleteManyAsync(session, keyedByTenant, cancellationToken: token);
             await storage.Collection("vm_names").DeleteManyAsync(session, keyedByTenant, cancellationToken: token);
             await storage.Collection("tenant_resources").DeleteManyAsync(session, ofTenant, cancellationToken: token);
+            await storage.Collection(MongoWebhookStore.Collection).DeleteManyAsync(session, ofTenant, cancellationToken: token);
             return (await storage.Collection("tenants").DeleteOneAsync(session, f.Eq("_id", tenantId), cancellationToken: token)).DeletedCount == 1;
         }, cancellationToken);
 }

@@ -322,6 +322,28 @@ public sealed class SqliteDatabase : IStoreTransactions
         CREATE INDEX IF NOT EXISTS ix_task_events_tenant ON task_events(tenant_id, seq);
         CREATE INDEX IF NOT EXISTS ix_task_events_task ON task_events(task_id, seq);
 
+        -- Webhooks and where delivery to each stands (the outbox: cursor = the last task_events.seq delivered or skipped).
+        -- events: a JSON array of patterns; secret: the signing secret as given to the tenant (the file is private to the service).
+        CREATE TABLE IF NOT EXISTS webhooks (
+            id TEXT PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            url TEXT NOT NULL,
+            events TEXT NOT NULL,
+            secret TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            cursor INTEGER NOT NULL,
+            failures INTEGER NOT NULL,
+            next_attempt_at INTEGER,
+            last_attempt_at INTEGER,
+            last_delivered_at INTEGER,
+            last_error TEXT,
+            disabled_at INTEGER,
+            disabled_reason TEXT
+        );
+        CREATE INDEX IF NOT EXISTS ix_webhooks_tenant ON webhooks(tenant_id, created_at);
+        CREATE INDEX IF NOT EXISTS ix_webhooks_due ON webhooks(status, next_attempt_at);
+
         -- Messages the broker's error queues held (orchestrator.results_error, orchestrator.tasks_error), kept for admins to read and replay.
         CREATE TABLE IF NOT EXISTS dead_letters (
             id TEXT PRIMARY KEY,

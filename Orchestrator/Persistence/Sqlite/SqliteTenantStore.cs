@@ -28,6 +28,7 @@ public sealed class SqliteTenantStore(SqliteDatabase database, TimeProvider cloc
             "DELETE FROM idempotency_keys WHERE tenant_id = $id",
             "DELETE FROM vm_names WHERE tenant_id = $id",
             "DELETE FROM tenant_resources WHERE tenant_id = $id",
+            "DELETE FROM webhooks WHERE tenant_id = $id",
         ];
         foreach (var sql in owned)
         {

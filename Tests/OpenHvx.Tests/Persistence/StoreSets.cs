@@ -13,6 +13,7 @@ using OpenHvx.Orchestrator.Resources;
 using OpenHvx.Orchestrator.Tasks;
 using OpenHvx.Orchestrator.Tasks.Pipeline;
 using OpenHvx.Orchestrator.Tenants;
+using OpenHvx.Orchestrator.Webhooks;
 using OpenHvx.Tests.Support;
 
 namespace OpenHvx.Tests.Persistence;
@@ -80,6 +81,7 @@ public abstract class StoreSet
     public abstract IIdempotencyStore Idempotency { get; }
     public abstract IDeadLetterStore DeadLetters { get; }
     public abstract ITaskEventLog Events { get; }
+    public abstract IWebhookStore Webhooks { get; }
 
     /// <summary>The quota rules on top of this family's quota store.</summary>
     public QuotaLedger Ledger => _ledger ??= new QuotaLedger(Quotas, Tenants, Transactions, Clock);
@@ -117,6 +119,7 @@ public sealed class SqliteStoreSet : StoreSet
         Idempotency = new SqliteIdempotencyStore(Database, clock);
         DeadLetters = new SqliteDeadLetterStore(Database);
         Events = new SqliteTaskEventLog(Database);
+        Webhooks = new SqliteWebhookStore(Database);
     }
 
     public SqliteDatabase Database { get; }
@@ -132,6 +135,7 @@ public sealed class SqliteStoreSet : StoreSet
     public override IIdempotencyStore Idempotency { get; }
     public override IDeadLetterStore DeadLetters { get; }
     public override ITaskEventLog Events { get; }
+    public override IWebhookStore Webhooks { get; }
 
     public override StoreSet Reopen() => new SqliteStoreSet(Database.FilePath, Clock);
 
@@ -183,6 +187,7 @@ public sealed class MongoStoreSet : StoreSet
         Idempotency = new MongoIdempotencyStore(Storage, clock);
         DeadLetters = new MongoDeadLetterStore(Storage);
         Events = new MongoTaskEventLog(Storage);
+        Webhooks = new MongoWebhookStore(Storage);
     }
 
     /// <summary>A new database on the server that OPENHVX_TEST_MONGO names; the test is ignored (with the reason) where none is named.</summary>
@@ -209,6 +214,7 @@ public sealed class MongoStoreSet : StoreSet
     public override IIdempotencyStore Idempotency { get; }
     public override IDeadLetterStore DeadLetters { get; }
     public override ITaskEventLog Events { get; }
+    public override IWebhookStore Webhooks { get; }
 
     public override StoreSet Reopen() => new MongoStoreSet(_url, _database, Clock);
 
