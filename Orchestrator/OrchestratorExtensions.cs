@@ -65,6 +65,8 @@ public static class OrchestratorExtensions
         services.AddSingleton<RunPipelineActivity>();
         services.AddSingleton<ReplaceUnpickedTaskActivity>();
         services.TryAddSingleton<IAgentTaskSender, QueueAgentTaskSender>();
+        services.TryAddSingleton<IAgentControlSender, QueueAgentControlSender>();
+        services.AddSingleton<CancelTaskActivity>();
         services.TryAddSingleton<ITaskEventPublisher, BusTaskEventPublisher>();
         services.AddSingleton<AgentOutboxRelay>();
         services.AddSingleton<Messaging.AgentBrokerIdentity>();
@@ -72,6 +74,7 @@ public static class OrchestratorExtensions
         services.AddSingleton<DeadLetters.DeadLetterReplay>();
         services.AddHostedService(sp => sp.GetRequiredService<AgentOutboxRelay>());
         services.AddScoped<TaskSubmission>();
+        services.AddScoped<TaskCancellation>();
         services.AddHostedService<SeedData>();
         services.AddHostedService<TaskDeadlineSweeper>();
 
@@ -137,6 +140,7 @@ public static class OrchestratorExtensions
             bus.AddConsumer<AgentInventoryConsumer>();
         }
         bus.AddRequestClient<SubmitTask>();
+        bus.AddRequestClient<CancelTask>();
         return bus;
     }
 

@@ -13,6 +13,9 @@ public sealed class OrchestratorOptions
     /// <summary>How long POST /tasks waits for the saga to dispatch or reject before answering 202 with the current status.</summary>
     public TimeSpan SubmitWait { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long POST /tasks/{id}/cancel waits for the task to end (its agent's answer) before answering 202 with status canceling.</summary>
+    public TimeSpan CancelWait { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How often persisted deadlines and quota hold expiries are swept.</summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(1);
 

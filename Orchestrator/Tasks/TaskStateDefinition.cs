@@ -28,5 +28,6 @@ public sealed class TaskStateDefinition : SagaDefinition<TaskState>
         sagaConfigurator.Message<AgentTaskProgress>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
         sagaConfigurator.Message<TaskDeadlineExpired>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
         sagaConfigurator.Message<TaskPickupExpired>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
+        sagaConfigurator.Message<CancelTask>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
     }
 }
