@@ -85,7 +85,7 @@ public sealed class TaskCancellation(
     {
         var problem = Problems.Create(ErrorCodes.TaskFinal, $"The task has already ended ({task.Status}); it cannot be canceled.");
         problem.Extensions["taskId"] = task.CorrelationId;
-        problem.Extensions["status"] = task.Status;
+        problem.Extensions["taskStatus"] = task.Status;
         return Results.Json(problem, statusCode: problem.Status, contentType: Problems.ContentType);
     }
 }
