@@ -12,6 +12,17 @@ namespace OpenHvx.Contracts;
 public sealed record AgentTask(Guid TaskId, string TenantId, string AgentId, string Action, JsonElement Data, string CorrelationId, TaskTarget? Target = null,
     int Attempt = 1, DateTimeOffset? NotAfter = null);
 
+/// <summary>
+/// Control message to an agent: stop the task (exchange <c>jobs</c>, routing key <c>agent.&lt;agentId&gt;.control</c>, queue
+/// <c>agent.&lt;agentId&gt;.control</c>, apart from the tasks so that it never waits behind them). The agent stops the task's script and
+/// removes what it built, or records the task as done without running it, and answers with a result: <c>ERR_CANCELED</c>, or the
+/// result the task already had.
+/// </summary>
+/// <param name="Attempt">the attempt the orchestrator holds (echoed in an <c>ERR_CANCELED</c> result)</param>
+/// <param name="Action">the task's action and <paramref name="TenantId"/> its tenant: what the agent needs to record a task it has not seen yet,
+/// and to run the action's cleanup</param>
+public sealed record AgentTaskCancel(Guid TaskId, string TenantId, string AgentId, string Action, int Attempt, DateTimeOffset RequestedAt);
+
 /// <summary>The agent started running a task (status <c>running</c>).</summary>
 public sealed record AgentTaskStarted(Guid TaskId, string AgentId, DateTimeOffset StartedAt);
 

@@ -24,6 +24,9 @@ public static class WireTopology
 
     public static string AgentQueue(string agentId) => $"agent.{agentId}.tasks";
 
+    /// <summary>The agent's control queue (<see cref="AgentTaskCancel"/>), bound to <c>jobs</c> with <see cref="AgentControlRoutingKey"/>.</summary>
+    public static string AgentControlQueue(string agentId) => $"agent.{agentId}.control";
+
     /// <summary>
     /// The agent's MassTransit bus endpoint (a temporary queue and exchange every bus has), named after the agent so that
     /// the agent's broker user may declare it without being allowed any name outside <c>agent.&lt;id&gt;.*</c>.
@@ -37,6 +40,8 @@ public static class WireTopology
     /// </summary>
     public static string AgentBrokerUser(string agentId) => "agent." + agentId;
     public static string AgentRoutingKey(string agentId) => $"agent.{agentId}";
+    /// <summary>An agent id has no '.', so this never equals another agent's task key.</summary>
+    public static string AgentControlRoutingKey(string agentId) => $"agent.{agentId}.control";
 
     /// <summary>The result of a task (the original agent's key).</summary>
     public static string ResultRoutingKey(Guid taskId) => $"task.{taskId}";

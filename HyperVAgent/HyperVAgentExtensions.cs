@@ -38,6 +38,7 @@ public static partial class HyperVAgentExtensions
         services.AddSingleton<ActionScripts>();
         services.AddSingleton<TaskJournal>();
         services.AddSingleton<ResultSender>();
+        services.AddSingleton<TaskCleanup>();
         services.AddSingleton<VmLocks>();
         services.AddSingleton<RunningTasks>();
         services.AddSingleton<AgentShutdown>();
@@ -66,10 +67,11 @@ public static partial class HyperVAgentExtensions
     public static IBusRegistrationConfigurator AddHyperVAgentConsumers(this IBusRegistrationConfigurator bus)
     {
         bus.AddConsumer<AgentTaskConsumer>().ExcludeFromConfigureEndpoints();
+        bus.AddConsumer<AgentTaskCancelConsumer>().ExcludeFromConfigureEndpoints();
         return bus;
     }
 
-    /// <summary>The agent's task queue, <c>agent.&lt;agentId&gt;.tasks</c>, with its concurrency limit.</summary>
+    /// <summary>The agent's task queue, <c>agent.&lt;agentId&gt;.tasks</c>, with its concurrency limit, and its control queue <c>agent.&lt;agentId&gt;.control</c>.</summary>
     public static void ConfigureHyperVAgentEndpoints(this IBusFactoryConfigurator configurator, IBusRegistrationContext context)
     {
         var options = context.GetRequiredService<Microsoft.Extensions.Options.IOptions<AgentOptions>>().Value;
@@ -78,5 +80,6 @@ public static partial class HyperVAgentExtensions
             endpoint.ConcurrentMessageLimit = options.MaxConcurrency;
             endpoint.ConfigureConsumer<AgentTaskConsumer>(context);
         });
+        configurator.ReceiveEndpoint(WireTopology.AgentControlQueue(options.AgentId), endpoint => endpoint.ConfigureConsumer<AgentTaskCancelConsumer>(context));
     }
 }

@@ -69,6 +69,8 @@ public static class OrchestratorExtensions
         services.AddSingleton<RunPipelineActivity>();
         services.AddSingleton<ReplaceUnpickedTaskActivity>();
         services.TryAddSingleton<IAgentTaskSender, QueueAgentTaskSender>();
+        services.TryAddSingleton<IAgentControlSender, QueueAgentControlSender>();
+        services.AddSingleton<CancelTaskActivity>();
         services.TryAddSingleton<ITaskEventPublisher, BusTaskEventPublisher>();
         services.AddSingleton<AgentOutboxRelay>();
         services.AddSingleton<Messaging.AgentBrokerIdentity>();
@@ -78,6 +80,7 @@ public static class OrchestratorExtensions
         services.AddSingleton<TaskAnswers>();
         services.AddScoped<TaskSubmission>();
         services.AddScoped<TaskRetry>();
+        services.AddScoped<TaskCancellation>();
         services.AddHostedService<SeedData>();
         services.AddHostedService<TaskDeadlineSweeper>();
         services.AddWebhooks(configuration);
@@ -148,6 +151,7 @@ public static class OrchestratorExtensions
             bus.AddConsumer<AgentInventoryConsumer>();
         }
         bus.AddRequestClient<SubmitTask>();
+        bus.AddRequestClient<CancelTask>();
         return bus;
     }
 

@@ -15,6 +15,8 @@ public sealed class OrchestratorOptions
 
     /// <summary>When the task API tells a client to come back (<c>Retry-After</c>).</summary>
     public RetryAfterOptions RetryAfter { get; set; } = new();
+    /// <summary>How long POST /tasks/{id}/cancel waits for the task to end (its agent's answer) before answering 202 with status canceling.</summary>
+    public TimeSpan CancelWait { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>How often persisted deadlines and quota hold expiries are swept.</summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(1);

@@ -53,11 +53,11 @@ else
   printf '%s\n' "$password" | rabbitmqctl -q add_user "$user" >/dev/null
 fi
 
-# The agent's names are agent.<id>.tasks (its task queue, and the exchange of the same name MassTransit puts in
-# front of it), agent.<id>.tasks_error and agent.<id>.tasks_skipped (where MassTransit moves failed and unknown
-# messages) and agent.<id>.bus (the bus endpoint every MassTransit bus has). An agent id has no '.' and no regex
+# The agent's names are agent.<id>.tasks and agent.<id>.control (its task and control queues, and the exchanges of the
+# same names MassTransit puts in front of them), their _error and _skipped queues (where MassTransit moves failed and
+# unknown messages) and agent.<id>.bus (the bus endpoint every MassTransit bus has). An agent id has no '.' and no regex
 # metacharacter, so the patterns cover this agent's names and no other agent's.
-own="^agent\\.$agent\\.(tasks|tasks_error|tasks_skipped|bus)\$"
+own="^agent\\.$agent\\.((tasks|control)(_error|_skipped)?|bus)\$"
 # configure: declare (and delete) only its own queues and exchanges; never jobs, results or agent.telemetry.
 # write: its own names (bindings, moving a message to _error) and publishing to results and agent.telemetry.
 # read: its own names (consume its queue, bind its own exchanges); not jobs, so it cannot bind to another agent's key.

@@ -12,7 +12,8 @@ public static class AgentMessaging
 {
     /// <summary>
     /// The agent on RabbitMQ: consumes plain-JSON tasks from the durable queue <c>agent.&lt;id&gt;.tasks</c>
-    /// bound to <c>jobs</c> with <c>agent.&lt;id&gt;</c>, and answers on <c>results</c> and <c>agent.telemetry</c>.
+    /// bound to <c>jobs</c> with <c>agent.&lt;id&gt;</c>, control messages (cancels) from <c>agent.&lt;id&gt;.control</c> bound with
+    /// <c>agent.&lt;id&gt;.control</c>, and answers on <c>results</c> and <c>agent.telemetry</c>.
     /// </summary>
     public static IServiceCollection AddHyperVAgentRabbitMq(this IServiceCollection services, IConfiguration configuration)
     {
@@ -44,6 +45,15 @@ public static class AgentMessaging
                     endpoint.PrefetchCount = (ushort)Math.Max(1, options.MaxConcurrency);
                     endpoint.ConcurrentMessageLimit = options.MaxConcurrency;
                     endpoint.ConfigureConsumer<AgentTaskConsumer>(context);
+                });
+                // Its own queue, so that a cancel never waits behind the tasks it may have to stop (bound by the orchestrator too).
+                rabbit.ReceiveEndpoint(WireTopology.AgentControlQueue(options.AgentId), endpoint =>
+                {
+                    endpoint.ConfigureConsumeTopology = false;
+                    endpoint.DefaultContentType = PlainJson.ContentType;
+                    endpoint.UseRawJsonDeserializer(RawSerializerOptions.All, isDefault: true);
+                    endpoint.PublishFaults = false;
+                    endpoint.ConfigureConsumer<AgentTaskCancelConsumer>(context);
                 });
             });
         });

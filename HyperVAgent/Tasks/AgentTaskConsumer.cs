@@ -14,13 +14,16 @@ namespace OpenHvx.HyperVAgent.Tasks;
 /// Runs one task: at most once per task id (journal: 'waiting' until it holds its VM, 'running' right
 /// before its script starts, then 'done' with its result), structured errors. The result is stored in the
 /// journal before it is published, so a failed publish loses nothing (<see cref="ResultRetryService"/>).
-/// A task past its <see cref="AgentTask.NotAfter"/> is not started: it is answered <c>ERR_EXPIRED</c>.
+/// A task past its <see cref="AgentTask.NotAfter"/> is not started: it is answered <c>ERR_EXPIRED</c>. A task the orchestrator cancels
+/// (<see cref="AgentTaskCancelConsumer"/>) is not started if it has not been, or has its script stopped and what it built removed; either
+/// way it is answered <c>ERR_CANCELED</c>, and recorded done so that it never runs.
 /// </summary>
 public sealed class AgentTaskConsumer(
     IAgentWire wire,
     ResultSender results,
     ActionScripts scripts,
     PowerShellRunner runner,
+    TaskCleanup cleanups,
     TaskJournal journal,
     VmLocks locks,
     RunningTasks running,
@@ -39,7 +42,7 @@ public sealed class AgentTaskConsumer(
         }
         try
         {
-            await ConsumeOnceAsync(context, task);
+            await ConsumeOnceAsync(context, task, running.CancellationOf(task.TaskId));
         }
         finally
         {
@@ -47,7 +50,8 @@ public sealed class AgentTaskConsumer(
         }
     }
 
-    private async Task ConsumeOnceAsync(ConsumeContext<AgentTask> context, AgentTask task)
+    /// <param name="canceled">signalled when the orchestrator cancels the task</param>
+    private async Task ConsumeOnceAsync(ConsumeContext<AgentTask> context, AgentTask task, CancellationToken canceled)
     {
         var agentId = options.Value.AgentId;
         var (state, stored) = journal.Begin(task.TaskId, task.Action, clock.GetUtcNow());
@@ -64,7 +68,7 @@ public sealed class AgentTaskConsumer(
                 break;
             case JournalEntryState.WasRunning:
                 logger.LogWarning("Task {TaskId} was running when the agent stopped; it is not run twice", task.TaskId);
-                var cleanup = await CleanUpInterruptedAsync(task);
+                var cleanup = await cleanups.RunAsync(task, "interrupted");
                 await FinishAsync(context, Result(task, null, ScriptOutcome.Failure(ErrorCodes.Interrupted,
                     "The agent stopped while this task was running; it was not run again" + (cleanup is null ? "." : " and what it had built was removed."),
                     cleanup is null ? null : new { cleanup })));
@@ -84,14 +88,17 @@ public sealed class AgentTaskConsumer(
 
         ScriptOutcome? outcome = null;
         DateTimeOffset? startedAt = null;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(shutdown.GraceOver, canceled);
         try
         {
-            using var vmLock = await locks.AcquireAsync(LockKey(task), shutdown.GraceOver);
+            using var vmLock = await locks.AcquireAsync(LockKey(task), stop.Token);
             if (IsExpired(task))
             {
                 await AnswerExpiredAsync(context, task);
                 return;
             }
+            // Canceled before it could start (waiting behind other tasks, or for its VM): it never starts.
+            canceled.ThrowIfCancellationRequested();
             var now = clock.GetUtcNow();
             // A task with a start deadline may go to another agent unless the orchestrator hears in time that it started here:
             // it starts only once the broker has confirmed 'started'. If that fails it stays 'waiting' and does not run.
@@ -104,8 +111,18 @@ public sealed class AgentTaskConsumer(
                 startedAt = now;
                 if (task.NotAfter is null)
                     await AnnounceStartedAsync(context, new AgentTaskStarted(task.TaskId, agentId, now), required: false);
-                outcome = await RunWithRetryAsync(script, task);
+                outcome = await RunWithRetryAsync(script, task, stop.Token);
             }
+        }
+        catch (OperationCanceledException) when (canceled.IsCancellationRequested && startedAt is null)
+        {
+            logger.LogInformation("Task {TaskId} was canceled before it started; it is not run", task.TaskId);
+            await FinishAsync(context, Result(task, null, ScriptOutcome.Failure(ErrorCodes.Canceled, "The task was canceled before it started; it was not run.")));
+            return;
+        }
+        catch (OperationCanceledException) when (canceled.IsCancellationRequested)
+        {
+            outcome = ScriptOutcome.Failure(ErrorCodes.Canceled, "The task was canceled while it ran.");
         }
         catch (OperationCanceledException) when (shutdown.GraceOver.IsCancellationRequested)
         {
@@ -125,6 +142,9 @@ public sealed class AgentTaskConsumer(
                 logger.LogWarning("Task {TaskId} was started by another agent on this journal while this delivery waited; this delivery is dropped", task.TaskId);
             return;
         }
+        // A script that finished before the cancel reached it keeps its outcome (a success is the task's); one stopped by it is canceled.
+        if (canceled.IsCancellationRequested && startedAt is not null && !outcome.Ok)
+            outcome = await CanceledWhileRunningAsync(task);
         logger.LogInformation("Task {TaskId} ({Action}) finished: {Outcome}", task.TaskId, task.Action, outcome.Ok ? "ok" : outcome.Error!.Code);
         await FinishAsync(context, Result(task, startedAt, outcome));
     }
@@ -179,19 +199,14 @@ public sealed class AgentTaskConsumer(
         }
     }
 
-    /// <summary>
-    /// Runs <c>Scripts/_cleanup.&lt;action&gt;.ps1</c> when there is one, so that a half-built VM of an
-    /// interrupted task does not stay on the host untracked.
-    /// </summary>
-    private async Task<System.Text.Json.JsonElement?> CleanUpInterruptedAsync(AgentTask task)
+    /// <summary>The script was stopped by a cancel: what the task had built is removed (the action's cleanup), and the task is canceled.</summary>
+    private async Task<ScriptOutcome> CanceledWhileRunningAsync(AgentTask task)
     {
-        var script = runner.ScriptPath("_cleanup." + task.Action);
-        if (!File.Exists(script))
-            return null;
-        var outcome = await runner.RunAsync(script, scripts.BuildParameters(script, task), TimeSpan.FromMinutes(5), shutdown.GraceOver);
-        if (!outcome.Ok)
-            logger.LogError("Cleanup after interrupted task {TaskId} failed: {Code} {Message}", task.TaskId, outcome.Error?.Code, outcome.Error?.Message);
-        return outcome.Output;
+        logger.LogInformation("Task {TaskId} was canceled while it ran; its script was stopped", task.TaskId);
+        var cleanup = await cleanups.RunAsync(task, "canceled");
+        return ScriptOutcome.Failure(ErrorCodes.Canceled,
+            "The task was canceled while it ran: its script was stopped" + (cleanup is null ? "." : " and what it had built was removed."),
+            cleanup is null ? null : new { cleanup });
     }
 
     /// <summary>A task on an existing VM locks its id; a create locks the tenant's name for it.</summary>
@@ -205,7 +220,7 @@ public sealed class AgentTaskConsumer(
     }
 
     /// <summary>Runs the script, again after a transient failure (host busy, file in use), all within the action's timeout.</summary>
-    private async Task<ScriptOutcome> RunWithRetryAsync(string script, AgentTask task)
+    private async Task<ScriptOutcome> RunWithRetryAsync(string script, AgentTask task, CancellationToken stop)
     {
         var agent = options.Value;
         var parameters = scripts.BuildParameters(script, task);
@@ -235,7 +250,7 @@ public sealed class AgentTaskConsumer(
             if (remaining <= TimeSpan.Zero)
                 return ScriptOutcome.Failure(ErrorCodes.Timeout, "The action's timeout passed before another try.");
             return await runner.RunAsync(script, parameters, remaining, token);
-        }, shutdown.GraceOver);
+        }, stop);
     }
 
     private AgentTaskResult Result(AgentTask task, DateTimeOffset? startedAt, ScriptOutcome outcome)

@@ -5,9 +5,10 @@ using RabbitMQ.Client;
 namespace OpenHvx.Orchestrator.Messaging;
 
 /// <summary>
-/// Makes sure an agent's task queue exists and is bound to <c>jobs</c> with <c>agent.&lt;id&gt;</c>, on its first heartbeat and
-/// before its first task is sent (once per agent and process; queue and binding are durable). The orchestrator binds, not the agent: an agent's
-/// broker user has no read or configure permission on <c>jobs</c>, so it cannot bind its queue to another agent's key.
+/// Makes sure an agent's task queue exists and is bound to <c>jobs</c> with <c>agent.&lt;id&gt;</c>, and its control queue with
+/// <c>agent.&lt;id&gt;.control</c>, on its first heartbeat and before its first task or control message is sent (once per agent and
+/// process; queues and bindings are durable). The orchestrator binds, not the agent: an agent's broker user has no read or configure
+/// permission on <c>jobs</c>, so it cannot bind its queues to another agent's keys.
 /// </summary>
 public sealed class AgentQueueBinder(Uri broker)
 {
@@ -36,5 +37,7 @@ public sealed class AgentQueueBinder(Uri broker)
         // The same arguments as the agent's MassTransit endpoint declares (durable, no arguments), so either may come first.
         await channel.QueueDeclareAsync(WireTopology.AgentQueue(agentId), durable: true, exclusive: false, autoDelete: false);
         await channel.QueueBindAsync(WireTopology.AgentQueue(agentId), WireTopology.JobsExchange, WireTopology.AgentRoutingKey(agentId));
+        await channel.QueueDeclareAsync(WireTopology.AgentControlQueue(agentId), durable: true, exclusive: false, autoDelete: false);
+        await channel.QueueBindAsync(WireTopology.AgentControlQueue(agentId), WireTopology.JobsExchange, WireTopology.AgentControlRoutingKey(agentId));
     }
 }

@@ -20,6 +20,7 @@ public static class OrchestratorMessaging
         var url = WireTopology.BrokerUri(configuration[WireTopology.BrokerUrlSetting]);
         services.AddSingleton(new AgentQueueBinder(url));
         services.Replace(ServiceDescriptor.Singleton<IAgentTaskSender, ExchangeAgentTaskSender>());
+        services.Replace(ServiceDescriptor.Singleton<IAgentControlSender, ExchangeAgentControlSender>());
         services.Replace(ServiceDescriptor.Singleton<ITaskEventPublisher, WireTaskEventPublisher>());
         services.Replace(ServiceDescriptor.Singleton<Resources.IResourceEventPublisher, WireResourceEventPublisher>());
         services.AddHostedService(sp => new WireTopologyDeclarer(url, sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<WireTopologyDeclarer>>()));

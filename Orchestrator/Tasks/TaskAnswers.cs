@@ -16,6 +16,9 @@ public sealed class TaskAnswers(IOptions<OrchestratorOptions> options)
 {
     public static string StatusUrl(Caller caller, Guid taskId) => $"{caller.RoutePrefix}/tasks/{taskId}";
 
+    /// <summary>Whole seconds a client should wait before it looks at a task in flight again (the Retry-After of every 202).</summary>
+    public int PollingSeconds => Seconds(options.Value.RetryAfter.Polling);
+
     /// <summary>Whole seconds to wait before trying again after an answer with <paramref name="code"/>; null when trying again will not help.</summary>
     public int? RetryAfterSeconds(string code) => code switch
     {
@@ -31,7 +34,7 @@ public sealed class TaskAnswers(IOptions<OrchestratorOptions> options)
         var body = caller.IsAdmin
             ? JsonSerializer.Serialize(new TaskAcceptedView(taskId, status, state, agentId, url), JsonSerializerOptions.Web)
             : JsonSerializer.Serialize(new TenantTaskAcceptedView(taskId, status, state, url), JsonSerializerOptions.Web);
-        return new TaskAnswer(StatusCodes.Status202Accepted, body, "application/json", url, Seconds(options.Value.RetryAfter.Polling));
+        return new TaskAnswer(StatusCodes.Status202Accepted, body, "application/json", url, PollingSeconds);
     }
 
     /// <summary>A refusal as this caller may read it (<see cref="TenantTaskError"/> for tenants); field errors of a validation as <c>errors</c>.</summary>

@@ -15,6 +15,7 @@ public static class TaskEndpoints
     {
         var tasks = admin.MapGroup("/tasks").WithTags("Tasks");
         tasks.MapPost("", (HttpContext http, TaskSubmission submission) => submission.SubmitAsync(http, Caller.From(http.User)));
+        tasks.MapPost("/{taskId}/cancel", (string taskId, HttpContext http, TaskCancellation cancellation) => cancellation.CancelAsync(taskId, http));
         tasks.MapGet("/{taskId}", GetAsync);
         tasks.MapGet("", ListAsync);
         tasks.MapPost("/{taskId}/retry", (string taskId, HttpContext http, TaskRetry retry) => retry.RetryAsync(http, taskId, Caller.From(http.User)));
@@ -26,6 +27,8 @@ public static class TaskEndpoints
     {
         var tasks = tenant.MapGroup("/tasks").WithTags("Tasks");
         tasks.MapPost("", (HttpContext http, TaskSubmission submission) => submission.SubmitAsync(http, Caller.From(http.User)))
+            .RequireAuthorization(Security.OrchestratorPolicies.TenantWrite);
+        tasks.MapPost("/{taskId}/cancel", (string taskId, HttpContext http, TaskCancellation cancellation) => cancellation.CancelAsync(taskId, http))
             .RequireAuthorization(Security.OrchestratorPolicies.TenantWrite);
         tasks.MapGet("/{taskId}", GetAsync);
         tasks.MapGet("", ListAsync);

@@ -40,6 +40,8 @@ public sealed class TaskLifecycle(
         nameof(TaskStateMachine.AwaitingResult) => currentStatus == TaskStatuses.Running ? TaskStatuses.Running : TaskStatuses.Sent,
         nameof(TaskStateMachine.Succeeded) => TaskStatuses.Succeeded,
         nameof(TaskStateMachine.Failed) => TaskStatuses.Failed,
+        nameof(TaskStateMachine.Canceling) => TaskStatuses.Canceling,
+        nameof(TaskStateMachine.Canceled) => TaskStatuses.Canceled,
         _ => TaskStatuses.Pending,
     };
 
@@ -103,16 +105,35 @@ public sealed class TaskLifecycle(
         var now = Now;
         saga.Status = StatusOf(to, saga.Status);
         saga.UpdatedAt = now;
-        saga.DeadlineAt = options.Value.Deadlines.For(to) is { } deadline ? now + deadline : null;
+        saga.DeadlineAt = to == nameof(TaskStateMachine.Canceling) ? CancelingDeadline(saga, now)
+            : options.Value.Deadlines.For(to) is { } deadline ? now + deadline : null;
         saga.Timeline.Add(new TimelineEntry(to, saga.Status, now, saga.Error?.Code));
 
         // Only a step's refusal is a rejection (4xx); anything that fails later was accepted and then failed.
         if (to == nameof(TaskStateMachine.Failed) && saga.Rejected)
             await AnswerRejectedAsync(context);
-        else if (to is nameof(TaskStateMachine.Failed) or nameof(TaskStateMachine.AwaitingResult) or nameof(TaskStateMachine.Succeeded))
+        else if (to is nameof(TaskStateMachine.Failed) or nameof(TaskStateMachine.AwaitingResult) or nameof(TaskStateMachine.Succeeded)
+            or nameof(TaskStateMachine.Canceled))
             await AnswerAcceptedAsync(context, to);
 
         await PublishAsync(new TaskStateChanged(saga.CorrelationId, saga.TenantId, saga.Action, from, to, saga.Status, now, saga.Error?.Code));
+    }
+
+    /// <summary>
+    /// How long a task waits in Canceling for its agent's answer: until the task's result deadline, or, for a task its agent has not
+    /// started, until its pickup window closes (the agent never starts it after that, so nothing will run).
+    /// </summary>
+    private DateTimeOffset CancelingDeadline(TaskState saga, DateTimeOffset now)
+    {
+        var deadline = saga.DeadlineAt ?? now + options.Value.Deadlines.AwaitingResult;
+        return saga.StartedAt is null && saga.PickupBy is { } pickupBy && pickupBy < deadline ? pickupBy : deadline;
+    }
+
+    /// <summary>A line in the task's timeline at its current state and status (tenants read it too: no agent or host names).</summary>
+    public void AddNote(TaskState saga, string note)
+    {
+        saga.UpdatedAt = Now;
+        saga.Timeline.Add(new TimelineEntry(saga.CurrentState, saga.Status, saga.UpdatedAt, note));
     }
 
     /// <summary>
@@ -167,6 +188,11 @@ public sealed class TaskLifecycle(
         await pipeline.UndoAllAsync(saga, cancellationToken);
     }
 
+    /// <summary>Cancels a task: records why and gives back everything its steps took, as a failure does.</summary>
+    public Task CancelAsync(TaskState saga, string message, JsonElement? details, CancellationToken cancellationToken)
+        => FailAsync(saga, ErrorCodes.Canceled, message, details, cancellationToken);
+
+    /// <summary>The agent's failure (an <c>ERR_CANCELED</c> too): its error recorded, everything the task held given back.</summary>
     public Task AgentFailedAsync(TaskState saga, AgentTaskResult result, CancellationToken cancellationToken)
     {
         saga.AgentReported = true;
@@ -214,6 +240,17 @@ public sealed class TaskLifecycle(
         return AnswerAsync(saga, new TaskAccepted(saga.CorrelationId, saga.Status, to, saga.AgentId));
     }
 
+    /// <summary>Answers a cancel request after the commit with the task's status as the transition left it.</summary>
+    public void AnswerCancel(BehaviorContext<TaskState, CancelTask> context, bool alreadyFinal)
+    {
+        var saga = context.Saga;
+        if (context.ResponseAddress is not { } address)
+            return;
+        var answer = new TaskCancelAnswered(saga.CorrelationId, saga.Status, saga.CurrentState, alreadyFinal);
+        var requestId = context.RequestId;
+        transactions.AfterCommit(() => SendAnswerAsync(saga.CorrelationId, address, requestId, answer), AfterCommitStage.Answer);
+    }
+
     private Task AnswerRejectedAsync(BehaviorContext<TaskState> context)
     {
         var saga = context.Saga;
@@ -226,21 +263,23 @@ public sealed class TaskLifecycle(
         if (saga.Answered || saga.ResponseAddress is not { } address)
             return Task.CompletedTask;
         var requestId = saga.RequestId;
-        transactions.AfterCommit(async () =>
-        {
-            try
-            {
-                var endpoint = await Bus.GetSendEndpoint(address);
-                await endpoint.Send(answer, send => send.RequestId = requestId);
-            }
-            catch (Exception ex)
-            {
-                // The task is stored; the caller's wait ends with its status instead (TaskSubmission).
-                logger.LogWarning("Task {TaskId}: the answer to its submitter could not be sent ({Message})", saga.CorrelationId, ex.Message);
-            }
-        }, AfterCommitStage.Answer);
+        transactions.AfterCommit(() => SendAnswerAsync(saga.CorrelationId, address, requestId, answer), AfterCommitStage.Answer);
         saga.Answered = true;
         return Task.CompletedTask;
+    }
+
+    private async Task SendAnswerAsync<T>(Guid taskId, Uri address, Guid? requestId, T answer) where T : class
+    {
+        try
+        {
+            var endpoint = await Bus.GetSendEndpoint(address);
+            await endpoint.Send(answer, send => send.RequestId = requestId);
+        }
+        catch (Exception ex)
+        {
+            // The task is stored; the caller's wait ends with its status instead (TaskSubmission, TaskCancellation).
+            logger.LogWarning("Task {TaskId}: the answer to its caller could not be sent ({Message})", taskId, ex.Message);
+        }
     }
 
     // Resolved when first used: the bus is built from the saga, which answers through this.

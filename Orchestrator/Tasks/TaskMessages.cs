@@ -30,6 +30,17 @@ public sealed record TaskAccepted(Guid TaskId, string Status, string State, stri
 /// <summary>Saga to API: the task was refused before dispatch.</summary>
 public sealed record TaskRejected(Guid TaskId, string Code, string Message, JsonElement? Details);
 
+/// <summary>API to saga (request/response): stop the task. Answered with <see cref="TaskCancelAnswered"/>, or <see cref="TaskNotFound"/>.</summary>
+/// <param name="RequestedBy">the user who asked (the token's subject)</param>
+/// <param name="ByAdmin">an admin asked (on the admin route), not a tenant's user</param>
+public sealed record CancelTask(Guid TaskId, string? RequestedBy, bool ByAdmin, DateTimeOffset RequestedAt);
+
+/// <summary>Saga to API: the task's status once the cancel was handled; <paramref name="AlreadyFinal"/> when it had ended before (nothing changed).</summary>
+public sealed record TaskCancelAnswered(Guid TaskId, string Status, string State, bool AlreadyFinal);
+
+/// <summary>Saga to API: there is no such task.</summary>
+public sealed record TaskNotFound(Guid TaskId);
+
 /// <summary>The task's agent has not started <paramref name="Attempt"/> by its pickup time (found in the outbox by the sweeper).</summary>
 public sealed record TaskPickupExpired(Guid TaskId, int Attempt);
 

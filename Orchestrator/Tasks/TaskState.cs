@@ -32,6 +32,8 @@ public sealed class TaskState : SagaStateMachineInstance, ISagaVersion
     public List<string> TriedAgents { get; set; } = [];
     /// <summary>Agents an admin excluded when retrying a task: never elected for this one.</summary>
     public List<string> ExcludedAgents { get; set; } = [];
+    /// <summary>When the current attempt's pickup window closes (its not-after time and the grace): its agent never starts it later. Null without a window.</summary>
+    public DateTimeOffset? PickupBy { get; set; }
     public string Status { get; set; } = TaskStatuses.Pending;
     public List<TimelineEntry> Timeline { get; set; } = [];
     public List<ProgressEntry> Progress { get; set; } = [];
@@ -67,6 +69,10 @@ public sealed class TaskState : SagaStateMachineInstance, ISagaVersion
 
     /// <summary>The agent has reported a result (success or failure) for this task.</summary>
     public bool AgentReported { get; set; }
+
+    /// <summary>Who asked to cancel the task (<c>POST .../cancel</c>: the user, <c>admin:&lt;user&gt;</c> for an admin), and when.</summary>
+    public string? CancelRequestedBy { get; set; }
+    public DateTimeOffset? CancelRequestedAt { get; set; }
 
     /// <summary>A pre-dispatch step refused the task: the API answers with that step's error.</summary>
     public bool Rejected { get; set; }

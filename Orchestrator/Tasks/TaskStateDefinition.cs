@@ -29,5 +29,6 @@ public sealed class TaskStateDefinition : SagaDefinition<TaskState>
         sagaConfigurator.Message<TaskDeadlineExpired>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
         sagaConfigurator.Message<TaskPickupExpired>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
         sagaConfigurator.Message<TaskRetried>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
+        sagaConfigurator.Message<CancelTask>(x => x.UsePartitioner(partition, m => m.Message.TaskId));
     }
 }

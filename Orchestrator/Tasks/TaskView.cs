@@ -121,6 +121,7 @@ public sealed record TenantTaskError(string Code, string Message, JsonElement? D
     {
         ErrorCodes.Timeout => "The operation did not finish within its time limit on the host.",
         ErrorCodes.Interrupted => "The host's agent stopped while running the task; what it had built was removed.",
+        ErrorCodes.Canceled => "The task was canceled: the host did not run it, or stopped it and removed what it had built.",
         "ERR_VM_NOT_FOUND" => "The VM was not found on its host.",
         "ERR_INVALID_STATE" => "The VM's power state does not allow this operation.",
         "ERR_STOP_TIMEOUT" or "ERR_STOP_FAILED" => "The guest did not shut down; retry with the force option.",

@@ -31,7 +31,8 @@ public sealed class DispatchStep(IAgentOutbox outbox, AgentOutboxRelay relay, IA
         DateTimeOffset? notAfter = withPickupWindow ? now + fleet.PickupWindow : null;
         var message = new AgentTask(task.CorrelationId, task.TenantId, task.AgentId!, task.Action, task.EnrichedData ?? task.Data, task.CorrelationId.ToString(),
             task.Target, task.Attempt, notAfter);
-        await outbox.AddAsync(message, now, notAfter + fleet.PickupGrace, cancellationToken);
+        task.PickupBy = notAfter + fleet.PickupGrace;
+        await outbox.AddAsync(message, now, task.PickupBy, cancellationToken);
         transactions.AfterCommit(() => relay.SendAsync(message), AfterCommitStage.Delivery);
     }
 

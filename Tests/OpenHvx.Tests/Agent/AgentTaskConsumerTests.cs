@@ -57,7 +57,11 @@ public sealed class AgentTaskConsumerTests
             services.AddSingleton<IHostApplicationLifetime, TestLifetime>();
             // The harness starts hosted services; heartbeats and inventory would rewrite the simulated host's config under the tests.
             services.RemoveAll<IHostedService>();
-            services.AddMassTransitTestHarness(bus => bus.AddConsumer<AgentTaskConsumer>());
+            services.AddMassTransitTestHarness(bus =>
+            {
+                bus.AddConsumer<AgentTaskConsumer>();
+                bus.AddConsumer<AgentTaskCancelConsumer>();
+            });
             configure?.Invoke(services);
         });
 
@@ -406,6 +410,116 @@ public sealed class AgentTaskConsumerTests
         {
             await harness.Stop();
         }
+    }
+
+    private static AgentTaskCancel CancelOf(AgentTask task, string agentId = AgentId)
+        => new(task.TaskId, task.TenantId, agentId, task.Action, task.Attempt, DateTimeOffset.UtcNow);
+
+    [Test]
+    public async Task A_cancel_of_a_task_waiting_for_its_VM_ends_the_wait_answers_ERR_CANCELED_and_the_task_never_runs()
+    {
+        var task = NewTask("consumer-cancel-waiting");
+        var heldByAnother = await _services.GetRequiredService<VmLocks>().AcquireAsync(AgentTaskConsumer.LockKey(task), CancellationToken.None);
+        try
+        {
+            await _harness.Bus.Publish(task);
+            await Eventually.True(() => Task.FromResult(JournalStateOf(task.TaskId) is not null), because: "the task waits for its VM");
+
+            await _harness.Bus.Publish(CancelOf(task));
+
+            var answer = await ResultOfAsync(task.TaskId);
+            Assert.That((answer.Ok, answer.Error!.Code, answer.StartedAt, answer.Attempt), Is.EqualTo((false, ErrorCodes.Canceled, (DateTimeOffset?)null, (int?)1)));
+            Assert.That(JournalStateOf(task.TaskId), Is.EqualTo("done"), "recorded done: it never runs");
+        }
+        finally
+        {
+            heldByAnother.Dispose();
+        }
+
+        // A later delivery (a re-sent dispatch) finds it done and publishes the same answer again.
+        await _harness.Bus.Publish(task);
+        var again = await ResultOfAsync(task.TaskId, nth: 2);
+        Assert.That(JsonSerializer.Serialize(again), Is.EqualTo(JsonSerializer.Serialize(await ResultOfAsync(task.TaskId))));
+        Assert.That(StartedCount(_harness, task.TaskId), Is.Zero, "it never started");
+        Assert.That(await VmsNamedAsync("consumer-cancel-waiting"), Is.Zero, "its script never ran");
+    }
+
+    [Test]
+    public async Task A_cancel_of_a_task_that_has_not_arrived_records_it_done_and_its_later_delivery_republishes_ERR_CANCELED_without_running_it()
+    {
+        var task = NewTask("consumer-cancel-first");
+
+        await _harness.Bus.Publish(CancelOf(task));
+
+        var answer = await ResultOfAsync(task.TaskId);
+        Assert.That((answer.Ok, answer.Error!.Code, answer.AgentId), Is.EqualTo((false, ErrorCodes.Canceled, AgentId)));
+        Assert.That(JournalStateOf(task.TaskId), Is.EqualTo("done"));
+
+        await _harness.Bus.Publish(task);
+
+        var again = await ResultOfAsync(task.TaskId, nth: 2);
+        Assert.That(JsonSerializer.Serialize(again), Is.EqualTo(JsonSerializer.Serialize(answer)), "the stored answer, as it was");
+        Assert.That(StartedCount(_harness, task.TaskId), Is.Zero);
+        Assert.That(await VmsNamedAsync("consumer-cancel-first"), Is.Zero);
+    }
+
+    [Test]
+    public async Task A_cancel_of_a_running_create_stops_its_script_removes_the_VM_it_built_and_answers_ERR_CANCELED()
+    {
+        // The script waits in Set-VMProcessor, after New-VM: the VM is on the host when the cancel comes.
+        _options.Simulated.LatencyMs["Set-VMProcessor"] = 60_000;
+        _host.WriteConfig();
+        try
+        {
+            var task = NewTask("consumer-cancel-running");
+            await _harness.Bus.Publish(task);
+            await Eventually.True(async () => await VmsNamedAsync("consumer-cancel-running") == 1, TimeSpan.FromSeconds(30), "the VM is built");
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+
+            await _harness.Bus.Publish(CancelOf(task));
+
+            var answer = await ResultOfAsync(task.TaskId);
+            Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(30)), "the script was stopped, not waited for");
+            Assert.That((answer.Ok, answer.Error!.Code), Is.EqualTo((false, ErrorCodes.Canceled)), answer.Error.Message);
+            Assert.That(answer.StartedAt, Is.Not.Null, "it had started");
+            Assert.That(answer.Error.Message, Does.Contain("its script was stopped and what it had built was removed"));
+            Assert.That(answer.Error.Details!.Value.TryGetProperty("cleanup", out _), Is.True, "the cleanup's report");
+            Assert.That(await VmsNamedAsync("consumer-cancel-running"), Is.Zero, "the VM is gone");
+            Assert.That(Directory.Exists(Path.Combine(_options.FullDataPath, "vms", task.TenantId, task.TaskId.ToString())), Is.False, "and its folder");
+            Assert.That(JournalStateOf(task.TaskId), Is.EqualTo("done"));
+        }
+        finally
+        {
+            _options.Simulated.LatencyMs.Remove("Set-VMProcessor");
+            _host.WriteConfig();
+        }
+    }
+
+    [Test]
+    public async Task A_cancel_of_a_finished_task_publishes_its_stored_result_again()
+    {
+        var task = NewTask("consumer-cancel-done");
+        await _harness.Bus.Publish(task);
+        var first = await ResultOfAsync(task.TaskId);
+        Assert.That(first.Ok, Is.True, first.Error?.Message);
+
+        await _harness.Bus.Publish(CancelOf(task));
+
+        var again = await ResultOfAsync(task.TaskId, nth: 2);
+        Assert.That(JsonSerializer.Serialize(again), Is.EqualTo(JsonSerializer.Serialize(first)), "the success, as stored: the orchestrator settles it SUCCESS");
+        Assert.That(await VmsNamedAsync("consumer-cancel-done"), Is.EqualTo(1), "what it built stays");
+    }
+
+    [Test]
+    public async Task A_cancel_addressed_to_another_agent_changes_nothing()
+    {
+        var task = NewTask("consumer-cancel-other");
+
+        await _harness.Bus.Publish(CancelOf(task, agentId: "agent-other"));
+
+        Assert.That(await _harness.Consumed.Any<AgentTaskCancel>(m => m.Context.Message.TaskId == task.TaskId), Is.True);
+        Assert.That(JournalStateOf(task.TaskId), Is.Null, "not recorded");
+        Assert.That(_harness.Published.Select<AgentTaskResult>().Any(m => m.Context.Message.TaskId == task.TaskId), Is.False, "no answer");
     }
 
     /// <summary>The agent's in-process wire, refusing every started message and result while <see cref="Refusing"/> (a broker that refuses them).</summary>

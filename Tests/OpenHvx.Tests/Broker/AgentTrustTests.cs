@@ -201,6 +201,10 @@ public sealed class AgentTrustTests
                 Is.EqualTo(AccessRefused), "consume agent-a's queue");
             Assert.That(await RefusalAsync(_agentB!, c => c.QueueBindAsync("agent.agent-b.tasks", "jobs", "agent.agent-a")),
                 Is.EqualTo(AccessRefused), "bind its own queue to agent-a's tasks");
+            Assert.That(await RefusalAsync(_agentB!, c => c.BasicConsumeAsync("agent.agent-a.control", true, new AsyncDefaultBasicConsumer(c))),
+                Is.EqualTo(AccessRefused), "consume agent-a's cancels");
+            Assert.That(await RefusalAsync(_agentB!, c => c.QueueBindAsync("agent.agent-b.control", "jobs", "agent.agent-a.control")),
+                Is.EqualTo(AccessRefused), "bind its own control queue to agent-a's cancels");
             Assert.That(await RefusalAsync(_agentB!, c => c.BasicPublishAsync("agent.telemetry", "heartbeat.agent-a", false, Json("agent.agent-b"), heartbeat).AsTask()),
                 Is.EqualTo(AccessRefused), "publish heartbeat.agent-a");
             Assert.That(await RefusalAsync(_agentB!, c => c.BasicPublishAsync("agent.telemetry", "heartbeat.agent-b", false, Json("agent.agent-a"), heartbeat).AsTask()),

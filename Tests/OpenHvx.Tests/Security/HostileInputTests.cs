@@ -83,6 +83,7 @@ public sealed class HostileInputTests : DevHostFixture
         ("DELETE", "/api/v1/admin/tenants/{id}/identities", false),
         ("POST", "/api/v1/admin/dead-letters/{id}/replay", true),
         ("POST", "/api/v1/admin/tasks/{id}/retry", true),
+        ("POST", "/api/v1/admin/tasks/{id}/cancel", true),
     ];
 
     /// <summary>What replaces a member: each is wrong for every member of the routes above (no -1: it means "unlimited").</summary>

@@ -29,6 +29,8 @@ public sealed class FakeAgentBehaviour
 {
     public FakeAgentMode Mode { get; set; } = FakeAgentMode.Succeed;
     public List<AgentTask> Received { get; } = [];
+    /// <summary>The cancels that reached the agent's control queue (it does not answer them: tests do).</summary>
+    public List<AgentTaskCancel> Cancels { get; } = [];
 
     public static AgentTaskResult Success(Guid taskId, string agentId, Guid? vmId = null, string name = "web1")
         => new(taskId, agentId, true, JsonSerializer.SerializeToElement(new { vm = new { guid = vmId ?? Guid.NewGuid(), name } }), null, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
@@ -54,6 +56,17 @@ public sealed class FakeAgentConsumer(FakeAgentBehaviour behaviour) : IConsumer<
                     new AgentError("ERR_SIMULATED_FAULT", "injected"), DateTimeOffset.UtcNow, DateTimeOffset.UtcNow));
                 break;
         }
+    }
+}
+
+/// <summary>Records the cancels sent to the fake agent's control queue.</summary>
+public sealed class FakeAgentControlConsumer(FakeAgentBehaviour behaviour) : IConsumer<AgentTaskCancel>
+{
+    public Task Consume(ConsumeContext<AgentTaskCancel> context)
+    {
+        lock (behaviour.Cancels)
+            behaviour.Cancels.Add(context.Message);
+        return Task.CompletedTask;
     }
 }
 
@@ -91,6 +104,7 @@ public sealed class SagaHarness : IAsyncDisposable
         {
             bus.AddOrchestratorConsumers();
             bus.AddConsumer<FakeAgentConsumer>().Endpoint(e => e.Name = WireTopology.AgentQueue(AgentId));
+            bus.AddConsumer<FakeAgentControlConsumer>().Endpoint(e => e.Name = WireTopology.AgentControlQueue(AgentId));
         });
         _provider = services.BuildServiceProvider(validateScopes: true);
     }
@@ -126,6 +140,10 @@ public sealed class SagaHarness : IAsyncDisposable
     /// <summary>Submits through MassTransit request/response, as the API does.</summary>
     public async Task<Response<TaskAccepted, TaskRejected>> SubmitAsync(SubmitTask task)
         => await Harness.GetRequestClient<SubmitTask>().GetResponse<TaskAccepted, TaskRejected>(task);
+
+    /// <summary>Cancels through MassTransit request/response, as the API does.</summary>
+    public async Task<Response<TaskCancelAnswered, TaskNotFound>> CancelAsync(Guid taskId, string user = "alice", bool byAdmin = false)
+        => await Harness.GetRequestClient<CancelTask>().GetResponse<TaskCancelAnswered, TaskNotFound>(new CancelTask(taskId, user, byAdmin, DateTimeOffset.UtcNow));
 
     public Task<TaskState?> LoadAsync(Guid taskId) => Get<ITaskStore>().LoadAsync(taskId, CancellationToken.None);
 

@@ -96,6 +96,13 @@ public sealed class TestBroker : IAsyncDisposable
     public Task<JsonElement> QueuesAsync() => ListAsync("list_queues", "name", "durable", "arguments", "messages");
     public Task<JsonElement> BindingsAsync() => ListAsync("list_bindings", "source_name", "destination_name", "destination_kind", "routing_key");
 
+    /// <summary>How many consumers the broker shows on <paramref name="queue"/> (0 when it does not exist).</summary>
+    public async Task<long> ConsumersOnAsync(string queue)
+    {
+        var queues = await ListAsync("list_queues", "name", "consumers");
+        return queues.EnumerateArray().Where(q => q.GetProperty("name").GetString() == queue).Select(q => q.GetProperty("consumers").GetInt64()).FirstOrDefault();
+    }
+
     public async Task<long> MessagesInAsync(string queue)
     {
         var queues = await QueuesAsync();
