@@ -63,5 +63,11 @@ public static class ErrorCodes
     /// <summary>The task was canceled: not run, or its script stopped (and what it built removed).</summary>
     public const string Canceled = "ERR_CANCELED";
 
+    /// <summary>
+    /// Not an error: the <c>errorCode</c> of the event a FAILED or CANCELED task gets when its agent reports a success afterwards (what it
+    /// built is charged and linked; the task keeps its status).
+    /// </summary>
+    public const string LateSuccess = "LATE_SUCCESS";
+
     public static string Deadline(string state) => DeadlinePrefix + state.ToUpperInvariant();
 }

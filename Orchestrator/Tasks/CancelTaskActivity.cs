@@ -12,8 +12,9 @@ namespace OpenHvx.Orchestrator.Tasks;
 /// A cancel request (<see cref="CancelTask"/>) on a task that has not ended. Before dispatch (a task an earlier version stored
 /// mid-pipeline) everything it took is given back at once. A dispatched task leaves the outbox (it is not sent again) and its agent is
 /// asked to stop it (<see cref="AgentTaskCancel"/>, after the commit); the task then waits in Canceling for the agent's answer, keeping
-/// its hold and placement. An agent that is offline cannot answer: the task is canceled at once, the message waits in the agent's
-/// control queue, and a success the agent reports later is still charged. The machine moves a task with an error to Canceled.
+/// its hold and placement. An agent that is offline cannot answer: a task it has not started with a pickup window waits until that
+/// window closes (the agent never starts it later); any other is canceled at once, the message waits in the agent's control queue, and
+/// a success the agent reports later is still charged. The machine moves a task with an error to Canceled.
 /// </summary>
 public sealed class CancelTaskActivity(
     TaskLifecycle lifecycle,
@@ -54,6 +55,13 @@ public sealed class CancelTaskActivity(
         if (online)
         {
             lifecycle.AddNote(saga, $"cancel requested by {who}: its agent was asked to stop the task");
+            return;
+        }
+        if (saga.StartedAt is null && saga.PickupBy is not null)
+        {
+            // Offline may be a restart: back within the window, it could start the task before it reads the cancel. Past the window it
+            // never starts it, so the task waits until then (its Canceling deadline) and nothing is given back while it could still run.
+            lifecycle.AddNote(saga, $"cancel requested by {who}: its agent is offline; the task ends when its pickup window closes, unless the agent answers first");
             return;
         }
         logger.LogWarning("Task {TaskId}: canceled while its agent {AgentId} is offline ({Reason}); the cancel waits in the agent's control queue",

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -42,21 +44,40 @@ public sealed class TaskRetry(TaskSubmission submission, ITaskStore tasks)
         if (badKey is not null)
             return badKey;
         // The key's first request is this retry of this task with these options; the same key on anything else is a conflict.
-        var (retryId, replay) = await submission.ClaimAsync(task.TenantId, key, $"retry {task.CorrelationId:D} {request}", caller, cancellationToken);
+        var (retryId, replay) = await submission.ClaimAsync(task.TenantId, key, $"retry {task.CorrelationId:D} {request}", caller, cancellationToken,
+            RetryIdOf(task.CorrelationId));
         if (replay is not null)
             return replay;
         if (Refusal(task, retryId) is { } refusal)
             return refusal;
+        // Its retry was submitted already, by a request whose link has not reached this task yet (or without a key): not a second task.
+        if (key.Length == 0 && await tasks.LoadAsync(retryId, cancellationToken) is not null)
+            return AlreadyRetried(task.CorrelationId, retryId);
         return await submission.SendAsync(retryId, envelope, caller, key, cancellationToken);
     }
+
+    /// <summary>
+    /// The id of a task's retry, the same for every request that retries it: two retries that meet (no key, or two keys) submit one
+    /// task, which the saga takes once. A name-based (version 5 style) GUID of the retried task's id.
+    /// </summary>
+    public static Guid RetryIdOf(Guid taskId)
+    {
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes("openhvx-retry:" + taskId.ToString("D")));
+        var bytes = hash[..16];
+        bytes[7] = (byte)((bytes[7] & 0x0F) | 0x50);
+        bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80);
+        return new Guid(bytes);
+    }
+
+    private static IResult AlreadyRetried(Guid taskId, Guid retry) => Problems.Result(ErrorCodes.TaskNotRetryable,
+        $"Task {taskId} was retried already, by task {retry}: retry the newest task of the chain.",
+        details: JsonSerializer.SerializeToElement(new { retriedBy = retry }, JsonSerializerOptions.Web));
 
     /// <summary>Why <paramref name="task"/> may not be retried by <paramref name="retryId"/> (its own retry, submitted again, may).</summary>
     private static IResult? Refusal(TaskState task, Guid retryId)
     {
         if (task.RetriedBy is { } retry && retry != retryId)
-            return Problems.Result(ErrorCodes.TaskNotRetryable,
-                $"Task {task.CorrelationId} was retried already, by task {retry}: retry the newest task of the chain.",
-                details: JsonSerializer.SerializeToElement(new { retriedBy = retry }, JsonSerializerOptions.Web));
+            return AlreadyRetried(task.CorrelationId, retry);
         if (task.Status is not (TaskStatuses.Failed or TaskStatuses.Canceled))
             return Problems.Result(ErrorCodes.TaskNotRetryable, $"Only a FAILED or CANCELED task can be retried; task {task.CorrelationId} is {task.Status}.");
         if (task.LateSuccess)

@@ -149,7 +149,7 @@ public sealed class TaskStateMachine : MassTransitStateMachine<TaskState>
                 {
                     await lifecycle.SucceedAsync(context.Saga, context.Message, late: true, context.CancellationToken);
                     await lifecycle.PublishAsync(new TaskStateChanged(context.Saga.CorrelationId, context.Saga.TenantId, context.Saga.Action,
-                        context.Saga.CurrentState, context.Saga.CurrentState, context.Saga.Status, lifecycle.Now, "LATE_SUCCESS"), context.CancellationToken);
+                        context.Saga.CurrentState, context.Saga.CurrentState, context.Saga.Status, lifecycle.Now, ErrorCodes.LateSuccess), context.CancellationToken);
                 }));
 
         // The link of a retry, in whichever final state may be retried (the status says which).

@@ -74,15 +74,17 @@ public sealed partial class TaskSubmission(
     /// The id of the task to submit: a new one, or the one the key's first request claimed and did not answer; or, when the key has
     /// an answer or was used with another request, the answer to give instead (<paramref name="request"/> is what must be the same).
     /// </summary>
-    internal async Task<(Guid TaskId, IResult? Replay)> ClaimAsync(string tenantId, string key, string request, Caller caller, CancellationToken cancellationToken)
+    /// <param name="taskId">the id a new task takes (a retry's is derived from the task it retries); a new one when null</param>
+    internal async Task<(Guid TaskId, IResult? Replay)> ClaimAsync(string tenantId, string key, string request, Caller caller, CancellationToken cancellationToken,
+        Guid? taskId = null)
     {
-        var taskId = NewId.NextGuid();
+        taskId ??= NewId.NextGuid();
         if (key.Length == 0)
-            return (taskId, null);
+            return (taskId.Value, null);
         var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(request)));
-        var first = await idempotency.TryClaimAsync(tenantId, key, hash, taskId, cancellationToken);
+        var first = await idempotency.TryClaimAsync(tenantId, key, hash, taskId.Value, cancellationToken);
         if (first is null)
-            return (taskId, null);
+            return (taskId.Value, null);
         if (first.BodyHash != hash || first.StatusCode is not null)
             return (first.TaskId, await ReplayAsync(first, hash, caller, cancellationToken));
         // The first attempt has no answer yet (still running, or it broke before the saga had the task):

@@ -29,6 +29,9 @@ public sealed class WebhookAddressPolicy
         (IPNetwork.Parse("240.0.0.0/4"), "reserved"),
         (IPNetwork.Parse("::/128"), "unspecified"),
         (IPNetwork.Parse("::1/128"), "loopback"),
+        // IPv4-compatible (deprecated) and IPv4-translated forms: whatever IPv4 address they carry, they are no public IPv6 host.
+        (IPNetwork.Parse("::/96"), "IPv4-compatible"),
+        (IPNetwork.Parse("::ffff:0:0:0/96"), "IPv4-translated"),
         (IPNetwork.Parse("64:ff9b:1::/48"), "reserved"),
         (IPNetwork.Parse("fc00::/7"), "private (unique local)"),
         (IPNetwork.Parse("fe80::/10"), "link-local"),

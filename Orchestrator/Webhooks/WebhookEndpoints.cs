@@ -122,6 +122,8 @@ public static class WebhookEndpoints
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp)
             || string.IsNullOrEmpty(uri.Host) || url.Any(char.IsControl) || url.Any(char.IsWhiteSpace))
             errors.Add("url", "must be an absolute http or https URL");
+        else if (uri.IdnHost.TrimEnd('.').Length > 253)
+            errors.Add("url", "must have a host name of at most 253 characters");
         else if (uri.UserInfo.Length > 0)
             errors.Add("url", "must not carry a user name or password");
         else if (uri.Fragment.Length > 0)
@@ -173,7 +175,7 @@ public static class WebhookEndpoints
             return Problems.Result(ErrorCodes.WebhookAddressRefused,
                 $"The webhook URL may not reach this address: {ex.Message}. An operator can allow a network (Orchestrator:Webhooks:AllowedNetworks).");
         }
-        catch (Exception ex) when (ex is SocketException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (Exception ex) when (ex is SocketException or ArgumentException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             return Problems.Validation(new Dictionary<string, string[]> { ["url"] = [$"host '{uri.Host}' does not resolve"] });
         }

@@ -152,6 +152,54 @@ public sealed class TaskRetryApiTests : DevHostFixture
     }
 
     [Test]
+    public async Task Retries_of_one_task_that_meet_submit_a_single_new_task()
+    {
+        using var tenant = await TenantAsync("retry-race");
+        var (imageId, _) = await MissingImageAsync();
+        var original = await FailedCreateAsync(tenant, TenantTasks, imageId);
+
+        // Without a key, and with two different keys, at the same time: one new task between them.
+        var responses = await Task.WhenAll(RetryAsync(tenant, TenantTasks, original), RetryAsync(tenant, TenantTasks, original),
+            RetryAsync(tenant, TenantTasks, original, idempotencyKey: "race-a"), RetryAsync(tenant, TenantTasks, original, idempotencyKey: "race-b"));
+
+        var named = new HashSet<string>();
+        foreach (var response in responses)
+        {
+            var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+            Assert.That(response.StatusCode, Is.AnyOf(HttpStatusCode.Accepted, HttpStatusCode.Conflict), body.ToString());
+            named.Add(response.StatusCode == HttpStatusCode.Accepted ? body.GetProperty("taskId").GetString()! : body.GetProperty("details").GetProperty("retriedBy").GetString()!);
+        }
+        Assert.That(named, Has.Count.EqualTo(1), "every answer names the same retry");
+        var retried = await RetriedByAsync(tenant, TenantTasks, original);
+        Assert.That(Link(retried, "retriedBy"), Is.EqualTo(named.Single()));
+        var tasks = await tenant.GetFromJsonAsync<JsonElement>($"{TenantTasks}?limit=50");
+        Assert.That(tasks.GetProperty("items").EnumerateArray().Count(t => Link(t, "retryOf") == original), Is.EqualTo(1), "one task retries it");
+    }
+
+    [Test]
+    public async Task A_canceled_task_can_be_retried()
+    {
+        var created = await TaskRuns.RunAsync(Client, "test1", "vm.create", new { name = UniqueName(), cpu = 1, ram = "1GB" });
+        var vmId = created.GetProperty("result").GetProperty("vm").GetProperty("guid").GetString();
+        // A pause is slow here: it is canceled while it runs (its script stopped).
+        var pause = await TaskRuns.SubmitAsync(Client, "test1", "vm.power", new { state = "pause" }, vmId);
+        Assert.That(pause.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await pause.Content.ReadAsStringAsync());
+        var running = await Eventually.Get(() => Client.GetFromJsonAsync<JsonElement>(pause.Headers.Location),
+            t => t.GetProperty("status").GetString() == "running", TimeSpan.FromSeconds(30), "the pause runs");
+        var pauseId = running.GetProperty("taskId").GetString()!;
+        var cancel = await Client.PostAsync($"{AdminTasks}/{pauseId}/cancel", null);
+        Assert.That(cancel.StatusCode, Is.AnyOf(HttpStatusCode.OK, HttpStatusCode.Accepted), await cancel.Content.ReadAsStringAsync());
+        var canceled = await FinalAsync(Client, pause.Headers.Location!);
+        Assert.That(canceled.GetProperty("status").GetString(), Is.EqualTo("CANCELED"), canceled.ToString());
+
+        var retry = await AcceptedAsync(await RetryAsync(Client, AdminTasks, pauseId));
+
+        var task = await FinalAsync(Client, new Uri($"{AdminTasks}/{retry}", UriKind.Relative));
+        Assert.That((task.GetProperty("status").GetString(), Link(task, "retryOf")), Is.EqualTo(("SUCCESS", pauseId)), task.ToString());
+        Assert.That(Link(await RetriedByAsync(Client, AdminTasks, pauseId), "retriedBy"), Is.EqualTo(retry));
+    }
+
+    [Test]
     public async Task Retrying_a_successful_or_a_running_task_gets_409_ERR_TASK_NOT_RETRYABLE()
     {
         var created = await TaskRuns.RunAsync(Client, "test1", "vm.create", new { name = UniqueName(), cpu = 1, ram = "1GB" });

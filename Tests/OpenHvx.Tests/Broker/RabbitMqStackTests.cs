@@ -25,8 +25,15 @@ public sealed class RabbitMqStackTests
             new AgentSpec("agent-medium", LogicalProcessors: 32, MemoryMB: 131072),
             // Small in every dimension, so the medium agent keeps the better score after the other tests' VMs.
             new AgentSpec("agent-small", LogicalProcessors: 8, MemoryMB: 16384,
-                Environment: new Dictionary<string, string> { ["Agent__Simulated__StorageMB"] = "204800" }));
+                Environment: new Dictionary<string, string> { ["Agent__Simulated__StorageMB"] = "204800" }),
+            // Creates wait in Set-VMProcessor, after New-VM (the VM is on the host when a cancel comes). Draining: only a task pinned
+            // to it goes there, so the other tests' elections never meet it.
+            new AgentSpec(SlowAgent, Environment: new Dictionary<string, string> { ["Agent__Simulated__LatencyMs__Set-VMProcessor"] = "120000" }));
+        var drain = await _stack.Api.PatchAsJsonAsync($"/api/v1/admin/agents/{SlowAgent}", new { status = "draining" });
+        Assert.That(drain.StatusCode, Is.EqualTo(HttpStatusCode.OK), await drain.Content.ReadAsStringAsync());
     }
+
+    private const string SlowAgent = "agent-slow";
 
     [OneTimeTearDown]
     public async Task StopAsync()
@@ -256,6 +263,52 @@ public sealed class RabbitMqStackTests
         Assert.That((body.GetProperty("before").GetProperty("cpu").GetInt64(), body.GetProperty("before").GetProperty("memoryMB").GetInt64()),
             Is.EqualTo((charged.GetProperty("cpu").GetInt64(), charged.GetProperty("memoryMB").GetInt64())), "what it was charged");
         Assert.That((await _stack!.QuotaAsync()).GetProperty("vmCount").GetProperty("used").GetInt64(), Is.EqualTo(usedBefore - 1), "its charge is released");
+    }
+    [Test]
+    public async Task A_cancel_reaches_the_agent_on_its_control_queue_stops_its_running_create_and_is_published_CANCELED_on_task_events()
+    {
+        var stack = _stack!;
+        Assert.That(await stack.Broker.ConsumersOnAsync($"agent.{SlowAgent}.control"), Is.EqualTo(1), "the agent's broker user consumes its control queue");
+        var bindings = await stack.Broker.BindingsAsync();
+        Assert.That(bindings.EnumerateArray().Any(b => b.GetProperty("source_name").GetString() == "jobs"
+            && b.GetProperty("destination_name").GetString() == $"agent.{SlowAgent}.control" && b.GetProperty("routing_key").GetString() == $"agent.{SlowAgent}.control"),
+            Is.True, "bound to jobs by the orchestrator");
+
+        // A subscriber of task.events, as an operator's system binds it.
+        await using var connection = await new ConnectionFactory { Uri = new Uri(stack.Broker.Url) }.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        var events = (await channel.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true)).QueueName;
+        await channel.QueueBindAsync(events, "task.events", "test1.vm.create.CANCELED");
+        static (long Used, long Held)[] Lines(JsonElement quota)
+            => [.. new[] { "cpu", "memoryMB", "storageMB", "vmCount" }.Select(l => (quota.GetProperty(l).GetProperty("used").GetInt64(), quota.GetProperty(l).GetProperty("held").GetInt64()))];
+        var before = Lines(await stack.QuotaAsync());
+
+        var name = UniqueName();
+        var created = await stack.Api.PostAsJsonAsync("/api/v1/admin/tasks",
+            new { tenantId = "test1", action = "vm.create", target = new { agentId = SlowAgent }, data = new { name } });
+        Assert.That(created.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await created.Content.ReadAsStringAsync());
+        var location = created.Headers.Location!;
+        await stack.WaitForStatusAsync(location, "running");
+        var vms = Path.Combine(stack.AgentDataPath(SlowAgent), "sim", "vms");
+        int VmsNamed() => Directory.Exists(vms) ? Directory.GetFiles(vms, "*.json").Count(f => File.ReadAllText(f).Contains($"\"test1.{name}\"")) : 0;
+        await Eventually.True(() => Task.FromResult(VmsNamed() == 1), TimeSpan.FromSeconds(30), "the VM is built");
+
+        var response = await stack.Api.PostAsync(location + "/cancel", null);
+        Assert.That(response.StatusCode, Is.AnyOf(HttpStatusCode.OK, HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
+        var task = await stack.WaitForStatusAsync(location, "CANCELED", "SUCCESS", "FAILED");
+
+        Assert.That((task.GetProperty("status").GetString(), task.GetProperty("error").GetProperty("code").GetString()), Is.EqualTo(("CANCELED", "ERR_CANCELED")), task.ToString());
+        Assert.That(task.GetProperty("startedAt").ValueKind, Is.Not.EqualTo(JsonValueKind.Null), "it was running");
+        Assert.That(VmsNamed(), Is.Zero, "the VM is gone from the host");
+        Assert.That(stack.Agents.Single(a => a.Name == SlowAgent).Output, Does.Contain("was canceled while it ran; its script was stopped"));
+        Assert.That(Lines(await stack.QuotaAsync()), Is.EqualTo(before), "nothing charged, nothing held");
+
+        var message = await Eventually.Get(() => channel.BasicGetAsync(events, autoAck: true), m => m is not null, because: "the CANCELED event is published");
+        var change = JsonDocument.Parse(message!.Body).RootElement;
+        Assert.That(message.RoutingKey, Is.EqualTo("test1.vm.create.CANCELED"));
+        Assert.That((change.GetProperty("taskId").GetString(), change.GetProperty("from").GetString(), change.GetProperty("to").GetString(),
+            change.GetProperty("status").GetString(), change.GetProperty("errorCode").GetString()),
+            Is.EqualTo((task.GetProperty("taskId").GetString(), "Canceling", "Canceled", "CANCELED", "ERR_CANCELED")));
     }
 }
 

@@ -259,6 +259,11 @@ public sealed class TaskCancelTests
         var usage = await harness.UsageAsync();
         Assert.That((usage.Cpu.Used, usage.VmCount.Used, usage.Cpu.Held), Is.EqualTo((2L, 1L, 0L)), "what the agent built is charged");
         Assert.That((await harness.ResourcesAsync()).Single().ResourceId, Is.EqualTo(late.ResourceId), "and linked");
+        var lateEvent = await Eventually.Get(
+            () => Task.FromResult(harness.Harness.Published.Select<TaskStateChanged>().Select(x => x.Context.Message)
+                .LastOrDefault(m => m.TaskId == submit.TaskId && m.ErrorCode == ErrorCodes.LateSuccess)),
+            m => m is not null, because: "the late success is an event of its own");
+        Assert.That((lateEvent!.To, lateEvent.Status), Is.EqualTo((Canceled, TaskStatuses.Canceled)));
     }
 
     [Test]
@@ -284,6 +289,32 @@ public sealed class TaskCancelTests
         Assert.That(late!.Status, Is.EqualTo(TaskStatuses.Canceled));
         Assert.That((await harness.UsageAsync()).VmCount.Used, Is.EqualTo(1));
         Assert.That(await harness.ResourcesAsync(), Has.Count.EqualTo(1));
+    }
+
+    [Test]
+    public async Task A_task_not_started_on_an_offline_agent_keeps_what_it_holds_until_its_pickup_window_closes_then_is_CANCELED()
+    {
+        await using var harness = await SagaHarness.StartAsync(settings: new Dictionary<string, string?>
+        {
+            ["Orchestrator:Agents:PickupWindow"] = "00:00:02",
+            ["Orchestrator:Agents:PickupGrace"] = "00:00:00.200",
+        });
+        var submit = await DispatchedAsync(harness);
+        var dispatched = await harness.LoadAsync(submit.TaskId);
+        // Offline may be a restart: the agent could be back and start the task before it reads the cancel.
+        await harness.Get<IAgentStore>().SetConsumersLostAsync(SagaHarness.AgentId, DateTimeOffset.UtcNow);
+
+        var answer = await CancelAsync(harness, submit.TaskId);
+
+        Assert.That((answer.Status, answer.State), Is.EqualTo((TaskStatuses.Canceling, Canceling)));
+        var canceling = (await harness.LoadAsync(submit.TaskId))!;
+        Assert.That(canceling.DeadlineAt, Is.EqualTo(dispatched!.PickupBy), "it waits until its pickup window closes");
+        Assert.That((await harness.UsageAsync()).VmCount.Held, Is.EqualTo(1), "its hold is kept while the agent could still start it");
+        Assert.That(await harness.Get<IAgentStore>().GetPlacementAsync(submit.TaskId), Is.Not.Null, "and its placement");
+
+        var task = await harness.WaitForStateAsync(submit.TaskId, Canceled, TimeSpan.FromSeconds(20));
+        Assert.That(task.Error!.Message, Does.Contain("did not start the task within its pickup window"));
+        await AssertNothingKeptAsync(harness, submit.TaskId);
     }
 
     [Test]

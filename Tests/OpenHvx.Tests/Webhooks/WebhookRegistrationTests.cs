@@ -47,6 +47,8 @@ public sealed class WebhookRegistrationTests : DevHostFixture
     [TestCase("http://224.0.0.1/")]
     [TestCase("http://[::1]/")]
     [TestCase("http://[::ffff:127.0.0.1]/")]
+    [TestCase("http://[::7f00:1]/")]
+    [TestCase("http://[::ffff:0:7f00:1]/")]
     [TestCase("http://[fd00::1]/")]
     [TestCase("http://[fe80::1]/")]
     [TestCase("http://localhost/hook")]
@@ -79,6 +81,7 @@ public sealed class WebhookRegistrationTests : DevHostFixture
     [TestCase("{\"url\":\"https://203.0.113.10/ hook\",\"events\":[\"*\"]}", "url")]
     [TestCase("{\"url\":123,\"events\":[\"*\"]}", "url")]
     [TestCase("{\"url\":\"https://hook.example.invalid/\",\"events\":[\"*\"]}", "url")]
+    [TestCase("{\"url\":\"https://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example/\",\"events\":[\"*\"]}", "url")]
     [TestCase("{\"url\":\"https://203.0.113.10/\",\"events\":[\"*\"],\"secret\":\"not-a-secret\"}", "secret")]
     [TestCase("{\"url\":\"https://203.0.113.10/\",\"events\":[\"*\"],\"secret\":\"whsec_c2hvcnQ=\"}", "secret")]
     public async Task A_malformed_body_is_refused_with_the_field_named(string json, string field)
