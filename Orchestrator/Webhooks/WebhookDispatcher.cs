@@ -24,8 +24,10 @@ public sealed partial class WebhookDispatcher(
     ILogger<WebhookDispatcher> logger) : BackgroundService
 {
     private const int PageSize = 100;
-    // Events one worker delivers before it lets the others have the slot.
+    // Events one worker delivers, and how long it may take, before it lets the others have the slot (a slow receiver's backlog must not
+    // hold a slot for an hour).
     private const int DeliveriesPerTurn = 500;
+    private static readonly TimeSpan TurnLength = TimeSpan.FromSeconds(30);
 
     private const int DueLimit = 10_000;
 
@@ -159,7 +161,8 @@ public sealed partial class WebhookDispatcher(
         var cursor = delivery.Cursor;
         var delivered = 0;
         long? caughtUp = null;
-        while (delivered < DeliveriesPerTurn)
+        var turn = clock.GetTimestamp();
+        while (delivered < DeliveriesPerTurn && clock.GetElapsedTime(turn) < TurnLength)
         {
             var page = await events.ReadAsync(new TaskEventQuery(cursor, PageSize, webhook.TenantId), cancellationToken);
             if (page.Count == 0)
