@@ -71,10 +71,9 @@ public static class TaskEventEndpoints
         CancellationToken cancellationToken, string? lastEventId = null, string? after = null)
     {
         var caller = Caller.From(http.User);
-        // Another tenant's task is "not found", exactly like a task that does not exist (as GET /tasks/{taskId}).
-        if (!Identifiers.TryParseId(taskId, out var id) || await store.LoadAsync(id, cancellationToken) is not { } task
-            || (!caller.IsAdmin && task.TenantId != caller.TenantId))
-            return Problems.Result(ErrorCodes.NotFound, $"Task '{taskId}' was not found.");
+        if (await store.FindAsync(taskId, caller, cancellationToken) is not { } task)
+            return VisibleTasks.NotFound(taskId);
+        var id = task.CorrelationId;
         var fields = new QueryFields();
         var cursor = Cursor(http, fields, lastEventId, after);
         if (fields.Errors.Count > 0)

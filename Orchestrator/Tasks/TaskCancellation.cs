@@ -26,10 +26,9 @@ public sealed class TaskCancellation(
     {
         var caller = Caller.From(http.User);
         var cancellationToken = http.RequestAborted;
-        // Another tenant's task is "not found", exactly like a task that does not exist: ids do not leak.
-        if (!Identifiers.TryParseId(taskId, out var id) || await tasks.LoadAsync(id, cancellationToken) is not { } task
-            || (!caller.IsAdmin && task.TenantId != caller.TenantId))
-            return NotFound(taskId);
+        if (await tasks.FindAsync(taskId, caller, cancellationToken) is not { } task)
+            return VisibleTasks.NotFound(taskId);
+        var id = task.CorrelationId;
         if (TaskStatuses.IsFinal(task.Status))
             return Final(task);
 
@@ -41,7 +40,7 @@ public sealed class TaskCancellation(
                 new CancelTask(id, caller.UserId, caller.IsAdmin, clock.GetUtcNow()), request => request.UseExecute(send => send.TimeToLive = null),
                 cancellationToken, RequestTimeout.After(ms: (int)Math.Max(1, options.Value.CancelWait.TotalMilliseconds)));
             if (response.Is(out Response<TaskNotFound>? _))
-                return NotFound(taskId);
+                return VisibleTasks.NotFound(taskId);
             if (response.Is(out Response<TaskCancelAnswered>? answered) && answered.Message.AlreadyFinal)
                 return Final(await tasks.LoadAsync(id, cancellationToken) ?? task);
         }
@@ -77,7 +76,6 @@ public sealed class TaskCancellation(
         }
     }
 
-    private static IResult NotFound(string taskId) => Problems.Result(ErrorCodes.NotFound, $"Task '{taskId}' was not found.");
 
     private static IResult Final(TaskState task)
     {

@@ -41,14 +41,12 @@ public static class TaskEndpoints
         DeadLetters.IDeadLetterStore deadLetters, CancellationToken cancellationToken)
     {
         var caller = Caller.From(http.User);
-        // Another tenant's task is "not found", exactly like a task that does not exist: ids do not leak.
-        if (!Identifiers.TryParseId(taskId, out var id) || await store.LoadAsync(id, cancellationToken) is not { } task
-            || (!caller.IsAdmin && task.TenantId != caller.TenantId))
-            return Problems.Result(ErrorCodes.NotFound, $"Task '{taskId}' was not found.");
+        if (await store.FindAsync(taskId, caller, cancellationToken) is not { } task)
+            return VisibleTasks.NotFound(taskId);
         if (caller.IsAdmin)
             return Results.Ok(TaskView.From(task) with
             {
-                DeadLetters = [.. (await deadLetters.ListAsync(id, 100, 0, cancellationToken)).Select(DeadLetters.DeadLetterView.From)],
+                DeadLetters = [.. (await deadLetters.ListAsync(task.CorrelationId, 100, 0, cancellationToken)).Select(DeadLetters.DeadLetterView.From)],
             });
         return Results.Ok(TaskView.For(task, caller, actions));
     }

@@ -24,11 +24,8 @@ public sealed class TaskRetry(TaskSubmission submission, ITaskStore tasks)
     public async Task<IResult> RetryAsync(HttpContext http, string taskId, Caller caller)
     {
         var cancellationToken = http.RequestAborted;
-        // Another tenant's task is "not found", exactly like a task that does not exist. The id is matched whole (Guid's parser would
-        // take it with white space around it).
-        if (!Identifiers.TryParseId(taskId, out var id) || await tasks.LoadAsync(id, cancellationToken) is not { } task
-            || (!caller.IsAdmin && task.TenantId != caller.TenantId))
-            return Problems.Result(ErrorCodes.NotFound, $"Task '{taskId}' was not found.");
+        if (await tasks.FindAsync(taskId, caller, cancellationToken) is not { } task)
+            return VisibleTasks.NotFound(taskId);
 
         var (request, excluded, invalid) = await ReadOptionsAsync(http, caller, task);
         if (invalid is not null)
