@@ -64,6 +64,10 @@ public sealed class ProcessStack : IAsyncDisposable
                 ["OPENHVX_ADMIN_PASSWORD"] = Tokens.AdminPassword,
             }, gatewayUrl, connectTrace: stack.TraceFile("gateway"));
             stack.Orchestrator = ServiceProcess.Start("orchestrator", "Orchestrator", environment, stack._orchestratorUrl, connectTrace: stack.TraceFile("orchestrator"));
+            // The agents' broker users side by side (each is a few rabbitmqctl calls), then the agents.
+            var brokerUrls = await Task.WhenAll(agents.Select(a => a.AgentId).Distinct().Select(async id => (id, url: await stack.Broker.CreateAgentUserAsync(id))));
+            foreach (var (id, url) in brokerUrls)
+                stack._agentBrokerUrls[id] = url;
             foreach (var spec in agents)
                 await stack.StartAgentAsync(spec);
             await Task.WhenAll(new[] { stack.Orchestrator, stack.Gateway }.Concat(stack._agents).Select(p => p.WaitReadyAsync()));

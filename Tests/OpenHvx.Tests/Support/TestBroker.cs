@@ -43,10 +43,9 @@ public sealed class TestBroker : IAsyncDisposable
         var vhost = "openhvx-test-" + id;
         var user = "openhvx-test-" + id;
         var password = "pw-" + Guid.NewGuid().ToString("N");
-        await CtlAsync("add_vhost", vhost);
-        await CtlAsync("add_user", user, password);
-        await CtlAsync("set_permissions", "-p", vhost, user, ".*", ".*", ".*");
-        await CtlAsync("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*");
+        // Each rabbitmqctl call starts an Erlang VM (about a second): independent calls run side by side.
+        await Task.WhenAll(CtlAsync("add_vhost", vhost), CtlAsync("add_user", user, password));
+        await Task.WhenAll(CtlAsync("set_permissions", "-p", vhost, user, ".*", ".*", ".*"), CtlAsync("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"));
         return new TestBroker(vhost, user, password);
     }
 
@@ -133,15 +132,17 @@ public sealed class TestBroker : IAsyncDisposable
     {
         try
         {
-            await CtlAsync("delete_vhost", VirtualHost);
-            await CtlAsync("delete_user", User);
-            foreach (var agentUser in _agentUsers.Distinct())
+            await Task.WhenAll(CtlAsync("delete_vhost", VirtualHost), CtlAsync("delete_user", User));
+            string[] agentUsers;
+            lock (_agentUsers)
+                agentUsers = [.. _agentUsers.Distinct()];
+            await Task.WhenAll(agentUsers.Select(async agentUser =>
             {
                 // Its permissions went with the virtual host; any left belong to another stack using the same agent id.
                 var permissions = JsonDocument.Parse(await CtlAsync("list_user_permissions", "-q", "--formatter", "json", agentUser)).RootElement;
                 if (permissions.GetArrayLength() == 0)
                     await CtlAsync("delete_user", agentUser);
-            }
+            }));
         }
         catch (InvalidOperationException)
         {
