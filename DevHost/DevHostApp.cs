@@ -5,6 +5,10 @@ using OpenHvx.Gateway;
 using OpenHvx.Gateway.Proxy;
 using OpenHvx.HyperVAgent;
 using OpenHvx.Orchestrator;
+using OpenHvx.Orchestrator.Telemetry;
+using OpenHvx.Gateway.Telemetry;
+using OpenHvx.HyperVAgent.Telemetry;
+using OpenHvx.ServiceDefaults;
 
 namespace OpenHvx.DevHost;
 
@@ -34,14 +38,23 @@ public sealed class DevHostApp : IAsyncDisposable
     /// <summary>The orchestrator behind the gateway (it validates tokens itself, so calling it directly needs one too).</summary>
     public string CoreUrl { get; }
 
+    /// <summary>
+    /// The orchestrator and the agent in one host, with the process's only telemetry providers: they read every source and meter in the
+    /// process, the gateway's too, and serve <c>/metrics</c> on the orchestrator's loopback address (and <c>Management:Url</c> when set).
+    /// </summary>
+    private static readonly ServiceProfile CoreProfile = new("openhvx-devhost",
+        [OrchestratorDiagnostics.Name, AgentDiagnostics.Name], [OrchestratorDiagnostics.Name, AgentDiagnostics.Name]) { DefaultLogFormat = LogFormat.Text };
+
+    private static readonly ServiceProfile GatewayProfile = GatewayDiagnostics.Profile with { OwnsTelemetry = false, DefaultLogFormat = LogFormat.Text };
+
     public static async Task<DevHostApp> StartAsync(string[] args, IDictionary<string, string?>? settings = null)
     {
         var gatewayBuilder = CreateBuilder(args, settings);
-        if (string.IsNullOrEmpty(gatewayBuilder.Configuration["urls"]) && string.IsNullOrEmpty(gatewayBuilder.Configuration["ASPNETCORE_URLS"]))
-            gatewayBuilder.WebHost.UseUrls("http://localhost:8080");
+        gatewayBuilder.WebHost.UseUrlsUnlessConfigured(gatewayBuilder.Configuration, "http://localhost:8080");
+        gatewayBuilder.AddServiceDefaults(GatewayProfile);
         gatewayBuilder.Services.AddGateway(gatewayBuilder.Configuration);
         var gateway = gatewayBuilder.Build();
-        gateway.UseGateway();
+        gateway.UseGateway(GatewayProfile);
         await gateway.StartAsync();
         var url = LoopbackAddressOf(gateway);
 
@@ -51,12 +64,15 @@ public sealed class DevHostApp : IAsyncDisposable
             var coreBuilder = CreateBuilder(args, settings);
             coreBuilder.WebHost.UseUrls(coreBuilder.Configuration["DevHost:OrchestratorUrl"] ?? "http://127.0.0.1:0");
             coreBuilder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Orchestrator:Authority"] = url });
+            coreBuilder.AddServiceDefaults(CoreProfile);
             coreBuilder.Services.AddOrchestrator(coreBuilder.Configuration);
             coreBuilder.Services.AddHyperVAgent(coreBuilder.Configuration);
             coreBuilder.Services.AddMassTransit(bus =>
             {
                 // MassTransit would otherwise report usage to an internet host; nothing here was configured to leave the network.
                 bus.DisableUsageTelemetry();
+                // Health answers name the broker as such (MassTransit calls its check masstransit-bus).
+                bus.ConfigureHealthCheckOptions(health => health.Name = "broker");
                 bus.AddOrchestratorConsumers();
                 bus.AddHyperVAgentConsumers();
                 bus.UsingInMemory((context, transport) =>
@@ -66,8 +82,9 @@ public sealed class DevHostApp : IAsyncDisposable
                 });
             });
             core = coreBuilder.Build();
-            core.UseOrchestratorPipeline();
+            core.UseOrchestratorPipeline(CoreProfile);
             core.MapOrchestratorApi();
+            core.MapDefaultEndpoints(CoreProfile);
             await core.StartAsync();
             var coreUrl = LoopbackAddressOf(core);
             gateway.Services.GetRequiredService<OrchestratorUpstream>().SetAddress(new Uri(coreUrl));

@@ -127,14 +127,15 @@ public static class GatewayExtensions
         services.AddSingleton(sp => sp.GetRequiredService<OrchestratorUpstream>().ConfigProvider);
 
         services.AddHealthChecks()
-            .AddCheck<IdentityStoreHealthCheck>("identity-store", tags: ["ready"])
-            .AddCheck<OrchestratorHealthCheck>("orchestrator", tags: ["ready"]);
+            .AddCheck<IdentityStoreHealthCheck>("identity-store", tags: [ServiceDefaultsExtensions.ReadyTag])
+            .AddCheck<OrchestratorHealthCheck>("orchestrator", tags: [ServiceDefaultsExtensions.ReadyTag]);
         return services;
     }
 
-    public static WebApplication UseGateway(this WebApplication app)
+    /// <summary>The gateway's middleware and endpoints; <paramref name="profile"/> decides where <c>/metrics</c> is served (never on the public port).</summary>
+    public static WebApplication UseGateway(this WebApplication app, OpenHvx.ServiceDefaults.ServiceProfile profile)
     {
-        app.UseProblemAnswers();
+        app.UseServiceDefaults(profile);
         // Only with proxies named: with none, ASP.NET Core would believe X-Forwarded-For from anyone.
         if (app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.TrustedProxies.Count > 0)
             app.UseForwardedHeaders();
@@ -153,8 +154,7 @@ public static class GatewayExtensions
         }).ExcludeFromDescription();
         app.MapUserEndpoints();
         app.MapSigningKeyEndpoints();
-        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
+        app.MapDefaultEndpoints(profile);
         app.MapReverseProxy(proxy => proxy.Use(async (http, next) =>
         {
             await next();

@@ -57,13 +57,6 @@ public static partial class HyperVAgentExtensions
         return services;
     }
 
-    /// <summary><c>/health/live</c> (the process) and <c>/health/ready</c> (the bus, through MassTransit's health check).</summary>
-    public static void MapHyperVAgentHealth(this Microsoft.AspNetCore.Routing.IEndpointRouteBuilder app)
-    {
-        app.MapHealthChecks("/health/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false });
-        app.MapHealthChecks("/health/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
-    }
-
     public static IBusRegistrationConfigurator AddHyperVAgentConsumers(this IBusRegistrationConfigurator bus)
     {
         bus.AddConsumer<AgentTaskConsumer>().ExcludeFromConfigureEndpoints();

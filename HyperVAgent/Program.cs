@@ -1,4 +1,6 @@
 using OpenHvx.HyperVAgent.Messaging;
+using OpenHvx.HyperVAgent.Telemetry;
+using OpenHvx.ServiceDefaults;
 
 namespace OpenHvx.HyperVAgent;
 
@@ -10,14 +12,13 @@ public static class Program
         // Content root = the binaries, not the working directory: the configuration watcher must not see every
         // write of a SQLite file kept under the working directory.
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
-            builder.WebHost.UseUrls("http://localhost:8090");
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.WebHost.UseUrlsUnlessConfigured(builder.Configuration, "http://localhost:8090");
+        builder.AddServiceDefaults(AgentDiagnostics.Profile);
         builder.Services.AddHyperVAgent(builder.Configuration).AddHyperVAgentRabbitMq(builder.Configuration);
-        builder.Services.AddHealthChecks();
 
         var app = builder.Build();
-        app.MapHyperVAgentHealth();
+        app.UseServiceDefaults(AgentDiagnostics.Profile);
+        app.MapDefaultEndpoints(AgentDiagnostics.Profile);
         app.Run();
     }
 }

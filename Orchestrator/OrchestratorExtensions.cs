@@ -31,6 +31,9 @@ namespace OpenHvx.Orchestrator;
 
 public static class OrchestratorExtensions
 {
+    /// <summary>The health check of the task store, SQLite or MongoDB.</summary>
+    public const string StoreHealthCheck = "store";
+
     /// <summary>Options, storage (SQLite), task actions, the saga's collaborators and the deadline sweeper.</summary>
     public static IServiceCollection AddOrchestrator(this IServiceCollection services, IConfiguration configuration)
     {
@@ -85,7 +88,6 @@ public static class OrchestratorExtensions
         services.AddHostedService<TaskDeadlineSweeper>();
         services.AddWebhooks(configuration);
 
-        services.AddProblemDetails();
         services.AddOrchestratorSecurity(configuration);
         return services;
     }
@@ -107,7 +109,7 @@ public static class OrchestratorExtensions
         services.AddSingleton<DeadLetters.IDeadLetterStore, SqliteDeadLetterStore>();
         services.AddSingleton<Events.ITaskEventLog, SqliteTaskEventLog>();
         services.AddSingleton<IWebhookStore, SqliteWebhookStore>();
-        services.AddHealthChecks().AddCheck<SqliteHealthCheck>("sqlite", tags: ["ready"], timeout: TimeSpan.FromSeconds(5));
+        services.AddHealthChecks().AddCheck<SqliteHealthCheck>(StoreHealthCheck, tags: [ServiceDefaultsExtensions.ReadyTag], timeout: TimeSpan.FromSeconds(5));
     }
 
     /// <summary>Production: MongoDB (a replica set, for the transactions of quota holds and elections).</summary>
@@ -127,7 +129,7 @@ public static class OrchestratorExtensions
         services.AddSingleton<DeadLetters.IDeadLetterStore, MongoDeadLetterStore>();
         services.AddSingleton<Events.ITaskEventLog, MongoTaskEventLog>();
         services.AddSingleton<IWebhookStore, MongoWebhookStore>();
-        services.AddHealthChecks().AddCheck<MongoHealthCheck>("mongodb", tags: ["ready"], timeout: TimeSpan.FromSeconds(5));
+        services.AddHealthChecks().AddCheck<MongoHealthCheck>(StoreHealthCheck, tags: [ServiceDefaultsExtensions.ReadyTag], timeout: TimeSpan.FromSeconds(5));
     }
 
     /// <summary>The task saga, its step consumers and the heartbeat consumer, on whatever transport the host picks.</summary>
@@ -155,7 +157,7 @@ public static class OrchestratorExtensions
         return bus;
     }
 
-    /// <summary>The orchestrator's HTTP API and health endpoints.</summary>
+    /// <summary>The orchestrator's HTTP API (health and metrics: <see cref="ServiceDefaultsExtensions.MapDefaultEndpoints"/>).</summary>
     public static IEndpointRouteBuilder MapOrchestratorApi(this IEndpointRouteBuilder app)
     {
         var admin = app.MapGroup("/api/v1/admin").RequireAuthorization(OrchestratorPolicies.Admin);
@@ -179,22 +181,13 @@ public static class OrchestratorExtensions
         tenant.MapTenantTaskEventEndpoints();
         tenant.MapTenantWebhookEndpoints();
 
-        app.MapHealthChecks("/health/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false });
-        app.MapHealthChecks("/health/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
         return app;
     }
 
-    /// <summary>Listens on <paramref name="url"/> unless <c>--urls</c> or ASPNETCORE_URLS say otherwise.</summary>
-    public static void UseUrlsUnlessConfigured(this Microsoft.AspNetCore.Hosting.IWebHostBuilder webHost, IConfiguration configuration, string url)
+    /// <summary>The service defaults (problem answers, one log line per request), then token validation.</summary>
+    public static WebApplication UseOrchestratorPipeline(this WebApplication app, ServiceProfile profile)
     {
-        if (string.IsNullOrEmpty(configuration["urls"]) && string.IsNullOrEmpty(configuration["ASPNETCORE_URLS"]))
-            webHost.UseUrls(url);
-    }
-
-    /// <summary>Problem answers for every error (<see cref="HttpHygiene.UseProblemAnswers"/>), then token validation.</summary>
-    public static IApplicationBuilder UseOrchestratorPipeline(this IApplicationBuilder app)
-    {
-        app.UseProblemAnswers();
+        app.UseServiceDefaults(profile);
         app.UseAuthentication();
         app.UseAuthorization();
         return app;

@@ -1,4 +1,6 @@
 using OpenHvx.Orchestrator.Messaging;
+using OpenHvx.Orchestrator.Telemetry;
+using OpenHvx.ServiceDefaults;
 
 namespace OpenHvx.Orchestrator;
 
@@ -11,7 +13,7 @@ public static class Program
         // write of a SQLite file kept under the working directory.
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.WebHost.UseUrlsUnlessConfigured(builder.Configuration, "http://localhost:8080");
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.AddServiceDefaults(OrchestratorDiagnostics.Profile);
         builder.Services.AddOrchestrator(builder.Configuration).AddOrchestratorRabbitMq(builder.Configuration);
 
         var app = builder.Build();
@@ -25,8 +27,9 @@ public static class Program
             Console.Error.WriteLine(ex.Message);
             return 1;
         }
-        app.UseOrchestratorPipeline();
+        app.UseOrchestratorPipeline(OrchestratorDiagnostics.Profile);
         app.MapOrchestratorApi();
+        app.MapDefaultEndpoints(OrchestratorDiagnostics.Profile);
         app.Run();
         return 0;
     }

@@ -86,6 +86,13 @@ public sealed class RequestHygiene(RequestDelegate next, IOptions<GatewayOptions
             : Guid.NewGuid().ToString("N");
         http.TraceIdentifier = requestId;
         http.Request.Headers[RequestIdHeader] = requestId;
+        // The ids in log lines are ours: baggage a client sent under their names is dropped before anything logs or forwards it.
+        if (System.Diagnostics.Activity.Current is { } activity)
+        {
+            activity.SetBaggage(TaskTrace.TaskIdBaggage, null);
+            activity.SetBaggage(TaskTrace.TenantIdBaggage, null);
+            activity.SetBaggage(TaskTrace.RequestIdBaggage, requestId);
+        }
         http.Response.OnStarting(() =>
         {
             http.Response.Headers[RequestIdHeader] = requestId;

@@ -25,6 +25,8 @@ public static class AgentMessaging
         {
             // MassTransit would otherwise report usage to an internet host; nothing here was configured to leave the network.
             bus.DisableUsageTelemetry();
+            // Health answers name the broker as such (MassTransit calls its check masstransit-bus).
+            bus.ConfigureHealthCheckOptions(health => health.Name = "broker");
             bus.AddHyperVAgentConsumers();
             bus.UsingRabbitMq((context, rabbit) =>
             {

@@ -1,3 +1,4 @@
+using OpenHvx.ServiceDefaults;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -63,9 +64,11 @@ public sealed class GatewayForwardingTests
             ["AzureAd:TenantId"] = "00000000-0000-0000-0000-000000000001",
             ["AzureAd:ClientId"] = "00000000-0000-0000-0000-000000000002",
         });
+        var profile = OpenHvx.Gateway.Telemetry.GatewayDiagnostics.Profile with { OwnsTelemetry = false };
+        gateway.AddServiceDefaults(profile);
         gateway.Services.AddGateway(gateway.Configuration);
         _gateway = gateway.Build();
-        _gateway.UseGateway();
+        _gateway.UseGateway(profile);
         await _gateway.StartAsync();
         _gatewayUrl = AddressOf(_gateway);
         _admin = await Tokens.AdminClientAsync(_gatewayUrl);
