@@ -3,7 +3,7 @@ using MassTransit;
 
 namespace OpenHvx.Contracts;
 
-/// <summary>Sends a message as plain JSON (no MassTransit envelope) to an exchange with a routing key.</summary>
+/// <summary>Sends a message as plain JSON (no MassTransit envelope) to an exchange with a routing key, with the W3C trace headers.</summary>
 public static class PlainJson
 {
     public static readonly ContentType ContentType = new("application/json");
@@ -20,6 +20,7 @@ public static class PlainJson
             context.Durable = true;
             if (correlationId is { } id)
                 context.CorrelationId = id;
+            TaskTrace.Inject(System.Diagnostics.Activity.Current, (name, value) => context.Headers.Set(name, value));
         }, cancellationToken);
     }
 }

@@ -10,6 +10,7 @@ public static class TaskTrace
 {
     public const string TraceParentHeader = "traceparent";
     public const string TraceStateHeader = "tracestate";
+    public const string BaggageHeader = "baggage";
 
     public const string TaskIdBaggage = "openhvx.task_id";
     public const string TenantIdBaggage = "openhvx.tenant_id";
@@ -37,6 +38,50 @@ public static class TaskTrace
         }
         if (requestId is { Length: > 0 })
             activity.SetBaggage(RequestIdBaggage, requestId);
+    }
+
+    /// <summary>The W3C <c>baggage</c> header for the task's ids on <paramref name="activity"/> (no other baggage leaves); null without any.</summary>
+    public static string? BaggageOf(Activity? activity)
+    {
+        if (activity is null)
+            return null;
+        var items = new[] { TaskIdBaggage, TenantIdBaggage, RequestIdBaggage }
+            .Select(key => (key, value: activity.GetBaggageItem(key)))
+            .Where(item => item.value is { Length: > 0 })
+            .Select(item => $"{item.key}={Uri.EscapeDataString(item.value!)}")
+            .ToList();
+        return items.Count == 0 ? null : string.Join(',', items);
+    }
+
+    /// <summary>The request id a W3C <c>baggage</c> header carries, if it is a valid one.</summary>
+    public static string? RequestIdIn(string? baggage)
+    {
+        foreach (var item in (baggage ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var equals = item.IndexOf('=');
+            if (equals > 0 && item[..equals] == RequestIdBaggage)
+            {
+                var value = Uri.UnescapeDataString(item[(equals + 1)..].Split(';')[0].Trim());
+                return IsRequestId(value) ? value : null;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>A request id kept as a client sent it (X-Request-Id): up to 128 letters, digits and <c>-_.:</c>.</summary>
+    public static bool IsRequestId(string? value)
+        => value is { Length: > 0 and <= 128 } && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':');
+
+    /// <summary>Sets the trace headers of a message sent from inside <paramref name="activity"/>.</summary>
+    public static void Inject(Activity? activity, Action<string, string> setHeader)
+    {
+        if (TraceParentOf(activity) is not { } traceParent)
+            return;
+        setHeader(TraceParentHeader, traceParent);
+        if (activity!.TraceStateString is { Length: > 0 } traceState)
+            setHeader(TraceStateHeader, traceState);
+        if (BaggageOf(activity) is { } baggage)
+            setHeader(BaggageHeader, baggage);
     }
 
     /// <summary>

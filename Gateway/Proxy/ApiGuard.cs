@@ -81,7 +81,7 @@ public sealed class RequestHygiene(RequestDelegate next, IOptions<GatewayOptions
     public async Task InvokeAsync(HttpContext http)
     {
         var inbound = http.Request.Headers[RequestIdHeader].ToString();
-        var requestId = inbound.Length is > 0 and <= 128 && inbound.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':')
+        var requestId = TaskTrace.IsRequestId(inbound)
             ? inbound
             : Guid.NewGuid().ToString("N");
         http.TraceIdentifier = requestId;

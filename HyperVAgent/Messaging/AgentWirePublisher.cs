@@ -48,6 +48,7 @@ public sealed class AgentWirePublisher : IAsyncDisposable
             UserId = BrokerUser,
             Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()),
         };
+        TaskTrace.Inject(System.Diagnostics.Activity.Current, (name, value) => (properties.Headers ??= new Dictionary<string, object?>())[name] = value);
         await _gate.WaitAsync(cancellationToken);
         try
         {

@@ -67,7 +67,20 @@ public sealed class PowerShellRunner : IDisposable
         });
 
     /// <summary>Runs a command (a script path or a cmdlet) with literal parameters; stops it when <paramref name="timeout"/> passes.</summary>
+    /// <remarks>Each run is a span (<c>powershell &lt;script&gt;</c>) of the task's trace, failed when the script failed, with its error code.</remarks>
     public async Task<ScriptOutcome> RunAsync(string command, IEnumerable<KeyValuePair<string, object?>> parameters, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var activity = Telemetry.AgentDiagnostics.Source.StartActivity("powershell " + Path.GetFileName(command));
+        var outcome = await RunScriptAsync(command, parameters, timeout, cancellationToken);
+        if (activity is not null && !outcome.Ok)
+        {
+            activity.SetStatus(System.Diagnostics.ActivityStatusCode.Error, outcome.Error?.Code);
+            activity.SetTag("openhvx.error.code", outcome.Error?.Code);
+        }
+        return outcome;
+    }
+
+    private async Task<ScriptOutcome> RunScriptAsync(string command, IEnumerable<KeyValuePair<string, object?>> parameters, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var ps = PS.Create();
         ps.RunspacePool = _pool.Value;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using MassTransit;
 using Microsoft.Extensions.Logging;
@@ -5,6 +6,7 @@ using Microsoft.Extensions.Options;
 using OpenHvx.Contracts;
 using OpenHvx.HyperVAgent.Messaging;
 using OpenHvx.HyperVAgent.PowerShell;
+using OpenHvx.HyperVAgent.Telemetry;
 using Polly;
 using Polly.Retry;
 
@@ -35,6 +37,10 @@ public sealed class AgentTaskConsumer(
     public async Task Consume(ConsumeContext<AgentTask> context)
     {
         var task = context.Message;
+        // In the trace the orchestrator's W3C headers name (a sender other than MassTransit sends only those).
+        using var activity = TaskTrace.StartHandling(AgentDiagnostics.Source, "agent task " + task.Action, ActivityKind.Consumer,
+            context.Headers.Get<string>(TaskTrace.TraceParentHeader));
+        TaskTrace.Mark(activity ?? Activity.Current, task.TaskId, task.TenantId, TaskTrace.RequestIdIn(context.Headers.Get<string>(TaskTrace.BaggageHeader)));
         if (!await running.EnterAsync(task.TaskId, task.Attempt, context.CancellationToken))
         {
             logger.LogInformation("Task {TaskId} (attempt {Attempt}) is already being handled here; the duplicate delivery is dropped", task.TaskId, task.Attempt);

@@ -34,6 +34,11 @@ public sealed class AgentResultRelay(AgentMessageCheck check) : IConsumer<AgentW
 {
     public async Task Consume(ConsumeContext<AgentWireMessage> context)
     {
+        // The agent's plain message carries only W3C headers: its handling (and the saga's, which the publish below reaches) joins that trace.
+        using var activity = TaskTrace.StartHandling(Telemetry.OrchestratorDiagnostics.Source, "agent message", System.Diagnostics.ActivityKind.Consumer,
+            context.Headers.Get<string>(TaskTrace.TraceParentHeader));
+        if (context.Message.TaskId is { } taskId)
+            TaskTrace.Mark(activity, taskId, null);
         if (await check.CheckAsync(context.RoutingKey() ?? "", context.Message, AgentBrokerIdentity.UserOf(context), context.CancellationToken) is { } message)
             await context.Publish(message, message.GetType());
     }

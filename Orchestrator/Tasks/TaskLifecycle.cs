@@ -58,6 +58,9 @@ public sealed class TaskLifecycle(
         saga.CreatedAt = Now;
         saga.RequestId = requestId;
         saga.ResponseAddress = responseAddress;
+        saga.SubmissionRequestId = message.SubmissionRequestId;
+        saga.TraceParent = TaskTrace.TraceParentOf(System.Diagnostics.Activity.Current);
+        TaskTrace.Mark(System.Diagnostics.Activity.Current, saga.CorrelationId, saga.TenantId, saga.SubmissionRequestId);
     }
 
     /// <summary>

@@ -9,6 +9,7 @@ namespace OpenHvx.Orchestrator.Tasks;
 /// <param name="SubmittedByAdmin">an admin submitted it (on the admin route), not a tenant's user</param>
 /// <param name="RetryOf">the task this one retries (POST .../retry)</param>
 /// <param name="ExcludedAgents">agents an admin excluded: never elected for this task</param>
+/// <param name="SubmissionRequestId">the X-Request-Id of the HTTP request that submitted it, for the task's log lines</param>
 public sealed record SubmitTask(
     Guid TaskId,
     string TenantId,
@@ -19,7 +20,8 @@ public sealed record SubmitTask(
     DateTimeOffset SubmittedAt,
     bool SubmittedByAdmin = false,
     Guid? RetryOf = null,
-    IReadOnlyList<string>? ExcludedAgents = null);
+    IReadOnlyList<string>? ExcludedAgents = null,
+    string? SubmissionRequestId = null);
 
 /// <summary>Saga to saga: <paramref name="RetryId"/>, a retry of <paramref name="TaskId"/>, was begun; the retried task records it.</summary>
 public sealed record TaskRetried(Guid TaskId, Guid RetryId);

@@ -67,6 +67,14 @@ public sealed class TaskState : SagaStateMachineInstance, ISagaVersion
     public Uri? ResponseAddress { get; set; }
     public bool Answered { get; set; }
 
+    /// <summary>The X-Request-Id of the request that submitted the task: every log line of its handling carries it.</summary>
+    public string? SubmissionRequestId { get; set; }
+    /// <summary>
+    /// The W3C trace context the task began in: its later messages (the agent's result, the deadline) are handled in the same trace,
+    /// whatever context they arrive with (<see cref="TaskTraceFilter"/>).
+    /// </summary>
+    public string? TraceParent { get; set; }
+
     /// <summary>The agent has reported a result (success or failure) for this task.</summary>
     public bool AgentReported { get; set; }
 

@@ -20,6 +20,7 @@ public sealed class TaskStateDefinition : SagaDefinition<TaskState>
     {
         endpointConfigurator.UseTransientRetry(context);
         endpointConfigurator.UseInMemoryOutbox(context);
+        sagaConfigurator.UseFilter(new TaskTraceFilter());
 
         var partition = endpointConfigurator.CreatePartitioner(Math.Max(8, Environment.ProcessorCount * 4));
         sagaConfigurator.Message<SubmitTask>(x => x.UsePartitioner(partition, m => m.Message.TaskId));

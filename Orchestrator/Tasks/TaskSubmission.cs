@@ -111,8 +111,11 @@ public sealed partial class TaskSubmission(
 
     private async Task<TaskAnswer> RequestAsync(Guid taskId, Envelope envelope, Caller caller, CancellationToken cancellationToken)
     {
+        var activity = System.Diagnostics.Activity.Current;
+        var requestId = activity?.GetBaggageItem(TaskTrace.RequestIdBaggage);
+        TaskTrace.Mark(activity, taskId, envelope.TenantId, requestId);
         var submit = new SubmitTask(taskId, envelope.TenantId, envelope.Action, envelope.Target, envelope.Data, caller.UserId, clock.GetUtcNow(), caller.IsAdmin,
-            envelope.RetryOf, envelope.ExcludedAgents);
+            envelope.RetryOf, envelope.ExcludedAgents, requestId);
         try
         {
             // No time-to-live on the submission (MassTransit gives a request its timeout's by default): one that waits in the durable

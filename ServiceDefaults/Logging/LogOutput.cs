@@ -38,6 +38,8 @@ public static class LogOutput
             .WriteTo.Console(formatter)
             .CreateLogger();
         logging.ClearProviders();
+        // The trace ids come once, from TaskLogEnricher; the host's default adds them again as a scope.
+        logging.Configure(options => options.ActivityTrackingOptions = ActivityTrackingOptions.None);
         // The provider alone, not AddSerilog: that one also adds a rule letting every level through to Serilog, over Logging:LogLevel.
         logging.AddProvider(new Serilog.Extensions.Logging.SerilogLoggerProvider(logger, dispose: true));
         // Framework chatter stays out unless asked for: per-request lines of hosting, HttpClient and YARP (RequestLog writes the one

@@ -9,18 +9,20 @@ using RabbitMQ.Client.Events;
 
 namespace OpenHvx.Tests.Broker;
 
-/// <summary>Orchestrator and three agents as separate processes over a real RabbitMQ.</summary>
+/// <summary>Orchestrator and four agents as separate processes over a real RabbitMQ, every one exporting its spans to <see cref="_otlp"/>.</summary>
 [TestFixture]
 [Category("Broker")]
 [NonParallelizable]
-public sealed class RabbitMqStackTests
+public sealed partial class RabbitMqStackTests
 {
     private ProcessStack? _stack;
+    private OtlpReceiver? _otlp;
 
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _stack = await ProcessStack.StartAsync(
+        _otlp = await OtlpReceiver.StartAsync();
+        _stack = await ProcessStack.StartAsync(null, null, _otlp.ExporterEnvironment,
             new AgentSpec("agent-large", LogicalProcessors: 64, MemoryMB: 262144, WithoutVmCreate: true),
             new AgentSpec("agent-medium", LogicalProcessors: 32, MemoryMB: 131072),
             // Small in every dimension, so the medium agent keeps the better score after the other tests' VMs.
@@ -38,6 +40,8 @@ public sealed class RabbitMqStackTests
     [OneTimeTearDown]
     public async Task StopAsync()
     {
+        if (_otlp is not null)
+            await _otlp.DisposeAsync();
         if (_stack is null)
             return;
         if (TestContext.CurrentContext.Result.FailCount > 0)

@@ -19,6 +19,7 @@ public sealed class ProcessStack : IAsyncDisposable
     private readonly Dictionary<string, string> _agentBrokerUrls = [];
     private readonly string? _traceFolder;
     private Dictionary<string, string> _orchestratorEnvironment = [];
+    private IReadOnlyDictionary<string, string> _everyProcess = new Dictionary<string, string>();
 
     private ProcessStack(TestBroker broker, string? traceFolder)
     {
@@ -38,9 +39,14 @@ public sealed class ProcessStack : IAsyncDisposable
         => StartAsync(orchestratorEnvironment, null, agents);
 
     /// <param name="traceFolder">When set, every process runs under strace and writes its connect() calls to <c>&lt;name&gt;.strace</c> there.</param>
-    public static async Task<ProcessStack> StartAsync(IReadOnlyDictionary<string, string>? orchestratorEnvironment, string? traceFolder, params AgentSpec[] agents)
+    public static Task<ProcessStack> StartAsync(IReadOnlyDictionary<string, string>? orchestratorEnvironment, string? traceFolder, params AgentSpec[] agents)
+        => StartAsync(orchestratorEnvironment, traceFolder, null, agents);
+
+    /// <param name="everyProcess">settings for the gateway, the orchestrator and every agent (an OTLP exporter's, for example)</param>
+    public static async Task<ProcessStack> StartAsync(IReadOnlyDictionary<string, string>? orchestratorEnvironment, string? traceFolder,
+        IReadOnlyDictionary<string, string>? everyProcess, params AgentSpec[] agents)
     {
-        var stack = new ProcessStack(await TestBroker.CreateAsync(), traceFolder);
+        var stack = new ProcessStack(await TestBroker.CreateAsync(), traceFolder) { _everyProcess = everyProcess ?? new Dictionary<string, string>() };
         try
         {
             var gatewayUrl = $"http://127.0.0.1:{ServiceProcess.FreePort()}";
@@ -54,15 +60,16 @@ public sealed class ProcessStack : IAsyncDisposable
                 // Test agents heartbeat every second on a loaded two-core machine: a late heartbeat must not take one offline.
                 ["Orchestrator__Agents__MissedHeartbeats"] = "10",
             };
-            foreach (var (key, value) in orchestratorEnvironment ?? new Dictionary<string, string>())
+            foreach (var (key, value) in stack._everyProcess.Concat(orchestratorEnvironment ?? new Dictionary<string, string>()))
                 environment[key] = value;
             stack._orchestratorEnvironment = environment;
-            stack.Gateway = ServiceProcess.Start("gateway", "Gateway", new Dictionary<string, string>
+            var gatewayEnvironment = new Dictionary<string, string>(stack._everyProcess)
             {
                 ["OPENHVX_ORCHESTRATOR_URL"] = stack._orchestratorUrl,
                 ["OPENHVX_GATEWAY_DB"] = stack._folder.File("gateway.db"),
                 ["OPENHVX_ADMIN_PASSWORD"] = Tokens.AdminPassword,
-            }, gatewayUrl, connectTrace: stack.TraceFile("gateway"));
+            };
+            stack.Gateway = ServiceProcess.Start("gateway", "Gateway", gatewayEnvironment, gatewayUrl, connectTrace: stack.TraceFile("gateway"));
             stack.Orchestrator = ServiceProcess.Start("orchestrator", "Orchestrator", environment, stack._orchestratorUrl, connectTrace: stack.TraceFile("orchestrator"));
             // The agents' broker users side by side (each is a few rabbitmqctl calls), then the agents.
             var brokerUrls = await Task.WhenAll(agents.Select(a => a.AgentId).Distinct().Select(async id => (id, url: await stack.Broker.CreateAgentUserAsync(id))));
@@ -92,7 +99,7 @@ public sealed class ProcessStack : IAsyncDisposable
     {
         if (!_agentBrokerUrls.TryGetValue(spec.AgentId, out var brokerUrl))
             _agentBrokerUrls[spec.AgentId] = brokerUrl = await Broker.CreateAgentUserAsync(spec.AgentId);
-        var environment = new Dictionary<string, string>
+        var environment = new Dictionary<string, string>(_everyProcess)
         {
             ["OPENHVX_RABBITMQ_URL"] = brokerUrl,
             ["OPENHVX_AGENT_ID"] = spec.AgentId,

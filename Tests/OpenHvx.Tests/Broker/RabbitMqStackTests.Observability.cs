@@ -1,0 +1,83 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using OpenHvx.Tests.Support;
+
+namespace OpenHvx.Tests.Broker;
+
+/// <summary>What an operator sees of one task over RabbitMQ: one trace across the three processes, and its ids on every log line.</summary>
+public sealed partial class RabbitMqStackTests
+{
+    private const int ServerKind = 2;
+    private const int ConsumerKind = 5;
+
+    private async Task<(Guid TaskId, string RequestId)> CreateVmWithRequestIdAsync()
+    {
+        var requestId = "req-" + Guid.NewGuid().ToString("N")[..12];
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/admin/tasks")
+        {
+            Content = JsonContent.Create(new { tenantId = "test1", action = "vm.create", data = new { name = UniqueName() } }),
+        };
+        request.Headers.Add("X-Request-Id", requestId);
+        var response = await _stack!.Api.SendAsync(request);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
+        var task = await _stack.WaitForFinalAsync(response.Headers.Location!);
+        Assert.That(task.GetProperty("status").GetString(), Is.EqualTo("SUCCESS"), task.ToString());
+        return (task.GetProperty("taskId").GetGuid(), requestId);
+    }
+
+    [Test]
+    public async Task One_vm_create_is_one_trace_from_the_gateway_through_the_saga_and_the_agent_script_back_to_the_result()
+    {
+        var (taskId, _) = await CreateVmWithRequestIdAsync();
+
+        // The agent's handling names the task; its trace must hold every process's part, the result's handling included.
+        List<ReceivedSpan> trace = [];
+        await Eventually.True(() =>
+        {
+            var spans = _otlp!.Spans;
+            var agentTask = spans.FirstOrDefault(s => s.Service == "openhvx-agent" && s.Attributes.GetValueOrDefault("openhvx.task.id") == taskId.ToString());
+            trace = agentTask is null ? [] : [.. spans.Where(s => s.TraceId == agentTask.TraceId)];
+            return Task.FromResult(trace.Any(s => s.Service == "openhvx-orchestrator" && s.Name == "agent message")
+                && trace.Any(s => s.Service == "openhvx-gateway" && s.Kind == ServerKind));
+        }, TimeSpan.FromSeconds(30), "the task's spans from the three services arrive");
+
+        var summary = string.Join("\n", trace.Select(s => $"{s.Service} {s.Kind} {s.Name}"));
+        Assert.Multiple(() =>
+        {
+            Assert.That(trace.Where(s => s.Service == "openhvx-gateway" && s.Kind == ServerKind).Select(s => s.Name), Does.Contain("POST /api/v1/admin/{**rest}"), summary);
+            Assert.That(trace.Where(s => s.Service == "openhvx-orchestrator" && s.Kind == ServerKind).Select(s => s.Name), Does.Contain("POST /api/v1/admin/tasks/"), summary);
+            Assert.That(trace.Count(s => s.Service == "openhvx-orchestrator" && s.Kind == ConsumerKind), Is.GreaterThanOrEqualTo(2), "the saga's consumes\n" + summary);
+            Assert.That(trace.Select(s => s.Name), Does.Contain("agent task vm.create"), summary);
+            Assert.That(trace.Select(s => s.Name), Does.Contain("powershell vm.create.ps1"), summary);
+            Assert.That(trace.Any(s => s.Service == "openhvx-orchestrator" && s.Name == "agent message"), Is.True, "the result's handling joins the trace\n" + summary);
+        });
+        // One tree: every span but the root has its parent in the trace.
+        var ids = trace.Select(s => s.SpanId).ToHashSet();
+        Assert.That(trace.Count(s => s.ParentSpanId.Length == 0 || !ids.Contains(s.ParentSpanId)), Is.EqualTo(1), summary);
+    }
+
+    [Test]
+    public async Task A_tasks_log_lines_are_json_with_its_task_tenant_request_and_trace_ids()
+    {
+        var (taskId, requestId) = await CreateVmWithRequestIdAsync();
+        var id = taskId.ToString();
+
+        static List<JsonElement> LinesOf(string output, string taskId)
+            => [.. output.Split('\n').Where(l => l.StartsWith('{') && l.Contains(taskId, StringComparison.Ordinal)).Select(l => JsonDocument.Parse(l).RootElement)];
+
+        await Eventually.True(() => Task.FromResult(LinesOf(_stack!.Agents.Single(a => a.Name == "agent-medium").Output, id).Count > 0),
+            TimeSpan.FromSeconds(15), "the task's log lines");
+        var lines = LinesOf(_stack!.Orchestrator.Output, id).Concat(LinesOf(_stack.Agents.Single(a => a.Name == "agent-medium").Output, id)).ToList();
+        Assert.That(lines, Is.Not.Empty);
+        foreach (var line in lines)
+        {
+            Assert.That(line.GetProperty("taskId").GetString(), Is.EqualTo(id), line.ToString());
+            Assert.That(line.GetProperty("tenantId").GetString(), Is.EqualTo("test1"), line.ToString());
+            Assert.That(line.GetProperty("requestId").GetString(), Is.EqualTo(requestId), line.ToString());
+            Assert.That(line.GetProperty("traceId").GetString(), Has.Length.EqualTo(32), line.ToString());
+            Assert.That(line.TryGetProperty("time", out _) && line.TryGetProperty("level", out _) && line.TryGetProperty("message", out _), Is.True, line.ToString());
+        }
+        Assert.That(lines.Select(l => l.GetProperty("traceId").GetString()).Distinct().Count(), Is.EqualTo(1), "one trace for the task's lines");
+    }
+}
