@@ -80,4 +80,81 @@ public sealed partial class RabbitMqStackTests
         }
         Assert.That(lines.Select(l => l.GetProperty("traceId").GetString()).Distinct().Count(), Is.EqualTo(1), "one trace for the task's lines");
     }
+
+    [Test]
+    public async Task The_gateway_logs_one_line_per_request_with_its_request_id_and_none_for_health_probes()
+    {
+        var requestId = "req-" + Guid.NewGuid().ToString("N")[..12];
+        using var http = new HttpClient { BaseAddress = new Uri(_stack!.Gateway.Url) };
+        for (var probe = 0; probe < 3; probe++)
+            Assert.That((await http.GetAsync("/health/ready")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/admin/agents");
+        request.Headers.Add("X-Request-Id", requestId);
+        Assert.That((await _stack.Api.SendAsync(request)).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+
+        List<JsonElement> Lines() => [.. _stack.Gateway.Output.Split('\n').Where(l => l.StartsWith('{')).Select(l => JsonDocument.Parse(l).RootElement)];
+        await Eventually.True(() => Task.FromResult(Lines().Any(l => l.TryGetProperty("requestId", out var id) && id.GetString() == requestId)),
+            TimeSpan.FromSeconds(10), "the request's line");
+        var lines = Lines().Where(l => l.TryGetProperty("requestId", out var id) && id.GetString() == requestId).ToList();
+        Assert.That(lines, Has.Count.EqualTo(1), string.Join("\n", lines));
+        Assert.That(lines[0].GetProperty("message").GetString(), Does.StartWith("HTTP GET /api/v1/admin/agents answered 200 in "));
+        Assert.That(lines[0].GetProperty("level").GetString(), Is.EqualTo("Information"));
+        Assert.That(Lines().Where(l => l.GetProperty("message").GetString()!.Contains("/health")), Is.Empty, "no line for a health probe");
+    }
+
+    [Test]
+    public async Task No_password_or_token_reaches_any_log()
+    {
+        var tokens = await Testing.Tokens.RequestAsync(_stack!.Gateway.Url, new Dictionary<string, string>
+        {
+            ["grant_type"] = "password", ["audience"] = "admin", ["username"] = "admin", ["password"] = Testing.Tokens.AdminPassword, ["scope"] = "offline_access",
+        });
+        var access = tokens.GetProperty("access_token").GetString()!;
+        var refresh = tokens.GetProperty("refresh_token").GetString()!;
+        using var admin = Testing.Tokens.Client(_stack.Gateway.Url, access);
+        Assert.That((await admin.GetAsync("/api/v1/admin/tasks")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        // A refused password and a refused token are logged (as refusals), never with what was sent.
+        var refused = await new HttpClient().PostAsync(_stack.Gateway.Url + "/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "password", ["audience"] = "admin", ["username"] = "admin", ["password"] = "wrong-password-" + refresh[..8],
+        }));
+        Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        using var forged = Testing.Tokens.Client(_stack.Gateway.Url, access[..^4] + "AAAA");
+        Assert.That((await forged.GetAsync("/api/v1/admin/tasks")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        await CreateVmWithRequestIdAsync();
+
+        var logs = _stack.Logs;
+        Assert.Multiple(() =>
+        {
+            Assert.That(logs, Does.Not.Contain(Testing.Tokens.AdminPassword), "the admin password");
+            Assert.That(logs, Does.Not.Contain("wrong-password-"), "a refused password");
+            Assert.That(logs, Does.Not.Contain(access[..40]), "an access token");
+            Assert.That(logs, Does.Not.Contain(refresh[..40]), "a refresh token");
+            Assert.That(logs, Does.Not.Contain(new Uri(_stack.Broker.Url).UserInfo.Split(':')[1]), "the broker password");
+        });
+    }
+
+    [Test]
+    public async Task Health_answers_are_json_naming_each_dependency_and_its_state()
+    {
+        using var http = new HttpClient();
+        async Task<JsonElement> ReadyAsync(string url)
+        {
+            var response = await http.GetAsync(url + "/health/ready");
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), url);
+            Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/json"));
+            return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        }
+        static Dictionary<string, string> Checks(JsonElement answer)
+            => answer.GetProperty("checks").EnumerateObject().ToDictionary(c => c.Name, c => c.Value.GetProperty("status").GetString()!);
+
+        var orchestrator = await ReadyAsync(_stack!.Orchestrator.Url);
+        Assert.That(orchestrator.GetProperty("status").GetString(), Is.EqualTo("healthy"));
+        Assert.That(Checks(orchestrator), Is.EquivalentTo(new Dictionary<string, string> { ["store"] = "healthy", ["broker"] = "healthy" }));
+        Assert.That(Checks(await ReadyAsync(_stack.Gateway.Url)),
+            Is.EquivalentTo(new Dictionary<string, string> { ["identity-store"] = "healthy", ["orchestrator"] = "healthy" }));
+        Assert.That(Checks(await ReadyAsync(_stack.Agents[0].Url)), Is.EquivalentTo(new Dictionary<string, string> { ["broker"] = "healthy" }));
+        var live = JsonDocument.Parse(await http.GetStringAsync(_stack.Gateway.Url + "/health/live")).RootElement;
+        Assert.That(live.GetProperty("status").GetString(), Is.EqualTo("healthy"));
+    }
 }
