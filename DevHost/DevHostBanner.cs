@@ -2,7 +2,7 @@ namespace OpenHvx.DevHost;
 
 internal static class DevHostBanner
 {
-    public static void Print(string url)
+    public static void Print(string url, string coreUrl)
     {
         Console.WriteLine($$$"""
 
@@ -24,6 +24,9 @@ internal static class DevHostBanner
                  curl -s {{{url}}}/api/v1/tenant/tasks -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
                    -d '{"action":"vm.create","data":{"name":"example","cpu":2,"ram":"2GB"}}'
                  curl -s {{{url}}}/api/v1/tenant/tasks/<taskId> -H "Authorization: Bearer $TOKEN"
+
+            Metrics (Prometheus text): curl -s {{{coreUrl}}}/metrics    Health: curl -s {{{url}}}/health/ready
+            Traces: set OTEL_EXPORTER_OTLP_ENDPOINT (an OTLP collector, Jaeger, ...) before starting.
 
             """);
     }
