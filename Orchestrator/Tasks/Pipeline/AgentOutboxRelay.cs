@@ -62,7 +62,12 @@ public sealed class AgentOutboxRelay(
         {
             var entries = await outbox.ListAsync(now - options.Value.OutboxRetryAfter, page, cancellationToken, skip);
             foreach (var task in entries.Where(t => !_sent.ContainsKey((t.TaskId, t.Attempt))))
+            {
+                // A resend has no trace of its own to continue: it starts one, with the task's ids, which the agent's spans join.
+                using var activity = Telemetry.OrchestratorDiagnostics.Source.StartActivity("outbox resend", System.Diagnostics.ActivityKind.Producer);
+                TaskTrace.Mark(activity, task.TaskId, task.TenantId);
                 await SendAsync(task);
+            }
             if (entries.Count < page)
                 break;
         }
