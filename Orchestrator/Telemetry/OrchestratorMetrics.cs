@@ -35,6 +35,8 @@ public sealed class OrchestratorMetrics
         meter.CreateObservableGauge("openhvx.dead_letters", () => Whole(s => s.DeadLetters), "{message}", "Messages in the dead-letter store, replayed or not (sampled).");
         meter.CreateObservableGauge("openhvx.agent_outbox.backlog", () => Whole(s => s.OutboxBacklog), "{task}",
             "Agent tasks in the outbox: stored for their agent, not yet started by it (sampled).");
+        meter.CreateObservableGauge("openhvx.webhooks.backlog", () => Whole(s => s.WebhookBacklog), "{event}",
+            "Task events active webhooks have not passed yet: deliveries still to make, counting those a webhook's filter will skip (sampled).");
         meter.CreateObservableGauge("openhvx.agents.online", () => Whole(s => s.Agents.Count(a => a.Online)), "{agent}", "Agents online (sampled).");
         meter.CreateObservableGauge("openhvx.agent.free.cpu", () => PerAgent(free => free.Cpu), "{cpu}",
             "vCPUs an agent can still take: its last heartbeat's free, less what tasks placed on it take (sampled).");

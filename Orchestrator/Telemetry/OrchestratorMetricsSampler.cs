@@ -11,7 +11,7 @@ namespace OpenHvx.Orchestrator.Telemetry;
 
 /// <summary>
 /// Reads what the gauges of <see cref="OrchestratorMetrics"/> report, at start and every <see cref="OrchestratorOptions.MetricsInterval"/>:
-/// one read per store (the agent list, three counts), whatever the number of scrapes. A failed read keeps the last sample.
+/// one read per store (the agent list, four counts), whatever the number of scrapes. A failed read keeps the last sample.
 /// </summary>
 public sealed class OrchestratorMetricsSampler(
     OrchestratorMetrics metrics,
@@ -19,6 +19,7 @@ public sealed class OrchestratorMetricsSampler(
     IQuotaStore quotas,
     IDeadLetterStore deadLetters,
     IAgentOutbox outbox,
+    Webhooks.IWebhookStore webhooks,
     TimeProvider clock,
     IOptions<OrchestratorOptions> options,
     ILogger<OrchestratorMetricsSampler> logger) : BackgroundService
@@ -53,6 +54,7 @@ public sealed class OrchestratorMetricsSampler(
                 await quotas.CountHeldAsync(cancellationToken),
                 await deadLetters.CountAsync(cancellationToken),
                 await outbox.CountAsync(cancellationToken),
+                await webhooks.CountBacklogAsync(cancellationToken),
                 [.. registered.Select(agent => new AgentSample(agent.AgentId, AgentLiveness.Evaluate(agent, now, fleet).Online, agent.LastHeartbeatAt,
                     agent.Free is { } free ? new AgentCapacity(free.Cpu - agent.InFlight.Cpu, free.MemoryMB - agent.InFlight.MemoryMB,
                         free.StorageMB - agent.InFlight.StorageMB) : null))]);

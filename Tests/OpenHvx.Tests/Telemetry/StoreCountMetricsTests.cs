@@ -4,11 +4,12 @@ using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.DeadLetters;
 using OpenHvx.Orchestrator.Quotas;
 using OpenHvx.Orchestrator.Tasks;
+using OpenHvx.Orchestrator.Webhooks;
 using OpenHvx.Tests.Persistence;
 
 namespace OpenHvx.Tests.Telemetry;
 
-/// <summary>The counts the metrics' gauges sample, per adapter: quota holds still held, dead letters kept, outbox entries waiting.</summary>
+/// <summary>The counts the metrics' gauges sample, per adapter: quota holds still held, dead letters kept, outbox entries waiting, webhook backlog.</summary>
 [TestFixture(StoreContract.Sqlite)]
 [TestFixture(StoreContract.Mongo)]
 [Category("Integration")]
@@ -61,5 +62,26 @@ public sealed class StoreCountMetricsTests(string family) : StoreContract(family
         await _stores.Outbox.RemoveAsync(tasks[2].TaskId, None);
 
         Assert.That(await _stores.Outbox.CountAsync(None), Is.EqualTo(2));
+    }
+
+    [Test]
+    public async Task The_webhook_backlog_is_the_events_of_their_tenants_past_each_active_webhooks_cursor()
+    {
+        Assert.That(await _stores.Webhooks.CountBacklogAsync(None), Is.Zero);
+        var sequences = new List<long>();
+        foreach (var tenant in new[] { "t1", "t1", "t1", "t2" })
+        {
+            var change = new TaskStateChanged(Guid.NewGuid(), tenant, "vm.create", null, "Validating", TaskStatuses.Pending, Clock.GetUtcNow(), null);
+            sequences.Add(await _stores.Transactions.InTransactionAsync(() => _stores.Events.AppendAsync(change, None), None));
+        }
+        Webhook New(string tenantId, WebhookDelivery delivery) => new("wh_" + Guid.NewGuid().ToString("N"), tenantId, "https://hooks.example.com/openhvx", ["*"],
+            WebhookSecret.Generate(), Clock.GetUtcNow(), delivery);
+        // t1: one webhook that has passed the first event (2 behind), one that has passed none (3 behind), one disabled; t2: one up to date.
+        await _stores.Webhooks.TryCreateAsync(New("t1", new WebhookDelivery(Webhook.Active, sequences[0])), 10, None);
+        await _stores.Webhooks.TryCreateAsync(New("t1", new WebhookDelivery(Webhook.Active, 0)), 10, None);
+        await _stores.Webhooks.TryCreateAsync(New("t1", new WebhookDelivery(Webhook.Disabled, 0)), 10, None);
+        await _stores.Webhooks.TryCreateAsync(New("t2", new WebhookDelivery(Webhook.Active, sequences[3])), 10, None);
+
+        Assert.That(await _stores.Webhooks.CountBacklogAsync(None), Is.EqualTo(5));
     }
 }
