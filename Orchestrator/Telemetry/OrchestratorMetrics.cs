@@ -5,8 +5,11 @@ namespace OpenHvx.Orchestrator.Telemetry;
 /// <summary>
 /// The orchestrator's own instruments (meter <see cref="OrchestratorDiagnostics.Name"/>), all created here: tasks submitted and finished,
 /// time spent per saga state (recorded by <see cref="TaskTransitionMetrics"/>), and gauges of the fleet and the stores that report the
-/// last <see cref="OrchestratorSample"/>, never the store itself. Prometheus names: <c>openhvx_tasks_submitted_total</c>,
-/// <c>openhvx_tasks_finished_total</c>, <c>openhvx_task_state_duration_seconds</c>, <c>openhvx_agents_online</c>, ...
+/// last <see cref="OrchestratorSample"/>, never the store itself. In Prometheus: <c>openhvx_tasks_submitted_total</c>,
+/// <c>openhvx_tasks_finished_total</c>, <c>openhvx_task_state_duration_seconds</c>, <c>openhvx_quota_holds_active</c>,
+/// <c>openhvx_dead_letters</c>, <c>openhvx_agent_outbox_backlog</c>, <c>openhvx_webhooks_backlog</c>, <c>openhvx_agents_online</c>,
+/// <c>openhvx_agent_free_cpu</c>, <c>openhvx_agent_free_memory_bytes</c>, <c>openhvx_agent_free_storage_bytes</c>,
+/// <c>openhvx_agent_heartbeat_age_seconds</c>. Tags: <c>action</c> (a catalog action, else <c>unknown</c>), <c>status</c>, <c>state</c>, <c>agent</c>.
 /// </summary>
 public sealed class OrchestratorMetrics
 {

@@ -8,5 +8,6 @@ namespace OpenHvx.Orchestrator.Telemetry;
 /// </summary>
 public sealed record OrchestratorSample(long QuotaHoldsActive, long DeadLetters, long OutboxBacklog, long WebhookBacklog, IReadOnlyList<AgentSample> Agents);
 
+/// <summary>One agent as the gauges report it, tagged with its id.</summary>
 /// <param name="Free">what its last heartbeat showed free, less what tasks placed on it take meanwhile (as the election counts it); null before its first capacity report</param>
 public sealed record AgentSample(string AgentId, bool Online, DateTimeOffset LastHeartbeatAt, AgentCapacity? Free);

@@ -19,6 +19,9 @@ public sealed partial class TaskTransitionMetrics(OrchestratorMetrics metrics, I
     /// <summary>The action tag of a name the catalog does not know (a refused submission): the tag's values stay the catalog's.</summary>
     public const string UnknownAction = "unknown";
 
+    /// <summary>The error code of the outcome line of a task that ended without an error.</summary>
+    public const string NoError = "none";
+
     /// <summary>Call before the saga's state, status and timeline change (the timeline still ends in the state it leaves).</summary>
     public void OnEntering(TaskState saga, string to, DateTimeOffset now)
     {
@@ -56,17 +59,18 @@ public sealed partial class TaskTransitionMetrics(OrchestratorMetrics metrics, I
     private void LogOutcome(Outcome outcome, string action)
     {
         var seconds = Math.Round(outcome.Duration.TotalSeconds, 3);
+        var code = outcome.ErrorCode ?? NoError;
         if (outcome.Status == TaskStatuses.Failed)
-            LogFailed(outcome.TaskId, action, outcome.TenantId, outcome.Status, outcome.ErrorCode, seconds);
+            LogFailed(outcome.TaskId, action, outcome.TenantId, outcome.Status, code, seconds);
         else
-            LogEnded(outcome.TaskId, action, outcome.TenantId, outcome.Status, outcome.ErrorCode, seconds);
+            LogEnded(outcome.TaskId, action, outcome.TenantId, outcome.Status, code, seconds);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} ({Action}, tenant {TenantId}) ended {Status} (error {ErrorCode}) {DurationSeconds} s after its creation")]
-    private partial void LogEnded(Guid taskId, string action, string tenantId, string status, string? errorCode, double durationSeconds);
+    private partial void LogEnded(Guid taskId, string action, string tenantId, string status, string errorCode, double durationSeconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} ({Action}, tenant {TenantId}) ended {Status} (error {ErrorCode}) {DurationSeconds} s after its creation")]
-    private partial void LogFailed(Guid taskId, string action, string tenantId, string status, string? errorCode, double durationSeconds);
+    private partial void LogFailed(Guid taskId, string action, string tenantId, string status, string errorCode, double durationSeconds);
 
     private sealed record Outcome(Guid TaskId, string TenantId, string Status, string? ErrorCode, TimeSpan Duration);
 }
