@@ -79,9 +79,12 @@ public sealed class TaskMetricsTests : DevHostFixture
         Assert.That(freeCpu, Is.GreaterThan(0));
 
         var agentLabel = ("agent", TestDevHost.AgentId);
+        // A sample taken while the last task still held its quota shows the same free capacity (its placement counts until a heartbeat
+        // shows its VM): the one to read was taken after all the tasks had ended.
         var scrape = await Eventually.Get(ScrapeAsync,
-            s => s.Value("openhvx_agent_free_cpu", agentLabel) == freeCpu && s.Value("openhvx_agent_free_memory_bytes", agentLabel) == freeMemoryBytes,
-            TimeSpan.FromSeconds(20), "a sample after the tasks shows the agent's free capacity");
+            s => s.Value("openhvx_agent_free_cpu", agentLabel) == freeCpu && s.Value("openhvx_agent_free_memory_bytes", agentLabel) == freeMemoryBytes
+                && s.Matching("openhvx_quota_holds_active").Any(h => h.Value == 0),
+            TimeSpan.FromSeconds(20), "a sample taken after the tasks ended shows the agent's free capacity");
         Assert.Multiple(() =>
         {
             Assert.That(Only(scrape, "openhvx_agents_online"), Is.EqualTo(1));
