@@ -36,6 +36,8 @@ public static partial class HyperVAgentExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<PowerShellRunner>();
         services.AddSingleton<ActionScripts>();
+        services.AddMetrics();
+        services.AddSingleton<Telemetry.AgentMetrics>();
         services.AddSingleton<TaskJournal>();
         services.AddSingleton<ResultSender>();
         services.AddSingleton<TaskCleanup>();

@@ -58,6 +58,10 @@ public static class OrchestratorExtensions
         services.AddSingleton<ITaskAction, InventoryRefreshAction>();
         services.AddSingleton<TaskActionCatalog>();
         services.AddSingleton<TaskLifecycle>();
+        services.AddMetrics();
+        services.AddSingleton<Telemetry.OrchestratorMetrics>();
+        services.AddSingleton<Telemetry.TaskTransitionMetrics>();
+        services.AddHostedService<Telemetry.OrchestratorMetricsSampler>();
         services.AddSingleton<Events.TaskEventSignal>();
         services.AddSingleton<Events.TaskEventStreams>();
         services.AddSingleton<QuotaLedger>();

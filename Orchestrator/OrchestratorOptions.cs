@@ -48,6 +48,9 @@ public sealed class OrchestratorOptions
 
     public Events.EventStreamOptions EventStreams { get; set; } = new();
 
+    /// <summary>How often the gauges of <c>/metrics</c> that need the store (agents, quota holds, dead letters, outbox, webhook backlog) are sampled: one cheap read per store each time.</summary>
+    public TimeSpan MetricsInterval { get; set; } = TimeSpan.FromSeconds(15);
+
     public TimeSpan HoldTtlFor(string action) => HoldTtl.TryGetValue(action, out var ttl) ? ttl : DefaultHoldTtl;
 }
 

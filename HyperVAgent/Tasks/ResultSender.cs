@@ -9,12 +9,13 @@ namespace OpenHvx.HyperVAgent.Tasks;
 /// Sends a result the journal holds and marks it confirmed once the transport has it. A failed send is logged, not
 /// thrown: the result stays unconfirmed in the journal and <see cref="ResultRetryService"/> sends it again.
 /// </summary>
-public sealed class ResultSender(IAgentWire wire, TaskJournal journal, ILogger<ResultSender> logger)
+public sealed class ResultSender(IAgentWire wire, TaskJournal journal, Telemetry.AgentMetrics metrics, ILogger<ResultSender> logger)
 {
     /// <summary>Stores the result (unconfirmed), then sends it.</summary>
     public Task<bool> StoreAndSendAsync(AgentTaskResult result, CancellationToken cancellationToken)
     {
         journal.Complete(result.TaskId, JsonSerializer.Serialize(result, JsonSerializerOptions.Web), result.FinishedAt);
+        metrics.Finished(result.TaskId, result.Ok);
         return SendAsync(result, cancellationToken);
     }
 

@@ -29,6 +29,13 @@ public sealed class TaskJournal
     private const string Done = "done";
 
     private readonly string _connectionString;
+    private readonly Telemetry.AgentMetrics? _metrics;
+
+    /// <summary>A journal that also counts the runs it starts (<see cref="Telemetry.AgentMetrics"/>).</summary>
+    public TaskJournal(IOptions<AgentOptions> options, Telemetry.AgentMetrics metrics) : this(options)
+    {
+        _metrics = metrics;
+    }
 
     public TaskJournal(IOptions<AgentOptions> options)
     {
@@ -110,10 +117,13 @@ public sealed class TaskJournal
     {
         using var connection = Open();
         using var update = connection.CreateCommand();
-        update.CommandText = $"UPDATE journal SET state = '{Running}', started_at = $now WHERE task_id = $id AND state = '{Waiting}'";
+        update.CommandText = $"UPDATE journal SET state = '{Running}', started_at = $now WHERE task_id = $id AND state = '{Waiting}' RETURNING action";
         update.Parameters.AddWithValue("$id", taskId.ToString());
         update.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
-        return update.ExecuteNonQuery() == 1;
+        if (update.ExecuteScalar() is not string action)
+            return false;
+        _metrics?.Started(taskId, action);
+        return true;
     }
 
     /// <summary>What the journal holds for the task, or null when it was never accepted.</summary>

@@ -11,6 +11,9 @@ public interface IDeadLetterStore
     /// <summary>Newest first; only the task's when <paramref name="taskId"/> is given.</summary>
     Task<IReadOnlyList<DeadLetter>> ListAsync(Guid? taskId, int limit, int offset, CancellationToken cancellationToken);
 
+    /// <summary>How many entries the store holds, replayed or not (one count, for the metrics).</summary>
+    Task<long> CountAsync(CancellationToken cancellationToken);
+
     /// <summary>Marks the entry replayed at <paramref name="at"/>; false when it is unknown or was already replayed.</summary>
     Task<bool> MarkReplayedAsync(Guid id, DateTimeOffset at, CancellationToken cancellationToken);
 

@@ -48,6 +48,9 @@ public interface IQuotaStore
     Task<bool> TrySettleAsync(string key, string expectedStatus, string status, QuotaAmounts amounts, bool overLimit, bool holdLapsed,
         DateTimeOffset at, CancellationToken cancellationToken);
 
+    /// <summary>How many entries are <c>held</c> now, lapsed or not (one count, for the metrics).</summary>
+    Task<long> CountHeldAsync(CancellationToken cancellationToken);
+
     /// <summary>Adds to the tenant's counters (creating them at zero).</summary>
     Task AddToCountersAsync(string tenantId, QuotaAmounts used, QuotaAmounts held, CancellationToken cancellationToken);
 }

@@ -29,6 +29,7 @@ public sealed class TaskLifecycle(
     TaskActionCatalog actions,
     TimeProvider clock,
     IOptions<OrchestratorOptions> options,
+    Telemetry.TaskTransitionMetrics transitionMetrics,
     ILogger<TaskLifecycle> logger)
 {
     public const int MaxProgressEntries = 200;
@@ -106,6 +107,7 @@ public sealed class TaskLifecycle(
         var saga = context.Saga;
         var from = saga.CurrentState is "Initial" ? null : saga.CurrentState;
         var now = Now;
+        transitionMetrics.OnEntering(saga, to, now);
         saga.Status = StatusOf(to, saga.Status);
         saga.UpdatedAt = now;
         saga.DeadlineAt = to == nameof(TaskStateMachine.Canceling) ? CancelingDeadline(saga, now)

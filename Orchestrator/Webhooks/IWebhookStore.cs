@@ -18,6 +18,12 @@ public interface IWebhookStore
     Task<IReadOnlyList<Webhook>> ListDueAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Task events of their tenants that active webhooks have not passed yet (neither delivered nor skipped), summed over those webhooks
+    /// in one read: the deliveries still to make, counting events a webhook's filter will skip.
+    /// </summary>
+    Task<long> CountBacklogAsync(CancellationToken cancellationToken);
+
+    /// <summary>
     /// Replaces the delivery state if the stored one still has <paramref name="expected"/>'s cursor and status; false when the webhook
     /// is gone, its cursor has moved (another writer delivered meanwhile: a cursor never goes back) or it was enabled or disabled
     /// meanwhile (a worker never undoes that).

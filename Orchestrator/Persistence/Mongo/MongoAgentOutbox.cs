@@ -34,6 +34,8 @@ public sealed class MongoAgentOutbox(MongoStorage storage) : IAgentOutbox
         return Read(documents);
     }
 
+    public Task<long> CountAsync(CancellationToken cancellationToken) => _outbox.CountDocumentsAsync(Builders<BsonDocument>.Filter.Empty, cancellationToken);
+
     public async Task<IReadOnlyList<AgentTask>> FindUnpickedAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
     {
         // A null pickupBy (no window) sorts below every date in MongoDB, so the range excludes it explicitly.

@@ -46,6 +46,8 @@ public sealed class MongoDeadLetterStore(MongoStorage storage) : IDeadLetterStor
         return documents.Select(Read).ToList();
     }
 
+    public Task<long> CountAsync(CancellationToken cancellationToken) => _letters.CountDocumentsAsync(Filter.Empty, cancellationToken);
+
     public async Task<bool> MarkReplayedAsync(Guid id, DateTimeOffset at, CancellationToken cancellationToken)
     {
         var result = await _letters.UpdateOneAsync(Filter.And(Filter.Eq("_id", id.ToString()), Filter.Eq("replayedAt", BsonNull.Value)),

@@ -59,6 +59,9 @@ public sealed class MongoQuotaStore : IQuotaStore
         return tenantId is null ? lapsed : F.And(F.Eq("tenantId", tenantId), lapsed);
     }
 
+    public Task<long> CountHeldAsync(CancellationToken cancellationToken)
+        => _holds.CountDocumentsAsync(F.Eq("status", QuotaHoldStatuses.Held), cancellationToken);
+
     public Task<bool> TryInsertAsync(QuotaLedgerEntry entry, CancellationToken cancellationToken)
         => _holds.TryInsertAsync(ToBson(entry), cancellationToken);
 

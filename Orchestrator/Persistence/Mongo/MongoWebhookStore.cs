@@ -62,6 +62,34 @@ public sealed class MongoWebhookStore(MongoStorage storage) : IWebhookStore
         return documents.Select(Read).ToList();
     }
 
+    /// <summary>One aggregation: each active webhook's events past its cursor (index tenant_seq of the event log), summed.</summary>
+    public async Task<long> CountBacklogAsync(CancellationToken cancellationToken)
+    {
+        var behind = new BsonDocument("$lookup", new BsonDocument
+        {
+            ["from"] = MongoTaskEventLog.Collection,
+            ["let"] = new BsonDocument { ["tenant"] = "$tenantId", ["cursor"] = "$cursor" },
+            ["pipeline"] = new BsonArray
+            {
+                new BsonDocument("$match", new BsonDocument("$expr", new BsonDocument("$and", new BsonArray
+                {
+                    new BsonDocument("$eq", new BsonArray { "$tenantId", "$$tenant" }),
+                    new BsonDocument("$gt", new BsonArray { "$_id", "$$cursor" }),
+                }))),
+                new BsonDocument("$count", "n"),
+            },
+            ["as"] = "behind",
+        });
+        var total = new BsonDocument("$group", new BsonDocument
+        {
+            ["_id"] = BsonNull.Value,
+            ["total"] = new BsonDocument("$sum", new BsonDocument("$ifNull", new BsonArray { new BsonDocument("$arrayElemAt", new BsonArray { "$behind.n", 0 }), 0 })),
+        });
+        PipelineDefinition<BsonDocument, BsonDocument> pipeline = new[] { new BsonDocument("$match", new BsonDocument("status", Webhook.Active)), behind, total };
+        var result = await _webhooks.Collection.Aggregate(pipeline, cancellationToken: cancellationToken).FirstOrDefaultAsync(cancellationToken);
+        return result is null ? 0 : result["total"].ToInt64();
+    }
+
     public async Task<bool> SaveDeliveryAsync(string id, WebhookDelivery expected, WebhookDelivery delivery, CancellationToken cancellationToken)
     {
         var filter = Filter.Eq("_id", id) & Filter.Eq("cursor", expected.Cursor) & Filter.Eq("status", expected.Status);

@@ -34,6 +34,13 @@ public sealed class SqliteAgentOutbox(SqliteDatabase database) : IAgentOutbox
         return await ReadAsync(command, cancellationToken);
     }
 
+    public async Task<long> CountAsync(CancellationToken cancellationToken)
+    {
+        await using var lease = await database.LeaseAsync(cancellationToken);
+        await using var command = lease.Command("SELECT COUNT(*) FROM agent_outbox");
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
     public async Task<IReadOnlyList<AgentTask>> FindUnpickedAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
     {
         await using var lease = await database.LeaseAsync(cancellationToken);

@@ -42,6 +42,13 @@ public sealed class SqliteDeadLetterStore(SqliteDatabase database) : IDeadLetter
         return letters;
     }
 
+    public async Task<long> CountAsync(CancellationToken cancellationToken)
+    {
+        await using var lease = await database.LeaseAsync(cancellationToken);
+        await using var command = lease.Command("SELECT COUNT(*) FROM dead_letters");
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
     public async Task<bool> MarkReplayedAsync(Guid id, DateTimeOffset at, CancellationToken cancellationToken)
     {
         await using var lease = await database.WriteAsync(cancellationToken);

@@ -38,6 +38,13 @@ public sealed class SqliteQuotaStore(SqliteDatabase database) : IQuotaStore
         return await ReadAsync(command, cancellationToken);
     }
 
+    public async Task<long> CountHeldAsync(CancellationToken cancellationToken)
+    {
+        await using var lease = await database.LeaseAsync(cancellationToken);
+        await using var command = lease.Command("SELECT COUNT(*) FROM quota_holds WHERE status = 'held'");
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
     public async Task<bool> TryInsertAsync(QuotaLedgerEntry entry, CancellationToken cancellationToken)
     {
         await using var lease = await database.WriteAsync(cancellationToken);

@@ -54,6 +54,15 @@ public sealed class SqliteWebhookStore(SqliteDatabase database) : IWebhookStore
             "ORDER BY COALESCE(next_attempt_at, 0), created_at, id LIMIT $limit",
             command => command.With("$active", Webhook.Active).With("$now", now.ToUnixMs()).With("$limit", limit), cancellationToken);
 
+    public async Task<long> CountBacklogAsync(CancellationToken cancellationToken)
+    {
+        await using var lease = await database.LeaseAsync(cancellationToken);
+        await using var command = lease.Command(
+            "SELECT COUNT(*) FROM webhooks w JOIN task_events e ON e.tenant_id = w.tenant_id AND e.seq > w.cursor WHERE w.status = $active")
+            .With("$active", Webhook.Active);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
     public async Task<bool> SaveDeliveryAsync(string id, WebhookDelivery expected, WebhookDelivery delivery, CancellationToken cancellationToken)
     {
         await using var lease = await database.WriteAsync(cancellationToken);

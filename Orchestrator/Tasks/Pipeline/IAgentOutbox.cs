@@ -18,6 +18,9 @@ public interface IAgentOutbox
     /// <summary>Entries stored before <paramref name="before"/>, oldest first, from the <paramref name="skip"/>th on.</summary>
     Task<IReadOnlyList<AgentTask>> ListAsync(DateTimeOffset before, int limit, CancellationToken cancellationToken, int skip = 0);
 
+    /// <summary>How many entries wait for their agent's answer (one count, for the metrics).</summary>
+    Task<long> CountAsync(CancellationToken cancellationToken);
+
     /// <summary>Entries whose agent has not started them by their pickup time (<paramref name="now"/> or earlier), earliest first.</summary>
     Task<IReadOnlyList<AgentTask>> FindUnpickedAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken);
 }

@@ -250,6 +250,7 @@ public sealed class TaskPipelineTests
             public Task<IReadOnlyList<QuotaLedgerEntry>> FindLapsedAsync(string? tenantId, DateTimeOffset now, int limit, CancellationToken cancellationToken)
                 => inner.FindLapsedAsync(tenantId, now, limit, cancellationToken);
             public Task<bool> TryInsertAsync(QuotaLedgerEntry entry, CancellationToken cancellationToken) => inner.TryInsertAsync(entry, cancellationToken);
+            public Task<long> CountHeldAsync(CancellationToken cancellationToken) => inner.CountHeldAsync(cancellationToken);
             public Task<bool> TrySettleAsync(string key, string expectedStatus, string status, QuotaAmounts amounts, bool overLimit, bool holdLapsed, DateTimeOffset at,
                 CancellationToken cancellationToken) => inner.TrySettleAsync(key, expectedStatus, status, amounts, overLimit, holdLapsed, at, cancellationToken);
 
