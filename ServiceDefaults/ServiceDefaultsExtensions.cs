@@ -3,7 +3,9 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using OpenHvx.ServiceDefaults.Health;
 using OpenHvx.ServiceDefaults.Logging;
@@ -28,16 +30,19 @@ public static class ServiceDefaultsExtensions
         LogOutput.Configure(builder.Logging, builder.Configuration, profile.DefaultLogFormat);
         if (profile.OwnsTelemetry)
             ServiceTelemetry.Add(builder.Services, builder.Configuration, profile);
+        if (profile.PublicFacing)
+            builder.Services.AddSingleton<System.Diagnostics.DistributedContextPropagator>(new EdgeContextPropagator());
         builder.Services.AddHealthChecks();
         builder.Services.AddProblemDetails();
         ManagementUrl.Listen(builder, profile);
         return builder;
     }
 
-    /// <summary>Listens on <paramref name="url"/> unless <c>--urls</c> or ASPNETCORE_URLS say otherwise.</summary>
+    /// <summary>Listens on <paramref name="url"/> unless <c>--urls</c>, ASPNETCORE_URLS, the HTTP(S)_PORTS variables or Kestrel:Endpoints say otherwise.</summary>
     public static void UseUrlsUnlessConfigured(this IWebHostBuilder webHost, Microsoft.Extensions.Configuration.IConfiguration configuration, string url)
     {
-        if (string.IsNullOrEmpty(configuration["urls"]) && string.IsNullOrEmpty(configuration["ASPNETCORE_URLS"]))
+        string[] chosen = ["urls", "ASPNETCORE_URLS", "http_ports", "https_ports", "ASPNETCORE_HTTP_PORTS", "ASPNETCORE_HTTPS_PORTS", "HTTP_PORTS", "HTTPS_PORTS"];
+        if (chosen.All(key => string.IsNullOrEmpty(configuration[key])) && !configuration.GetSection("Kestrel:Endpoints").Exists())
             webHost.UseUrls(url);
     }
 
@@ -50,15 +55,16 @@ public static class ServiceDefaultsExtensions
         if (profile.LogsRequests)
             app.UseMiddleware<RequestLog>();
         app.UseProblemAnswers();
+        ManagementUrl.UseGate(app, profile);
         return app;
     }
 
     /// <summary><c>/health/live</c> (the process answers), <c>/health/ready</c> (every check tagged <c>ready</c>), and <c>/metrics</c>.</summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app, ServiceProfile profile)
     {
-        app.MapHealthChecks(LivePath, new HealthCheckOptions { Predicate = _ => false, ResponseWriter = HealthAnswer.WriteAsync });
-        app.MapHealthChecks(ReadyPath, new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag), ResponseWriter = HealthAnswer.WriteAsync })
-            ;
+        Func<HttpContext, HealthReport, Task> answer = profile.PublicFacing ? HealthAnswer.WithoutDescriptions : HealthAnswer.WithDescriptions;
+        app.MapHealthChecks(LivePath, new HealthCheckOptions { Predicate = _ => false, ResponseWriter = answer });
+        app.MapHealthChecks(ReadyPath, new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag), ResponseWriter = answer });
         if (profile.OwnsTelemetry)
             ServiceTelemetry.MapMetrics(app, profile);
         return app;

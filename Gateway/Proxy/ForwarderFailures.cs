@@ -21,6 +21,10 @@ public static class ForwarderFailures
                 ? Problems.WriteAsync(http, ErrorCodes.PayloadTooLarge, $"The body may have at most {MaxBodyBytes(http)} bytes.", status)
                 : Problems.WriteAsync(http, ErrorCodes.BadRequest, "The request body could not be read (cut short, too slow, or not as announced).", status);
         }
+        // YARP's own line for this is Information, which the service defaults keep out: the cause is logged here.
+        http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ForwarderFailures))
+            .LogWarning("The orchestrator could not be reached for {Method} {Path}: {Error} ({Cause})", http.Request.Method, http.Request.Path.Value,
+                failure.Error, failure.Exception?.GetBaseException().Message);
         return Problems.WriteAsync(http, ErrorCodes.UpstreamUnavailable, $"The orchestrator could not be reached ({failure.Error}); retry.", StatusCodes.Status502BadGateway);
     }
 

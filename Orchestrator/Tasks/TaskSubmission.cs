@@ -112,7 +112,7 @@ public sealed partial class TaskSubmission(
     private async Task<TaskAnswer> RequestAsync(Guid taskId, Envelope envelope, Caller caller, CancellationToken cancellationToken)
     {
         var activity = System.Diagnostics.Activity.Current;
-        var requestId = activity?.GetBaggageItem(TaskTrace.RequestIdBaggage);
+        var requestId = activity?.GetBaggageItem(TaskTrace.RequestIdBaggage) is { } inbound && TaskTrace.IsRequestId(inbound) ? inbound : null;
         TaskTrace.Mark(activity, taskId, envelope.TenantId, requestId);
         var submit = new SubmitTask(taskId, envelope.TenantId, envelope.Action, envelope.Target, envelope.Data, caller.UserId, clock.GetUtcNow(), caller.IsAdmin,
             envelope.RetryOf, envelope.ExcludedAgents, requestId);

@@ -23,7 +23,11 @@ public sealed class TaskTraceFilter : IFilter<SagaConsumeContext<TaskState>>
             joined = OrchestratorDiagnostics.Source.StartActivity("task " + MessageNameOf(context), ActivityKind.Internal, stored, links: links);
         }
         if (saga.TenantId.Length > 0)
-            TaskTrace.Mark(joined ?? current, saga.CorrelationId, saga.TenantId, saga.SubmissionRequestId);
+        {
+            // The incoming activity too: the commit and what runs after it (the agent's send, the outcome line) run in it.
+            TaskTrace.Mark(current, saga.CorrelationId, saga.TenantId, saga.SubmissionRequestId);
+            TaskTrace.Mark(joined, saga.CorrelationId, saga.TenantId, saga.SubmissionRequestId);
+        }
         try
         {
             await next.Send(context);

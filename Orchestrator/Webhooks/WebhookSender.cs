@@ -46,6 +46,8 @@ public sealed class WebhookSender : IDisposable
             UseProxy = false,
             UseCookies = false,
             ConnectCallback = ConnectAsync,
+            // A tenant's receiver gets no trace context of ours.
+            ActivityHeadersPropagator = null,
             PooledConnectionLifetime = TimeSpan.FromMinutes(2),
         })
         { Timeout = Timeout.InfiniteTimeSpan };
@@ -62,6 +64,8 @@ public sealed class WebhookSender : IDisposable
         var timestamp = _clock.GetUtcNow().ToUnixTimeSeconds();
         var body = Body(e);
         using var request = new HttpRequestMessage(HttpMethod.Post, webhook.Url) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        // Not a span: the URL's path may hold the receiver's secret (chat webhooks do).
+        request.Options.Set(ServiceDefaults.Telemetry.ServiceTelemetry.Untraced, true);
         request.Headers.Add("webhook-id", id);
         request.Headers.Add("webhook-timestamp", timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
         request.Headers.Add("webhook-signature", WebhookSecret.Sign(webhook.Secret, id, timestamp, body));

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Serilog;
 using Serilog.Formatting;
@@ -21,6 +22,8 @@ public static class LogOutput
     private const string JsonTemplate =
         "{ {time: UtcDateTime(@t), level: @l, category: SourceContext, message: @m, exception: @x, ..rest()} }\n";
 
+    private static readonly string[] QuietCategories = ["Microsoft.AspNetCore", "System.Net.Http.HttpClient", "Yarp", "Microsoft.EntityFrameworkCore", "OpenIddict"];
+
     private const string TextTemplate =
         "[{@t:HH:mm:ss} {@l:u3}] {Substring(SourceContext, LastIndexOf(SourceContext, '.') + 1)}: {@m}{#if taskId is not null} [task {taskId}]{#end}\n{@x}";
 
@@ -41,13 +44,14 @@ public static class LogOutput
         // The trace ids come once, from TaskLogEnricher; the host's default adds them again as a scope.
         logging.Configure(options => options.ActivityTrackingOptions = ActivityTrackingOptions.None);
         // The provider alone, not AddSerilog: that one also adds a rule letting every level through to Serilog, over Logging:LogLevel.
-        logging.AddProvider(new Serilog.Extensions.Logging.SerilogLoggerProvider(logger, dispose: true));
-        // Framework chatter stays out unless asked for: per-request lines of hosting, HttpClient and YARP (RequestLog writes the one
-        // line kept), EF Core's commands, OpenIddict's request dumps.
-        logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning)
-            .AddFilter("System.Net.Http.HttpClient", LogLevel.Warning)
-            .AddFilter("Yarp", LogLevel.Warning)
-            .AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Warning)
-            .AddFilter("OpenIddict", LogLevel.Warning);
+        // Made by the container, so that it is disposed (and its sink flushed) when the host stops.
+        logging.Services.AddSingleton<ILoggerProvider>(_ => new Serilog.Extensions.Logging.SerilogLoggerProvider(logger, dispose: true));
+        // Framework chatter stays out unless Logging:LogLevel names the category: per-request lines of hosting, HttpClient and YARP
+        // (RequestLog writes the one line kept), EF Core's commands, OpenIddict's request dumps.
+        foreach (var category in QuietCategories)
+        {
+            if (configuration[$"Logging:LogLevel:{category}"] is null)
+                logging.AddFilter(category, LogLevel.Warning);
+        }
     }
 }

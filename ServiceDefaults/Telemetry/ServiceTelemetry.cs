@@ -18,18 +18,26 @@ public static class ServiceTelemetry
     public const string OtlpEndpointSetting = "OTEL_EXPORTER_OTLP_ENDPOINT";
     private const string MassTransitSource = "MassTransit";
 
+    /// <summary>Outbound HTTP requests carrying this option are neither traced nor given trace headers (webhooks to tenants' URLs).</summary>
+    public static readonly HttpRequestOptionsKey<bool> Untraced = new("openhvx.untraced");
+
     public static void Add(IServiceCollection services, IConfiguration configuration, ServiceProfile profile)
     {
         var export = configuration[OtlpEndpointSetting] is { Length: > 0 };
+        // W3C trace context only: OpenTelemetry's default adds a baggage propagator, with which its ASP.NET Core listener would take
+        // a request's context again, past what the host's propagator decided (EdgeContextPropagator at the gateway).
+        OpenTelemetry.Sdk.SetDefaultTextMapPropagator(new OpenTelemetry.Context.Propagation.TraceContextPropagator());
         services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(profile.Name, serviceVersion: typeof(ServiceTelemetry).Assembly.GetName().Version?.ToString()))
             .WithTracing(tracing =>
             {
                 tracing.AddSource(profile.ActivitySources).AddSource(MassTransitSource)
                     .AddAspNetCoreInstrumentation(aspNetCore => aspNetCore.Filter = http => !IsOperatorPath(http.Request.Path))
-                    .AddHttpClientInstrumentation();
+                    .AddHttpClientInstrumentation(http => http.FilterHttpRequestMessage = request => !request.Options.TryGetValue(Untraced, out var untraced) || !untraced);
                 if (export)
                     tracing.AddOtlpExporter();
+                else if (configuration["OTEL_TRACES_SAMPLER"] is not { Length: > 0 })
+                    tracing.SetSampler(new PropagateOnlySampler());
             })
             .WithMetrics(metrics =>
             {
@@ -50,8 +58,6 @@ public static class ServiceTelemetry
         var management = ManagementUrl.Of(app.Configuration);
         if (management is null && profile.PublicFacing)
             return;
-        var endpoint = app.MapPrometheusScrapingEndpoint(ServiceDefaultsExtensions.MetricsPath);
-        if (management is not null)
-            endpoint.RequireHost($"*:{management.Port}");
+        app.MapPrometheusScrapingEndpoint(ServiceDefaultsExtensions.MetricsPath);
     }
 }

@@ -9,6 +9,9 @@ namespace OpenHvx.Tests.Broker;
 public sealed partial class RabbitMqStackTests
 {
     private const int ServerKind = 2;
+    // Pinned to the small agent, so that these VMs leave agent-medium the better score of the placement test.
+    private const string PinnedAgent = "agent-small";
+    private static object PinnedTarget => new { agentId = PinnedAgent };
     private const int ConsumerKind = 5;
 
     private async Task<(Guid TaskId, string RequestId)> CreateVmWithRequestIdAsync()
@@ -16,7 +19,7 @@ public sealed partial class RabbitMqStackTests
         var requestId = "req-" + Guid.NewGuid().ToString("N")[..12];
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/admin/tasks")
         {
-            Content = JsonContent.Create(new { tenantId = "test1", action = "vm.create", data = new { name = UniqueName() } }),
+            Content = JsonContent.Create(new { tenantId = "test1", action = "vm.create", target = PinnedTarget, data = new { name = UniqueName() } }),
         };
         request.Headers.Add("X-Request-Id", requestId);
         var response = await _stack!.Api.SendAsync(request);
@@ -38,9 +41,12 @@ public sealed partial class RabbitMqStackTests
             var spans = _otlp!.Spans;
             var agentTask = spans.FirstOrDefault(s => s.Service == "openhvx-agent" && s.Attributes.GetValueOrDefault("openhvx.task.id") == taskId.ToString());
             trace = agentTask is null ? [] : [.. spans.Where(s => s.TraceId == agentTask.TraceId)];
-            return Task.FromResult(trace.Any(s => s.Service == "openhvx-orchestrator" && s.Name == "agent message")
-                && trace.Any(s => s.Service == "openhvx-gateway" && s.Kind == ServerKind));
-        }, TimeSpan.FromSeconds(30), "the task's spans from the three services arrive");
+            var ids = trace.Select(s => s.SpanId).ToHashSet();
+            // Parents are exported after their children: wait for the whole tree, one root.
+            return Task.FromResult(trace.Any(s => s.Service == "openhvx-orchestrator" && s.Name == "agent result")
+                && trace.Any(s => s.Service == "openhvx-gateway" && s.Kind == ServerKind)
+                && trace.Count(s => s.ParentSpanId.Length == 0 || !ids.Contains(s.ParentSpanId)) == 1);
+        }, TimeSpan.FromSeconds(30), "the task's spans from the three services arrive, as one tree");
 
         var summary = string.Join("\n", trace.Select(s => $"{s.Service} {s.Kind} {s.Name}"));
         Assert.Multiple(() =>
@@ -50,11 +56,12 @@ public sealed partial class RabbitMqStackTests
             Assert.That(trace.Count(s => s.Service == "openhvx-orchestrator" && s.Kind == ConsumerKind), Is.GreaterThanOrEqualTo(2), "the saga's consumes\n" + summary);
             Assert.That(trace.Select(s => s.Name), Does.Contain("agent task vm.create"), summary);
             Assert.That(trace.Select(s => s.Name), Does.Contain("powershell vm.create.ps1"), summary);
-            Assert.That(trace.Any(s => s.Service == "openhvx-orchestrator" && s.Name == "agent message"), Is.True, "the result's handling joins the trace\n" + summary);
+            Assert.That(trace.Any(s => s.Service == "openhvx-orchestrator" && s.Name == "agent started"), Is.True, "the started message's handling\n" + summary);
+            Assert.That(trace.Any(s => s.Service == "openhvx-orchestrator" && s.Name == "agent result"), Is.True, "the result's handling joins the trace\n" + summary);
+            // The root is the gateway's request.
+            var ids = trace.Select(s => s.SpanId).ToHashSet();
+            Assert.That(trace.Single(s => s.ParentSpanId.Length == 0 || !ids.Contains(s.ParentSpanId)).Service, Is.EqualTo("openhvx-gateway"), summary);
         });
-        // One tree: every span but the root has its parent in the trace.
-        var ids = trace.Select(s => s.SpanId).ToHashSet();
-        Assert.That(trace.Count(s => s.ParentSpanId.Length == 0 || !ids.Contains(s.ParentSpanId)), Is.EqualTo(1), summary);
     }
 
     [Test]
@@ -66,9 +73,11 @@ public sealed partial class RabbitMqStackTests
         static List<JsonElement> LinesOf(string output, string taskId)
             => [.. output.Split('\n').Where(l => l.StartsWith('{') && l.Contains(taskId, StringComparison.Ordinal)).Select(l => JsonDocument.Parse(l).RootElement)];
 
-        await Eventually.True(() => Task.FromResult(LinesOf(_stack!.Agents.Single(a => a.Name == "agent-medium").Output, id).Count > 0),
+        // The agent's line of the finished script, and the orchestrator's line of the task's outcome.
+        await Eventually.True(() => Task.FromResult(LinesOf(_stack!.Orchestrator.Output, id).Any(l => l.GetProperty("message").GetString()!.Contains(" ended SUCCESS"))
+                && LinesOf(_stack.Agents.Single(a => a.Name == PinnedAgent).Output, id).Count > 0),
             TimeSpan.FromSeconds(15), "the task's log lines");
-        var lines = LinesOf(_stack!.Orchestrator.Output, id).Concat(LinesOf(_stack.Agents.Single(a => a.Name == "agent-medium").Output, id)).ToList();
+        var lines = LinesOf(_stack!.Orchestrator.Output, id).Concat(LinesOf(_stack.Agents.Single(a => a.Name == PinnedAgent).Output, id)).ToList();
         Assert.That(lines, Is.Not.Empty);
         foreach (var line in lines)
         {
@@ -130,8 +139,13 @@ public sealed partial class RabbitMqStackTests
             Assert.That(logs, Does.Not.Contain("wrong-password-"), "a refused password");
             Assert.That(logs, Does.Not.Contain(access[..40]), "an access token");
             Assert.That(logs, Does.Not.Contain(refresh[..40]), "a refresh token");
-            Assert.That(logs, Does.Not.Contain(new Uri(_stack.Broker.Url).UserInfo.Split(':')[1]), "the broker password");
+            Assert.That(logs, Does.Not.Contain(new Uri(_stack.Broker.Url).UserInfo.Split(':')[1]), "the orchestrator's broker password");
+            foreach (var agent in _stack.Agents.Select(a => a.Name).Distinct())
+                Assert.That(logs, Does.Not.Contain(new Uri(_stack.AgentBrokerUrl(agent)).UserInfo.Split(':')[1]), $"{agent}'s broker password");
         });
+        // Nor any exported span.
+        var attributes = string.Join("\n", _otlp!.Spans.SelectMany(s => s.Attributes.Values.Append(s.Name)));
+        Assert.That(attributes, Does.Not.Contain(Testing.Tokens.AdminPassword).And.Not.Contain(access[..40]).And.Not.Contain(refresh[..40]));
     }
 
     [Test]
@@ -156,5 +170,29 @@ public sealed partial class RabbitMqStackTests
         Assert.That(Checks(await ReadyAsync(_stack.Agents[0].Url)), Is.EquivalentTo(new Dictionary<string, string> { ["broker"] = "healthy" }));
         var live = JsonDocument.Parse(await http.GetStringAsync(_stack.Gateway.Url + "/health/live")).RootElement;
         Assert.That(live.GetProperty("status").GetString(), Is.EqualTo("healthy"));
+    }
+
+    [Test]
+    public async Task A_clients_trace_context_and_baggage_are_not_taken_at_the_gateway()
+    {
+        var chosenTrace = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray());
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/admin/tasks")
+        {
+            Content = JsonContent.Create(new { tenantId = "test1", action = "vm.create", target = PinnedTarget, data = new { name = UniqueName() } }),
+        };
+        request.Headers.Add("traceparent", $"00-{chosenTrace}-00f067aa0ba902b7-01");
+        request.Headers.Add("baggage", "openhvx.tenant_id=victim,openhvx.tenant_id=victim,openhvx.task_id=spoofed,other.key=x");
+        request.Headers.Add("Correlation-Context", "openhvx.tenant_id=victim");
+        var response = await _stack!.Api.SendAsync(request);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
+        var task = await _stack.WaitForFinalAsync(response.Headers.Location!);
+        var taskId = task.GetProperty("taskId").GetString()!;
+
+        var agentSpan = await Eventually.Get(() => Task.FromResult(_otlp!.Spans.FirstOrDefault(s => s.Service == "openhvx-agent"
+            && s.Attributes.GetValueOrDefault("openhvx.task.id") == taskId)), s => s is not null, TimeSpan.FromSeconds(30), "the task's agent span");
+        Assert.That(agentSpan!.TraceId, Is.Not.EqualTo(chosenTrace), "the task's trace is the platform's own");
+        Assert.That(_otlp!.Spans.Where(s => s.TraceId == chosenTrace), Is.Empty);
+        var lines = string.Join("\n", _stack.Orchestrator.Output, _stack.Gateway.Output, _stack.Agents.Single(a => a.Name == PinnedAgent).Output);
+        Assert.That(lines, Does.Not.Contain("victim").And.Not.Contain("spoofed").And.Not.Contain("other.key"));
     }
 }

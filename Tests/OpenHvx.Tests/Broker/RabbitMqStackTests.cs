@@ -40,13 +40,15 @@ public sealed partial class RabbitMqStackTests
     [OneTimeTearDown]
     public async Task StopAsync()
     {
+        if (_stack is not null)
+        {
+            if (TestContext.CurrentContext.Result.FailCount > 0)
+                await TestContext.Out.WriteLineAsync(_stack.Logs);
+            await _stack.DisposeAsync();
+        }
+        // After the services, whose last exports come as they stop.
         if (_otlp is not null)
             await _otlp.DisposeAsync();
-        if (_stack is null)
-            return;
-        if (TestContext.CurrentContext.Result.FailCount > 0)
-            await TestContext.Out.WriteLineAsync(_stack!.Logs);
-        await _stack!.DisposeAsync();
     }
 
     private static string UniqueName() => "vm-" + Guid.NewGuid().ToString("N")[..8];

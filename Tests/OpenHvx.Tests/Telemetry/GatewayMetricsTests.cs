@@ -91,6 +91,38 @@ public sealed class GatewayMetricsTests
         Assert.That(after.Has("http_server_request_duration_seconds_bucket"), Is.True);
     }
 
+    [Test]
+    public async Task A_forged_host_naming_the_management_port_still_gets_404_at_metrics_on_the_public_port()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"{_publicUrl}{ServiceDefaultsExtensions.MetricsPath}");
+        request.Headers.Host = "127.0.0.1:" + new Uri(_managementUrl).Port;
+        using var response = await _http.SendAsync(request);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NotFound), await response.Content.ReadAsStringAsync());
+    }
+
+    [Test]
+    public async Task The_management_url_serves_only_metrics_and_health()
+    {
+        using (var token = await _http.PostAsync($"{_managementUrl}/connect/token", new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = "password" })))
+            Assert.That(token.StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "no token service on the management port");
+        using (var api = await _http.GetAsync($"{_managementUrl}/api/v1/admin/tasks"))
+            Assert.That(api.StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "no proxy on the management port");
+        using (var live = await _http.GetAsync($"{_managementUrl}{ServiceDefaultsExtensions.LivePath}"))
+            Assert.That(live.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+    }
+
+    [Test]
+    public async Task The_public_health_answer_names_states_without_descriptions()
+    {
+        // The orchestrator (port 9) cannot be reached: unhealthy, and the public answer says only that.
+        using var response = await _http.GetAsync($"{_publicUrl}{ServiceDefaultsExtensions.ReadyPath}");
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
+        var answer = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        var orchestrator = answer.GetProperty("checks").GetProperty("orchestrator");
+        Assert.That(orchestrator.GetProperty("status").GetString(), Is.EqualTo("unhealthy"));
+        Assert.That(orchestrator.TryGetProperty("description", out _), Is.False, answer.ToString());
+    }
+
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
