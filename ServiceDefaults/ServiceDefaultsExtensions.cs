@@ -28,7 +28,7 @@ public static class ServiceDefaultsExtensions
     public static WebApplicationBuilder AddServiceDefaults(this WebApplicationBuilder builder, ServiceProfile profile)
     {
         LogOutput.Configure(builder.Logging, builder.Configuration, profile.DefaultLogFormat);
-        if (profile.OwnsTelemetry)
+        if (profile.OwnsTelemetry && ServiceTelemetry.IsEnabled(builder.Configuration))
             ServiceTelemetry.Add(builder.Services, builder.Configuration, profile);
         if (profile.PublicFacing)
             builder.Services.AddSingleton<System.Diagnostics.DistributedContextPropagator>(new EdgeContextPropagator());
@@ -65,7 +65,7 @@ public static class ServiceDefaultsExtensions
         Func<HttpContext, HealthReport, Task> answer = profile.PublicFacing ? HealthAnswer.WithoutDescriptions : HealthAnswer.WithDescriptions;
         app.MapHealthChecks(LivePath, new HealthCheckOptions { Predicate = _ => false, ResponseWriter = answer });
         app.MapHealthChecks(ReadyPath, new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag), ResponseWriter = answer });
-        if (profile.OwnsTelemetry)
+        if (profile.OwnsTelemetry && ServiceTelemetry.IsEnabled(app.Configuration))
             ServiceTelemetry.MapMetrics(app, profile);
         return app;
     }

@@ -21,6 +21,15 @@ public static class ServiceTelemetry
     /// <summary>Outbound HTTP requests carrying this option are neither traced nor given trace headers (webhooks to tenants' URLs).</summary>
     public static readonly HttpRequestOptionsKey<bool> Untraced = new("openhvx.untraced");
 
+    public const string EnabledSetting = "Telemetry:Enabled";
+
+    /// <summary><c>Telemetry:Enabled</c> (OPENHVX_TELEMETRY) false: no OpenTelemetry at all, no <c>/metrics</c>, no trace ids in log lines.</summary>
+    public static bool IsEnabled(IConfiguration configuration)
+    {
+        var value = configuration[EnabledSetting] ?? configuration["OPENHVX_TELEMETRY"];
+        return value is not { Length: > 0 } || !(value.Equals("false", StringComparison.OrdinalIgnoreCase) || value == "0" || value.Equals("off", StringComparison.OrdinalIgnoreCase));
+    }
+
     public static void Add(IServiceCollection services, IConfiguration configuration, ServiceProfile profile)
     {
         var export = configuration[OtlpEndpointSetting] is { Length: > 0 };
