@@ -1,5 +1,6 @@
 using System.Text.Json;
 using OpenHvx.Contracts;
+using OpenHvx.Contracts.Actions;
 using OpenHvx.Orchestrator.Agents;
 using OpenHvx.Orchestrator.Images;
 using OpenHvx.Orchestrator.Resources;
@@ -82,8 +83,11 @@ public interface ITaskAction
     /// <summary>Stops or removes what a tenant runs, never starts or adds: an admin may still run it on a disabled tenant's VMs.</summary>
     bool CleansUp(JsonElement data) => false;
 
-    /// <summary>Schema pre-validation of <c>data</c> (synchronous, before the saga starts).</summary>
-    void Validate(JsonElement data, FieldErrors errors);
+    /// <summary>The record <c>data</c> is read into: its members and rules are the action's schema.</summary>
+    Type DataType => ActionDataTypes.Of(Name);
+
+    /// <summary>Schema pre-validation of <c>data</c> (synchronous, before the saga starts): every problem at once.</summary>
+    void Validate(JsonElement data, FieldErrors errors) => ActionData.Read(DataType, data, errors.Add);
 
     /// <summary>What the task needs free on the elected host.</summary>
     Task<QuotaAmounts> GetRequirementAsync(JsonElement data, ActionContext context, CancellationToken cancellationToken) => Task.FromResult(QuotaAmounts.Zero);

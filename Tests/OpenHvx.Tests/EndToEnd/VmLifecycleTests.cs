@@ -178,7 +178,7 @@ public sealed class VmLifecycleTests : DevHostFixture
     [TestCase("vm.edit", """{"dynamicMemory":{"enabled":true,"min":"4GB","max":"1GB"}}""", "data.dynamicMemory")]
     [TestCase("vm.power", """{}""", "data.state")]
     [TestCase("vm.power", """{"state":"explode"}""", "data.state")]
-    [TestCase("inventory.refresh", """{"deep":true}""", "data")]
+    [TestCase("inventory.refresh", """{"deep":true}""", "data.deep")]
     public async Task Invalid_action_data_gets_422_with_the_field(string action, string data, string field)
     {
         var kind = action == "inventory.refresh" ? "host" : "vm";
