@@ -7,6 +7,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using OpenHvx.Contracts;
+using OpenHvx.Gateway.Docs;
 using OpenHvx.Gateway.Federation;
 using OpenHvx.Gateway.Identity;
 using OpenHvx.Gateway.Proxy;
@@ -126,6 +127,7 @@ public static class GatewayExtensions
         services.AddReverseProxy().AddTransforms(transforms => transforms.AddResponseTransform(AbsoluteLocation.ApplyAsync));
         services.AddSingleton(sp => sp.GetRequiredService<OrchestratorUpstream>().ConfigProvider);
 
+        services.AddApiReference();
         services.AddHealthChecks()
             .AddCheck<IdentityStoreHealthCheck>("identity-store", tags: [ServiceDefaultsExtensions.ReadyTag])
             .AddCheck<OrchestratorHealthCheck>("orchestrator", tags: [ServiceDefaultsExtensions.ReadyTag]);
@@ -154,6 +156,7 @@ public static class GatewayExtensions
         }).ExcludeFromDescription();
         app.MapUserEndpoints();
         app.MapSigningKeyEndpoints();
+        app.MapApiReference();
         app.MapDefaultEndpoints(profile);
         app.MapReverseProxy(proxy => proxy.Use(async (http, next) =>
         {

@@ -1,3 +1,4 @@
+using OpenHvx.ServiceDefaults.OpenApi;
 using MassTransit;
 using MassTransit.Configuration;
 using MassTransit.Saga;
@@ -45,6 +46,7 @@ public static class OrchestratorExtensions
                     options.Database = db;
             });
         services.TryAddSingleton(TimeProvider.System);
+        services.AddApiDocument(document => document.AddDocumentTransformer<Api.TaskRequestSchemas>());
         var database = configuration["OPENHVX_DB"] is { Length: > 0 } db ? db : configuration[$"{OrchestratorOptions.Section}:Database"];
         if (MongoStorage.IsMongoUrl(database))
             services.AddMongoStorage(database!);
@@ -185,6 +187,7 @@ public static class OrchestratorExtensions
         tenant.MapTenantTaskEventEndpoints();
         tenant.MapTenantWebhookEndpoints();
 
+        app.MapApiDocument();
         return app;
     }
 

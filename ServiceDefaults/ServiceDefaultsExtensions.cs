@@ -34,6 +34,8 @@ public static class ServiceDefaultsExtensions
             builder.Services.AddSingleton<System.Diagnostics.DistributedContextPropagator>(new EdgeContextPropagator());
         builder.Services.AddHealthChecks();
         builder.Services.AddProblemDetails();
+        // A string is not a number in this API (ASP.NET Core's web defaults read "2" as 2); the OpenAPI schemas say the same.
+        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict);
         ManagementUrl.Listen(builder, profile);
         return builder;
     }

@@ -76,5 +76,13 @@ public sealed class OrchestratorClient(IHttpClientFactory factory, OrchestratorU
         return response.IsSuccessStatusCode;
     }
 
+    /// <summary>The orchestrator's own OpenAPI document (its routes of the API), as JSON.</summary>
+    public async Task<System.Text.Json.Nodes.JsonObject> GetApiDocumentAsync(CancellationToken cancellationToken)
+    {
+        using var response = await factory.CreateClient(HttpClientName).GetAsync(new Uri(Upstream, ServiceDefaults.OpenApi.ApiDocument.Path), cancellationToken);
+        response.EnsureSuccessStatusCode();
+        return System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken))!.AsObject();
+    }
+
     private Uri Upstream => upstream.Address ?? throw new InvalidOperationException("The orchestrator's address is not set (OPENHVX_ORCHESTRATOR_URL).");
 }
