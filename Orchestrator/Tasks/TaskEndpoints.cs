@@ -14,11 +14,14 @@ public static class TaskEndpoints
     public static RouteGroupBuilder MapAdminTaskEndpoints(this RouteGroupBuilder admin)
     {
         var tasks = admin.MapGroup("/tasks").WithTags("Tasks");
-        tasks.MapPost("", (HttpContext http, TaskSubmission submission) => submission.SubmitAsync(http, Caller.From(http.User)));
-        tasks.MapPost("/{taskId}/cancel", (string taskId, HttpContext http, TaskCancellation cancellation) => cancellation.CancelAsync(taskId, http));
-        tasks.MapGet("/{taskId}", GetAsync);
-        tasks.MapGet("", ListAsync);
-        tasks.MapPost("/{taskId}/retry", (string taskId, HttpContext http, TaskRetry retry) => retry.RetryAsync(http, taskId, Caller.From(http.User)));
+        tasks.MapPost("", (HttpContext http, TaskSubmission submission) => submission.SubmitAsync(http, Caller.From(http.User)))
+            .Produces<TaskAcceptedView>(StatusCodes.Status202Accepted).WithSummary("Submit a task");
+        tasks.MapPost("/{taskId}/cancel", (string taskId, HttpContext http, TaskCancellation cancellation) => cancellation.CancelAsync(taskId, http))
+            .WithSummary("Cancel a task that has not ended");
+        tasks.MapGet("/{taskId}", GetAsync).Produces<TaskView>().WithSummary("A task with its timeline, placement, quota hold and result");
+        tasks.MapGet("", ListAsync).Produces<TaskPage<TaskView>>().WithSummary("Tasks, newest first");
+        tasks.MapPost("/{taskId}/retry", (string taskId, HttpContext http, TaskRetry retry) => retry.RetryAsync(http, taskId, Caller.From(http.User)))
+            .Produces<TaskAcceptedView>(StatusCodes.Status202Accepted).WithSummary("Retry a FAILED or CANCELED task as a new task");
         return admin;
     }
 
@@ -27,13 +30,16 @@ public static class TaskEndpoints
     {
         var tasks = tenant.MapGroup("/tasks").WithTags("Tasks");
         tasks.MapPost("", (HttpContext http, TaskSubmission submission) => submission.SubmitAsync(http, Caller.From(http.User)))
-            .RequireAuthorization(Security.OrchestratorPolicies.TenantWrite);
+            .RequireAuthorization(Security.OrchestratorPolicies.TenantWrite)
+            .Produces<TenantTaskAcceptedView>(StatusCodes.Status202Accepted).WithSummary("Submit a task");
         tasks.MapPost("/{taskId}/cancel", (string taskId, HttpContext http, TaskCancellation cancellation) => cancellation.CancelAsync(taskId, http))
-            .RequireAuthorization(Security.OrchestratorPolicies.TenantWrite);
-        tasks.MapGet("/{taskId}", GetAsync);
-        tasks.MapGet("", ListAsync);
+            .RequireAuthorization(Security.OrchestratorPolicies.TenantWrite)
+            .WithSummary("Cancel a task that has not ended");
+        tasks.MapGet("/{taskId}", GetAsync).Produces<TenantTaskView>().WithSummary("A task with its timeline, quota hold and result");
+        tasks.MapGet("", ListAsync).Produces<TaskPage<TenantTaskView>>().WithSummary("The tenant's tasks, newest first");
         tasks.MapPost("/{taskId}/retry", (string taskId, HttpContext http, TaskRetry retry) => retry.RetryAsync(http, taskId, Caller.From(http.User)))
-            .RequireAuthorization(Security.OrchestratorPolicies.TenantWrite);
+            .RequireAuthorization(Security.OrchestratorPolicies.TenantWrite)
+            .Produces<TenantTaskAcceptedView>(StatusCodes.Status202Accepted).WithSummary("Retry a FAILED or CANCELED task as a new task");
         return tenant;
     }
 
@@ -51,27 +57,27 @@ public static class TaskEndpoints
         return Results.Ok(TaskView.For(task, caller, actions));
     }
 
-    private static async Task<IResult> ListAsync(
-        HttpContext http, ITaskStore store, TaskActionCatalog actions, TimeProvider clock, CancellationToken cancellationToken,
-        string? tenantId = null, string? status = null, string? state = null, string? action = null, string? agentId = null,
-        string? olderThanSeconds = null, string? limit = null, string? offset = null)
+    private static async Task<IResult> ListAsync(HttpContext http, ITaskStore store, TaskActionCatalog actions, TimeProvider clock,
+        [AsParameters] TaskListQuery filter, CancellationToken cancellationToken)
     {
         var fields = new Api.QueryFields();
-        var (take, skip) = fields.Paging(limit, offset);
-        var age = fields.Int(olderThanSeconds, "olderThanSeconds", 0, 0, int.MaxValue);
+        var (take, skip) = fields.Paging(filter.Limit, filter.Offset);
+        var age = fields.Int(filter.OlderThanSeconds, "olderThanSeconds", 0, 0, int.MaxValue);
         if (fields.Errors.Count > 0)
             return Problems.Validation(fields.Errors);
 
         var caller = Caller.From(http.User);
-        if (!caller.IsAdmin)
-            (tenantId, agentId) = (caller.TenantId, null);
+        var (tenantId, agentId) = caller.IsAdmin ? (filter.TenantId, filter.AgentId) : (caller.TenantId, null);
         var query = new TaskQuery
         {
-            TenantId = tenantId, Status = status, State = state, Action = action, AgentId = agentId,
-            CreatedBefore = olderThanSeconds is null ? null : clock.GetUtcNow().AddSeconds(-age),
+            TenantId = tenantId, Status = filter.Status, State = filter.State, Action = filter.Action, AgentId = agentId,
+            CreatedBefore = filter.OlderThanSeconds is null ? null : clock.GetUtcNow().AddSeconds(-age),
             Limit = take, Offset = skip,
         };
-        var items = (await store.QueryAsync(query, cancellationToken)).Select(t => TaskView.For(t, caller, actions)).ToList();
-        return Results.Ok(new { items, offset = skip, limit = take, nextOffset = items.Count == take ? skip + take : (int?)null });
+        var found = await store.QueryAsync(query, cancellationToken);
+        int? next = found.Count == take ? skip + take : null;
+        return caller.IsAdmin
+            ? Results.Ok(new TaskPage<TaskView>([.. found.Select(TaskView.From)], skip, take, next))
+            : Results.Ok(new TaskPage<TenantTaskView>([.. found.Select(t => TenantTaskView.From(t, actions))], skip, take, next));
     }
 }
