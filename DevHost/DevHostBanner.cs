@@ -25,6 +25,7 @@ internal static class DevHostBanner
                    -d '{"action":"vm.create","data":{"name":"example","cpu":2,"ram":"2GB"}}'
                  curl -s {{{url}}}/api/v1/tenant/tasks/<taskId> -H "Authorization: Bearer $TOKEN"
 
+            API reference: {{{url}}}/docs    OpenAPI 3.1: {{{url}}}/openapi/v1.json
             Metrics (Prometheus text): curl -s {{{coreUrl}}}/metrics    Health: curl -s {{{url}}}/health/ready
             Traces: set OTEL_EXPORTER_OTLP_ENDPOINT (an OTLP collector, Jaeger, ...) before starting.
 
