@@ -1,0 +1,23 @@
+using System.CommandLine;
+using OpenHvx.Cli.Api;
+using OpenHvx.Cli.Auth;
+using OpenHvx.Cli.Output;
+
+namespace OpenHvx.Cli;
+
+/// <summary>One command's run: what was parsed, where output goes, and the API as the signed-in caller (opened on first use).</summary>
+public sealed class Invocation(ParseResult parse, CliApp app, CancellationToken cancellationToken)
+{
+    private ApiClient? _api;
+
+    public ParseResult Parse { get; } = parse;
+    public CancellationToken CancellationToken { get; } = cancellationToken;
+    public CliApp App { get; } = app;
+    public Renderer Renderer { get; } = new(app.Io, parse.GetValue(CliApp.OutputOption));
+
+    public ApiClient Api => _api ??= new ApiClient(App.Http, Session.Open(App.Environment, App.Http));
+
+    public T? Value<T>(Option<T> option) => Parse.GetValue(option);
+
+    public T Value<T>(Argument<T> argument) => Parse.GetValue(argument)!;
+}
