@@ -17,6 +17,10 @@ public sealed class Invocation(ParseResult parse, CliApp app, CancellationToken 
 
     public ApiClient Api => _api ??= new ApiClient(App.Http, Session.Open(App.Environment, App.Http));
 
+    /// <summary>The API for an admin-only command: a tenant's token is refused here, before a request to a route it has no half of.</summary>
+    public ApiClient AdminApi => Api.Session.IsAdmin ? Api
+        : throw new CliException(ExitCodes.Auth, $"`{Parse.CommandResult.Command.Name}` is an admin command and this login is a tenant user's (an admin signs in with --audience admin).");
+
     public T? Value<T>(Option<T> option) => Parse.GetValue(option);
 
     public T Value<T>(Argument<T> argument) => Parse.GetValue(argument)!;

@@ -21,7 +21,7 @@ public static class AgentCommands
         var command = new Command("list", "Agents: online, status, capacity and what is free");
         app.Handle(command, async run =>
         {
-            run.Renderer.Result(await run.Api.GetAsync("/agents", run.CancellationToken), agents => Table(agents.EnumerateArray()));
+            run.Renderer.Result(await run.AdminApi.GetAsync("/agents", run.CancellationToken), agents => Table(agents.EnumerateArray()));
             return ExitCodes.Ok;
         });
         return command;
@@ -33,7 +33,7 @@ public static class AgentCommands
         var command = new Command(name, description) { id };
         app.Handle(command, async run =>
         {
-            var agent = await run.Api.SendAsync(HttpMethod.Patch, "/agents/" + Uri.EscapeDataString(run.Value(id)), new JsonObject { ["status"] = status },
+            var agent = await run.AdminApi.SendAsync(HttpMethod.Patch, "/agents/" + Uri.EscapeDataString(run.Value(id)), new JsonObject { ["status"] = status },
                 cancellationToken: run.CancellationToken);
             run.Renderer.Result(agent, a => Table([a]));
             return ExitCodes.Ok;

@@ -43,7 +43,7 @@ public static class QuotaCommands
         app.Handle(command, async run =>
         {
             var body = limits.Read(run) ?? throw new CliException(ExitCodes.Usage, "Name at least one limit: --cpu, --memory-mb, --storage-mb or --vm-count.");
-            run.Renderer.Result(await run.Api.SendAsync(HttpMethod.Patch, $"/tenants/{Uri.EscapeDataString(run.Value(tenant)!)}/quotas", body,
+            run.Renderer.Result(await run.AdminApi.SendAsync(HttpMethod.Patch, $"/tenants/{Uri.EscapeDataString(run.Value(tenant)!)}/quotas", body,
                 cancellationToken: run.CancellationToken), Table);
             return ExitCodes.Ok;
         });

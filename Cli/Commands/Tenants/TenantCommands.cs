@@ -17,7 +17,7 @@ public static class TenantCommands
         var command = new Command("list", "Every tenant");
         app.Handle(command, async run =>
         {
-            run.Renderer.Result(await run.Api.GetAsync("/tenants", run.CancellationToken), tenants => Table(tenants.EnumerateArray()));
+            run.Renderer.Result(await run.AdminApi.GetAsync("/tenants", run.CancellationToken), tenants => Table(tenants.EnumerateArray()));
             return ExitCodes.Ok;
         });
         return command;
@@ -29,7 +29,7 @@ public static class TenantCommands
         var command = new Command("get", "One tenant") { id };
         app.Handle(command, async run =>
         {
-            run.Renderer.Result(await run.Api.GetAsync("/tenants/" + Uri.EscapeDataString(run.Value(id)), run.CancellationToken), tenant => Table([tenant]));
+            run.Renderer.Result(await run.AdminApi.GetAsync("/tenants/" + Uri.EscapeDataString(run.Value(id)), run.CancellationToken), tenant => Table([tenant]));
             return ExitCodes.Ok;
         });
         return command;
@@ -49,7 +49,7 @@ public static class TenantCommands
                 body["name"] = displayName;
             if (limits.Read(run) is { } given)
                 body["limits"] = given;
-            run.Renderer.Result(await run.Api.SendAsync(HttpMethod.Post, "/tenants", body, cancellationToken: run.CancellationToken), tenant => Table([tenant]));
+            run.Renderer.Result(await run.AdminApi.SendAsync(HttpMethod.Post, "/tenants", body, cancellationToken: run.CancellationToken), tenant => Table([tenant]));
             return ExitCodes.Ok;
         });
         return command;
