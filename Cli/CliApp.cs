@@ -21,6 +21,7 @@ public sealed class CliApp
     public static readonly Option<OutputFormat> OutputOption = new("--output", "-o")
     {
         Description = "table (for people) or json (the API's JSON as is, one document, for jq)",
+        HelpName = "table|json",
         DefaultValueFactory = _ => OutputFormat.Table,
         Recursive = true,
     };
@@ -84,6 +85,11 @@ public sealed class CliApp
             {
                 await Io.Error.WriteLineAsync("error: " + ex.Message);
                 return ex.ExitCode;
+            }
+            catch (HttpRequestException ex)
+            {
+                await Io.Error.WriteLineAsync($"error: Cannot reach the gateway: {ex.Message}");
+                return ExitCodes.Unavailable;
             }
         });
 

@@ -55,15 +55,7 @@ public sealed class ApiClient(HttpClient http, Session session)
         {
             using var request = create();
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await session.AccessTokenAsync(cancellationToken));
-            HttpResponseMessage response;
-            try
-            {
-                response = await http.SendAsync(request, completion, cancellationToken);
-            }
-            catch (HttpRequestException ex)
-            {
-                throw new CliException(ExitCodes.Unavailable, $"Cannot reach {session.Url}: {ex.Message}");
-            }
+            var response = await http.SendAsync(request, completion, cancellationToken);
             if (response.StatusCode == HttpStatusCode.Unauthorized && !renewed && session.CanRefresh)
             {
                 response.Dispose();

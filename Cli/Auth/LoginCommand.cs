@@ -22,15 +22,7 @@ public static class LoginCommand
                 ?? throw new CliException(ExitCodes.Usage, "Name the gateway: openhvx login --url http://localhost:8080");
             var oauth = new OAuthClient(app.Http);
             var resource = OAuthClient.Resource(gateway, run.Value(audience));
-            OAuthClient.Discovery discovery;
-            try
-            {
-                discovery = await oauth.DiscoverAsync(gateway, run.CancellationToken);
-            }
-            catch (HttpRequestException ex)
-            {
-                throw new CliException(ExitCodes.Unavailable, $"Cannot reach {gateway}: {ex.Message}");
-            }
+            var discovery = await oauth.DiscoverAsync(gateway, run.CancellationToken);
             var token = run.Value(password)
                 ? await oauth.PasswordAsync(discovery, run.Value(username) ?? Prompt(run, "Username:", secret: false), ReadPassword(run), resource, run.CancellationToken)
                 : await DeviceAsync(run, oauth, discovery, resource);

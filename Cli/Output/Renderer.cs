@@ -19,7 +19,7 @@ public sealed class Renderer
         Io = io;
         Format = format;
         Out = Console(io.Out, io.OutputIsTerminal);
-        Error = Console(io.Error, io.OutputIsTerminal);
+        Error = Console(io.Error, io.ErrorIsTerminal);
     }
 
     public CliIo Io { get; }

@@ -11,21 +11,10 @@ public static class AgentCommands
 {
     public static Command Create(CliApp app) => new("agent", "Hyper-V hosts' agents (admins)")
     {
-        List(app),
+        ReadCommand.Create(app, "list", "Agents: online, status, capacity and what is free", _ => "/agents", agents => Table(agents.EnumerateArray()), adminOnly: true),
         SetStatus(app, "drain", "draining", "Elect the agent for no new task; its tasks in flight finish"),
         SetStatus(app, "resume", "active", "Elect the agent again"),
     };
-
-    private static Command List(CliApp app)
-    {
-        var command = new Command("list", "Agents: online, status, capacity and what is free");
-        app.Handle(command, async run =>
-        {
-            run.Renderer.Result(await run.AdminApi.GetAsync("/agents", run.CancellationToken), agents => Table(agents.EnumerateArray()));
-            return ExitCodes.Ok;
-        });
-        return command;
-    }
 
     private static Command SetStatus(CliApp app, string name, string status, string description)
     {

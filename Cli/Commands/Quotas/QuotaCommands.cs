@@ -22,16 +22,9 @@ public static class QuotaCommands
     private static Command Get(CliApp app)
     {
         var tenant = Tenant(required: false);
-        var command = new Command("get", "Limits, used and held") { tenant };
-        app.Handle(command, async run =>
-        {
-            var path = run.Api.Session.IsAdmin
-                ? $"/tenants/{Uri.EscapeDataString(run.Value(tenant) ?? throw new CliException(ExitCodes.Usage, "An admin names the tenant: --tenant <tenantId>."))}/quotas"
-                : "/quotas";
-            run.Renderer.Result(await run.Api.GetAsync(path, run.CancellationToken), Table);
-            return ExitCodes.Ok;
-        });
-        return command;
+        return ReadCommand.Create(app, "get", "Limits, used and held", run => run.Api.Session.IsAdmin
+            ? $"/tenants/{Uri.EscapeDataString(run.Value(tenant) ?? throw new CliException(ExitCodes.Usage, "An admin names the tenant: --tenant <tenantId>."))}/quotas"
+            : "/quotas", Table, symbols: tenant);
     }
 
     private static Command Set(CliApp app)

@@ -24,30 +24,18 @@ public static class TaskCommands
             (new("--agent") { Description = "One agent's tasks (admins)" }, "agentId"),
             (new("--limit") { Description = "At most this many, newest first" }, "limit"),
         };
-        var command = new Command("list", "Tasks, newest first");
-        foreach (var (option, _) in filters)
-            command.Add(option);
-        app.Handle(command, async run =>
+        return ReadCommand.Create(app, "list", "Tasks, newest first", run =>
         {
             var query = string.Join('&', filters.Where(f => run.Value(f.Option) is not null)
                 .Select(f => $"{f.Query}={Uri.EscapeDataString(run.Value(f.Option)!)}"));
-            var page = await run.Api.GetAsync("/tasks" + (query.Length > 0 ? "?" + query : ""), run.CancellationToken);
-            run.Renderer.Result(page, TaskTables.List);
-            return ExitCodes.Ok;
-        });
-        return command;
+            return "/tasks" + (query.Length > 0 ? "?" + query : "");
+        }, TaskTables.List, symbols: [.. filters.Select(f => f.Option)]);
     }
 
     private static Command Get(CliApp app)
     {
         var id = TaskId();
-        var command = new Command("get", "One task: its data, states, result or error") { id };
-        app.Handle(command, async run =>
-        {
-            run.Renderer.Result(await run.Api.GetAsync(TaskWatcher.TaskPath(run.Value(id)), run.CancellationToken), TaskTables.Document);
-            return ExitCodes.Ok;
-        });
-        return command;
+        return ReadCommand.Create(app, "get", "One task: its data, states, result or error", run => TaskWatcher.TaskPath(run.Value(id)), TaskTables.Document, symbols: id);
     }
 
     private static Command Watch(CliApp app)

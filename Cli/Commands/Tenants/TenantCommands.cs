@@ -10,29 +10,17 @@ namespace OpenHvx.Cli.Commands.Tenants;
 /// <summary><c>openhvx tenant list|get|create</c> (admins).</summary>
 public static class TenantCommands
 {
-    public static Command Create(CliApp app) => new("tenant", "Tenants (admins)") { List(app), Get(app), New(app) };
-
-    private static Command List(CliApp app)
+    public static Command Create(CliApp app) => new("tenant", "Tenants (admins)") 
     {
-        var command = new Command("list", "Every tenant");
-        app.Handle(command, async run =>
-        {
-            run.Renderer.Result(await run.AdminApi.GetAsync("/tenants", run.CancellationToken), tenants => Table(tenants.EnumerateArray()));
-            return ExitCodes.Ok;
-        });
-        return command;
-    }
+        ReadCommand.Create(app, "list", "Every tenant", _ => "/tenants", tenants => Table(tenants.EnumerateArray()), adminOnly: true),
+        Get(app),
+        New(app),
+    };
 
     private static Command Get(CliApp app)
     {
         var id = new Argument<string>("tenantId") { Description = "The tenant's id" };
-        var command = new Command("get", "One tenant") { id };
-        app.Handle(command, async run =>
-        {
-            run.Renderer.Result(await run.AdminApi.GetAsync("/tenants/" + Uri.EscapeDataString(run.Value(id)), run.CancellationToken), tenant => Table([tenant]));
-            return ExitCodes.Ok;
-        });
-        return command;
+        return ReadCommand.Create(app, "get", "One tenant", run => "/tenants/" + Uri.EscapeDataString(run.Value(id)), tenant => Table([tenant]), adminOnly: true, id);
     }
 
     private static Command New(CliApp app)
