@@ -6,8 +6,8 @@ namespace OpenHvx.Cli.Api;
 /// <summary>The API's problems (RFC 9457 with <c>code</c>) as one line for stderr and the exit code scripts rely on.</summary>
 public static class ApiErrors
 {
-    /// <summary>The exit code and a hint for each code of <see cref="ErrorCodes"/> the API answers with.</summary>
-    public static (int ExitCode, string? Hint) Of(string code, int status) => code switch
+    /// <summary>The exit code and a hint for each code of <see cref="ErrorCodes"/> the API answers with; null for a code it does not know.</summary>
+    public static (int ExitCode, string? Hint)? Of(string code) => code switch
     {
         ErrorCodes.Validation => (ExitCodes.Usage, null),
         ErrorCodes.UnknownAction => (ExitCodes.Usage, "this server does not know the action; is the CLI newer than the server?"),
@@ -17,6 +17,8 @@ public static class ApiErrors
         ErrorCodes.UnsupportedMediaType or ErrorCodes.MethodNotAllowed => (ExitCodes.Usage, "the server refused the request's form; is the CLI newer than the server?"),
         ErrorCodes.ImageNotFound => (ExitCodes.Usage, "see the image catalog: GET /api/v1/tenant/images"),
         ErrorCodes.StepFailed => (ExitCodes.Usage, "the task was refused and nothing it took is kept; retry, or report it with the task id"),
+        ErrorCodes.ResourceGone => (ExitCodes.Usage, "the VM is gone from its host: only `openhvx vm delete` may still target it"),
+        ErrorCodes.WebhookAddressRefused => (ExitCodes.Usage, "a webhook must reach a public address"),
         ErrorCodes.Unauthenticated => (ExitCodes.Auth, "sign in again: openhvx login"),
         ErrorCodes.TenantMismatch => (ExitCodes.Auth, "a tenant user acts in its own tenant only: drop --tenant"),
         ErrorCodes.TenantDisabled => (ExitCodes.Auth, "the tenant is disabled; an admin can enable it"),
@@ -31,13 +33,14 @@ public static class ApiErrors
         ErrorCodes.ImageInUse => (ExitCodes.Conflict, null),
         ErrorCodes.TaskFinal => (ExitCodes.Conflict, "the task has already ended"),
         ErrorCodes.TaskNotRetryable => (ExitCodes.Conflict, "only a FAILED or CANCELED task that was not retried yet can be retried; retry the newest of its chain"),
-        ErrorCodes.WebhookLimit or ErrorCodes.WebhookAddressRefused => (ExitCodes.Conflict, null),
+        ErrorCodes.WebhookLimit => (ExitCodes.Conflict, "delete a webhook of the tenant first"),
         ErrorCodes.RateLimited => (ExitCodes.Unavailable, "too many requests; retry later"),
         ErrorCodes.NoEligibleAgent => (ExitCodes.Unavailable, "no Hyper-V host has the capacity or capability now; retry later"),
         ErrorCodes.Unavailable => (ExitCodes.Unavailable, "the orchestrator could not take the request now; retry"),
         ErrorCodes.UpstreamUnavailable => (ExitCodes.Unavailable, "the gateway could not reach the orchestrator"),
         ErrorCodes.Internal or ErrorCodes.DispatchFailed or ErrorCodes.AgentUnavailable => (ExitCodes.Unavailable, null),
-        _ => (ByStatus(status), null),
+        _ when code.StartsWith(ErrorCodes.DeadlinePrefix, StringComparison.Ordinal) => (ExitCodes.Unavailable, "the task missed a deadline; retry with `openhvx task retry`"),
+        _ => null,
     };
 
     public static int ByStatus(int status) => status switch
@@ -49,7 +52,7 @@ public static class ApiErrors
         _ => ExitCodes.Unavailable,
     };
 
-    /// <summary>A hint for a task's error code (the agent's codes and the saga's), when there is one worth giving.</summary>
+    /// <summary>A hint for a task's error code (the agent's codes and the saga's); null for a code it does not know.</summary>
     public static string? TaskHint(string code) => code switch
     {
         ErrorCodes.Timeout => "the host did not finish in time; retry with `openhvx task retry`",
@@ -58,8 +61,10 @@ public static class ApiErrors
         ErrorCodes.Expired or ErrorCodes.AgentUnavailable => "no host ran it in time; retry with `openhvx task retry`",
         "ERR_INVALID_STATE" => "the VM's power state does not allow this operation",
         "ERR_STOP_TIMEOUT" or "ERR_STOP_FAILED" => "the guest did not shut down; retry with --force",
-        _ when code.StartsWith(ErrorCodes.DeadlinePrefix, StringComparison.Ordinal) => "the task missed a deadline; retry with `openhvx task retry`",
-        _ => Of(code, 0).Hint,
+        ErrorCodes.ScriptFailed => "the host's script failed; the task's error says where (admins: openhvx task get)",
+        ErrorCodes.UnsupportedAction => "the host's agent does not support this action; it may be older than the orchestrator",
+        ErrorCodes.WrongAgent => "the task reached another host than the one elected; retry with `openhvx task retry`",
+        _ => Of(code)?.Hint,
     };
 
     public static CliException From(int status, string body)
@@ -82,7 +87,7 @@ public static class ApiErrors
         {
             // Not a problem document (a proxy's page): the status says enough.
         }
-        var (exitCode, hint) = code is null ? (ByStatus(status), null) : Of(code, status);
+        var (exitCode, hint) = (code is null ? null : Of(code)) ?? (ByStatus(status), null);
         var line = $"{code ?? $"HTTP {status}"}: {detail ?? "the server refused the request"}";
         if (fields.Count > 0)
             line += " (" + string.Join("; ", fields) + ")";

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
 using System.Reflection;
 using System.Text;
 using System.Text.Json;
@@ -51,6 +52,13 @@ public sealed class DataOptions
             Option option = memberType == typeof(bool) ? new Option<bool>(optionName) { Description = description }
                 : IsList(memberType) ? new Option<string[]>(optionName) { Description = description + " (repeat the option for each)", AllowMultipleArgumentsPerToken = false }
                 : new Option<string>(optionName) { Description = description };
+            // [AllowedValues] lists what the member takes: shown in the help and offered by completion.
+            if (property.GetCustomAttribute<AllowedValuesAttribute>() is { } allowed)
+            {
+                var values = allowed.Values.Select(v => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture)!).ToArray();
+                option.HelpName = string.Join('|', values);
+                option.CompletionSources.Add(values);
+            }
             _members.Add(new Member(option, path, memberType));
         }
     }
