@@ -26,7 +26,10 @@ public sealed class TaskWatcher(Invocation run)
         try
         {
             if (!await FollowEventsAsync(taskId, deadline.Token))
+            {
+                run.Renderer.Progress("[grey]The task's event stream is not available: polling the task.[/]");
                 await PollAsync(taskId, deadline.Token);
+            }
             task = await run.Api.GetAsync(TaskPath(taskId), deadline.Token);
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !run.CancellationToken.IsCancellationRequested)
