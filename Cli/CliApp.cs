@@ -91,6 +91,10 @@ public sealed class CliApp
                 await Io.Error.WriteLineAsync($"error: Cannot reach the gateway: {ex.Message}");
                 return ExitCodes.Unavailable;
             }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return ExitCodes.Interrupted;
+            }
         });
 
     /// <summary>The default help, then the exit codes and environment variables.</summary>

@@ -17,6 +17,8 @@ public static class ExitCodes
     public const int Unavailable = 6;
     /// <summary>--wait ran out of --timeout.</summary>
     public const int Timeout = 7;
+    /// <summary>Ctrl+C (the shells' 128 + SIGINT).</summary>
+    public const int Interrupted = 130;
 
     public const string Help = """
         Exit codes:
@@ -28,6 +30,7 @@ public static class ExitCodes
           5  conflict (409: name taken, quota exceeded, resource locked...)
           6  the service is unavailable or unreachable (5xx, 429 after retries, connection refused)
           7  --wait ran out of --timeout
+          130  interrupted (Ctrl+C)
         Environment: OPENHVX_URL and OPENHVX_TOKEN override the stored login (no refresh then);
         OPENHVX_CONFIG_DIR moves the credentials folder (default $XDG_CONFIG_HOME/openhvx or ~/.config/openhvx).
         """;

@@ -33,8 +33,15 @@ public sealed class ApiClient(HttpClient http, Session session)
         var raw = await response.Content.ReadAsStringAsync(cancellationToken);
         if (!response.IsSuccessStatusCode)
             throw ApiErrors.From((int)response.StatusCode, raw);
-        var json = raw.Length == 0 ? default : JsonDocument.Parse(raw).RootElement.Clone();
-        return new ApiResponse((int)response.StatusCode, raw, json);
+        try
+        {
+            var json = raw.Length == 0 ? default : JsonDocument.Parse(raw).RootElement.Clone();
+            return new ApiResponse((int)response.StatusCode, raw, json);
+        }
+        catch (JsonException)
+        {
+            throw new CliException(ExitCodes.Unavailable, $"{method} {path} answered {(int)response.StatusCode} without JSON: is {session.Url} an OpenHVX gateway?");
+        }
     }
 
     public Task<ApiResponse> GetAsync(string path, CancellationToken cancellationToken) => SendAsync(HttpMethod.Get, path, cancellationToken: cancellationToken);
