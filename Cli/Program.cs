@@ -1,0 +1,3 @@
+using OpenHvx.Cli;
+
+return await CliApp.RunAsync(args, CliIo.System(), CliEnvironment.System());
