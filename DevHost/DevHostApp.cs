@@ -1,6 +1,5 @@
 using MassTransit;
 using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using OpenHvx.Gateway;
 using OpenHvx.Gateway.Proxy;
 using OpenHvx.HyperVAgent;
@@ -126,10 +125,5 @@ public sealed class DevHostApp : IAsyncDisposable
         return builder;
     }
 
-    private static string LoopbackAddressOf(WebApplication app)
-    {
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        var uri = new UriBuilder(address.Replace("://+", "://localhost").Replace("://*", "://localhost").Replace("://[::]", "://localhost").Replace("://0.0.0.0", "://localhost"));
-        return uri.Uri.ToString().TrimEnd('/');
-    }
+    private static string LoopbackAddressOf(WebApplication app) => BoundAddress.Of(app.Services.GetRequiredService<IServer>());
 }
