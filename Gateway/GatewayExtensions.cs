@@ -91,6 +91,12 @@ public static class GatewayExtensions
                     .SetIntrospectionEndpointUris(TokenServicePaths.Introspect.TrimStart('/'));
                 server.AllowPasswordFlow().AllowClientCredentialsFlow().AllowRefreshTokenFlow()
                     .AllowAuthorizationCodeFlow().RequireProofKeyForCodeExchange().AllowDeviceAuthorizationFlow();
+                // PKCE with S256 only: `plain` would show the verifier to whoever sees the authorization request.
+                server.Configure(o =>
+                {
+                    o.CodeChallengeMethods.Clear();
+                    o.CodeChallengeMethods.Add(Oidc.CodeChallengeMethods.Sha256);
+                });
                 // The password grant without client_id (api.md's curl lines) stays: such tokens carry no client_id claim.
                 server.AcceptAnonymousClients();
                 server.RegisterScopes([.. Scopes.All, Oidc.Scopes.OfflineAccess]);
@@ -120,6 +126,7 @@ public static class GatewayExtensions
                     .SetOrder(int.MaxValue - 100_000)
                     .SetType(OpenIddict.Server.OpenIddictServerHandlerType.Custom));
                 server.AddEventHandler(TokenRevocation.Descriptor);
+                server.AddEventHandler(IntrospectionClients.Descriptor);
             });
 
         services.AddGatewayAuthentication(settings, configuration);

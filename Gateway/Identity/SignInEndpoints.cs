@@ -82,8 +82,9 @@ public static class SignInEndpoints
             return refusal;
 
         // The user code's grant, as the device asked for it; no principal when the code is unknown, expired or used.
-        var code = (await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)).Principal;
-        if (code is null || string.IsNullOrEmpty(request.UserCode))
+        var authenticated = await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+        var code = authenticated.Succeeded ? authenticated.Principal : null;
+        if (code is null || string.IsNullOrEmpty(code.GetClaim(OpenIddictConstants.Claims.Private.DeviceCodeId)))
             return (page with { Error = "This code is unknown or has expired: start again on your device." }).Render(http, antiforgery, StatusCodes.Status400BadRequest);
         var user = await TokenEndpoint.SignInAsync(db, passwords, guard, request.Username, request.Password, http);
         if (user is null)
