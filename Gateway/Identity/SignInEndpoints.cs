@@ -30,8 +30,8 @@ public static class SignInEndpoints
         return app;
     }
 
-    private static async Task<IResult> AuthorizeAsync(HttpContext http, IAntiforgery antiforgery, GatewayDbContext db, UserPasswords passwords, SignInGuard guard,
-        TokenAudience audiences, IOptions<GatewayOptions> options, TimeProvider clock)
+    private static async Task<IResult> AuthorizeAsync(HttpContext http, IAntiforgery antiforgery, IOptions<AntiforgeryOptions> antiforgeryOptions, GatewayDbContext db,
+        UserPasswords passwords, SignInGuard guard, TokenAudience audiences, IOptions<GatewayOptions> options, TimeProvider clock)
     {
         var startedAt = clock.GetUtcNow();
         if (http.GetOpenIddictServerRequest() is not { } request)
@@ -43,7 +43,7 @@ public static class SignInEndpoints
         var isPost = HttpMethods.IsPost(http.Request.Method);
         var fields = isPost ? (IEnumerable<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>>)await http.Request.ReadFormAsync(http.RequestAborted) : http.Request.Query;
         // The authorization request travels in the form, so that the page needs no session: every parameter but the credentials.
-        var hidden = fields.Where(f => !FormOnlyFields.Contains(f.Key) && f.Key != antiforgery.GetTokens(http).FormFieldName)
+        var hidden = fields.Where(f => !FormOnlyFields.Contains(f.Key) && f.Key != antiforgeryOptions.Value.FormFieldName)
             .SelectMany(f => f.Value.Select(v => new KeyValuePair<string, string>(f.Key, v ?? ""))).ToList();
         var redirect = new Uri(request.RedirectUri!);
         var page = new SignInPage("Sign in to OpenHvx", TokenServicePaths.Authorize, hidden, AsksUserCode: false, UserCode: null,

@@ -156,6 +156,19 @@ public sealed class OAuthFlowTests : DevHostFixture
     }
 
     [Test]
+    public async Task An_unknown_resource_at_the_authorization_endpoint_goes_back_to_the_client_as_invalid_target()
+    {
+        using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false });
+        var query = AuthorizeQuery("openhvx-cli", Loopback, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM") + "&resource=" + Uri.EscapeDataString("http://elsewhere.example/api");
+
+        var response = await http.GetAsync(DevHost.Url + query);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), await response.Content.ReadAsStringAsync());
+        Assert.That(response.Headers.Location!.GetLeftPart(UriPartial.Path), Is.EqualTo(Loopback));
+        Assert.That(QueryHelpers.ParseQuery(response.Headers.Location.Query)["error"].ToString(), Is.EqualTo("invalid_target"));
+    }
+
+    [Test]
     public async Task Discovery_lists_every_endpoint_and_flow_it_serves()
     {
         using var http = new HttpClient();
@@ -249,6 +262,12 @@ public sealed class OAuthFlowTests : DevHostFixture
         Assert.That(await StatusOf(await http.GetAsync(DevHost.Url + "/connect/authorize")), Is.EqualTo(HttpStatusCode.BadRequest));
         Assert.That(await StatusOf(await http.PostAsync(DevHost.Url + "/connect/token", new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = "urn:ietf:params:oauth:grant-type:device_code", ["client_id"] = "openhvx-cli", ["device_code"] = "garbage" }))),
             Is.EqualTo(HttpStatusCode.BadRequest));
+
+        Assert.That(await StatusOf(await http.PostAsync(DevHost.Url + AuthorizeQuery("openhvx-cli", Loopback, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+            new FormUrlEncodedContent(new Dictionary<string, string> { ["username"] = "oauth-flow", ["password"] = UserPassword }))), Is.EqualTo(HttpStatusCode.BadRequest),
+            "a sign-in posted without its antiforgery token");
+        var verifyGarbage = await http.GetAsync(DevHost.Url + "/connect/verify?user_code=%00%FF");
+        Assert.That((int)verifyGarbage.StatusCode, Is.LessThan(500), await verifyGarbage.Content.ReadAsStringAsync());
 
         using var browser = new SignInBrowser(DevHost.Url);
         var page = await browser.GetFormAsync("/connect/verify");
