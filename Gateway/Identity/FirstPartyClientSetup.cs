@@ -33,37 +33,32 @@ internal sealed class FirstPartyClientSetup(IServiceScopeFactory scopes, TokenIs
 
     private static IEnumerable<OpenIddictApplicationDescriptor> Descriptors(Uri issuer)
     {
-        string[] scopes = [.. Scopes.All.Select(s => Oidc.Permissions.Prefixes.Scope + s)];
-        var cli = new OpenIddictApplicationDescriptor
-        {
-            ClientId = FirstPartyClients.Cli,
-            ClientType = Oidc.ClientTypes.Public,
-            // Native: a registered loopback redirect URI without a port accepts any port (RFC 8252, 7.3).
-            ApplicationType = Oidc.ApplicationTypes.Native,
-            DisplayName = "OpenHvx CLI",
-            Requirements = { Oidc.Requirements.Features.ProofKeyForCodeExchange },
-        };
-        cli.Permissions.UnionWith([
-            Oidc.Permissions.Endpoints.Token, Oidc.Permissions.Endpoints.Authorization, Oidc.Permissions.Endpoints.DeviceAuthorization,
-            Oidc.Permissions.Endpoints.Revocation,
-            Oidc.Permissions.GrantTypes.DeviceCode, Oidc.Permissions.GrantTypes.Password, Oidc.Permissions.GrantTypes.RefreshToken,
-            Oidc.Permissions.GrantTypes.AuthorizationCode, Oidc.Permissions.ResponseTypes.Code, .. scopes]);
-        foreach (var uri in FirstPartyClients.CliRedirectUris)
-            cli.RedirectUris.Add(new Uri(uri));
-
-        var console = new OpenIddictApplicationDescriptor
-        {
-            ClientId = FirstPartyClients.Console,
-            ClientType = Oidc.ClientTypes.Public,
-            ApplicationType = Oidc.ApplicationTypes.Web,
-            DisplayName = "OpenHvx console",
-            Requirements = { Oidc.Requirements.Features.ProofKeyForCodeExchange },
-        };
-        console.Permissions.UnionWith([
+        string[] common =
+        [
             Oidc.Permissions.Endpoints.Token, Oidc.Permissions.Endpoints.Authorization, Oidc.Permissions.Endpoints.Revocation,
-            Oidc.Permissions.GrantTypes.AuthorizationCode, Oidc.Permissions.GrantTypes.RefreshToken, Oidc.Permissions.ResponseTypes.Code, .. scopes]);
-        console.RedirectUris.Add(new Uri(issuer, FirstPartyClients.ConsoleCallbackPath));
-        return [cli, console];
+            Oidc.Permissions.GrantTypes.AuthorizationCode, Oidc.Permissions.GrantTypes.RefreshToken, Oidc.Permissions.ResponseTypes.Code,
+            .. Scopes.All.Select(s => Oidc.Permissions.Prefixes.Scope + s),
+        ];
+        // Native: a registered loopback redirect URI without a port accepts any port (RFC 8252, 7.3).
+        yield return PublicClient(FirstPartyClients.Cli, "OpenHvx CLI", Oidc.ApplicationTypes.Native, FirstPartyClients.CliRedirectUris.Select(u => new Uri(u)),
+            [.. common, Oidc.Permissions.Endpoints.DeviceAuthorization, Oidc.Permissions.GrantTypes.DeviceCode, Oidc.Permissions.GrantTypes.Password]);
+        yield return PublicClient(FirstPartyClients.Console, "OpenHvx console", Oidc.ApplicationTypes.Web, [new Uri(issuer, FirstPartyClients.ConsoleCallbackPath)], common);
+    }
+
+    private static OpenIddictApplicationDescriptor PublicClient(string clientId, string displayName, string applicationType, IEnumerable<Uri> redirectUris,
+        IEnumerable<string> permissions)
+    {
+        var descriptor = new OpenIddictApplicationDescriptor
+        {
+            ClientId = clientId,
+            ClientType = Oidc.ClientTypes.Public,
+            ApplicationType = applicationType,
+            DisplayName = displayName,
+            Requirements = { Oidc.Requirements.Features.ProofKeyForCodeExchange },
+        };
+        descriptor.Permissions.UnionWith(permissions);
+        descriptor.RedirectUris.UnionWith(redirectUris);
+        return descriptor;
     }
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;

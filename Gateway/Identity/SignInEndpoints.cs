@@ -45,9 +45,10 @@ public static class SignInEndpoints
         // The authorization request travels in the form, so that the page needs no session: every parameter but the credentials.
         var hidden = fields.Where(f => !FormOnlyFields.Contains(f.Key) && f.Key != antiforgeryOptions.Value.FormFieldName)
             .SelectMany(f => f.Value.Select(v => new KeyValuePair<string, string>(f.Key, v ?? ""))).ToList();
-        var redirect = new Uri(request.RedirectUri!);
+        // The browser follows the answer to the sign-in to the client: the CSP's form-action must allow the redirect URI OpenIddict checked.
+        var redirectOrigin = Uri.TryCreate(request.RedirectUri, UriKind.Absolute, out var redirect) ? redirect.GetLeftPart(UriPartial.Authority) : null;
         var page = new SignInPage("Sign in to OpenHvx", TokenServicePaths.Authorize, hidden, AsksUserCode: false, UserCode: null,
-            Username: isPost ? request.Username : null, Error: null, RedirectOrigin: redirect.GetLeftPart(UriPartial.Authority));
+            Username: isPost ? request.Username : null, Error: null, RedirectOrigin: redirectOrigin);
         if (!isPost)
             return page.Render(http, antiforgery);
         if (await FormRefusalAsync(http, antiforgery, guard, request.Username, page) is { } refusal)

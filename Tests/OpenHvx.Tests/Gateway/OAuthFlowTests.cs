@@ -169,6 +169,18 @@ public sealed class OAuthFlowTests : DevHostFixture
     }
 
     [Test]
+    public async Task The_first_party_clients_are_neither_listed_nor_removable_nor_taken_by_an_admin()
+    {
+        var clients = await Client.GetFromJsonAsync<JsonElement>("/api/v1/admin/clients");
+        Assert.That(clients.EnumerateArray().Select(c => c.GetProperty("clientId").GetString()), Has.None.StartsWith("openhvx-"));
+        var removal = await Client.DeleteAsync("/api/v1/admin/clients/openhvx-cli");
+        Assert.That(removal.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
+        var creation = await Client.PostAsJsonAsync("/api/v1/admin/clients", new { clientId = "openhvx-console", roles = new[] { "global-admin" } });
+        Assert.That(creation.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
+        Assert.That((await creation.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString(), Is.EqualTo("ERR_USER_EXISTS"));
+    }
+
+    [Test]
     public async Task Discovery_lists_every_endpoint_and_flow_it_serves()
     {
         using var http = new HttpClient();
@@ -260,6 +272,14 @@ public sealed class OAuthFlowTests : DevHostFixture
             Is.EqualTo(HttpStatusCode.Unauthorized), "device authorization for an unknown client (invalid_client)");
         Assert.That(await StatusOf(await http.GetAsync(DevHost.Url + "/connect/authorize?client_id=nobody&response_type=code")), Is.EqualTo(HttpStatusCode.BadRequest));
         Assert.That(await StatusOf(await http.GetAsync(DevHost.Url + "/connect/authorize")), Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(await StatusOf(await http.GetAsync(DevHost.Url + "/connect/authorize?client_id=openhvx-cli&response_type=code&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256")),
+            Is.EqualTo(HttpStatusCode.BadRequest), "no redirect_uri");
+        Assert.That(await StatusOf(await http.PostAsync(DevHost.Url + "/connect/authorize", new StringContent("{}", Encoding.UTF8, "application/json"))),
+            Is.EqualTo(HttpStatusCode.BadRequest), "an authorization request that is not a form");
+        Assert.That(await StatusOf(await http.PostAsync(DevHost.Url + "/connect/revoke", new FormUrlEncodedContent(new Dictionary<string, string> { ["client_id"] = "openhvx-cli" }))),
+            Is.EqualTo(HttpStatusCode.BadRequest), "a revocation without a token");
+        Assert.That(await StatusOf(await http.PostAsync(DevHost.Url + "/connect/token", new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = "authorization_code", ["client_id"] = "openhvx-cli", ["code"] = "garbage", ["redirect_uri"] = Loopback, ["code_verifier"] = "x" }))),
+            Is.EqualTo(HttpStatusCode.BadRequest), "a garbage code");
         Assert.That(await StatusOf(await http.PostAsync(DevHost.Url + "/connect/token", new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = "urn:ietf:params:oauth:grant-type:device_code", ["client_id"] = "openhvx-cli", ["device_code"] = "garbage" }))),
             Is.EqualTo(HttpStatusCode.BadRequest));
 
