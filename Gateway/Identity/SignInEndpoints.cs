@@ -58,9 +58,10 @@ public static class SignInEndpoints
         if (user is null)
             return (page with { Error = "The username or password is wrong." }).Render(http, antiforgery, StatusCodes.Status400BadRequest);
         var subject = Subject.Of(user);
-        if (TokenAudience.Check(subject, requested) is { } mismatch)
+        var (audience, mismatch) = TokenAudience.For(subject, requested);
+        if (mismatch is not null)
             return TokenEndpoint.Refuse(mismatch);
-        var (principal, denied) = AccessGrant.For(subject, requested?.Audience ?? subject.Audience, request.GetScopes(), narrowedTo: null, offline: true, options.Value);
+        var (principal, denied) = AccessGrant.For(subject, audience, request.GetScopes(), narrowedTo: null, offline: true, options.Value);
         if (denied is not null)
             return TokenEndpoint.Refuse(denied);
         // OpenIddict answers with the redirect to the client (the code, or an error).
@@ -93,10 +94,8 @@ public static class SignInEndpoints
 
         var subject = Subject.Of(user);
         var scopes = code.GetScopes();
-        var (requested, _) = audiences.Of(scopes, http);
-        var (principal, denied) = TokenAudience.Check(subject, requested) is { } mismatch
-            ? (null, mismatch)
-            : AccessGrant.For(subject, requested?.Audience ?? subject.Audience, scopes, narrowedTo: null, offline: true, options.Value);
+        var (audience, mismatch) = TokenAudience.For(subject, audiences.Of(scopes, http).Audience);
+        var (principal, denied) = mismatch is not null ? (null, mismatch) : AccessGrant.For(subject, audience, scopes, narrowedTo: null, offline: true, options.Value);
         if (denied is not null)
             return (page with { Error = denied.Description }).Render(http, antiforgery, StatusCodes.Status400BadRequest);
         return await TokenEndpoint.IssueAsync(http, principal!, subject, startedAt, db, clock,

@@ -16,8 +16,19 @@ public sealed class TokenAudience(HostAudiences hosts, TokenIssuer issuer)
     public const string AudienceParameter = "openhvx_audience";
     public const string ResourceParameter = "openhvx_resource";
 
-    /// <summary>An audience asked for, and the error a subject of the other audience gets.</summary>
-    public sealed record Requested(string Audience, string MismatchError, string Indicator);
+    /// <summary>What named the audience of a request.</summary>
+    public enum Indicator { Host, AudienceField, Resource, Scope }
+
+    /// <summary>An audience asked for, what asked for it, and the error a subject of the other audience gets.</summary>
+    public sealed record Requested(string Audience, Indicator By)
+    {
+        public string MismatchError => By switch
+        {
+            Indicator.Resource => Oidc.Errors.InvalidTarget,
+            Indicator.Scope => Oidc.Errors.InvalidScope,
+            _ => Oidc.Errors.InvalidGrant,
+        };
+    }
 
     /// <summary>The audience <paramref name="request"/> asks for (null: none), or why the request is malformed.</summary>
     public (Requested? Audience, GrantRefusal? Refusal) Of(OpenIddictRequest request, HttpContext http)
@@ -34,7 +45,7 @@ public sealed class TokenAudience(HostAudiences hosts, TokenIssuer issuer)
     private (Requested? Audience, GrantRefusal? Refusal) Of(HttpContext http, string? field, IEnumerable<string> resources, IEnumerable<string> scopes)
     {
         if (hosts.OfHost(http.Request.Host.Host) is { } byHost)
-            return (new Requested(byHost, Oidc.Errors.InvalidGrant, "host"), null);
+            return (new Requested(byHost, Indicator.Host), null);
 
         if (field is not null && !Audiences.IsKnown(field))
             return (null, new GrantRefusal(Oidc.Errors.InvalidRequest, "'audience' must be 'admin' or 'tenant'."));
@@ -52,23 +63,23 @@ public sealed class TokenAudience(HostAudiences hosts, TokenIssuer issuer)
         if (explicitly.Count > 1)
             return (null, new GrantRefusal(Oidc.Errors.InvalidTarget, "A token is for one API: the resources (and audience) asked for name both."));
         if (explicitly.Count == 1)
-            return (new Requested(explicitly.Single(), field is not null ? Oidc.Errors.InvalidGrant : Oidc.Errors.InvalidTarget, field is not null ? "audience" : "resource"), null);
+            return (new Requested(explicitly.Single(), field is not null ? Indicator.AudienceField : Indicator.Resource), null);
 
         var asked = scopes.ToHashSet();
         if (asked.Contains(Scopes.Admin))
-            return (new Requested(Audiences.Admin, Oidc.Errors.InvalidScope, "scope"), null);
+            return (new Requested(Audiences.Admin, Indicator.Scope), null);
         if (asked.Any(Scopes.All.Contains))
-            return (new Requested(Audiences.Tenant, Oidc.Errors.InvalidScope, "scope"), null);
+            return (new Requested(Audiences.Tenant, Indicator.Scope), null);
         return (null, null);
     }
 
-    /// <summary>The audience <paramref name="subject"/> gets for <paramref name="requested"/>, or the refusal when it asked for the other one.</summary>
-    public static GrantRefusal? Check(Subject subject, Requested? requested)
+    /// <summary>The audience <paramref name="subject"/> gets for <paramref name="requested"/>: its own; a refusal when it asked for the other one.</summary>
+    public static (string Audience, GrantRefusal? Refusal) For(Subject subject, Requested? requested)
         => requested is null || requested.Audience == subject.Audience
-            ? null
-            : new GrantRefusal(requested.MismatchError, subject.IsAdmin
-                ? $"An admin obtains admin tokens only (use the admin host, audience=admin, or no {requested.Indicator} at all)."
-                : $"A tenant user obtains tenant tokens only (use the tenant host, audience=tenant, or no {requested.Indicator} at all).");
+            ? (subject.Audience, null)
+            : (subject.Audience, new GrantRefusal(requested.MismatchError, subject.IsAdmin
+                ? "An admin obtains admin tokens only (on the admin host, with audience=admin, the admin resource, or no indicator)."
+                : "A tenant user obtains tenant tokens only (on the tenant host, with audience=tenant, the tenant resource, or no indicator)."));
 
     /// <summary>Moves <c>audience</c> and <c>resource</c> to names OpenIddict does not read.</summary>
     public static void MoveAside(OpenIddictRequest? request)

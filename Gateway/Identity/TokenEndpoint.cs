@@ -53,8 +53,8 @@ public static class TokenEndpoint
             if (user is null)
                 return Refuse(Oidc.Errors.InvalidGrant, "The username or password is wrong.");
             subject = Subject.Of(user);
-            audience = requested?.Audience ?? subject.Audience;
-            if (TokenAudience.Check(subject, requested) is { } mismatch)
+            (audience, var mismatch) = TokenAudience.For(subject, requested);
+            if (mismatch is not null)
                 return Refuse(mismatch);
             offline = true;
         }
@@ -64,8 +64,8 @@ public static class TokenEndpoint
             if (application is null)
                 return Refuse(Oidc.Errors.InvalidClient, "Unknown client.");
             subject = await Subject.OfClientAsync(applications, application, http.RequestAborted);
-            audience = requested?.Audience ?? subject.Audience;
-            if (TokenAudience.Check(subject, requested) is { } mismatch)
+            (audience, var mismatch) = TokenAudience.For(subject, requested);
+            if (mismatch is not null)
                 return Refuse(mismatch);
         }
         else if (request.IsRefreshTokenGrantType() || request.IsAuthorizationCodeGrantType() || request.IsDeviceCodeGrantType())
@@ -81,7 +81,7 @@ public static class TokenEndpoint
             // The roles and tenant are read again: a change since the last token applies now.
             subject = Subject.Of(user);
             audience = previous!.GetAudiences().FirstOrDefault() ?? subject.Audience;
-            if (requested is not null && requested.Indicator == "resource" && requested.Audience != audience)
+            if (requested is { By: TokenAudience.Indicator.Resource } && requested.Audience != audience)
                 return Refuse(Oidc.Errors.InvalidTarget, "The resource differs from the one the grant was made for.");
             offline = true;
             // Never wider than the grant it continues: a token narrowed to read stays read.
@@ -151,9 +151,22 @@ public static class TokenEndpoint
             var seen = await RevocationList.LatestRevocationAsync(db, keys, cancellationToken);
             if (seen != latest)
                 continue;
-            // OpenIddict makes the tokens and stores their entries here, through this context, in this transaction.
-            await http.SignInAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, principal);
-            await transaction.CommitAsync(cancellationToken);
+            // OpenIddict makes the tokens and stores their entries here, through this context, in this transaction. It also writes
+            // its answer: held back until the commit, or a client quick to use its new refresh token finds no entry for it yet.
+            var body = http.Response.Body;
+            using var answer = new MemoryStream();
+            http.Response.Body = answer;
+            try
+            {
+                await http.SignInAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, principal);
+                await transaction.CommitAsync(cancellationToken);
+            }
+            finally
+            {
+                http.Response.Body = body;
+            }
+            answer.Position = 0;
+            await answer.CopyToAsync(body, cancellationToken);
             return issued();
         }
     }
