@@ -177,14 +177,16 @@ public sealed class SigningKeyPersistenceTests
     public async Task A_token_issued_before_a_restart_still_validates_after_it()
     {
         using var folder = new TempFolder(nameof(SigningKeyPersistenceTests));
+        // The issuer as in production: a restarted test DevHost listens on another port, and its default issuer would follow it.
+        var settings = new Dictionary<string, string?> { ["Gateway:Issuer"] = "http://localhost:8080/" };
         string token;
-        await using (var first = new TestDevHost(folder.Path))
+        await using (var first = new TestDevHost(folder.Path, settings))
         {
             using var admin = await first.StartAsync();
             token = admin.DefaultRequestHeaders.Authorization!.Parameter!;
         }
 
-        await using var second = new TestDevHost(folder.Path);
+        await using var second = new TestDevHost(folder.Path, settings);
         using var unused = await second.StartAsync();
         using var client = Tokens.Client(second.Url, token);
         var response = await client.GetAsync("/api/v1/admin/tenants");

@@ -136,6 +136,8 @@ public sealed class KeyProtectionTests
 
     private static readonly Dictionary<string, string?> FastRotation = new()
     {
+        // A restarted test DevHost listens on another port: its tokens' issuer stays only when set.
+        ["Gateway:Issuer"] = PinnedIssuer["Gateway:Issuer"],
         ["Gateway:SigningKeyLead"] = "00:00:03",
         ["Gateway:StoreRefresh"] = "00:00:01",
         ["Orchestrator:RevocationPoll"] = "00:00:01",
