@@ -109,22 +109,8 @@ public static class GatewayExtensions
                     .EnableEndUserVerificationEndpointPassthrough().DisableTransportSecurityRequirement();
                 // api.md's form field `audience` and RFC 8707's `resource` pick the audience (TokenAudience); OpenIddict reserves both
                 // names (token exchange, its own resource list), so they are moved aside before OpenIddict validates the request.
-                server.AddEventHandler<OpenIddict.Server.OpenIddictServerEvents.ExtractTokenRequestContext>(handler => handler
-                    .UseInlineHandler(context =>
-                    {
-                        TokenAudience.MoveAside(context.Request);
-                        return default;
-                    })
-                    .SetOrder(int.MaxValue - 100_000)
-                    .SetType(OpenIddict.Server.OpenIddictServerHandlerType.Custom));
-                server.AddEventHandler<OpenIddict.Server.OpenIddictServerEvents.ExtractAuthorizationRequestContext>(handler => handler
-                    .UseInlineHandler(context =>
-                    {
-                        TokenAudience.MoveAside(context.Request);
-                        return default;
-                    })
-                    .SetOrder(int.MaxValue - 100_000)
-                    .SetType(OpenIddict.Server.OpenIddictServerHandlerType.Custom));
+                server.AddEventHandler(TokenAudience.MoveAsideHandler<OpenIddict.Server.OpenIddictServerEvents.ExtractTokenRequestContext>())
+                    .AddEventHandler(TokenAudience.MoveAsideHandler<OpenIddict.Server.OpenIddictServerEvents.ExtractAuthorizationRequestContext>());
                 server.AddEventHandler(TokenRevocation.Descriptor);
                 server.AddEventHandler(IntrospectionClients.Descriptor);
             });

@@ -1,5 +1,6 @@
 using OpenHvx.Contracts;
 using OpenIddict.Abstractions;
+using OpenIddict.Server;
 using Oidc = OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace OpenHvx.Gateway.Identity;
@@ -80,6 +81,18 @@ public sealed class TokenAudience(HostAudiences hosts, TokenIssuer issuer)
             : (subject.Audience, new GrantRefusal(requested.MismatchError, subject.IsAdmin
                 ? "An admin obtains admin tokens only (on the admin host, with audience=admin, the admin resource, or no indicator)."
                 : "A tenant user obtains tenant tokens only (on the tenant host, with audience=tenant, the tenant resource, or no indicator)."));
+
+    /// <summary>Runs <see cref="MoveAside"/> once OpenIddict has read a request of <typeparamref name="TContext"/>, before it validates it.</summary>
+    public static OpenIddictServerHandlerDescriptor MoveAsideHandler<TContext>() where TContext : OpenIddictServerEvents.BaseContext
+        => OpenIddictServerHandlerDescriptor.CreateBuilder<TContext>()
+            .UseInlineHandler(context =>
+            {
+                MoveAside(context.Transaction.Request);
+                return default;
+            })
+            .SetOrder(int.MaxValue - 100_000)
+            .SetType(OpenIddictServerHandlerType.Custom)
+            .Build();
 
     /// <summary>Moves <c>audience</c> and <c>resource</c> to names OpenIddict does not read.</summary>
     public static void MoveAside(OpenIddictRequest? request)
