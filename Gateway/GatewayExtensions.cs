@@ -68,6 +68,7 @@ public static class GatewayExtensions
         services.AddHostedService(sp => sp.GetRequiredService<TokenIssuer>());
         services.AddHostedService<FirstPartyClientSetup>();
         services.AddSingleton<TokenAudience>();
+        services.AddSingleton<OAuthEndpointLimit>();
         services.AddAntiforgery(antiforgery =>
         {
             antiforgery.Cookie.Name = "openhvx-antiforgery";
@@ -113,6 +114,7 @@ public static class GatewayExtensions
                     .AddEventHandler(TokenAudience.MoveAsideHandler<OpenIddict.Server.OpenIddictServerEvents.ExtractAuthorizationRequestContext>());
                 server.AddEventHandler(TokenRevocation.Descriptor);
                 server.AddEventHandler(IntrospectionClients.Descriptor);
+                server.AddEventHandler(OAuthEndpointLimit.Descriptor);
             });
 
         services.AddGatewayAuthentication(settings, configuration);
