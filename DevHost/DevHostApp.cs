@@ -14,7 +14,8 @@ namespace OpenHvx.DevHost;
 /// <summary>
 /// The all-in-one process: the gateway on the public port (default http://localhost:8080) in front of the
 /// orchestrator, task saga and one simulated agent on MassTransit's in-memory transport, which listen on a
-/// loopback port of their own. State in SQLite files under <c>./.openhvx/</c>.
+/// loopback port of their own. State in SQLite files under <c>./.openhvx/</c>. Tokens name the gateway's address as their issuer
+/// unless Gateway:Issuer (OPENHVX_ISSUER) says otherwise; the orchestrator reads it from the gateway's discovery document.
 /// </summary>
 public sealed class DevHostApp : IAsyncDisposable
 {
