@@ -6,6 +6,8 @@ public static class Audiences
     public const string Admin = "admin";
     public const string Tenant = "tenant";
 
+    public static readonly IReadOnlyList<string> All = [Admin, Tenant];
+
     public static bool IsKnown(string? audience) => audience is Admin or Tenant;
 
     /// <summary>The audience a path implies: <c>/api/v1/admin/</c> or <c>/api/v1/tenant/</c>, else none.</summary>

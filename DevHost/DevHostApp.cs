@@ -1,6 +1,5 @@
 using MassTransit;
 using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using OpenHvx.Gateway;
 using OpenHvx.Gateway.Proxy;
 using OpenHvx.HyperVAgent;
@@ -15,7 +14,8 @@ namespace OpenHvx.DevHost;
 /// <summary>
 /// The all-in-one process: the gateway on the public port (default http://localhost:8080) in front of the
 /// orchestrator, task saga and one simulated agent on MassTransit's in-memory transport, which listen on a
-/// loopback port of their own. State in SQLite files under <c>./.openhvx/</c>.
+/// loopback port of their own. State in SQLite files under <c>./.openhvx/</c>. Tokens name the gateway's address as their issuer
+/// unless Gateway:Issuer (OPENHVX_ISSUER) says otherwise; the orchestrator reads it from the gateway's discovery document.
 /// </summary>
 public sealed class DevHostApp : IAsyncDisposable
 {
@@ -126,10 +126,5 @@ public sealed class DevHostApp : IAsyncDisposable
         return builder;
     }
 
-    private static string LoopbackAddressOf(WebApplication app)
-    {
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        var uri = new UriBuilder(address.Replace("://+", "://localhost").Replace("://*", "://localhost").Replace("://[::]", "://localhost").Replace("://0.0.0.0", "://localhost"));
-        return uri.Uri.ToString().TrimEnd('/');
-    }
+    private static string LoopbackAddressOf(WebApplication app) => BoundAddress.Of(app.Services.GetRequiredService<IServer>());
 }

@@ -44,8 +44,7 @@ public static class GatewayExtensions
     public static IServiceCollection AddGateway(this IServiceCollection services, IConfiguration configuration)
     {
         var settings = configuration.ReadGatewayOptions();
-        if (!Uri.TryCreate(settings.Issuer, UriKind.Absolute, out _))
-            throw new InvalidOperationException($"Gateway:Issuer (OPENHVX_ISSUER) must be an absolute URL, not '{settings.Issuer}'.");
+        var issuer = TokenIssuer.Parse(settings.Issuer);
         services.AddOptions<GatewayOptions>().Bind(configuration.GetSection(GatewayOptions.Section)).PostConfigure(o => ApplyEnvironment(o, configuration));
         services.AddSingleton(TimeProvider.System);
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
@@ -66,15 +65,41 @@ public static class GatewayExtensions
         services.AddSingleton<HostAudiences>();
         services.AddSingleton<IConfigureOptions<OpenIddict.Server.OpenIddictServerOptions>, OpenIddictKeysSetup>();
         services.AddHostedService<AdminBootstrap>();
+        services.AddSingleton<TokenIssuer>();
+        services.AddHostedService(sp => sp.GetRequiredService<TokenIssuer>());
+        services.AddHostedService<FirstPartyClientSetup>();
+        services.AddSingleton<TokenAudience>();
+        services.AddSingleton<OAuthEndpointLimit>();
+        services.AddAntiforgery(antiforgery =>
+        {
+            antiforgery.Cookie.Name = "openhvx-antiforgery";
+            antiforgery.Cookie.Path = "/connect";
+            antiforgery.Cookie.SameSite = SameSiteMode.Strict;
+        });
         services.AddOpenIddict()
             .AddCore(core => core.UseEntityFrameworkCore().UseDbContext<GatewayDbContext>())
             .AddServer(server =>
             {
-                server.SetIssuer(new Uri(settings.Issuer));
+                // Without Gateway:Issuer, TokenIssuer sets the bound address once the gateway listens.
+                if (issuer is not null)
+                    server.SetIssuer(issuer);
                 server.SetTokenEndpointUris(TokenServicePaths.Token.TrimStart('/'))
                     .SetConfigurationEndpointUris(TokenServicePaths.Discovery.TrimStart('/'))
-                    .SetJsonWebKeySetEndpointUris(TokenServicePaths.Jwks.TrimStart('/'));
-                server.AllowPasswordFlow().AllowClientCredentialsFlow().AllowRefreshTokenFlow();
+                    .SetJsonWebKeySetEndpointUris(TokenServicePaths.Jwks.TrimStart('/'))
+                    .SetAuthorizationEndpointUris(TokenServicePaths.Authorize.TrimStart('/'))
+                    .SetDeviceAuthorizationEndpointUris(TokenServicePaths.DeviceAuthorization.TrimStart('/'))
+                    .SetEndUserVerificationEndpointUris(TokenServicePaths.Verify.TrimStart('/'))
+                    .SetRevocationEndpointUris(TokenServicePaths.Revoke.TrimStart('/'))
+                    .SetIntrospectionEndpointUris(TokenServicePaths.Introspect.TrimStart('/'));
+                server.AllowPasswordFlow().AllowClientCredentialsFlow().AllowRefreshTokenFlow()
+                    .AllowAuthorizationCodeFlow().RequireProofKeyForCodeExchange().AllowDeviceAuthorizationFlow();
+                // PKCE with S256 only: `plain` would show the verifier to whoever sees the authorization request.
+                server.Configure(o =>
+                {
+                    o.CodeChallengeMethods.Clear();
+                    o.CodeChallengeMethods.Add(Oidc.CodeChallengeMethods.Sha256);
+                });
+                // The password grant without client_id (api.md's curl lines) stays: such tokens carry no client_id claim.
                 server.AcceptAnonymousClients();
                 server.RegisterScopes([.. Scopes.All, Oidc.Scopes.OfflineAccess]);
                 server.RegisterAudiences(Audiences.Admin, Audiences.Tenant);
@@ -82,21 +107,15 @@ public static class GatewayExtensions
                 server.SetRefreshTokenLifetime(settings.RefreshTokenLifetime);
                 // A refresh token works once: the answer carries its successor, and the old one is refused at once.
                 server.SetRefreshTokenReuseLeeway(TimeSpan.Zero);
-                server.UseAspNetCore().EnableTokenEndpointPassthrough().DisableTransportSecurityRequirement();
-                // api.md's form field `audience` picks the audience on hosts that do not decide it; OpenIddict reserves that
-                // name for token exchange, so it is moved aside before OpenIddict validates the request.
-                server.AddEventHandler<OpenIddict.Server.OpenIddictServerEvents.ExtractTokenRequestContext>(handler => handler
-                    .UseInlineHandler(context =>
-                    {
-                        if (context.Request?.GetParameter(Oidc.Parameters.Audience) is { } audience)
-                        {
-                            context.Request.SetParameter(TokenEndpoint.AudienceParameter, audience);
-                            context.Request.RemoveParameter(Oidc.Parameters.Audience);
-                        }
-                        return default;
-                    })
-                    .SetOrder(int.MaxValue - 100_000)
-                    .SetType(OpenIddict.Server.OpenIddictServerHandlerType.Custom));
+                server.UseAspNetCore().EnableTokenEndpointPassthrough().EnableAuthorizationEndpointPassthrough()
+                    .EnableEndUserVerificationEndpointPassthrough().DisableTransportSecurityRequirement();
+                // api.md's form field `audience` and RFC 8707's `resource` pick the audience (TokenAudience); OpenIddict reserves both
+                // names (token exchange, its own resource list), so they are moved aside before OpenIddict validates the request.
+                server.AddEventHandler(TokenAudience.MoveAsideHandler<OpenIddict.Server.OpenIddictServerEvents.ExtractTokenRequestContext>())
+                    .AddEventHandler(TokenAudience.MoveAsideHandler<OpenIddict.Server.OpenIddictServerEvents.ExtractAuthorizationRequestContext>());
+                server.AddEventHandler(TokenRevocation.Descriptor);
+                server.AddEventHandler(IntrospectionClients.Descriptor);
+                server.AddEventHandler(OAuthEndpointLimit.Descriptor);
             });
 
         services.AddGatewayAuthentication(settings, configuration);
@@ -149,6 +168,7 @@ public static class GatewayExtensions
         app.UseAuthorization();
 
         app.MapTokenEndpoint();
+        app.MapSignInEndpoints();
         app.MapGet(TokenServicePaths.Revocations, (RevocationList revocations, HttpContext http) =>
         {
             http.Response.Headers.CacheControl = "no-store";

@@ -8,8 +8,11 @@ public sealed class GatewayOptions
     /// <summary>The orchestrator every <c>/api/v1/admin/**</c> and <c>/api/v1/tenant/**</c> request is proxied to.</summary>
     public string? OrchestratorUrl { get; set; }
 
-    /// <summary>The <c>iss</c> of every token; fixed, so that a token is the same whichever host issued it.</summary>
-    public string Issuer { get; set; } = "http://localhost:8080/";
+    /// <summary>
+    /// The <c>iss</c> of every token and of discovery: set the public URL in production, so that a token is the same whichever host
+    /// issued it and standard clients find the URL they discovered. Unset, the address the gateway listens on (see <see cref="Identity.TokenIssuer"/>).
+    /// </summary>
+    public string? Issuer { get; set; }
 
     /// <summary>The identity store: users, service clients, refresh tokens, signing keys (SQLite).</summary>
     public string Database { get; set; } = ".openhvx/gateway.db";

@@ -1,5 +1,4 @@
 using System.Security.Claims;
-using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using OpenHvx.Contracts;
@@ -8,7 +7,7 @@ using OpenHvx.Gateway.Identity;
 namespace OpenHvx.Gateway.Federation;
 
 /// <summary>A short-lived access token of ours for an identity the gateway has already validated (a federated one).</summary>
-public sealed class InternalTokens(IdentityKeys keys, IOptions<GatewayOptions> options, TimeProvider clock)
+public sealed class InternalTokens(IdentityKeys keys, TokenIssuer issuer, TimeProvider clock)
 {
     public static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(5);
 
@@ -25,7 +24,7 @@ public sealed class InternalTokens(IdentityKeys keys, IOptions<GatewayOptions> o
             claims[TokenClaims.TenantId] = tenant.Value;
         return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {
-            Issuer = options.Value.Issuer,
+            Issuer = issuer.Current?.AbsoluteUri,
             Audience = principal.FindFirst("aud")!.Value,
             IssuedAt = now,
             NotBefore = now,

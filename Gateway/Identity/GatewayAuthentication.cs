@@ -30,7 +30,6 @@ public static class GatewayAuthentication
                 bearer.MapInboundClaims = false;
                 bearer.TokenValidationParameters = new TokenValidationParameters
                 {
-                    ValidIssuer = options.Issuer,
                     ValidAudiences = [Audiences.Admin, Audiences.Tenant],
                     ValidAlgorithms = TokenClaims.Algorithms,
                     ValidTypes = ["at+jwt"],
@@ -50,7 +49,14 @@ public static class GatewayAuthentication
                 };
             });
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
-            .Configure<IdentityKeys>((bearer, keys) => bearer.TokenValidationParameters.IssuerSigningKeyResolver = (_, _, keyId, _) => keys.ResolveValidationKeys(keyId));
+            .Configure<IdentityKeys, TokenIssuer>((bearer, keys, issuer) =>
+            {
+                bearer.TokenValidationParameters.IssuerSigningKeyResolver = (_, _, keyId, _) => keys.ResolveValidationKeys(keyId);
+                // The issuer may be known only once the gateway listens (TokenIssuer).
+                bearer.TokenValidationParameters.IssuerValidator = (iss, _, _) => iss == issuer.Current?.AbsoluteUri
+                    ? iss
+                    : throw new SecurityTokenInvalidIssuerException($"The issuer '{iss}' is not this token service.") { InvalidIssuer = iss };
+            });
 
         services.AddAuthorizationBuilder()
             .AddPolicy(GatewayPolicies.Admin, policy => policy.RequireAuthenticatedUser().RequireClaim("aud", Audiences.Admin).RequireRole(Roles.GlobalAdmin)

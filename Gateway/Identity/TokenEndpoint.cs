@@ -20,10 +20,6 @@ namespace OpenHvx.Gateway.Identity;
 /// </summary>
 public static class TokenEndpoint
 {
-
-    /// <summary>Where the request's <c>audience</c> field is kept (see AddGateway).</summary>
-    public const string AudienceParameter = "openhvx_audience";
-
     /// <summary>Properties of a service client (an OpenIddict application) that say what its tokens carry.</summary>
     public const string TenantProperty = "openhvx_tenant_id";
     public const string RolesProperty = "openhvx_roles";
@@ -35,36 +31,31 @@ public static class TokenEndpoint
     }
 
     private static async Task<IResult> ExchangeAsync(
-        HttpContext http, GatewayDbContext db, IOpenIddictApplicationManager applications, HostAudiences hosts,
+        HttpContext http, GatewayDbContext db, IOpenIddictApplicationManager applications, TokenAudience audiences,
         IOptions<GatewayOptions> options, UserPasswords passwords, SignInGuard guard, TimeProvider clock)
     {
         // Before any account is read: a revocation after this moment may not have been seen by what follows.
         var startedAt = clock.GetUtcNow();
         var request = http.GetOpenIddictServerRequest() ?? throw new InvalidOperationException("OpenIddict did not parse the token request.");
-        var address = http.Connection.RemoteIpAddress;
-        if (request.IsPasswordGrantType() && guard.Check(request.Username ?? "", address) is { Allowed: false } refused)
-        {
-            http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(refused.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return Problems.Result(ErrorCodes.RateLimited, "Too many failed sign-ins from this address; retry after the time in Retry-After.");
-        }
-        var requestedAudience = hosts.OfHost(http.Request.Host.Host) ?? (string?)request[AudienceParameter] ?? Audiences.Tenant;
-        if (!Audiences.IsKnown(requestedAudience))
-            return Refuse(Oidc.Errors.InvalidRequest, "'audience' must be 'admin' or 'tenant'.");
+        if (request.IsPasswordGrantType() && guard.Check(request.Username ?? "", http.Connection.RemoteIpAddress) is { Allowed: false } refused)
+            return TooManySignIns(http, refused.RetryAfter);
+        var (requested, malformed) = audiences.Of(request, http);
+        if (malformed is not null)
+            return Refuse(malformed);
 
         Subject subject;
+        string audience;
         var offline = false;
-        IReadOnlyList<string>? narrowedTo = null;
+        IReadOnlyCollection<string>? narrowedTo = null;
         if (request.IsPasswordGrantType())
         {
-            var user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Username == (request.Username ?? "").ToLowerInvariant(), http.RequestAborted);
-            // An unknown user costs a hash too, so that timing does not tell which usernames exist.
-            if (!passwords.Verify(user, request.Password ?? "") || user!.Disabled)
-            {
-                guard.Failed(request.Username ?? "", address);
+            var user = await SignInAsync(db, passwords, guard, request.Username, request.Password, http);
+            if (user is null)
                 return Refuse(Oidc.Errors.InvalidGrant, "The username or password is wrong.");
-            }
-            guard.Succeeded(request.Username ?? "", address);
             subject = Subject.Of(user);
+            (audience, var mismatch) = TokenAudience.For(subject, requested);
+            if (mismatch is not null)
+                return Refuse(mismatch);
             offline = true;
         }
         else if (request.IsClientCredentialsGrantType())
@@ -73,72 +64,83 @@ public static class TokenEndpoint
             if (application is null)
                 return Refuse(Oidc.Errors.InvalidClient, "Unknown client.");
             subject = await Subject.OfClientAsync(applications, application, http.RequestAborted);
+            (audience, var mismatch) = TokenAudience.For(subject, requested);
+            if (mismatch is not null)
+                return Refuse(mismatch);
         }
-        else if (request.IsRefreshTokenGrantType())
+        else if (request.IsRefreshTokenGrantType() || request.IsAuthorizationCodeGrantType() || request.IsDeviceCodeGrantType())
         {
+            // A grant made earlier (a refresh token, or the code of a sign-in): continued for the same user and audience, never wider.
             var previous = (await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)).Principal;
             var name = previous?.GetClaim(Oidc.Claims.Subject);
             var user = name is null ? null : await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Username == name, http.RequestAborted);
-            // A refresh token made before its user or tenant was revoked (one issued while the revocation happened) ends with it.
+            // A grant made before its user or tenant was revoked (one issued while the revocation happened) ends with it.
             if (user is null || user.Disabled
-                || await RevocationList.LatestRevocationAsync(db, KeysOf(Subject.Of(user)), http.RequestAborted) >= (previous!.GetCreationDate() ?? DateTimeOffset.MinValue).ToUnixTimeMilliseconds())
-                return Refuse(Oidc.Errors.InvalidGrant, "The refresh token is no longer valid.");
+                || await RevocationList.LatestRevocationAsync(db, Subject.Of(user).RevocationKeys, http.RequestAborted) >= (previous!.GetCreationDate() ?? DateTimeOffset.MinValue).ToUnixTimeMilliseconds())
+                return Refuse(Oidc.Errors.InvalidGrant, "The grant is no longer valid.");
             // The roles and tenant are read again: a change since the last token applies now.
             subject = Subject.Of(user);
-            requestedAudience = previous!.GetAudiences().FirstOrDefault() ?? requestedAudience;
+            audience = previous!.GetAudiences().FirstOrDefault() ?? subject.Audience;
+            if (requested is { By: TokenAudience.Indicator.Resource } && requested.Audience != audience)
+                return Refuse(Oidc.Errors.InvalidTarget, "The resource differs from the one the grant was made for.");
             offline = true;
             // Never wider than the grant it continues: a token narrowed to read stays read.
             narrowedTo = previous!.GetScopes().Where(s => s != Oidc.Scopes.OfflineAccess).ToList();
         }
         else
         {
-            return Refuse(Oidc.Errors.UnsupportedGrantType, "Use grant_type password, client_credentials or refresh_token.");
+            return Refuse(Oidc.Errors.UnsupportedGrantType, "Use grant_type password, client_credentials, refresh_token, authorization_code or device_code.");
         }
 
-        var audience = subject.IsAdmin ? Audiences.Admin : Audiences.Tenant;
-        if (audience != requestedAudience)
-            return Refuse(Oidc.Errors.InvalidGrant, subject.IsAdmin
-                ? "An admin obtains admin tokens only (use the admin host, or audience=admin)."
-                : "A tenant user obtains tenant tokens only (use the tenant host, or audience=tenant).");
-
-        var allowed = Scopes.GrantedBy(subject.Roles).Where(s => narrowedTo is null || narrowedTo.Contains(s)).ToList();
-        var requested = request.GetScopes().Where(s => s != Oidc.Scopes.OfflineAccess).ToList();
-        var granted = requested.Count == 0 ? allowed : allowed.Intersect(requested).ToList();
-        if (granted.Count == 0)
-            return Refuse(Oidc.Errors.InvalidScope, $"None of the requested scopes is granted to this account; it may have: {string.Join(' ', allowed)}.");
-
-        var identity = new ClaimsIdentity(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, Oidc.Claims.Subject, Oidc.Claims.Role);
-        identity.SetClaim(Oidc.Claims.Subject, subject.Id);
-        if (subject.TenantId is not null)
-            identity.SetClaim(TokenClaims.TenantId, subject.TenantId);
-        identity.SetClaims(Oidc.Claims.Role, [.. subject.Roles]);
-        identity.SetAudiences(audience);
-        identity.SetScopes(offline ? [.. granted, Oidc.Scopes.OfflineAccess] : [.. granted]);
-        identity.SetAccessTokenLifetime(subject.IsAdmin ? options.Value.AdminTokenLifetime : options.Value.TenantTokenLifetime);
-        identity.SetDestinations(_ => [Oidc.Destinations.AccessToken]);
-        return await IssueAsync(http, new ClaimsPrincipal(identity), subject, startedAt, db, clock);
+        var (principal, refusal) = AccessGrant.For(subject, audience, request.GetScopes(), narrowedTo, offline, options.Value);
+        if (refusal is not null)
+            return Refuse(refusal);
+        return await IssueAsync(http, principal!, subject, startedAt, db, clock, issued: () => Results.Empty) ?? Refuse(AccountChanged);
     }
 
-    private static string[] KeysOf(Subject subject)
-        => subject.TenantId is null ? [Revocations.SubjectKey(subject.Id)] : [Revocations.SubjectKey(subject.Id), Revocations.TenantKey(subject.TenantId)];
+    /// <summary>The user whose password this is (not disabled), counted by the sign-in guard; null otherwise, after the same work.</summary>
+    public static async Task<GatewayUser?> SignInAsync(GatewayDbContext db, UserPasswords passwords, SignInGuard guard, string? username, string? password, HttpContext http)
+    {
+        var user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Username == (username ?? "").ToLowerInvariant(), http.RequestAborted);
+        // An unknown user costs a hash too, so that timing does not tell which usernames exist.
+        if (!passwords.Verify(user, password ?? "") || user!.Disabled)
+        {
+            guard.Failed(username ?? "", http.Connection.RemoteIpAddress);
+            return null;
+        }
+        guard.Succeeded(username ?? "", http.Connection.RemoteIpAddress);
+        return user;
+    }
+
+    public static IResult TooManySignIns(HttpContext http, TimeSpan retryAfter)
+    {
+        SetRetryAfter(http, retryAfter);
+        return Problems.Result(ErrorCodes.RateLimited, "Too many failed sign-ins from this address; retry after the time in Retry-After.");
+    }
+
+    public static void SetRetryAfter(HttpContext http, TimeSpan retryAfter)
+        => http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    public static readonly GrantRefusal AccountChanged = new(Oidc.Errors.InvalidGrant, "The account changed while this request was handled; sign in again.");
 
     /// <summary>
-    /// Issues the tokens unless <paramref name="subject"/> or its tenant was revoked since the request began (the account was
-    /// read before the change). Revocations refuse tokens issued up to the second they happened in (a token's <c>iat</c> has
-    /// whole seconds), so a token for a subject or tenant revoked earlier in this very second (a tenant deleted and created
-    /// again at once) waits for the next second. The last check and the tokens' creation hold the store's write lock, which
-    /// a revocation takes too: a revocation lands either before the check, and is seen, or after the tokens, and ends them.
+    /// Issues the tokens (or the code) unless <paramref name="subject"/> or its tenant was revoked since the request began (the
+    /// account was read before the change): then null. Revocations refuse tokens issued up to the second they happened in (a
+    /// token's <c>iat</c> has whole seconds), so a token for a subject or tenant revoked earlier in this very second (a tenant
+    /// deleted and created again at once) waits for the next second. The last check and the tokens' creation hold the store's
+    /// write lock, which a revocation takes too: a revocation lands either before the check, and is seen, or after the tokens,
+    /// and ends them. <paramref name="issued"/> is the answer when OpenIddict does not write one itself.
     /// </summary>
-    private static async Task<IResult> IssueAsync(HttpContext http, ClaimsPrincipal principal, Subject subject, DateTimeOffset startedAt, GatewayDbContext db,
-        TimeProvider clock)
+    public static async Task<IResult?> IssueAsync(HttpContext http, ClaimsPrincipal principal, Subject subject, DateTimeOffset startedAt, GatewayDbContext db,
+        TimeProvider clock, Func<IResult> issued)
     {
-        var keys = KeysOf(subject);
+        var keys = subject.RevocationKeys;
         var cancellationToken = http.RequestAborted;
         while (true)
         {
             var latest = await RevocationList.LatestRevocationAsync(db, keys, cancellationToken);
             if (latest >= startedAt.ToUnixTimeMilliseconds())
-                return Refuse(Oidc.Errors.InvalidGrant, "The account changed while this request was handled; sign in again.");
+                return null;
             var now = clock.GetUtcNow();
             if (latest is not null && now.ToUnixTimeSeconds() <= latest.Value / 1000)
             {
@@ -149,12 +151,27 @@ public static class TokenEndpoint
             var seen = await RevocationList.LatestRevocationAsync(db, keys, cancellationToken);
             if (seen != latest)
                 continue;
-            // OpenIddict makes the tokens and stores their entries here, through this context, in this transaction.
-            await http.SignInAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, principal);
-            await transaction.CommitAsync(cancellationToken);
-            return Results.Empty;
+            // OpenIddict makes the tokens and stores their entries here, through this context, in this transaction. It also writes
+            // its answer: held back until the commit, or a client quick to use its new refresh token finds no entry for it yet.
+            var body = http.Response.Body;
+            using var answer = new MemoryStream();
+            http.Response.Body = answer;
+            try
+            {
+                await http.SignInAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, principal);
+                await transaction.CommitAsync(cancellationToken);
+            }
+            finally
+            {
+                http.Response.Body = body;
+            }
+            answer.Position = 0;
+            await answer.CopyToAsync(body, cancellationToken);
+            return issued();
         }
     }
+
+    public static IResult Refuse(GrantRefusal refusal) => Refuse(refusal.Error, refusal.Description);
 
     private static IResult Refuse(string error, string description) => Results.Forbid(
         new AuthenticationProperties(new Dictionary<string, string?>
@@ -173,18 +190,5 @@ public static class TokenEndpoint
             ? r.EnumerateArray().Select(e => e.GetString()!).ToList()
             : [];
         return new UserEndpoints.ClientView(await applications.GetClientIdAsync(application, cancellationToken) ?? "", tenant, roles);
-    }
-
-    private sealed record Subject(string Id, string? TenantId, IReadOnlyList<string> Roles)
-    {
-        public bool IsAdmin => TenantId is null;
-
-        public static Subject Of(GatewayUser user) => new(user.Username, user.TenantId, user.RoleList);
-
-        public static async Task<Subject> OfClientAsync(IOpenIddictApplicationManager applications, object application, CancellationToken cancellationToken)
-        {
-            var client = await ClientOfAsync(applications, application, cancellationToken);
-            return new Subject(AccessRevocation.ClientSubject(client.ClientId), client.TenantId, client.Roles);
-        }
     }
 }

@@ -44,9 +44,11 @@ public static class UserEndpoints
         admin.MapPost("/clients", CreateClientAsync);
         admin.MapGet("/clients", ListClientsAsync);
         admin.MapDelete("/clients/{clientId}", async (string clientId, AccessRevocation revocation, CancellationToken ct) =>
-            await revocation.RemoveClientAsync(clientId.ToLowerInvariant(), ct)
-                ? Results.NoContent()
-                : Problems.Result(ErrorCodes.NotFound, $"Client '{Printable(clientId)}' was not found."));
+            FirstPartyClients.IsFirstParty(clientId.ToLowerInvariant())
+                ? Problems.Result(ErrorCodes.Forbidden, status: StatusCodes.Status409Conflict, detail: "OpenHvx's own clients are created by the gateway and cannot be removed.")
+                : await revocation.RemoveClientAsync(clientId.ToLowerInvariant(), ct)
+                    ? Results.NoContent()
+                    : Problems.Result(ErrorCodes.NotFound, $"Client '{Printable(clientId)}' was not found."));
         // The orchestrator calls this (with the admin's own token) before it deletes a tenant.
         admin.MapDelete("/tenants/{tenantId}/identities", async (string tenantId, AccessRevocation revocation, CancellationToken ct) =>
         {
@@ -208,7 +210,11 @@ public static class UserEndpoints
             ClientSecret = secret,
             ClientType = Oidc.ClientTypes.Confidential,
             DisplayName = clientId,
-            Permissions = { Oidc.Permissions.Endpoints.Token, Oidc.Permissions.GrantTypes.ClientCredentials },
+            Permissions =
+            {
+                Oidc.Permissions.Endpoints.Token, Oidc.Permissions.GrantTypes.ClientCredentials,
+                Oidc.Permissions.Endpoints.Revocation, Oidc.Permissions.Endpoints.Introspection,
+            },
         };
         foreach (var scope in Scopes.GrantedBy(roles))
             descriptor.Permissions.Add(Oidc.Permissions.Prefixes.Scope + scope);
@@ -225,7 +231,7 @@ public static class UserEndpoints
         await foreach (var application in applications.ListAsync(count: null, offset: null, ct))
         {
             var client = await TokenEndpoint.ClientOfAsync(applications, application, ct);
-            if (tenantId is null || client.TenantId == tenantId)
+            if (!FirstPartyClients.IsFirstParty(client.ClientId) && (tenantId is null || client.TenantId == tenantId))
                 clients.Add(client);
         }
         return Results.Ok(clients.OrderBy(c => c.ClientId));

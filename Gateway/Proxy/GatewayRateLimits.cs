@@ -21,8 +21,8 @@ public static class GatewayRateLimits
         {
             limiter.AddPolicy(ApiPolicy, http => PartitionOf(http.User) is { } partition
                 ? Bucket(partition, partition.StartsWith(TenantPartitionPrefix, StringComparison.Ordinal) ? Options(http).RateLimit : Options(http).AdminRateLimit)
-                : Bucket(AddressOf(http), Options(http).TokenRateLimit));
-            limiter.AddPolicy(TokenPolicy, http => Bucket(AddressOf(http), Options(http).TokenRateLimit));
+                : AddressBucket(http));
+            limiter.AddPolicy(TokenPolicy, AddressBucket);
             limiter.OnRejected = async (context, cancellationToken) =>
             {
                 var period = Options(context.HttpContext).RateLimit.ReplenishmentPeriod;
@@ -40,6 +40,9 @@ public static class GatewayRateLimits
         => user.FindFirstValue(TokenClaims.TenantId) is { } tenant ? TenantPartitionPrefix + tenant
         : user.FindFirstValue(TokenClaims.Subject) is { } subject ? "subject:" + subject
         : null;
+
+    /// <summary>The client address's bucket of the token service (<see cref="GatewayOptions.TokenRateLimit"/>).</summary>
+    public static RateLimitPartition<string> AddressBucket(HttpContext http) => Bucket(AddressOf(http), Options(http).TokenRateLimit);
 
     private static string AddressOf(HttpContext http) => "address:" + (http.Connection.RemoteIpAddress?.ToString() ?? "unknown");
 

@@ -183,7 +183,7 @@ public sealed class GatewaySecurityTests : DevHostFixture
     private void ForgeTokens()
     {
         var key = DevHost.GatewayServices.GetRequiredService<IdentityKeys>().SigningKey;
-        var issuer = DevHost.GatewayServices.GetRequiredService<IOptions<GatewayOptions>>().Value.Issuer;
+        var issuer = DevHost.GatewayServices.GetRequiredService<TokenIssuer>().Current!.AbsoluteUri;
         var now = DateTime.UtcNow;
         string Mint(SecurityKey signingKey, string algorithm, DateTime issuedAt, DateTime expires, string? iss = null) => new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {

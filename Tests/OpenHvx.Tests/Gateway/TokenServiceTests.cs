@@ -177,14 +177,16 @@ public sealed class SigningKeyPersistenceTests
     public async Task A_token_issued_before_a_restart_still_validates_after_it()
     {
         using var folder = new TempFolder(nameof(SigningKeyPersistenceTests));
+        // The issuer as in production: a restarted test DevHost listens on another port, and its default issuer would follow it.
+        var settings = new Dictionary<string, string?> { ["Gateway:Issuer"] = "http://localhost:8080/" };
         string token;
-        await using (var first = new TestDevHost(folder.Path))
+        await using (var first = new TestDevHost(folder.Path, settings))
         {
             using var admin = await first.StartAsync();
             token = admin.DefaultRequestHeaders.Authorization!.Parameter!;
         }
 
-        await using var second = new TestDevHost(folder.Path);
+        await using var second = new TestDevHost(folder.Path, settings);
         using var unused = await second.StartAsync();
         using var client = Tokens.Client(second.Url, token);
         var response = await client.GetAsync("/api/v1/admin/tenants");
@@ -192,17 +194,16 @@ public sealed class SigningKeyPersistenceTests
     }
 }
 
-/// <summary>Per-tenant token buckets: a tenant's burst is cut with 429, another tenant is not slowed.</summary>
+/// <summary>
+/// Per-tenant token buckets: a tenant's burst is cut with 429, another tenant is not slowed. Per address on the token service: the
+/// endpoints OpenIddict answers itself (device authorization, revocation, introspection) are limited like <c>/connect/token</c>.
+/// </summary>
 [TestFixture]
 [Category("Integration")]
 public sealed class GatewayRateLimitTests : DevHostFixture
 {
-    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
-    {
-        ["Gateway:RateLimit:TokenLimit"] = "5",
-        ["Gateway:RateLimit:TokensPerPeriod"] = "5",
-        ["Gateway:RateLimit:ReplenishmentPeriod"] = "00:01:00",
-    };
+    protected override IDictionary<string, string?> Settings
+        => new Dictionary<string, string?>(TestDevHost.Bucket("Gateway:RateLimit", 5).Concat(TestDevHost.Bucket("Gateway:TokenRateLimit", 4)));
 
     [Test]
     public async Task A_burst_over_the_tenants_limit_gets_429_while_another_tenant_is_unaffected()
@@ -222,6 +223,25 @@ public sealed class GatewayRateLimitTests : DevHostFixture
         var other = await calm.GetAsync("/api/v1/tenant/quotas");
         Assert.That(other.StatusCode, Is.EqualTo(HttpStatusCode.OK), "another tenant has its own bucket");
         Assert.That((await Client.GetAsync("/api/v1/admin/tenants")).StatusCode, Is.EqualTo(HttpStatusCode.OK), "admins have their own");
+    }
+    [Test]
+    public async Task A_burst_of_device_authorizations_from_one_address_gets_429_with_retry_after()
+    {
+        using var http = new HttpClient();
+        var statuses = new List<HttpStatusCode>();
+        HttpResponseMessage? refused = null;
+        for (var i = 0; i < 6; i++)
+        {
+            var response = await http.PostAsync(DevHost.Url + "/connect/device", new FormUrlEncodedContent(new Dictionary<string, string> { ["client_id"] = "openhvx-cli" }));
+            statuses.Add(response.StatusCode);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+                refused = response;
+        }
+
+        Assert.That(statuses.Take(4), Is.All.EqualTo(HttpStatusCode.OK));
+        Assert.That(statuses.Skip(4), Is.All.EqualTo(HttpStatusCode.TooManyRequests));
+        Assert.That(refused!.Headers.RetryAfter!.Delta, Is.GreaterThan(TimeSpan.Zero));
+        Assert.That((await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString(), Is.EqualTo("ERR_RATE_LIMITED"));
     }
 }
 

@@ -95,7 +95,7 @@ public sealed class KeyProtectionTests
     public async Task Plain_text_keys_of_an_earlier_version_are_replaced_at_the_next_start_and_wiped_from_the_file()
     {
         using var folder = new TempFolder("legacy-keys");
-        await using (var host = new TestDevHost(folder.Path))
+        await using (var host = new TestDevHost(folder.Path, PinnedIssuer))
             (await host.StartAsync()).Dispose();
         // The store as an earlier version left it: one plain-text signing key in `keys`, a plain-text encryption key.
         using var legacy = RSA.Create(2048);
@@ -108,7 +108,7 @@ public sealed class KeyProtectionTests
             ("$aes", Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))));
         SqliteConnection.ClearAllPools();
         // A token minted by whoever copied the old, world-readable store.
-        var issuer = "http://localhost:8080/";
+        var issuer = PinnedIssuer["Gateway:Issuer"];
         var minted = new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().CreateToken(new Microsoft.IdentityModel.Tokens.SecurityTokenDescriptor
         {
             Issuer = issuer, Audience = "admin", TokenType = "at+jwt", IssuedAt = DateTime.UtcNow, NotBefore = DateTime.UtcNow, Expires = DateTime.UtcNow.AddMinutes(10),
@@ -117,7 +117,7 @@ public sealed class KeyProtectionTests
                 new Microsoft.IdentityModel.Tokens.RsaSecurityKey(legacy) { KeyId = "legacy0001" }, "RS256"),
         });
 
-        await using var upgraded = new TestDevHost(folder.Path);
+        await using var upgraded = new TestDevHost(folder.Path, PinnedIssuer);
         using var admin = await upgraded.StartAsync();
 
         Assert.That(await KeyIdsAsync(upgraded.Url), Does.Not.Contain("legacy0001"), "the exposed key is dropped");
@@ -131,8 +131,13 @@ public sealed class KeyProtectionTests
         Assert.That(fileText, Does.Not.Contain(legacyMaterial[..64]), "the old key's text is gone from the file");
     }
 
+    /// <summary>An issuer set explicitly (as in production), so that a token can be minted for it before the gateway starts.</summary>
+    private static readonly Dictionary<string, string?> PinnedIssuer = new() { ["Gateway:Issuer"] = "http://localhost:8080/" };
+
     private static readonly Dictionary<string, string?> FastRotation = new()
     {
+        // A restarted test DevHost listens on another port: its tokens' issuer stays only when set.
+        ["Gateway:Issuer"] = PinnedIssuer["Gateway:Issuer"],
         ["Gateway:SigningKeyLead"] = "00:00:03",
         ["Gateway:StoreRefresh"] = "00:00:01",
         ["Orchestrator:RevocationPoll"] = "00:00:01",

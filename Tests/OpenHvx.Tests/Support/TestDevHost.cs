@@ -27,6 +27,14 @@ public sealed class TestDevHost(string root, IDictionary<string, string?>? setti
 
     public string Url => App.Url;
 
+    /// <summary>Settings for a token bucket of the gateway (<c>Gateway:RateLimit</c>, <c>Gateway:TokenRateLimit</c>...): <paramref name="limit"/> requests a minute.</summary>
+    public static IDictionary<string, string?> Bucket(string section, int limit) => new Dictionary<string, string?>
+    {
+        [section + ":TokenLimit"] = limit.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        [section + ":TokensPerPeriod"] = limit.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        [section + ":ReplenishmentPeriod"] = "00:01:00",
+    };
+
     /// <summary>Starts the DevHost, waits until the simulated agent has sent a heartbeat with capacity, and returns an admin client.</summary>
     public async Task<HttpClient> StartAsync()
     {
