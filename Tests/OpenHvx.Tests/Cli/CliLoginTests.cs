@@ -1,3 +1,4 @@
+using OpenHvx.Tests.Support;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -149,14 +150,13 @@ public sealed partial class CliLoginTests : CliFixture
         Assert.That((await RunAsync(StoredLogin(), ["agent", "list"])).ExitCode, Is.EqualTo(0));
     }
 
-    /// <summary>The user's side of RFC 8628: at the verification URI, the code confirmed with the admin's credentials.</summary>
+    /// <summary>The user's side of RFC 8628: the verification page's form, filled with the code and the admin's credentials.</summary>
     private static async Task ApproveAsync(string verificationUri, string userCode)
     {
-        using var http = new HttpClient();
-        var approved = await http.PostAsync(verificationUri, new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["user_code"] = userCode, ["username"] = "admin", ["password"] = Tokens.AdminPassword,
-        }));
+        var uri = new Uri(verificationUri);
+        using var browser = new SignInBrowser(uri.GetLeftPart(UriPartial.Authority));
+        var page = await browser.GetFormAsync(uri.PathAndQuery);
+        using var approved = await browser.PostFormAsync(uri.AbsolutePath, page, new() { ["user_code"] = userCode, ["username"] = "admin", ["password"] = Tokens.AdminPassword });
         Assert.That(approved.IsSuccessStatusCode, await approved.Content.ReadAsStringAsync());
     }
 }
