@@ -9,8 +9,8 @@ public static class PrivateFiles
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const UnixFileMode OwnerOnlyFolder = OwnerOnly | UnixFileMode.UserExecute;
 
-    /// <summary>Makes sure <paramref name="path"/> exists as an owner-only file (an existing one, and its companions, are narrowed to it).</summary>
-    public static void EnsureDatabaseFile(string path)
+    /// <summary>Makes sure <paramref name="path"/> exists as an owner-only file (an existing one, and its SQLite companions, are narrowed to it).</summary>
+    public static void EnsureOwnerOnlyFile(string path)
     {
         var full = Path.GetFullPath(path);
         EnsureFolder(Path.GetDirectoryName(full)!);

@@ -31,7 +31,7 @@ public sealed class CredentialStore(string folder)
 
     public void Save(Credentials credentials)
     {
-        PrivateFiles.EnsureDatabaseFile(Path);
+        PrivateFiles.EnsureOwnerOnlyFile(Path);
         using var file = new FileStream(Path, FileMode.Truncate, FileAccess.Write);
         JsonSerializer.Serialize(file, credentials, Json);
     }

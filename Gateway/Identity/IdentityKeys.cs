@@ -235,7 +235,7 @@ public sealed class IdentityKeys(IServiceScopeFactory scopes, TimeProvider clock
     private static void EnsureCreated(GatewayDbContext db)
     {
         var path = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(db.Database.GetConnectionString()).DataSource;
-        PrivateFiles.EnsureDatabaseFile(path);
+        PrivateFiles.EnsureOwnerOnlyFile(path);
         db.Database.EnsureCreated();
         db.Database.ExecuteSqlRaw("PRAGMA journal_mode=WAL;");
         // A store made by an earlier version gets what was added since (EnsureCreated only creates a new store).

@@ -40,7 +40,7 @@ public sealed class TaskJournal
     public TaskJournal(IOptions<AgentOptions> options)
     {
         Directory.CreateDirectory(options.Value.FullDataPath);
-        Contracts.PrivateFiles.EnsureDatabaseFile(Path.Combine(options.Value.FullDataPath, "journal.db"));
+        Contracts.PrivateFiles.EnsureOwnerOnlyFile(Path.Combine(options.Value.FullDataPath, "journal.db"));
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = Path.Combine(options.Value.FullDataPath, "journal.db"),

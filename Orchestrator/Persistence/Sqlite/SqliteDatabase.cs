@@ -31,7 +31,7 @@ public sealed class SqliteDatabase : IStoreTransactions
         }.ToString();
         try
         {
-            Contracts.PrivateFiles.EnsureDatabaseFile(full);
+            Contracts.PrivateFiles.EnsureOwnerOnlyFile(full);
             EnsureSchema();
             using var connection = Open();
             using var transaction = connection.BeginTransaction(deferred: false);
