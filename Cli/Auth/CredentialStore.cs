@@ -5,7 +5,8 @@ namespace OpenHvx.Cli.Auth;
 
 /// <summary>
 /// <c>credentials.json</c> in the user's config folder: the folder is created 0700 and the file 0600 (an existing one narrowed to
-/// it) before any token is written to it.
+/// it) before any token is written to it. A save replaces the file whole (written beside it, then renamed), so that a crash never
+/// leaves half a file and loses the only valid refresh token.
 /// </summary>
 public sealed class CredentialStore(string folder)
 {
@@ -32,8 +33,40 @@ public sealed class CredentialStore(string folder)
     public void Save(Credentials credentials)
     {
         PrivateFiles.EnsureOwnerOnlyFile(Path);
-        using var file = new FileStream(Path, FileMode.Truncate, FileAccess.Write);
-        JsonSerializer.Serialize(file, credentials, Json);
+        var next = Path + ".next";
+        File.Delete(next);
+        PrivateFiles.EnsureOwnerOnlyFile(next);
+        using (var file = new FileStream(next, FileMode.Truncate, FileAccess.Write))
+            JsonSerializer.Serialize(file, credentials, Json);
+        File.Move(next, Path, overwrite: true);
+    }
+
+    /// <summary>
+    /// Holds the login exclusively (a lock file beside it) while <paramref name="work"/> runs: two commands renewing an expired login at
+    /// once would present the same refresh token twice, and the token service ends a grant whose refresh token is replayed.
+    /// </summary>
+    public async Task<T> ExclusiveAsync<T>(Func<Task<T>> work, CancellationToken cancellationToken)
+    {
+        PrivateFiles.EnsureFolder(System.IO.Path.GetDirectoryName(Path)!);
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            FileStream? held = null;
+            try
+            {
+                var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None, Options = FileOptions.DeleteOnClose };
+                if (!OperatingSystem.IsWindows())
+                    options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+                held = new FileStream(Path + ".lock", options);
+            }
+            catch (IOException) when (DateTimeOffset.UtcNow < deadline)
+            {
+                await Task.Delay(100, cancellationToken);
+                continue;
+            }
+            using (held)
+                return await work();
+        }
     }
 
     /// <returns>whether there was a login to remove</returns>

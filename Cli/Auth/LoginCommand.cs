@@ -21,8 +21,8 @@ public static class LoginCommand
             var gateway = (run.Value(url) ?? app.Environment[CliEnvironment.Url] ?? store.Load()?.Url)?.TrimEnd('/')
                 ?? throw new CliException(ExitCodes.Usage, "Name the gateway: openhvx login --url http://localhost:8080");
             var oauth = new OAuthClient(app.Http);
-            var resource = OAuthClient.Resource(gateway, run.Value(audience));
             var discovery = await oauth.DiscoverAsync(gateway, run.CancellationToken);
+            var resource = OAuthClient.Resource(discovery, run.Value(audience));
             var token = run.Value(password)
                 ? await oauth.PasswordAsync(discovery, run.Value(username) ?? Prompt(run, "Username:", secret: false), ReadPassword(run), resource, run.CancellationToken)
                 : await DeviceAsync(run, oauth, discovery, resource);

@@ -14,7 +14,8 @@ public sealed class OAuthClient(HttpClient http)
     public const string DeviceCodeGrant = "urn:ietf:params:oauth:grant-type:device_code";
     private const string Scope = "offline_access";
 
-    public sealed record Discovery(string TokenEndpoint, string? DeviceAuthorizationEndpoint);
+    /// <param name="Issuer">the token service's issuer: the resources (RFC 8707) are named after it</param>
+    public sealed record Discovery(string Issuer, string TokenEndpoint, string? DeviceAuthorizationEndpoint, string? RevocationEndpoint);
 
     public sealed record TokenResponse(string AccessToken, string? RefreshToken, DateTimeOffset ExpiresAt);
 
@@ -22,17 +23,42 @@ public sealed class OAuthClient(HttpClient http)
 
     private sealed record OAuthError(string Error, string? Description);
 
+    /// <summary>
+    /// The discovery document of the gateway at <paramref name="url"/>. Its endpoints are used at <paramref name="url"/>'s own origin
+    /// whatever host they name: a gateway whose issuer is another address (a wildcard binding, a proxy) must never make the CLI send a
+    /// password or a refresh token to a host the user did not name.
+    /// </summary>
     public async Task<Discovery> DiscoverAsync(string url, CancellationToken cancellationToken)
     {
-        var document = await GetJsonAsync(url.TrimEnd('/') + TokenServicePaths.Discovery, cancellationToken);
-        var token = document.TryGetProperty("token_endpoint", out var t) ? t.GetString() : null;
-        if (token is null)
-            throw new CliException(ExitCodes.Unavailable, $"{url}{TokenServicePaths.Discovery} names no token_endpoint: is {url} an OpenHVX gateway?");
-        return new(token, document.TryGetProperty("device_authorization_endpoint", out var d) ? d.GetString() : null);
+        var address = url.TrimEnd('/') + TokenServicePaths.Discovery;
+        var document = await GetJsonAsync(address, cancellationToken);
+        string? Read(string name) => document.ValueKind == JsonValueKind.Object && document.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
+            ? value.GetString() : null;
+        if (Read("issuer") is not { } issuer || Read("token_endpoint") is not { } token || !Uri.TryCreate(issuer, UriKind.Absolute, out _))
+            throw new CliException(ExitCodes.Unavailable, $"{address} is not an OpenHVX discovery document (no issuer or token_endpoint): is {url} an OpenHVX gateway?");
+        var origin = new Uri(url);
+        string? AtGateway(string? endpoint) => endpoint is null ? null : Rebase(origin, endpoint);
+        return new(issuer, AtGateway(token)!, AtGateway(Read("device_authorization_endpoint")), AtGateway(Read("revocation_endpoint")));
     }
 
-    /// <summary>The standard <c>resource</c> parameter (RFC 8707) naming the API surface the token is for.</summary>
-    public static string? Resource(string url, string? audience) => audience is null ? null : $"{url.TrimEnd('/')}/api/v1/{audience}";
+    /// <summary><paramref name="endpoint"/>'s path and query at <paramref name="origin"/>'s scheme, host and port.</summary>
+    public static string Rebase(Uri origin, string endpoint)
+        => Uri.TryCreate(endpoint, UriKind.Absolute, out var named) ? new UriBuilder(named) { Scheme = origin.Scheme, Host = origin.Host, Port = origin.Port }.Uri.ToString()
+            : throw new CliException(ExitCodes.Unavailable, $"The discovery document names '{endpoint}', which is not an absolute URL.");
+
+    /// <summary>The standard <c>resource</c> parameter (RFC 8707) naming the API surface the token is for, after the issuer as the gateway names it.</summary>
+    public static string? Resource(Discovery discovery, string? audience) => audience is null ? null : $"{discovery.Issuer.TrimEnd('/')}/api/v1/{audience}";
+
+    /// <summary>Ends the login's grant at the token service (RFC 7009): the refresh token, and the access tokens issued with it.</summary>
+    public async Task RevokeAsync(Discovery discovery, string refreshToken, CancellationToken cancellationToken)
+    {
+        if (discovery.RevocationEndpoint is not { } endpoint)
+            throw new CliException(ExitCodes.Unavailable, "This gateway offers no revocation endpoint.");
+        using var response = await http.PostAsync(endpoint, new FormUrlEncodedContent(With(null,
+            ("token", refreshToken), ("token_type_hint", "refresh_token"))), cancellationToken);
+        if (!response.IsSuccessStatusCode)
+            throw Refused(ErrorOf(await ReadJsonAsync(response, cancellationToken), response));
+    }
 
     public async Task<TokenResponse> PasswordAsync(Discovery discovery, string username, string password, string? resource, CancellationToken cancellationToken)
     {
@@ -53,12 +79,13 @@ public sealed class OAuthClient(HttpClient http)
             throw new CliException(ExitCodes.Usage, "This gateway offers no device authorization endpoint; sign in with `openhvx login --password`.");
         using var response = await http.PostAsync(endpoint, new FormUrlEncodedContent(With(resource, ("scope", Scope))), cancellationToken);
         var body = await ReadJsonAsync(response, cancellationToken);
-        if (!response.IsSuccessStatusCode)
+        if (!response.IsSuccessStatusCode || body.ValueKind != JsonValueKind.Object || !body.TryGetProperty("device_code", out _))
             throw Refused(ErrorOf(body, response));
         var now = DateTimeOffset.UtcNow;
         return new(
-            body.GetProperty("device_code").GetString()!, body.GetProperty("user_code").GetString()!, body.GetProperty("verification_uri").GetString()!,
-            body.TryGetProperty("verification_uri_complete", out var complete) ? complete.GetString() : null,
+            body.GetProperty("device_code").GetString()!, body.GetProperty("user_code").GetString()!,
+            Rebase(new Uri(discovery.TokenEndpoint), body.GetProperty("verification_uri").GetString()!),
+            body.TryGetProperty("verification_uri_complete", out var complete) ? Rebase(new Uri(discovery.TokenEndpoint), complete.GetString()!) : null,
             body.TryGetProperty("interval", out var interval) && interval.TryGetInt32(out var seconds) ? seconds : 5,
             now.AddSeconds(body.TryGetProperty("expires_in", out var expires) && expires.TryGetInt32(out var life) ? life : 600));
     }
@@ -105,7 +132,7 @@ public sealed class OAuthClient(HttpClient http)
     {
         using var response = await http.PostAsync(endpoint, new FormUrlEncodedContent(form), cancellationToken);
         var body = await ReadJsonAsync(response, cancellationToken);
-        if (!response.IsSuccessStatusCode || !body.TryGetProperty("access_token", out var access))
+        if (!response.IsSuccessStatusCode || body.ValueKind != JsonValueKind.Object || !body.TryGetProperty("access_token", out var access))
             return (null, ErrorOf(body, response));
         var expiresIn = body.TryGetProperty("expires_in", out var e) && e.TryGetInt64(out var s) ? s : 300;
         return (new TokenResponse(access.GetString()!, body.TryGetProperty("refresh_token", out var r) ? r.GetString() : null,

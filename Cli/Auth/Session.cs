@@ -60,12 +60,21 @@ public sealed class Session
 
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
-        if (_stored is not { RefreshToken: { } refreshToken } stored || _store is null)
+        if (_stored is not { RefreshToken: not null } || _store is null)
             throw new CliException(ExitCodes.Auth, "The token was refused and cannot be renewed here; sign in again.");
-        var renewed = await _oauth.RefreshAsync(stored.TokenEndpoint, refreshToken, cancellationToken);
-        // A refresh token works once: the new one must be stored before anything else can fail.
-        _stored = stored with { AccessToken = renewed.AccessToken, RefreshToken = renewed.RefreshToken ?? refreshToken, ExpiresAt = renewed.ExpiresAt };
-        _store.Save(_stored);
-        _accessToken = renewed.AccessToken;
+        _stored = await _store.ExclusiveAsync(async () =>
+        {
+            // Another command may have renewed the login while this one waited: its tokens are the ones to use.
+            var current = _store.Load() ?? throw new CliException(ExitCodes.Auth, "Signed out meanwhile: run `openhvx login` again.");
+            if (current.RefreshToken != _stored.RefreshToken && current.ExpiresAt - Skew > DateTimeOffset.UtcNow)
+                return current;
+            var refreshToken = current.RefreshToken ?? throw new CliException(ExitCodes.Auth, "The stored login cannot be renewed; run `openhvx login` again.");
+            var renewed = await _oauth.RefreshAsync(current.TokenEndpoint, refreshToken, cancellationToken);
+            // A refresh token works once: the new one is stored before anything else can fail.
+            var next = current with { AccessToken = renewed.AccessToken, RefreshToken = renewed.RefreshToken ?? refreshToken, ExpiresAt = renewed.ExpiresAt };
+            _store.Save(next);
+            return next;
+        }, cancellationToken);
+        _accessToken = _stored.AccessToken;
     }
 }

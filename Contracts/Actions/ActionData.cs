@@ -130,9 +130,19 @@ public static class ActionData
                 }
             }
         }
-        if (!valid || broken.Count > 0 || instance is not IValidatableObject self)
+        if (!valid || broken.Count > 0)
             return valid;
         context.MemberName = null;
+        foreach (var rule in info.Type.GetCustomAttributes(typeof(ValidationAttribute), inherit: true).Cast<ValidationAttribute>())
+        {
+            if (rule.GetValidationResult(instance, context) is { } result && result != ValidationResult.Success)
+            {
+                error(path, result.ErrorMessage ?? "is not valid");
+                return false;
+            }
+        }
+        if (instance is not IValidatableObject self)
+            return true;
         var names = info.Properties.ToDictionary(p => ((PropertyInfo)p.AttributeProvider!).Name, p => p.Name, StringComparer.Ordinal);
         foreach (var result in self.Validate(context))
         {

@@ -6,7 +6,8 @@ namespace OpenHvx.Contracts.Actions;
 
 /// <summary>The data of <c>vm.edit</c>: the changes to make, at least one.</summary>
 [Description("Changes to an existing VM (target.refId): at least one member.")]
-public sealed record VmEditData : IValidatableObject
+[AtLeastOneMember("names at least one change: cpu, ram, name, switch or dynamicMemory")]
+public sealed record VmEditData
 {
     [Range(1, 64, ErrorMessage = "must be an integer from 1 to 64")]
     [Description("New number of virtual processors.")]
@@ -27,9 +28,4 @@ public sealed record VmEditData : IValidatableObject
     [Description("Dynamic memory settings.")]
     public DynamicMemoryData? DynamicMemory { get; init; }
 
-    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
-    {
-        if (Cpu is null && Ram is null && Name is null && Switch is null && DynamicMemory is null)
-            yield return new ValidationResult("names at least one change: cpu, ram, name, switch or dynamicMemory");
-    }
 }

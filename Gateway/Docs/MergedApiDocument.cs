@@ -10,23 +10,28 @@ namespace OpenHvx.Gateway.Docs;
 
 /// <summary>
 /// The whole API's OpenAPI document as clients see it through the gateway: the orchestrator's routes (read from it) and the gateway's own
-/// (users, service clients, signing keys), merged. Built once and kept, since neither changes while the processes run.
+/// (users, service clients, signing keys), merged; kept for <see cref="KeptFor"/>.
 /// </summary>
 public sealed class MergedApiDocument([FromKeyedServices(ApiDocument.Name)] IOpenApiDocumentProvider gateway, OrchestratorClient orchestrator)
 {
+    /// <summary>How long a built document is kept: an orchestrator upgraded behind a running gateway is seen within this time.</summary>
+    public static readonly TimeSpan KeptFor = TimeSpan.FromMinutes(5);
+
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private string? _json;
+    private (string Json, DateTimeOffset BuiltAt)? _built;
 
     public async Task<IResult> AnswerAsync(CancellationToken cancellationToken)
     {
-        if (_json is null)
+        if (_built is not { } built || DateTimeOffset.UtcNow - built.BuiltAt > KeptFor)
         {
             await _gate.WaitAsync(cancellationToken);
             try
             {
-                _json ??= await BuildAsync(cancellationToken);
+                if (_built is not { } current || DateTimeOffset.UtcNow - current.BuiltAt > KeptFor)
+                    _built = (await BuildAsync(cancellationToken), DateTimeOffset.UtcNow);
             }
-            catch (HttpRequestException)
+            catch (Exception ex) when (ex is HttpRequestException or System.Text.Json.JsonException or InvalidOperationException
+                || ex is OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
                 return Problems.Result(ErrorCodes.UpstreamUnavailable, "The orchestrator did not give its part of the document; retry.");
             }
@@ -35,7 +40,7 @@ public sealed class MergedApiDocument([FromKeyedServices(ApiDocument.Name)] IOpe
                 _gate.Release();
             }
         }
-        return Results.Text(_json, "application/json");
+        return Results.Text(_built!.Value.Json, "application/json");
     }
 
     private async Task<string> BuildAsync(CancellationToken cancellationToken)

@@ -20,7 +20,17 @@ internal sealed class FirstPartyClientSetup(IServiceScopeFactory scopes, TokenIs
             try
             {
                 if (await applications.FindByClientIdAsync(descriptor.ClientId!, cancellationToken) is { } existing)
+                {
+                    // A service client an admin made with this name before the name was reserved: it is not taken over (a service may use
+                    // it), and the tool's client is not set up until an admin removes it.
+                    if (await applications.GetClientTypeAsync(existing, cancellationToken) != Oidc.ClientTypes.Public)
+                    {
+                        logger.LogError("A service client named {Client} exists, so OpenHvx's own public client of that name is not set up: remove the service "
+                            + "client (DELETE /api/v1/admin/clients/{Client}) and restart the gateway", descriptor.ClientId, descriptor.ClientId);
+                        continue;
+                    }
                     await applications.UpdateAsync(existing, descriptor, cancellationToken);
+                }
                 else
                     await applications.CreateAsync(descriptor, cancellationToken);
             }

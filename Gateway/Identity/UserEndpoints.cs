@@ -43,8 +43,8 @@ public static class UserEndpoints
         admin.MapDelete("/users/{username}", DeleteAsync);
         admin.MapPost("/clients", CreateClientAsync);
         admin.MapGet("/clients", ListClientsAsync);
-        admin.MapDelete("/clients/{clientId}", async (string clientId, AccessRevocation revocation, CancellationToken ct) =>
-            FirstPartyClients.IsFirstParty(clientId.ToLowerInvariant())
+        admin.MapDelete("/clients/{clientId}", async (string clientId, AccessRevocation revocation, IOpenIddictApplicationManager applications, CancellationToken ct) =>
+            FirstPartyClients.IsFirstParty(clientId.ToLowerInvariant()) && await IsPublicClientAsync(applications, clientId.ToLowerInvariant(), ct)
                 ? Problems.Result(ErrorCodes.Forbidden, status: StatusCodes.Status409Conflict, detail: "OpenHvx's own clients are created by the gateway and cannot be removed.")
                 : await revocation.RemoveClientAsync(clientId.ToLowerInvariant(), ct)
                     ? Results.NoContent()
@@ -236,6 +236,10 @@ public static class UserEndpoints
         }
         return Results.Ok(clients.OrderBy(c => c.ClientId));
     }
+
+    private static async Task<bool> IsPublicClientAsync(IOpenIddictApplicationManager applications, string clientId, CancellationToken ct)
+        => await applications.FindByClientIdAsync(clientId, ct) is not { } application
+            || await applications.GetClientTypeAsync(application, ct) == OpenIddict.Abstractions.OpenIddictConstants.ClientTypes.Public;
 
     /// <summary>A path value echoed in a message: only when it is short and printable.</summary>
     private static string Printable(string value) => value.Length <= 64 && value.All(c => c is >= ' ' and <= '~') ? value : "(unprintable)";

@@ -47,8 +47,8 @@ public sealed class VmCreateAction : ITaskAction
         if (storageGB < image.MinStorageGB)
             throw Invalid("data.storageGB", $"image '{image.ImageId}' needs at least {image.MinStorageGB} GB");
 
-        // The tenant's cloud-init members as sent (validated), with the defaults added.
-        var cloudInit = spec.CloudInit is not null && data.TryGetProperty("cloudInit", out var ci) ? JsonNode.Parse(ci.GetRawText())!.AsObject() : [];
+        // The tenant's cloud-init members as sent (validated; a null member is an absent one), with the defaults added.
+        var cloudInit = spec.CloudInit is not null && data.TryGetProperty("cloudInit", out var ci) ? WithoutNulls(JsonNode.Parse(ci.GetRawText())!.AsObject()) : [];
         cloudInit.TryAdd("hostname", name.Length <= 63 && !name.Contains('.') && !name.Contains('_') ? name : Sanitize(name));
         cloudInit.TryAdd("user", CloudInitData.DefaultUser);
         cloudInit.TryAdd("network", new JsonObject { ["mode"] = NetworkData.Dhcp });
@@ -83,6 +83,18 @@ public sealed class VmCreateAction : ITaskAction
         await context.Resources.LinkAsync(new TenantResource(vmId, task.TenantId, "vm", context.Result.AgentId, vmName, task.CorrelationId, context.Late, context.Now,
             task.QuotaDeltas, imageId, AgentChangedAt: context.Result.FinishedAt), cancellationToken);
         task.ResourceId = vmId;
+    }
+
+    private static JsonObject WithoutNulls(JsonObject node)
+    {
+        foreach (var (name, value) in node.ToList())
+        {
+            if (value is null)
+                node.Remove(name);
+            else if (value is JsonObject nested)
+                WithoutNulls(nested);
+        }
+        return node;
     }
 
     private static string Sanitize(string name)

@@ -13,6 +13,8 @@ namespace OpenHvx.Orchestrator.Api;
 /// </summary>
 internal sealed class TaskRequestSchemas(TaskActionCatalog actions) : IOpenApiDocumentTransformer
 {
+    private static readonly System.Text.Json.JsonElement EmptyObject = System.Text.Json.JsonDocument.Parse("{}").RootElement;
+
     public async Task TransformAsync(OpenApiDocument document, OpenApiDocumentTransformerContext context, CancellationToken cancellationToken)
     {
         foreach (var name in actions.Names)
@@ -98,7 +100,8 @@ internal sealed class TaskRequestSchemas(TaskActionCatalog actions) : IOpenApiDo
             envelope.Required.Add("tenantId");
         if (action.TargetsVm)
             envelope.Required.Add("target");
-        if (action.Name == ActionNames.VmCreate)
+        // An absent data is read as {}: it is required where {} breaks the data's rules.
+        if (ActionData.Read(action.DataType, EmptyObject, (_, _) => { }) is null)
             envelope.Required.Add("data");
         return envelope;
     }

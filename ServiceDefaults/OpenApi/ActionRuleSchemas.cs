@@ -26,7 +26,11 @@ internal sealed class ActionRuleSchemas : IOpenApiSchemaTransformer
         }
         var type = Nullable.GetUnderlyingType(context.JsonTypeInfo.Type) ?? context.JsonTypeInfo.Type;
         if (type.Namespace == typeof(ActionData).Namespace && ActionData.IsRecord(type))
+        {
             schema.AdditionalPropertiesAllowed = false;
+            foreach (var rule in type.GetCustomAttributes<SchemaRuleAttribute>())
+                SchemaKeywords.ApplyTo(schema, rule.SchemaKeywords);
+        }
         return Task.CompletedTask;
     }
 }

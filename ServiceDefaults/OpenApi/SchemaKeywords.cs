@@ -17,6 +17,7 @@ public static class SchemaKeywords
                 case "minLength": schema.MinLength = value!.GetValue<int>(); break;
                 case "maxLength": schema.MaxLength = value!.GetValue<int>(); break;
                 case "maxItems": schema.MaxItems = value!.GetValue<int>(); break;
+                case "minProperties": schema.MinProperties = value!.GetValue<int>(); break;
                 case "minimum": schema.Minimum = value!.ToJsonString(); break;
                 case "maximum": schema.Maximum = value!.ToJsonString(); break;
                 case "description": schema.Description = value!.GetValue<string>(); break;

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
@@ -37,7 +36,7 @@ public sealed class CommandsAttribute() : EachItemAttribute(100, "must be comman
 /// <summary>IPv4 or IPv6 addresses.</summary>
 public sealed class IpAddressesAttribute() : EachItemAttribute(8, "must be IP addresses")
 {
-    protected override bool IsValidItem(string item) => IPAddress.TryParse(item, out _);
+    protected override bool IsValidItem(string item) => IpAddressAttribute.IsAddress(item);
 
     protected override JsonObject ItemSchema => new() { ["type"] = "string", ["maxLength"] = 45 };
 }

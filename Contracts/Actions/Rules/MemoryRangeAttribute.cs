@@ -13,7 +13,7 @@ public sealed class MemoryRangeAttribute() : SchemaRuleAttribute("must be from 5
     public override JsonObject SchemaKeywords => new()
     {
         ["oneOf"] = new JsonArray(
-            new JsonObject { ["type"] = "string", ["pattern"] = MemorySize.Pattern, ["examples"] = new JsonArray("2GB", "512MB") },
+            new JsonObject { ["type"] = "string", ["pattern"] = MemorySize.Pattern, ["description"] = "512MB to 1TB", ["examples"] = new JsonArray("2GB", "512MB") },
             new JsonObject { ["type"] = "integer", ["minimum"] = MinMB, ["maximum"] = MaxMB, ["description"] = "MB" }),
     };
 }

@@ -89,7 +89,11 @@ public sealed class OpenApiDocumentTests : DevHostFixture
                 Assert.That(envelope["properties"]!["action"]!["enum"]!.AsArray().Select(v => v!.GetValue<string>()), Is.EqualTo(new[] { action }));
                 Assert.That(envelope["properties"]!["data"]!["$ref"]!.GetValue<string>(), Is.EqualTo("#/components/schemas/" + ActionDataTypes.Of(action).Name));
                 Assert.That(envelope["additionalProperties"]!.GetValue<bool>(), Is.False);
-                Assert.That(envelope["required"]!.AsArray().Select(v => v!.GetValue<string>()), api == "admin" ? Does.Contain("tenantId") : Does.Not.Contain("tenantId"));
+                var required = envelope["required"]!.AsArray().Select(v => v!.GetValue<string>()).ToList();
+                Assert.That(required, api == "admin" ? Does.Contain("tenantId") : Does.Not.Contain("tenantId"));
+                // An absent data is read as {}: the document requires it exactly where {} is refused.
+                var emptyRefused = ActionData.Read(ActionDataTypes.Of(action), JsonDocument.Parse("{}").RootElement, (_, _) => { }) is null;
+                Assert.That(required.Contains("data"), Is.EqualTo(emptyRefused), $"{api} {action}: data required");
             }
         }
     }
@@ -118,6 +122,7 @@ public sealed class OpenApiDocumentTests : DevHostFixture
         var cloudInit = create["properties"]!["cloudInit"]!.AsObject();
         Assert.That(cloudInit["additionalProperties"]?.GetValue<bool>(), Is.False, "nested records refuse unknown members too");
         Assert.That(cloudInit["properties"]!["sshAuthorizedKeys"]!["maxItems"]!.GetValue<int>(), Is.EqualTo(32));
+        Assert.That(Schema(nameof(VmEditData))["minProperties"]!.GetValue<int>(), Is.EqualTo(1), "an edit names at least one change");
         Assert.That(Schema(nameof(VmPowerData))["properties"]!["state"]!["enum"]!.AsArray().Select(v => v!.GetValue<string>()), Is.EqualTo(VmPowerData.States));
     }
 

@@ -54,6 +54,26 @@ public sealed class TaskApiTests : DevHostFixture
         Assert.That(task.GetProperty("taskId").GetString(), Is.EqualTo(taskId));
     }
 
+    [Test]
+    public async Task Null_cloud_init_members_are_absent_ones_and_take_their_defaults()
+    {
+        var name = "vm_" + Guid.NewGuid().ToString("N")[..8];
+        var response = await PostAsync(new Dictionary<string, object?>
+        {
+            ["name"] = name, ["cpu"] = 1, ["ram"] = "1GB",
+            ["cloudInit"] = new Dictionary<string, object?> { ["hostname"] = null, ["user"] = null, ["network"] = null, ["packages"] = null },
+        });
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
+
+        var task = await Eventually.Get(() => Client.GetFromJsonAsync<JsonElement>(response.Headers.Location),
+            t => t.GetProperty("data").TryGetProperty("imageFile", out _), because: "the task is enriched");
+        var cloudInit = task.GetProperty("data").GetProperty("cloudInit");
+        Assert.That(cloudInit.GetProperty("hostname").GetString(), Is.EqualTo(name.Replace('_', '-')), "the VM's name made a host name");
+        Assert.That(cloudInit.GetProperty("user").GetString(), Is.EqualTo("openhvx"));
+        Assert.That(cloudInit.GetProperty("network").GetProperty("mode").GetString(), Is.EqualTo("dhcp"));
+        Assert.That(cloudInit.TryGetProperty("packages", out _), Is.False, "no null reaches the agent");
+    }
+
     [TestCase("""{"name":"bad name!"}""", "data.name")]
     [TestCase("""{"name":"ok","cpu":0}""", "data.cpu")]
     [TestCase("""{"name":"ok","cpu":"2"}""", "data.cpu")]

@@ -86,7 +86,6 @@ public sealed partial class CliLoginTests : CliFixture
         Assert.That(after.Error, Does.Contain("Not signed in").And.Contain("openhvx login"));
     }
 
-    // Needs the gateway's public client openhvx-cli and the resource parameter (the OAuth branch).
     [Test]
     public async Task A_password_login_stores_the_tokens_owner_only_and_later_commands_use_them()
     {
@@ -99,7 +98,6 @@ public sealed partial class CliLoginTests : CliFixture
         Assert.That(tenants.ExitCode, Is.EqualTo(0), tenants.ToString());
     }
 
-    // Needs the gateway's public client openhvx-cli (the OAuth branch).
     [Test]
     public async Task An_expired_stored_access_token_is_refreshed_and_the_new_refresh_token_kept()
     {
@@ -117,7 +115,56 @@ public sealed partial class CliLoginTests : CliFixture
         Assert.That(renewed.ExpiresAt, Is.GreaterThan(DateTimeOffset.UtcNow));
     }
 
-    // Needs the gateway's public client openhvx-cli (the OAuth branch).
+    [Test]
+    public async Task Commands_renewing_an_expired_login_at_the_same_time_all_succeed_and_the_login_survives()
+    {
+        await SignInAsync("admin", Tokens.AdminPassword, "admin");
+        var signedIn = Store.Load()!;
+        Store.Save(signedIn with { ExpiresAt = DateTimeOffset.UtcNow.AddMinutes(-1) });
+
+        // Each would present the same refresh token; a replayed one ends the whole grant at the token service.
+        var runs = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => RunAsync(StoredLogin(), ["agent", "list", "-o", "json"])));
+
+        Assert.That(runs.Select(r => r.ExitCode), Is.All.EqualTo(0), string.Join("\n", runs.Select(r => r.ToString())));
+        var later = await RunAsync(StoredLogin(), ["agent", "list"]);
+        Assert.That(later.ExitCode, Is.EqualTo(0), later.ToString());
+        Assert.That(Store.Load()!.RefreshToken, Is.Not.EqualTo(signedIn.RefreshToken));
+    }
+
+    [Test]
+    public async Task Logout_revokes_the_login_at_the_gateway_so_a_copy_of_its_refresh_token_is_refused()
+    {
+        await SignInAsync("admin", Tokens.AdminPassword, "admin");
+        var copy = Store.Load()!.RefreshToken!;
+
+        var logout = await RunAsync(StoredLogin(), ["logout"]);
+
+        Assert.That(logout.ExitCode, Is.EqualTo(0), logout.ToString());
+        using var http = new HttpClient();
+        using var refresh = await http.PostAsync(DevHost.Url + "/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "refresh_token", ["refresh_token"] = copy, ["client_id"] = OpenHvx.Contracts.FirstPartyClients.Cli,
+        }));
+        var body = await refresh.Content.ReadAsStringAsync();
+        Assert.That(refresh.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.BadRequest), body);
+        Assert.That(JsonDocument.Parse(body).RootElement.GetProperty("error").GetString(), Is.EqualTo("invalid_grant"));
+    }
+
+    [Test]
+    public async Task A_login_uses_the_gateway_it_was_given_whatever_host_the_discovery_document_names()
+    {
+        // The discovery document names the issuer's host (127.0.0.1 here): the password goes to the address the user typed, and the
+        // resource asked for is still the issuer's.
+        var typed = DevHost.Url.Replace("127.0.0.1", "localhost");
+        Assert.That(typed, Is.Not.EqualTo(DevHost.Url));
+        var login = await RunAsync(StoredLogin(), ["login", "--url", typed, "--password", "--username", "admin", "--audience", "admin"], Tokens.AdminPassword + "\n");
+
+        Assert.That(login.ExitCode, Is.EqualTo(0), login.ToString());
+        Assert.That(new Uri(Store.Load()!.TokenEndpoint).Authority, Is.EqualTo(new Uri(typed).Authority));
+        Assert.That(OAuthClient.Rebase(new Uri("http://gw.example:8080"), "http://localhost:8080/connect/token?x=1"),
+            Is.EqualTo("http://gw.example:8080/connect/token?x=1"));
+    }
+
     [Test]
     public async Task A_401_renews_the_stored_login_once_and_the_command_goes_through()
     {
@@ -131,7 +178,6 @@ public sealed partial class CliLoginTests : CliFixture
         Assert.That(Store.Load()!.AccessToken, Is.Not.EqualTo(signedIn.AccessToken));
     }
 
-    // Needs the gateway's device authorization endpoint and public client openhvx-cli (the OAuth branch).
     [Test]
     public async Task A_device_login_completes_once_the_user_approves_the_code_over_HTTP()
     {

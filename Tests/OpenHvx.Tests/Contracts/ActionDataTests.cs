@@ -86,6 +86,28 @@ public sealed class ActionDataTests
             Assert.That(errors[field], Is.EqualTo(new[] { message }));
     }
 
+    [TestCase("10.0.0.5/24", true)]
+    [TestCase("10.0.0.0/24", true)]
+    [TestCase("fd00::5/64", true)]
+    [TestCase("10.0.0.5/33", false)]
+    [TestCase("10.1/24", false)]
+    [TestCase("10.0.0.5", false)]
+    [TestCase("10.0.0.5/ 24", false)]
+    public void A_static_address_is_a_hosts_address_with_its_prefix(string address, bool valid)
+    {
+        var (_, errors) = Read<VmCreateData>("""{"name":"a","cloudInit":{"network":{"mode":"static","address":""" + JsonSerializer.Serialize(address) + ""","gateway":"10.0.0.1"}}}""");
+        Assert.That(errors.ContainsKey("data.cloudInit.network.address"), Is.EqualTo(!valid), string.Join("; ", errors.Select(e => e.Key)));
+    }
+
+    [TestCase("1")]
+    [TestCase("10.1")]
+    [TestCase("0x0a000001")]
+    public void A_nameserver_is_a_whole_address(string nameserver)
+    {
+        var (_, errors) = Read<VmCreateData>("""{"name":"a","cloudInit":{"network":{"mode":"dhcp","nameservers":[""" + JsonSerializer.Serialize(nameserver) + """]}}}""");
+        Assert.That(errors.Keys, Is.EqualTo(new[] { "data.cloudInit.network.nameservers" }));
+    }
+
     [Test]
     public void Data_that_is_not_an_object_is_refused_as_a_whole()
     {
