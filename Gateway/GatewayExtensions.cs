@@ -115,6 +115,7 @@ public static class GatewayExtensions
                     .AddEventHandler(TokenAudience.MoveAsideHandler<OpenIddict.Server.OpenIddictServerEvents.ExtractAuthorizationRequestContext>());
                 server.AddEventHandler(TokenRevocation.Descriptor);
                 server.AddEventHandler(IntrospectionClients.Descriptor);
+                server.AddEventHandler(IntrospectedTokens.Descriptor);
                 server.AddEventHandler(OAuthEndpointLimit.Descriptor);
             });
 

@@ -294,4 +294,35 @@ public sealed class OAuthFlowTests : DevHostFixture
         var unknown = await browser.PostFormAsync("/connect/verify", page, new() { ["user_code"] = "NOTACODE", ["username"] = "oauth-flow", ["password"] = UserPassword });
         Assert.That(unknown.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), await unknown.Content.ReadAsStringAsync());
     }
+
+    [Test]
+    public async Task A_service_client_cannot_introspect_a_token_issued_to_nobody_or_to_another_client()
+    {
+        var created = await Client.PostAsJsonAsync("/api/v1/admin/clients", new { clientId = "oauth-prober", tenantId = "test1", roles = new[] { "tenant-user-r" } });
+        Assert.That(created.StatusCode, Is.EqualTo(HttpStatusCode.Created), await created.Content.ReadAsStringAsync());
+        var secret = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("clientSecret").GetString()!;
+        var own = await TokenAsync(new() { ["grant_type"] = "client_credentials", ["client_id"] = "oauth-prober", ["client_secret"] = secret });
+        var anonymous = await TokenAsync(Password("oauth-flow", UserPassword));
+        var cli = await TokenAsync(Password("oauth-flow", UserPassword, ("client_id", "openhvx-cli")));
+
+        async Task<(HttpStatusCode Status, JsonElement Body)> IntrospectAsync(JsonElement tokens)
+        {
+            using var response = await PostAsync("/connect/introspect", new()
+            {
+                ["token"] = tokens.GetProperty("access_token").GetString()!, ["client_id"] = "oauth-prober", ["client_secret"] = secret,
+            });
+            return (response.StatusCode, await response.Content.ReadFromJsonAsync<JsonElement>());
+        }
+
+        var (ownStatus, ownBody) = await IntrospectAsync(own);
+        Assert.That(ownStatus, Is.EqualTo(HttpStatusCode.OK), ownBody.ToString());
+        Assert.That(ownBody.GetProperty("active").GetBoolean(), Is.True, "its own token");
+        foreach (var (name, tokens) in new[] { ("anonymous password grant", anonymous), ("openhvx-cli's", cli) })
+        {
+            var (status, body) = await IntrospectAsync(tokens);
+            var told = status == HttpStatusCode.OK && body.GetProperty("active").GetBoolean();
+            Assert.That(told, Is.False, $"{name}: {status} {body}");
+            Assert.That(body.TryGetProperty("sub", out _), Is.False, $"{name}: nothing of the token is shown");
+        }
+    }
 }
