@@ -70,21 +70,26 @@ public sealed class TaskMetricsTests : DevHostFixture
     [Test, Order(2)]
     public async Task The_sampled_gauges_show_one_agent_online_its_free_capacity_as_the_election_counts_it_and_empty_stores()
     {
-        var agent = (await Client.GetFromJsonAsync<JsonElement>("/api/v1/admin/agents")).EnumerateArray().Single();
-        Assert.That(agent.GetProperty("agentId").GetString(), Is.EqualTo(TestDevHost.AgentId));
-        var free = agent.GetProperty("free");
-        var held = agent.GetProperty("inFlightHolds");
-        var freeCpu = free.GetProperty("cpu").GetInt64() - held.GetProperty("cpu").GetInt64();
-        var freeMemoryBytes = (free.GetProperty("memoryMB").GetInt64() - held.GetProperty("memoryMB").GetInt64()) * 1024 * 1024;
-        Assert.That(freeCpu, Is.GreaterThan(0));
-
         var agentLabel = ("agent", TestDevHost.AgentId);
-        // A sample taken while the last task still held its quota shows the same free capacity (its placement counts until a heartbeat
-        // shows its VM): the one to read was taken after all the tasks had ended.
-        var scrape = await Eventually.Get(ScrapeAsync,
-            s => s.Value("openhvx_agent_free_cpu", agentLabel) == freeCpu && s.Value("openhvx_agent_free_memory_bytes", agentLabel) == freeMemoryBytes
-                && s.Matching("openhvx_quota_holds_active").Any(h => h.Value == 0),
-            TimeSpan.FromSeconds(20), "a sample taken after the tasks ended shows the agent's free capacity");
+        // The agent's free capacity moves while heartbeats catch up with the VMs just built, and a sample taken while the last task still
+        // held its quota shows the same free capacity (its placement counts until a heartbeat shows its VM): the API and the gauges are
+        // read together until they agree, after all the tasks have ended.
+        var (freeCpu, agreed) = await Eventually.Get(async () =>
+            {
+                var agent = (await Client.GetFromJsonAsync<JsonElement>("/api/v1/admin/agents")).EnumerateArray().Single();
+                Assert.That(agent.GetProperty("agentId").GetString(), Is.EqualTo(TestDevHost.AgentId));
+                var free = agent.GetProperty("free");
+                var held = agent.GetProperty("inFlightHolds");
+                var cpu = free.GetProperty("cpu").GetInt64() - held.GetProperty("cpu").GetInt64();
+                var memoryBytes = (free.GetProperty("memoryMB").GetInt64() - held.GetProperty("memoryMB").GetInt64()) * 1024 * 1024;
+                var sample = await ScrapeAsync();
+                var agrees = sample.Value("openhvx_agent_free_cpu", agentLabel) == cpu && sample.Value("openhvx_agent_free_memory_bytes", agentLabel) == memoryBytes;
+                return (Cpu: cpu, Scrape: agrees ? sample : null);
+            },
+            read => read.Scrape is { } s && s.Matching("openhvx_quota_holds_active").Any(h => h.Value == 0),
+            TimeSpan.FromSeconds(30), "a sample taken after the tasks ended shows the agent's free capacity as the API does");
+        Assert.That(freeCpu, Is.GreaterThan(0));
+        var scrape = agreed!;
         Assert.Multiple(() =>
         {
             Assert.That(Only(scrape, "openhvx_agents_online"), Is.EqualTo(1));
