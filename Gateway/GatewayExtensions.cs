@@ -11,6 +11,7 @@ using OpenHvx.Gateway.Docs;
 using OpenHvx.Gateway.Federation;
 using OpenHvx.Gateway.Identity;
 using OpenHvx.Gateway.Proxy;
+using OpenHvx.Gateway.WebConsole;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Transforms;
 using Oidc = OpenIddict.Abstractions.OpenIddictConstants;
@@ -120,6 +121,7 @@ public static class GatewayExtensions
             });
 
         services.AddGatewayAuthentication(settings, configuration);
+        services.AddWebConsole(settings);
         services.AddGatewayRateLimits();
         services.AddSingleton<SignInGuard>();
         services.AddSingleton<RevocationList>();
@@ -162,6 +164,7 @@ public static class GatewayExtensions
         if (app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.TrustedProxies.Count > 0)
             app.UseForwardedHeaders();
         app.UseMiddleware<RequestHygiene>();
+        app.UseWebConsole();
         app.UseAuthentication();
         app.UseMiddleware<ApiGuard>();
         app.UseRateLimiter();
@@ -178,6 +181,7 @@ public static class GatewayExtensions
         app.MapUserEndpoints();
         app.MapSigningKeyEndpoints();
         app.MapApiReference();
+        app.MapWebConsole();
         app.MapDefaultEndpoints(profile);
         app.MapReverseProxy(proxy => proxy.Use(async (http, next) =>
         {

@@ -1,0 +1,5 @@
+import { h, fill } from '../dom.js';
+
+export async function render(root, params, ctx) {
+  fill(root, h('h1', {}, 'tenants'), h('p', {}, 'Not built yet.'));
+}
