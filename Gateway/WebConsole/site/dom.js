@@ -29,19 +29,17 @@ export function fill(element, ...children) {
 
 /** A labelled horizontal bar: used (and held, when given) out of a limit or capacity. */
 export function bar(label, used, limit, held = 0, unit = '') {
-  const pct = (v) => (limit > 0 ? Math.min(100, (v / limit) * 100) : 0);
   const text = `${label}: ${format(used)}${held ? ` used + ${format(held)} held` : ''} of ${format(limit)}${unit ? ' ' + unit : ''}`;
   return h('div', { class: 'bar', role: 'img', 'aria-label': text, title: text },
     h('span', { class: 'bar-label' }, label),
-    h('span', { class: 'bar-track' },
-      h('span', { class: 'bar-used', style: null, dataset: { pct: pct(used).toFixed(1) } }),
-      held ? h('span', { class: 'bar-held', dataset: { pct: pct(held).toFixed(1) } }) : null),
+    h('span', { class: 'bar-track' }, sized(h('span', { class: 'bar-used' }), used, limit), held ? sized(h('span', { class: 'bar-held' }), held, limit) : null),
     h('span', { class: 'bar-text' }, `${format(used)}${held ? ' + ' + format(held) : ''} / ${format(limit)}${unit ? ' ' + unit : ''}`));
 }
 
-/** Bars get their widths from data-pct after insertion: inline style attributes would need 'unsafe-inline' in the CSP. */
-export function sizeBars(root) {
-  for (const part of root.querySelectorAll('[data-pct]')) part.style.width = part.dataset.pct + '%';
+/** Widths are set through the CSSOM: a style attribute would need 'unsafe-inline' in the CSP. */
+export function sized(element, value, whole) {
+  element.style.width = `${whole > 0 ? Math.min(100, Math.max(0, (value / whole) * 100)) : 0}%`;
+  return element;
 }
 
 export function format(value) {
