@@ -11,6 +11,7 @@ namespace OpenHvx.Tests.Console;
 /// and their renewal. Admin access tokens live 30 s here, so every API call of the console renews the session's token first.
 /// </summary>
 [TestFixture]
+[Category("Integration")]
 public sealed partial class ConsoleSessionTests : DevHostFixture
 {
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?> { ["Gateway:AdminTokenLifetime"] = "00:00:30" };
