@@ -42,11 +42,14 @@ async function show() {
   }
   const params = hash.match(match.pattern).slice(1).map(decodeURIComponent);
   fill(view, h('p', {}, 'Loading…'));
+  view.setAttribute('aria-busy', 'true');
   try {
     const module = await match.load();
     cleanup = (await module.render(view, params, context)) || null;
   } catch (error) {
     fill(view, h('h1', {}, 'Something went wrong'), problem(error));
+  } finally {
+    view.removeAttribute('aria-busy');
   }
 }
 

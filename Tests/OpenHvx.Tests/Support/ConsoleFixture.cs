@@ -42,10 +42,10 @@ public abstract class ConsoleFixture : DevHostFixture
         _playwright?.Dispose();
     }
 
-    /// <summary>A fresh browser profile (no cookies) on the console's start page.</summary>
-    protected async Task<IPage> OpenConsoleAsync()
+    /// <summary>A fresh browser profile (no cookies) on the console's start page; <paramref name="bypassCsp"/> lets a test inject a checker script.</summary>
+    protected async Task<IPage> OpenConsoleAsync(bool bypassCsp = false)
     {
-        var context = await Browser.NewContextAsync(new() { BaseURL = DevHost.Url, ViewportSize = new() { Width = 1280, Height = 900 } });
+        var context = await Browser.NewContextAsync(new() { BaseURL = DevHost.Url, ViewportSize = new() { Width = 1280, Height = 900 }, BypassCSP = bypassCsp });
         context.SetDefaultTimeout(20_000);
         _contexts.Add(context);
         var page = await context.NewPageAsync();
@@ -54,9 +54,9 @@ public abstract class ConsoleFixture : DevHostFixture
     }
 
     /// <summary>Signs in through the console's button and the token service's sign-in page (authorization code with PKCE).</summary>
-    protected async Task<IPage> SignInAsync(string username, string password)
+    protected async Task<IPage> SignInAsync(string username, string password, bool bypassCsp = false)
     {
-        var page = await OpenConsoleAsync();
+        var page = await OpenConsoleAsync(bypassCsp);
         await page.GetByRole(AriaRole.Link, new() { Name = "Sign in" }).ClickAsync();
         await page.GetByLabel("Username").FillAsync(username);
         await page.GetByLabel("Password").FillAsync(password);
@@ -65,7 +65,15 @@ public abstract class ConsoleFixture : DevHostFixture
         return page;
     }
 
-    protected Task<IPage> SignInAsAdminAsync() => SignInAsync("admin", Tokens.AdminPassword);
+    protected Task<IPage> SignInAsAdminAsync(bool bypassCsp = false) => SignInAsync("admin", Tokens.AdminPassword, bypassCsp);
+
+    /// <summary>Opens a console route (<c>#/agents</c>...) and waits until its view has rendered.</summary>
+    protected static async Task GoToAsync(IPage page, string route)
+    {
+        await page.EvaluateAsync("route => { location.hash = route; }", route);
+        await Assertions.Expect(page.Locator("#view[aria-busy]")).ToHaveCountAsync(0);
+        await Assertions.Expect(page.Locator("#view h1")).ToBeVisibleAsync();
+    }
 
     /// <summary>Screenshots of every page the test opened, then its browser profiles closed.</summary>
     [TearDown]

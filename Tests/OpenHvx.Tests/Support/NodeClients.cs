@@ -25,6 +25,13 @@ public static class NodeClients
         return await ExecAsync("node", [script, .. arguments], environment, timeout ?? TimeSpan.FromSeconds(60));
     }
 
+    /// <summary>A file of an installed package, e.g. <c>axe-core/axe.min.js</c>.</summary>
+    public static async Task<string> PackageFileAsync(string relativePath)
+    {
+        await EnsureInstalledAsync();
+        return Path.Combine(Folder, "node_modules", relativePath);
+    }
+
     private static async Task EnsureInstalledAsync()
     {
         await InstallGate.WaitAsync();
