@@ -131,14 +131,15 @@ public static class ConsoleEndpoints
         {
             // Expired or forged: start again below.
         }
+        // A browser lands here: failures go back to the console's start page, which says so (no detail from the query is shown).
         if (error is not null)
-            return Problems.Result(ErrorCodes.Unauthenticated, $"The sign-in was refused ({error}).", status: StatusCodes.Status401Unauthorized);
+            return Results.Redirect(ConsolePaths.Root + "/?signin=refused");
         if (expected is null || state is null || code is null
             || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(state), Encoding.ASCII.GetBytes(expected.State)))
             return Results.Redirect(ConsolePaths.SignIn);
         var tokens = await tokenClient.RedeemAsync(code, expected.Verifier, CallbackUri(issuer.Current!), http.RequestAborted);
         if (tokens is null)
-            return Problems.Result(ErrorCodes.Unauthenticated, "The sign-in could not be completed; sign in again.", status: StatusCodes.Status401Unauthorized);
+            return Results.Redirect(ConsolePaths.Root + "/?signin=failed");
         await ConsoleSession.SignInAsync(http, ConsoleSession.PrincipalOf(tokens), tokens);
         return Results.Redirect(ConsolePaths.Root + "/");
     }

@@ -65,12 +65,23 @@ public sealed class ConsoleTokenClient(IHttpClientFactory httpClients, IServer s
     private async Task<ConsoleTokenSet?> RequestAsync(Dictionary<string, string> form, CancellationToken cancellationToken)
     {
         using var http = Client();
-        using var answer = await http.PostAsync(TokenServicePaths.Token, new FormUrlEncodedContent(form), cancellationToken);
-        var body = await answer.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
-        if (!answer.IsSuccessStatusCode || !body.TryGetProperty("access_token", out var access))
+        JsonElement body;
+        HttpResponseMessage answer;
+        try
+        {
+            answer = await http.PostAsync(TokenServicePaths.Token, new FormUrlEncodedContent(form), cancellationToken);
+            body = await answer.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or JsonException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning(ex, "The console's {Grant} could not reach the token service", form["grant_type"]);
+            return null;
+        }
+        using var _ = answer;
+        if (!answer.IsSuccessStatusCode || body.ValueKind != JsonValueKind.Object || !body.TryGetProperty("access_token", out var access))
         {
             logger.LogInformation("The console's {Grant} was refused: {Error}", form["grant_type"],
-                body.TryGetProperty("error", out var error) ? error.GetString() : ((int)answer.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                body.ValueKind == JsonValueKind.Object && body.TryGetProperty("error", out var error) ? error.GetString() : ((int)answer.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture));
             return null;
         }
         var lifetime = body.TryGetProperty("expires_in", out var expiresIn) && expiresIn.TryGetInt32(out var seconds) ? seconds : 300;

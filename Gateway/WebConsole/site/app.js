@@ -59,6 +59,8 @@ function showSignIn() {
   fill(view,
     h('h1', {}, 'OpenHvx console'),
     h('p', {}, 'Tasks, agents and quotas of your OpenHvx estate.'),
+    new URLSearchParams(location.search).has('signin')
+      ? h('p', { class: 'alert', role: 'alert' }, 'The sign-in did not complete. Please sign in again.') : null,
     h('p', {}, h('a', { class: 'button', href: '/console/signin', id: 'sign-in' }, 'Sign in')));
 }
 

@@ -87,6 +87,26 @@ public sealed partial class ConsoleSessionTests : DevHostFixture
     }
 
     [Test]
+    public async Task A_refused_sign_in_returns_to_the_console_start_page_without_a_session()
+    {
+        var (visitor, callback) = await SignInAsync("admin", Tokens.AdminPassword, url => Regex.Replace(url, "code=[^&]*", "error=access_denied"));
+        using var _ = visitor;
+        Assert.That(callback.Headers.Location?.ToString(), Is.EqualTo("/console/?signin=refused"));
+        using var session = await visitor.ApiAsync("/console/session");
+        Assert.That(session.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+    }
+
+    [Test]
+    public async Task A_code_the_token_service_refuses_returns_to_the_console_start_page_without_a_session()
+    {
+        var (visitor, callback) = await SignInAsync("admin", Tokens.AdminPassword, url => Regex.Replace(url, "code=[^&]*", "code=not-a-code"));
+        using var _ = visitor;
+        Assert.That(callback.Headers.Location?.ToString(), Is.EqualTo("/console/?signin=failed"));
+        using var session = await visitor.ApiAsync("/console/session");
+        Assert.That(session.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+    }
+
+    [Test]
     public async Task Signing_in_on_another_host_name_starts_at_the_issuer_so_that_the_callback_finds_its_cookie()
     {
         using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false });
