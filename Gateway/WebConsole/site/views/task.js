@@ -91,7 +91,7 @@ export async function render(root, params, ctx) {
   const actions = h('div', { class: 'actions', id: 'task-actions' });
   const actionMessage = h('div', { id: 'task-action-message' });
   const error = h('div', {});
-  const factList = h('div', {});
+  const factList = h('div', { id: 'task-facts' });
   const timelineBox = section('task-timeline', 'Timeline');
   const placement = ctx.isAdmin ? section('task-placement', 'Placement') : null;
   const quota = section('task-quota', 'Quota hold');
