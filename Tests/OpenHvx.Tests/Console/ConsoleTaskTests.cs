@@ -178,13 +178,6 @@ public sealed class ConsoleTaskTests : ConsoleFixture
         await WaitForStatusAsync(otherTask, "SUCCESS");
 
         var page = await SignInAsync(user, user + "-password-1");
-        await page.GotoAsync("/console/#/tasks");
-
-        await Expect(page.Locator($"tr[data-task-id='{ownTask}']")).ToBeVisibleAsync();
-        await Expect(page.Locator($"tr[data-task-id='{otherTask}']")).ToHaveCountAsync(0);
-        await Expect(page.GetByRole(AriaRole.Table, new() { Name = "Tasks" }).Locator("tbody tr")).ToHaveCountAsync(1);
-        await Expect(page.GetByLabel("Tenant")).ToHaveCountAsync(0);
-        await Expect(page.GetByRole(AriaRole.Columnheader, new() { Name = "Agent" })).ToHaveCountAsync(0);
 
         await page.GotoAsync($"/console/#/tasks/{otherTask}");
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Task not found" })).ToBeVisibleAsync();
@@ -194,6 +187,13 @@ public sealed class ConsoleTaskTests : ConsoleFixture
         await page.GotoAsync($"/console/#/tasks/{ownTask}");
         await Expect(Status(page).Locator(".badge")).ToHaveTextAsync("SUCCESS");
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Placement" })).ToHaveCountAsync(0);
+
+        await page.GotoAsync("/console/#/tasks");
+        await Expect(page.Locator($"tr[data-task-id='{ownTask}']")).ToBeVisibleAsync();
+        await Expect(page.Locator($"tr[data-task-id='{otherTask}']")).ToHaveCountAsync(0);
+        await Expect(page.GetByRole(AriaRole.Table, new() { Name = "Tasks" }).Locator("tbody tr")).ToHaveCountAsync(1);
+        await Expect(page.GetByLabel("Tenant")).ToHaveCountAsync(0);
+        await Expect(page.GetByRole(AriaRole.Columnheader, new() { Name = "Agent" })).ToHaveCountAsync(0);
     }
 
     [Test]

@@ -58,7 +58,7 @@ function quotaBlock(quota) {
   return facts([
     ['Deltas', d ? `${format(d.cpu)} CPU, ${format(d.memoryMB)} MB memory, ${format(d.storageMB)} MB storage, ${format(d.vmCount)} VM` : 'none'],
     ['Hold', quota.hold || 'none'],
-    ['Hold expires', time(quota.holdExpiresAt)],
+    quota.hold === 'held' ? ['Hold expires', time(quota.holdExpiresAt)] : null,
     quota.overLimit ? ['Over limit', 'yes'] : null,
     quota.holdLapsed ? ['Hold lapsed', 'yes'] : null,
   ]);

@@ -108,7 +108,7 @@ export async function render(root, params, ctx) {
     const created = Date.parse(task.createdAt);
     return h('tr', { dataset: { taskId: task.taskId } },
       h('td', {}, statusBadge(task.status)),
-      h('th', { scope: 'row' }, h('a', { href: `#/tasks/${encodeURIComponent(task.taskId)}`, class: 'mono', title: task.taskId }, task.taskId.slice(0, 8))),
+      h('th', { scope: 'row' }, h('a', { href: `#/tasks/${encodeURIComponent(task.taskId)}`, class: 'mono' }, task.taskId)),
       h('td', {}, task.action),
       h('td', {}, task.tenantId),
       ctx.isAdmin ? h('td', {}, task.agentId || '—') : null,
