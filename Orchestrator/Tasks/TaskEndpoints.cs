@@ -63,6 +63,8 @@ public static class TaskEndpoints
         var fields = new Api.QueryFields();
         var (take, skip) = fields.Paging(filter.Limit, filter.Offset);
         var age = fields.Int(filter.OlderThanSeconds, "olderThanSeconds", 0, 0, int.MaxValue);
+        if (filter.InFlight is not (null or "true"))
+            fields.Errors["inFlight"] = ["must be true (leave it out for every task)"];
         if (fields.Errors.Count > 0)
             return Problems.Validation(fields.Errors);
 
@@ -71,6 +73,7 @@ public static class TaskEndpoints
         var query = new TaskQuery
         {
             TenantId = tenantId, Status = filter.Status, State = filter.State, Action = filter.Action, AgentId = agentId,
+            InFlight = filter.InFlight == "true",
             CreatedBefore = filter.OlderThanSeconds is null ? null : clock.GetUtcNow().AddSeconds(-age),
             Limit = take, Offset = skip,
         };

@@ -26,6 +26,9 @@ public sealed record TaskListQuery
     [Description("Only tasks created at least this many seconds ago (an integer).")]
     public string? OlderThanSeconds { get; init; }
 
+    [Description("true: only tasks that have not ended (any status but SUCCESS, FAILED or CANCELED); with olderThanSeconds, the stuck ones.")]
+    public string? InFlight { get; init; }
+
     [Description("Page size, 1 to 500 (default 50).")]
     public string? Limit { get; init; }
 

@@ -4,7 +4,7 @@ import { h, fill, problem } from './dom.js';
 
 const routes = [
   { pattern: /^#\/tasks\/([^/]+)$/, route: 'tasks', load: () => import('./views/task.js') },
-  { pattern: /^#\/tasks$/, route: 'tasks', load: () => import('./views/tasks.js') },
+  { pattern: /^#\/tasks(?:\?[^#]*)?$/, route: 'tasks', load: () => import('./views/tasks.js') },
   { pattern: /^#\/agents$/, route: 'agents', admin: true, load: () => import('./views/agents.js') },
   { pattern: /^#\/tenants\/([^/]+)$/, route: 'tenants', admin: true, load: () => import('./views/tenant.js') },
   { pattern: /^#\/tenants$/, route: 'tenants', admin: true, load: () => import('./views/tenants.js') },

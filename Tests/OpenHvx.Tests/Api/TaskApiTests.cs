@@ -224,6 +224,41 @@ public sealed class TaskApiTests : DevHostFixture
     }
 
     [Test]
+    public async Task The_task_list_filters_the_tasks_in_flight_and_refuses_another_value()
+    {
+        var agent = DevHost.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<OpenHvx.HyperVAgent.AgentOptions>>().Value;
+        var host = DevHost.Services.GetRequiredService<OpenHvx.HyperVAgent.Telemetry.SimulatedHost>();
+        var ended = (await PostAsync(new { name = UniqueName() })).Headers.Location!;
+        var endedTask = await Eventually.Get(() => Client.GetFromJsonAsync<JsonElement>(ended), t => t.GetProperty("status").GetString() == "SUCCESS",
+            TimeSpan.FromSeconds(30), "the first task succeeds");
+        agent.Simulated.LatencyMs["New-VM"] = 5000;
+        host.WriteConfig();
+        try
+        {
+            var slow = (await PostAsync(new { name = UniqueName() })).Headers.Location!;
+            var slowTask = await Eventually.Get(() => Client.GetFromJsonAsync<JsonElement>(slow), t => t.GetProperty("status").GetString() == "running",
+                TimeSpan.FromSeconds(30), "the slow task runs");
+
+            var inFlight = await Client.GetFromJsonAsync<JsonElement>("/api/v1/admin/tasks?tenantId=test1&inFlight=true&limit=500");
+            var ids = inFlight.GetProperty("items").EnumerateArray().Select(t => t.GetProperty("taskId").GetString()).ToList();
+            Assert.That(ids, Does.Contain(slowTask.GetProperty("taskId").GetString()).And.Not.Contain(endedTask.GetProperty("taskId").GetString()));
+            Assert.That(inFlight.GetProperty("items").EnumerateArray().Select(t => t.GetProperty("status").GetString()),
+                Has.None.AnyOf("SUCCESS", "FAILED", "CANCELED"));
+
+            var stuck = await Client.GetFromJsonAsync<JsonElement>("/api/v1/admin/tasks?tenantId=test1&inFlight=true&olderThanSeconds=3600");
+            Assert.That(stuck.GetProperty("items").EnumerateArray().Select(t => t.GetProperty("taskId").GetString()),
+                Does.Not.Contain(slowTask.GetProperty("taskId").GetString()), "not in flight for an hour");
+        }
+        finally
+        {
+            agent.Simulated.LatencyMs.Remove("New-VM");
+            host.WriteConfig();
+        }
+        var problem = await ProblemAsync(await Client.GetAsync("/api/v1/admin/tasks?inFlight=yes"), HttpStatusCode.UnprocessableEntity, "ERR_VALIDATION");
+        Assert.That(problem.GetProperty("errors").TryGetProperty("inFlight", out _), Is.True, problem.ToString());
+    }
+
+    [Test]
     public async Task Health_endpoints_answer()
     {
         Assert.That((await Client.GetAsync("/health/live")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
