@@ -24,9 +24,6 @@ public sealed class ConsoleTaskTests : ConsoleFixture
 
     private AgentOptions Agent => DevHost.Services.GetRequiredService<IOptions<AgentOptions>>().Value;
 
-    [SetUp]
-    public void LongerExpectations() => SetDefaultExpectTimeout(20_000);
-
     /// <summary>Changes the simulated host (its config is read on every cmdlet call) until disposed.</summary>
     private IDisposable Simulate(Action<SimulatedHostOptions> change, Action<SimulatedHostOptions> undo)
     {

@@ -30,6 +30,8 @@ public abstract class ConsoleFixture : DevHostFixture
             Assert.Ignore(missing);
             return;
         }
+        // Expect waits 5 s by default: too little for a saga on a loaded two-core machine. (A process-wide setting.)
+        Assertions.SetDefaultExpectTimeout(20_000);
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new() { ExecutablePath = chromium, Headless = true, Args = ["--no-sandbox"] });
     }
