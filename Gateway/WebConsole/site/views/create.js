@@ -140,7 +140,9 @@ function makeField(path, name, schema, required, special) {
   const hint = [schema.description, multiline(schema) ? 'One per line.' : null].filter(Boolean).join(' ');
   const error = h('p', { class: 'field-error', id: errorId });
   const element = h('div', { class: 'field', dataset: { path } },
-    h('label', { for: id }, humanize(name), required ? h('span', { class: 'required' }, ' (required)') : null),
+    h('label', { for: id }, humanize(name), required
+      ? h('span', { class: 'required' }, path.includes('.') ? ` (required with ${humanize(path.split('.').slice(-2)[0]).toLowerCase()})` : ' (required)')
+      : null),
     control,
     h('p', { class: 'hint', id: hintId }, hint),
     error);
