@@ -201,6 +201,13 @@ public sealed class ConsoleOperationsTests : ConsoleFixture
 
             await page.GetByRole(AriaRole.Button, new() { Name = "Recount usage" }).ClickAsync();
             await Expect(page.Locator("#recount-report")).ToContainTextAsync("No drift");
+
+            // The tenants list sums it up: the VM count is over its limit.
+            var list = await page.Context.NewPageAsync();
+            await list.GotoAsync("/console/#/tenants");
+            var row = list.GetByRole(AriaRole.Row).Filter(new() { Has = list.GetByRole(AriaRole.Link, new() { Name = Tenant, Exact = true }) });
+            await Expect(row.Locator("td.over")).ToContainTextAsync($"{vms} / 0 (over the limit)");
+            await Expect(row).ToContainTextAsync("/ 48 vCPU");
         }
         finally
         {
