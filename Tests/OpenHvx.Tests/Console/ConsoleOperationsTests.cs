@@ -239,5 +239,30 @@ public sealed class ConsoleOperationsTests : ConsoleFixture
         await Expect(other.GetByRole(AriaRole.Region)).ToHaveCountAsync(0);
         var status = await other.EvaluateAsync<int>("async () => (await fetch('/api/v1/admin/agents', { headers: { 'X-OpenHvx-Console': '1' } })).status");
         Assert.That(status, Is.AnyOf(401, 403), "the tenant session gets no admin answer either");
+
+        // A read-only role may look at the create form but not submit it.
+        await other.GotoAsync("/console/#/create");
+        await Expect(other.GetByText("Your role can read only")).ToBeVisibleAsync();
+        await Expect(other.GetByRole(AriaRole.Button, new() { Name = "Create the VM" })).ToBeDisabledAsync();
+    }
+
+    [Test]
+    public async Task A_tenant_user_with_write_access_creates_a_vm_in_their_own_tenant_without_a_tenant_picker()
+    {
+        using var created = await Client.PostAsJsonAsync("/api/v1/admin/users",
+            new { username = "console-writer", password = "console-writer-password-1", tenantId = Tenant, roles = new[] { "tenant-user-rw" } });
+        Assert.That(created.IsSuccessStatusCode, await created.Content.ReadAsStringAsync());
+
+        var page = await SignInAsync("console-writer", "console-writer-password-1");
+        await page.GetByRole(AriaRole.Navigation, new() { Name = "Main" }).GetByRole(AriaRole.Link, new() { Name = "Create a VM" }).ClickAsync();
+        await Expect(Field(page, "Name (required)")).ToBeVisibleAsync();
+        await Expect(page.GetByLabel("Tenant")).ToHaveCountAsync(0);
+        await Expect(Field(page, "Image").Locator("option")).ToHaveCountAsync(4); // the default and the catalog's 3 images
+        await Field(page, "Name (required)").FillAsync("tenant-made-01");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Create the VM" }).ClickAsync();
+        await Expect(page.Locator("#task-status")).ToHaveTextAsync("SUCCESS", new() { Timeout = 90_000 });
+
+        var resources = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/tenants/{Tenant}/resources");
+        Assert.That(resources.EnumerateArray().Select(r => r.GetProperty("name").GetString()), Does.Contain("tenant-made-01"));
     }
 }
