@@ -3,15 +3,11 @@ import * as api from '../api.js';
 import { h, fill, bar, age, time, problem } from '../dom.js';
 
 const refreshEvery = 5000;
-const inFlightStatuses = ['pending', 'sent', 'running'];
-
-/** Tasks of an agent not yet final (pending, sent, running); "500+" when a page is full. */
+/** Tasks of an agent not yet final; "500+" when the page is full. */
 async function tasksInFlight(agentId) {
-  const pages = await Promise.all(inFlightStatuses.map((status) =>
-    api.get(`/api/v1/admin/tasks?agentId=${encodeURIComponent(agentId)}&status=${status}&limit=500`)));
-  const counts = pages.map((p) => (p?.items || []).length);
-  const total = counts.reduce((a, b) => a + b, 0);
-  return pages.some((p) => p?.nextOffset !== null && p?.nextOffset !== undefined) ? `${total}+` : total;
+  const page = await api.get(`/api/v1/admin/tasks?agentId=${encodeURIComponent(agentId)}&inFlight=true&limit=500`);
+  const total = (page?.items || []).length;
+  return page?.nextOffset !== null && page?.nextOffset !== undefined ? `${total}+` : total;
 }
 
 function used(capacity, free, key) {
@@ -58,7 +54,8 @@ function makeCard(agentId, ctx, refresh) {
       h('dt', {}, 'Host'), h('dd', {}, agent.host),
       h('dt', {}, 'Version'), h('dd', { class: 'mono' }, agent.version),
       h('dt', {}, 'Last heartbeat'), h('dd', {}, `${age(agent.heartbeatAgeSeconds)} ago (`, time(agent.lastHeartbeatAt), ')'),
-      h('dt', {}, 'Tasks in flight'), h('dd', { dataset: { field: 'in-flight' } }, String(inFlight)),
+      h('dt', {}, 'Tasks in flight'), h('dd', { dataset: { field: 'in-flight' } },
+        h('a', { href: `#/tasks?agentId=${encodeURIComponent(agent.agentId)}&stuck=1&olderThanSeconds=0` }, String(inFlight))),
       h('dt', {}, 'VMs'), h('dd', { dataset: { field: 'vm-count' } }, String(agent.vmCount)),
       h('dt', {}, 'Capabilities'), h('dd', {}, (agent.capabilities || []).join(', ') || '—'));
     const c = agent.capacity;
