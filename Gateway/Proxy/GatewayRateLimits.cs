@@ -42,7 +42,10 @@ public static class GatewayRateLimits
         : null;
 
     /// <summary>The client address's bucket of the token service (<see cref="GatewayOptions.TokenRateLimit"/>).</summary>
-    public static RateLimitPartition<string> AddressBucket(HttpContext http) => Bucket(AddressOf(http), Options(http).TokenRateLimit);
+    public static RateLimitPartition<string> AddressBucket(HttpContext http)
+        => http.RequestServices.GetService<WebConsole.ConsoleTokenClient>()?.IsBackchannel(http.Request) == true
+            ? RateLimitPartition.GetNoLimiter("console-backchannel")
+            : Bucket(AddressOf(http), Options(http).TokenRateLimit);
 
     private static string AddressOf(HttpContext http) => "address:" + (http.Connection.RemoteIpAddress?.ToString() ?? "unknown");
 

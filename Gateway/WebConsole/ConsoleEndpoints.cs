@@ -83,8 +83,9 @@ public static class ConsoleEndpoints
     public static IEndpointRouteBuilder MapWebConsole(this IEndpointRouteBuilder app)
     {
         var console = app.MapGroup("").ExcludeFromDescription();
-        console.MapGet(ConsolePaths.SignIn, SignIn);
-        console.MapGet(ConsolePaths.Callback, CallbackAsync);
+        // The browser's own steps of the sign-in count against its address, as the sign-in page does.
+        console.MapGet(ConsolePaths.SignIn, SignIn).RequireRateLimiting(Proxy.GatewayRateLimits.TokenPolicy);
+        console.MapGet(ConsolePaths.Callback, CallbackAsync).RequireRateLimiting(Proxy.GatewayRateLimits.TokenPolicy);
         console.MapPost(ConsolePaths.SignOut, SignOutAsync);
         console.MapGet(ConsolePaths.Session, SessionAsync);
         return app;

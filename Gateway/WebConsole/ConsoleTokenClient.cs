@@ -16,6 +16,21 @@ public sealed class ConsoleTokenClient(IHttpClientFactory httpClients, IServer s
 {
     public const string HttpClientName = "console-tokens";
 
+    /// <summary>
+    /// Marks the gateway's own calls to its token service. They all come from its own address, so the per-address limit of the
+    /// token service (<c>Gateway:TokenRateLimit</c>) would make every console user share one bucket; the browser's own requests
+    /// (<c>/console/signin</c>, <c>/console/callback</c>, the sign-in page) are limited by its address instead. The value is
+    /// random per process and never leaves it.
+    /// </summary>
+    public const string BackchannelHeader = "X-OpenHvx-Console-Backchannel";
+
+    private readonly string _backchannelSecret = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
+    /// <summary>Whether <paramref name="request"/> is one of this gateway's own calls (compared in constant time).</summary>
+    public bool IsBackchannel(HttpRequest request)
+        => request.Headers[BackchannelHeader] is [{ } value]
+            && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(System.Text.Encoding.ASCII.GetBytes(value), System.Text.Encoding.ASCII.GetBytes(_backchannelSecret));
+
     // A renewal per refresh token at a time: the token works once (no reuse leeway), so two API calls of one page that both find
     // the access token expired must share the answer, or the second would end the grant.
     private readonly ConcurrentDictionary<string, Lazy<Task<ConsoleTokenSet?>>> _renewals = new();
@@ -93,6 +108,7 @@ public sealed class ConsoleTokenClient(IHttpClientFactory httpClients, IServer s
     {
         var client = httpClients.CreateClient(HttpClientName);
         client.BaseAddress = new Uri(BoundAddress.Of(server) + "/");
+        client.DefaultRequestHeaders.Add(BackchannelHeader, _backchannelSecret);
         return client;
     }
 }

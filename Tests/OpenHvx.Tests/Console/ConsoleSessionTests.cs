@@ -16,7 +16,7 @@ public sealed partial class ConsoleSessionTests : DevHostFixture
 {
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?> { ["Gateway:AdminTokenLifetime"] = "00:00:30" };
 
-    private sealed class ConsoleVisitor : IDisposable
+    internal sealed class ConsoleVisitor : IDisposable
     {
         public CookieContainer Cookies { get; } = new();
         public HttpClient Http { get; }
@@ -35,10 +35,14 @@ public sealed partial class ConsoleSessionTests : DevHostFixture
         public void Dispose() => Http.Dispose();
     }
 
+    private Task<(ConsoleVisitor Visitor, HttpResponseMessage Callback)> SignInAsync(string username, string password, Func<string, string>? tamperCallback = null)
+        => SignInAsync(DevHost.Url, username, password, tamperCallback);
+
     /// <summary>The console's sign-in as a browser runs it, up to the callback's answer (not followed).</summary>
-    private async Task<(ConsoleVisitor Visitor, HttpResponseMessage Callback)> SignInAsync(string username, string password, Func<string, string>? tamperCallback = null)
+    internal static async Task<(ConsoleVisitor Visitor, HttpResponseMessage Callback)> SignInAsync(string url, string username, string password,
+        Func<string, string>? tamperCallback = null)
     {
-        var visitor = new ConsoleVisitor(DevHost.Url);
+        var visitor = new ConsoleVisitor(url);
         using var start = await visitor.Http.GetAsync("/console/signin");
         Assert.That(start.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
         var authorize = start.Headers.Location!;
