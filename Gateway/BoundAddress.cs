@@ -10,6 +10,12 @@ public static class BoundAddress
     {
         var address = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
             ?? throw new InvalidOperationException("The server has no address yet.");
+        return Normalize(address);
+    }
+
+    /// <summary>A listening address (<c>http://+:8080</c>, <c>http://[::]:80</c>...) as a client on this machine reaches it, without a trailing '/'.</summary>
+    public static string Normalize(string address)
+    {
         var uri = new UriBuilder(address.Replace("://+", "://localhost").Replace("://*", "://localhost").Replace("://[::]", "://localhost").Replace("://0.0.0.0", "://localhost"));
         return uri.Uri.ToString().TrimEnd('/');
     }

@@ -129,7 +129,8 @@ public static class GatewayExtensions
         services.AddScoped<AccessRevocation>();
         services.Configure<ForwardedHeadersOptions>(forwarded =>
         {
-            forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor;
+            // The scheme too: behind a proxy that ends TLS, the console's cookies and redirects must know the browser used https.
+            forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
             forwarded.KnownProxies.Clear();
             forwarded.KnownIPNetworks.Clear();
             foreach (var proxy in settings.TrustedProxies)
@@ -146,7 +147,13 @@ public static class GatewayExtensions
         services.AddSingleton<OrchestratorUpstream>();
         services.AddSingleton<OrchestratorClient>();
         services.AddHttpClient(OrchestratorClient.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(10));
-        services.AddReverseProxy().AddTransforms(transforms => transforms.AddResponseTransform(AbsoluteLocation.ApplyAsync));
+        services.AddReverseProxy().AddTransforms(transforms =>
+        {
+            transforms.AddResponseTransform(AbsoluteLocation.ApplyAsync);
+            // The console's session cookie is a credential for the gateway only; the orchestrator takes the bearer token it became.
+            transforms.AddRequestHeaderRemove(Microsoft.Net.Http.Headers.HeaderNames.Cookie);
+            transforms.AddRequestHeaderRemove(ConsolePaths.RequestHeader);
+        });
         services.AddSingleton(sp => sp.GetRequiredService<OrchestratorUpstream>().ConfigProvider);
 
         services.AddApiReference();

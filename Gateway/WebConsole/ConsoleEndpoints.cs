@@ -19,6 +19,7 @@ namespace OpenHvx.Gateway.WebConsole;
 public static class ConsoleEndpoints
 {
     private const string SignInCookie = "openhvx-console-signin";
+    private const string MovedParameter = "moved";
     private const string SignInPurpose = "OpenHvx.Console.SignIn";
     private static readonly TimeSpan SignInLifetime = TimeSpan.FromMinutes(10);
 
@@ -33,7 +34,8 @@ public static class ConsoleEndpoints
             cookie.Cookie.Name = "openhvx-console";
             cookie.Cookie.HttpOnly = true;
             cookie.Cookie.SameSite = SameSiteMode.Strict;
-            cookie.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+            // Behind a proxy that ends TLS the request looks like plain HTTP: an https issuer says the browser uses TLS.
+            cookie.Cookie.SecurePolicy = TokenIssuer.Parse(options.Issuer)?.Scheme == Uri.UriSchemeHttps ? CookieSecurePolicy.Always : CookieSecurePolicy.SameAsRequest;
             cookie.Cookie.Path = "/";
             cookie.ExpireTimeSpan = options.RefreshTokenLifetime;
             cookie.SlidingExpiration = false;
@@ -95,16 +97,17 @@ public static class ConsoleEndpoints
     private static IResult SignIn(HttpContext http, TokenIssuer issuer, IDataProtectionProvider protection, TimeProvider clock)
     {
         var origin = issuer.Current!;
-        // The callback is at the issuer's address: the cookie with the verifier must be set there too.
-        if (!string.Equals(origin.GetLeftPart(UriPartial.Authority), $"{http.Request.Scheme}://{http.Request.Host}", StringComparison.OrdinalIgnoreCase))
-            return Results.Redirect(new Uri(origin, ConsolePaths.SignIn.TrimStart('/')).AbsoluteUri);
+        // The callback is at the issuer's address: the cookie with the verifier must be set there too. Once only: behind a proxy that
+        // does not pass the host on, the request never looks like the issuer's, and the browser is at the issuer's address anyway.
+        if (!string.Equals(origin.Authority, http.Request.Host.Value, StringComparison.OrdinalIgnoreCase) && http.Request.Query[MovedParameter] != "1")
+            return Results.Redirect(new Uri(origin, ConsolePaths.SignIn.TrimStart('/') + "?" + MovedParameter + "=1").AbsoluteUri);
 
         var state = WebEncoders.Base64UrlEncode(RandomNumberGenerator.GetBytes(16));
         var verifier = WebEncoders.Base64UrlEncode(RandomNumberGenerator.GetBytes(32));
         var challenge = WebEncoders.Base64UrlEncode(SHA256.HashData(Encoding.ASCII.GetBytes(verifier)));
         var protector = protection.CreateProtector(SignInPurpose).ToTimeLimitedDataProtector();
         http.Response.Cookies.Append(SignInCookie, protector.Protect(JsonSerializer.Serialize(new SignInState(state, verifier)), clock.GetUtcNow().Add(SignInLifetime)),
-            SignInCookieOptions(http));
+            SignInCookieOptions(http, origin));
         var authorize = QueryHelpers.AddQueryString(new Uri(origin, TokenServicePaths.Authorize.TrimStart('/')).AbsoluteUri, new Dictionary<string, string?>
         {
             ["response_type"] = "code",
@@ -121,7 +124,7 @@ public static class ConsoleEndpoints
         IDataProtectionProvider protection, ConsoleTokenClient tokenClient)
     {
         var stored = http.Request.Cookies[SignInCookie];
-        http.Response.Cookies.Delete(SignInCookie, SignInCookieOptions(http));
+        http.Response.Cookies.Delete(SignInCookie, SignInCookieOptions(http, issuer.Current!));
         SignInState? expected = null;
         try
         {
@@ -138,8 +141,8 @@ public static class ConsoleEndpoints
         if (expected is null || state is null || code is null
             || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(state), Encoding.ASCII.GetBytes(expected.State)))
             return Results.Redirect(ConsolePaths.SignIn);
-        var tokens = await tokenClient.RedeemAsync(code, expected.Verifier, CallbackUri(issuer.Current!), http.RequestAborted);
-        if (tokens is null)
+        var redeemed = await tokenClient.RedeemAsync(code, expected.Verifier, CallbackUri(issuer.Current!), http.RequestAborted);
+        if (redeemed.Tokens is not { } tokens)
             return Results.Redirect(ConsolePaths.Root + "/?signin=failed");
         await ConsoleSession.SignInAsync(http, ConsoleSession.PrincipalOf(tokens), tokens);
         return Results.Redirect(ConsolePaths.Root + "/");
@@ -150,18 +153,26 @@ public static class ConsoleEndpoints
         if (!ConsoleSession.IsConsoleRequest(http.Request))
             return Problems.Result(ErrorCodes.Forbidden, $"Sign out from the console (header {ConsolePaths.RequestHeader}).", status: StatusCodes.Status403Forbidden);
         var authenticated = await http.AuthenticateAsync(ConsolePaths.Scheme);
+        // The cookie goes whatever happens; a grant the token service could not revoke just now lives on until it expires (logged).
+        await http.SignOutAsync(ConsolePaths.Scheme);
         if (authenticated.Succeeded && ConsoleTokenSet.From(authenticated.Properties)?.RefreshToken is { } refresh)
             await tokenClient.RevokeAsync(refresh, http.RequestAborted);
-        await http.SignOutAsync(ConsolePaths.Scheme);
         return Results.NoContent();
     }
 
     /// <summary>Who is signed in and which API the console uses; never the tokens.</summary>
     private static async Task<IResult> SessionAsync(HttpContext http, ConsoleTokenClient tokenClient, TimeProvider clock)
     {
-        if (!ConsoleSession.IsConsoleRequest(http.Request) || await ConsoleSession.CurrentAsync(http, tokenClient, clock) is not { } session)
+        if (!ConsoleSession.IsConsoleRequest(http.Request))
             return Problems.Result(ErrorCodes.Unauthenticated, "Not signed in to the console.", status: StatusCodes.Status401Unauthorized);
-        var user = session.User;
+        var session = await ConsoleSession.CurrentAsync(http, tokenClient, clock);
+        if (session.Unavailable)
+        {
+            http.Response.Headers.RetryAfter = "5";
+            return Problems.Result(ErrorCodes.Unavailable, "The session's token could not be renewed just now; try again shortly.", status: StatusCodes.Status503ServiceUnavailable);
+        }
+        if (session is not { User: { } user, Tokens: { } tokens })
+            return Problems.Result(ErrorCodes.Unauthenticated, "Not signed in to the console.", status: StatusCodes.Status401Unauthorized);
         var audience = user.FindAll("aud").Select(c => c.Value).FirstOrDefault(Audiences.IsKnown) ?? Audiences.Tenant;
         http.Response.Headers.CacheControl = "no-store";
         return Results.Ok(new ConsoleSessionView(
@@ -171,17 +182,17 @@ public static class ConsoleEndpoints
             [.. user.FindAll(TokenClaims.Role).Select(c => c.Value)],
             [.. TokenClaims.ScopesIn(user.FindAll(TokenClaims.Scope).Select(c => c.Value))],
             "/api/v1/" + audience,
-            session.Tokens.ExpiresAt));
+            tokens.ExpiresAt));
     }
 
     private static Uri CallbackUri(Uri issuer) => new(issuer, FirstPartyClients.ConsoleCallbackPath);
 
-    private static CookieOptions SignInCookieOptions(HttpContext http) => new()
+    private static CookieOptions SignInCookieOptions(HttpContext http, Uri issuer) => new()
     {
         HttpOnly = true,
         // Lax: the cookie must come back with the redirect from the sign-in page, a navigation.
         SameSite = SameSiteMode.Lax,
-        Secure = http.Request.IsHttps,
+        Secure = http.Request.IsHttps || issuer.Scheme == Uri.UriSchemeHttps,
         Path = ConsolePaths.Root,
         MaxAge = SignInLifetime,
     };

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.IdentityModel.JsonWebTokens;
 using OpenHvx.Contracts;
+using OpenHvx.ServiceDefaults;
 
 namespace OpenHvx.Gateway.WebConsole;
 
@@ -19,31 +20,51 @@ public sealed class ConsoleSession(RequestDelegate next, ConsoleTokenClient toke
     public async Task InvokeAsync(HttpContext http)
     {
         if (http.Request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase)
-            && http.Request.Headers.Authorization.Count == 0 && IsConsoleRequest(http.Request)
-            && await CurrentAsync(http, tokenClient, clock) is { } session)
-            http.Request.Headers.Authorization = "Bearer " + session.Tokens.AccessToken;
+            && http.Request.Headers.Authorization.Count == 0 && IsConsoleRequest(http.Request))
+        {
+            var session = await CurrentAsync(http, tokenClient, clock);
+            if (session.Unavailable)
+            {
+                await WriteUnavailableAsync(http);
+                return;
+            }
+            if (session.Tokens is { } tokens)
+                http.Request.Headers.Authorization = "Bearer " + tokens.AccessToken;
+        }
         await next(http);
     }
 
     public static bool IsConsoleRequest(HttpRequest request) => request.Headers[ConsolePaths.RequestHeader] == "1";
 
-    /// <summary>The signed-in session with a fresh access token; null (and the cookie removed) when there is none or it cannot be renewed.</summary>
-    public static async Task<(ClaimsPrincipal User, ConsoleTokenSet Tokens)?> CurrentAsync(HttpContext http, ConsoleTokenClient tokenClient, TimeProvider clock)
+    /// <summary>The token service could not renew the session's token: the session stays, the call is answered 503.</summary>
+    public static Task WriteUnavailableAsync(HttpContext http)
+    {
+        http.Response.Headers.RetryAfter = "5";
+        return Problems.WriteAsync(http, ErrorCodes.Unavailable, "The session's token could not be renewed just now; try again shortly.", StatusCodes.Status503ServiceUnavailable);
+    }
+
+    /// <summary>
+    /// The signed-in session with a fresh access token. None (and the cookie removed) when there is no session or the token service
+    /// refused to renew it; <see cref="ConsoleSessionLookup.Unavailable"/> when it could not be asked (the cookie stays).
+    /// </summary>
+    public static async Task<ConsoleSessionLookup> CurrentAsync(HttpContext http, ConsoleTokenClient tokenClient, TimeProvider clock)
     {
         var authenticated = await http.AuthenticateAsync(ConsolePaths.Scheme);
         if (!authenticated.Succeeded || ConsoleTokenSet.From(authenticated.Properties) is not { } tokens)
-            return null;
+            return ConsoleSessionLookup.None;
         if (tokens.ExpiresAt - clock.GetUtcNow() > RenewBefore)
-            return (authenticated.Principal, tokens);
-        var renewed = tokens.RefreshToken is { } refresh ? await tokenClient.RenewAsync(refresh, http.RequestAborted) : null;
-        if (renewed is null)
+            return new(authenticated.Principal, tokens, false);
+        var renewed = tokens.RefreshToken is { } refresh ? await tokenClient.RenewAsync(refresh, http.RequestAborted) : ConsoleTokenOutcome.Refused;
+        if (renewed.Unavailable)
+            return new(null, null, true);
+        if (renewed.Tokens is not { } fresh)
         {
             await http.SignOutAsync(ConsolePaths.Scheme);
-            return null;
+            return ConsoleSessionLookup.None;
         }
-        var user = PrincipalOf(renewed);
-        await SignInAsync(http, user, renewed);
-        return (user, renewed);
+        var user = PrincipalOf(fresh);
+        await SignInAsync(http, user, fresh);
+        return new(user, fresh, false);
     }
 
     public static Task SignInAsync(HttpContext http, ClaimsPrincipal user, ConsoleTokenSet tokens)
@@ -62,4 +83,10 @@ public sealed class ConsoleSession(RequestDelegate next, ConsoleTokenClient toke
             ConsolePaths.Scheme, TokenClaims.Subject, TokenClaims.Role);
         return new ClaimsPrincipal(identity);
     }
+}
+
+/// <summary>A console session found (user and fresh tokens), none, or not renewable just now.</summary>
+public sealed record ConsoleSessionLookup(ClaimsPrincipal? User, ConsoleTokenSet? Tokens, bool Unavailable)
+{
+    public static readonly ConsoleSessionLookup None = new(null, null, false);
 }

@@ -2,6 +2,10 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using OpenHvx.Tests.Support;
 
 namespace OpenHvx.Tests.Console;
@@ -118,8 +122,32 @@ public sealed partial class ConsoleSessionTests : DevHostFixture
         request.Headers.Host = "console.example.test";
         using var answer = await http.SendAsync(request);
         Assert.That(answer.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
-        Assert.That(answer.Headers.Location!.ToString(), Is.EqualTo(DevHost.Url + "/console/signin"));
+        Assert.That(answer.Headers.Location!.ToString(), Is.EqualTo(DevHost.Url + "/console/signin?moved=1"));
         Assert.That(answer.Headers.Contains("Set-Cookie"), Is.False);
+
+        // Once only: behind a proxy that does not pass the host on, the moved request still names another host, and signs in there.
+        using var moved = new HttpRequestMessage(HttpMethod.Get, DevHost.Url + "/console/signin?moved=1");
+        moved.Headers.Host = "console.example.test";
+        using var second = await http.SendAsync(moved);
+        Assert.That(second.Headers.Location!.AbsolutePath, Is.EqualTo("/connect/authorize"));
+        Assert.That(second.Headers.GetValues("Set-Cookie").Single(), Does.StartWith("openhvx-console-signin="));
+    }
+
+    [Test]
+    public void With_an_https_issuer_the_session_cookie_is_always_secure_even_when_tls_ends_at_a_proxy()
+    {
+        static CookieSecurePolicy PolicyFor(string? issuer)
+        {
+            var services = new ServiceCollection();
+            OpenHvx.Gateway.WebConsole.ConsoleEndpoints.AddWebConsole(services, new OpenHvx.Gateway.GatewayOptions { Issuer = issuer });
+            using var provider = services.BuildServiceProvider();
+            return provider.GetRequiredService<IOptionsMonitor<CookieAuthenticationOptions>>().Get("console").Cookie.SecurePolicy;
+        }
+        Assert.Multiple(() =>
+        {
+            Assert.That(PolicyFor("https://hvx.example.com/"), Is.EqualTo(CookieSecurePolicy.Always));
+            Assert.That(PolicyFor(null), Is.EqualTo(CookieSecurePolicy.SameAsRequest));
+        });
     }
 
     [Test]
