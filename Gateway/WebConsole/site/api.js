@@ -62,7 +62,10 @@ export async function signOut() {
  */
 export async function stream(path, onEvent, signal) {
   const response = await fetch(path, { headers: { ...consoleHeader, Accept: 'text/event-stream' }, credentials: 'same-origin', signal });
-  if (!response.ok || !response.body) throw new ApiError(response.status, null);
+  if (!response.ok || !response.body) {
+    if (response.status === 401) signedOutHandler();
+    throw new ApiError(response.status, null);
+  }
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
   try {
@@ -91,3 +94,6 @@ export async function stream(path, onEvent, signal) {
     throw e;
   }
 }
+
+/** Whether retrying cannot help: the session ended, the caller may not, or the thing is gone. */
+export const isTerminal = (error) => error instanceof ApiError && [401, 403, 404].includes(error.status);

@@ -16,6 +16,8 @@ const view = document.getElementById('view');
 const status = document.getElementById('status');
 let cleanup = null;
 let context = null;
+// Each navigation's number: a view that finishes loading after the next navigation began is stopped, never shown.
+let navigation = 0;
 
 /** What every view gets: the session, the API it uses ('/api/v1/admin' or '/api/v1/tenant'), and a status line. */
 function makeContext(session) {
@@ -28,28 +30,56 @@ function makeContext(session) {
   };
 }
 
-async function show() {
+function stopView() {
+  navigation += 1;
   if (cleanup) { try { cleanup(); } catch { /* view gone */ } cleanup = null; }
+}
+
+/** Route parameters, decoded; null when one is malformed or a path step ('.', '..'). */
+function paramsOf(hash, pattern) {
+  try {
+    const params = hash.match(pattern).slice(1).map((p) => decodeURIComponent(p.split('?')[0]));
+    return params.some((p) => p === '.' || p === '..' || p === '') ? null : params;
+  } catch {
+    return null;
+  }
+}
+
+async function show(focus) {
+  stopView();
+  const current = navigation;
   const hash = location.hash || '#/tasks';
   const match = routes.find((r) => r.pattern.test(hash) && (!r.admin || context.isAdmin));
   for (const link of document.querySelectorAll('#nav a')) {
     if (match && link.dataset.route === match.route) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
-  if (!match) {
+  const params = match ? paramsOf(hash, match.pattern) : null;
+  if (!match || !params) {
     fill(view, h('h1', {}, 'Not found'), h('p', {}, 'This page does not exist. ', h('a', { href: '#/tasks' }, 'Go to the tasks.')));
+    if (focus) view.focus();
     return;
   }
-  const params = hash.match(match.pattern).slice(1).map(decodeURIComponent);
-  fill(view, h('p', {}, 'Loading…'));
+  // Each view draws into a container of its own: one left behind by a newer navigation draws nowhere visible.
+  const container = h('div', { class: 'view-content' }, h('p', {}, 'Loading…'));
+  fill(view, container);
   view.setAttribute('aria-busy', 'true');
   try {
     const module = await match.load();
-    cleanup = (await module.render(view, params, context)) || null;
+    if (current !== navigation) return;
+    const stop = (await module.render(container, params, context)) || null;
+    if (current !== navigation) {
+      if (stop) stop();
+      return;
+    }
+    cleanup = stop;
   } catch (error) {
-    fill(view, h('h1', {}, 'Something went wrong'), problem(error));
+    if (current === navigation) fill(container, h('h1', {}, 'Something went wrong'), problem(error));
   } finally {
-    view.removeAttribute('aria-busy');
+    if (current === navigation) {
+      view.removeAttribute('aria-busy');
+      if (focus) view.focus();
+    }
   }
 }
 
@@ -77,13 +107,25 @@ async function start() {
   for (const item of nav.querySelectorAll('[data-audience]')) item.hidden = item.dataset.audience !== session.audience;
   nav.hidden = false;
   document.getElementById('sign-out').addEventListener('click', async () => {
-    await api.signOut();
+    stopView();
+    try {
+      await api.signOut();
+    } catch {
+      /* the gateway removes the cookie whatever happens; show the start page anyway */
+    }
     location.hash = '';
     location.reload();
   });
-  api.onSignedOut(() => { context.say('Your session has ended: sign in again.'); showSignIn(); });
-  window.addEventListener('hashchange', () => { show(); view.focus(); });
-  await show();
+  let signedOut = false;
+  api.onSignedOut(() => {
+    if (signedOut) return;
+    signedOut = true;
+    stopView();
+    context.say('Your session has ended: sign in again.');
+    showSignIn();
+  });
+  window.addEventListener('hashchange', () => { if (!signedOut) show(true); });
+  await show(false);
 }
 
 start().catch((error) => fill(view, h('h1', {}, 'The console could not start'), problem(error)));

@@ -31,6 +31,7 @@ public sealed class ConsoleAccessibilityTests : ConsoleFixture
     {
         using var admin = await Tokens.AdminClientAsync(DevHost.Url);
         var created = await admin.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId = "test1", action = "vm.create", data = new { name = "a11y1", cpu = 1, ram = "1GB" } });
+        Assert.That(created.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.Accepted), await created.Content.ReadAsStringAsync());
         var taskId = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("taskId").GetString();
 
         var page = await SignInAsAdminAsync(bypassCsp: true);

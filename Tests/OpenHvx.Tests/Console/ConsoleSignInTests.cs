@@ -16,7 +16,8 @@ public sealed class ConsoleSignInTests : ConsoleFixture
     {
         var visited = new List<string>();
         var page = await OpenConsoleAsync();
-        page.FrameNavigated += (_, frame) => visited.Add(frame.Url);
+        // Every request the page makes, redirects included (the callback's URL carries the code, never a token).
+        page.Request += (_, request) => visited.Add(request.Url);
         await page.GetByRole(AriaRole.Link, new() { Name = "Sign in" }).ClickAsync();
         await page.GetByLabel("Username").FillAsync("admin");
         await page.GetByLabel("Password").FillAsync(Tokens.AdminPassword);
@@ -38,7 +39,8 @@ public sealed class ConsoleSignInTests : ConsoleFixture
         var readable = await page.EvaluateAsync<string>("() => document.cookie + JSON.stringify(Object.entries(localStorage)) + JSON.stringify(Object.entries(sessionStorage))");
         Assert.That(readable, Does.Not.Contain("eyJ"), "no JWT readable by scripts");
         Assert.That(readable, Does.Not.Contain("openhvx-console"));
-        Assert.That(visited, Has.None.Contains("access_token").And.None.Contains("eyJ"), string.Join("\n", visited));
+        Assert.That(visited, Has.Some.Contains("/console/callback?code="), "the redirects were seen: " + string.Join("\n", visited));
+        Assert.That(visited, Has.None.Contains("access_token").And.None.Contains("refresh_token").And.None.Contains("eyJ"), string.Join("\n", visited));
     }
 
     [Test]
@@ -100,5 +102,19 @@ public sealed class ConsoleSignInTests : ConsoleFixture
         // A copy of the old cookie is refused too: its refresh token was revoked, and the access token is refused once the gateway knows.
         await Eventually.True(async () => await CallWithCopiedCookieAsync() == HttpStatusCode.Unauthorized, TimeSpan.FromSeconds(15),
             "the signed-out session's cookie is refused");
+    }
+
+    [Test]
+    public async Task Leaving_the_task_list_closes_its_event_stream()
+    {
+        var page = await SignInAsAdminAsync();
+        var stream = await page.RunAndWaitForRequestAsync(() => GoToAsync(page, "#/tasks"), r => r.Url.EndsWith("/api/v1/admin/events", StringComparison.Ordinal));
+        var ended = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        page.RequestFailed += (_, r) => { if (r == stream) ended.TrySetResult("failed: " + r.Failure); };
+        page.RequestFinished += (_, r) => { if (r == stream) ended.TrySetResult("finished"); };
+        Assert.That(ended.Task.IsCompleted, Is.False, "the stream is open while the list shows");
+        await GoToAsync(page, "#/agents");
+        var how = await ended.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.That(how, Does.Contain("ABORTED").IgnoreCase, "the stream was aborted by the view's cleanup");
     }
 }

@@ -3,9 +3,9 @@ import * as api from '../api.js';
 import { h, fill, bar, age, time, problem } from '../dom.js';
 
 const refreshEvery = 5000;
-/** Tasks of an agent not yet final; "500+" when the page is full. */
+/** Tasks of an agent not yet final; "100+" when the page is full. */
 async function tasksInFlight(agentId) {
-  const page = await api.get(`/api/v1/admin/tasks?agentId=${encodeURIComponent(agentId)}&inFlight=true&limit=500`);
+  const page = await api.get(`/api/v1/admin/tasks?agentId=${encodeURIComponent(agentId)}&inFlight=true&limit=100`);
   const total = (page?.items || []).length;
   return page?.nextOffset !== null && page?.nextOffset !== undefined ? `${total}+` : total;
 }
@@ -107,7 +107,13 @@ export async function render(root, params, ctx) {
     fill(error);
   };
   const tick = async () => {
-    try { await refresh(); } catch (e) { if (!stopped) fill(error, problem(e)); }
+    // A hidden tab asks nothing; it catches up when shown again.
+    if (!document.hidden) {
+      try { await refresh(); } catch (e) {
+        if (api.isTerminal(e)) { stopped = true; return; }
+        if (!stopped) fill(error, problem(e));
+      }
+    }
     if (!stopped) timer = setTimeout(tick, refreshEvery);
   };
   await tick();

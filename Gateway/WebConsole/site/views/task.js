@@ -169,7 +169,12 @@ export async function render(root, params, ctx) {
     task = next;
     fill(statusLine, h('span', { class: 'label' }, 'Status '), statusBadge(task.status), ' ', h('span', { class: 'state' }, task.state));
     drawActions();
-    fill(error, errorBlock(task));
+    // An alert is announced each time it is drawn: only when the error changes.
+    const errorKey = JSON.stringify(task.error ?? null);
+    if (error.dataset.shown !== errorKey) {
+      error.dataset.shown = errorKey;
+      fill(error, errorBlock(task));
+    }
     fill(factList, facts([
       ['Action', task.action],
       ['Tenant', task.tenantId],

@@ -117,16 +117,21 @@ export async function render(root, params, ctx) {
       h('td', {}, task.error ? h('code', { class: 'error-code' }, task.error.code) : ''));
   }
 
+  let asked = 0;
   async function load() {
+    const mine = ++asked;
     const run = (async () => {
       try {
         const page = await api.get(`${ctx.api}/tasks?${apiQuery(filters)}`);
-        if (abort.signal.aborted) return;
+        // A newer load (other filters, a later event) has been asked for: this answer is stale.
+        if (abort.signal.aborted || mine !== asked) return;
         const offset = page.offset || 0;
         const items = page.items || [];
-        summary.textContent = items.length
+        const said = items.length
           ? `Tasks ${offset + 1}–${offset + items.length}, newest first${page.nextOffset != null ? '' : ' (last page)'}`
           : 'No task matches these filters.';
+        // A live region: announced when it changes, not at every event.
+        if (summary.textContent !== said) summary.textContent = said;
         fill(results, items.length === 0 ? null : h('table', { 'aria-label': 'Tasks', class: 'tasks' },
           h('thead', {}, h('tr', {},
             h('th', { scope: 'col' }, 'Status'), h('th', { scope: 'col' }, 'Task'), h('th', { scope: 'col' }, 'Action'),
@@ -137,7 +142,7 @@ export async function render(root, params, ctx) {
           offset > 0 ? h('button', { type: 'button', onclick: () => apply(Math.max(0, offset - pageSize)) }, '← Newer') : null,
           page.nextOffset != null ? h('button', { type: 'button', onclick: () => apply(page.nextOffset) }, 'Older →') : null);
       } catch (error) {
-        if (abort.signal.aborted) return;
+        if (abort.signal.aborted || mine !== asked) return;
         summary.textContent = '';
         fill(results, problem(error));
         fill(pager);
@@ -159,7 +164,8 @@ export async function render(root, params, ctx) {
         live.textContent = 'Live: the list follows task events.';
         live.classList.add('on');
         await api.stream(`${ctx.api}/events`, scheduleReload, abort.signal);
-      } catch {
+      } catch (error) {
+        if (api.isTerminal(error)) return;
         /* broken stream: reconnect below */
       }
       if (abort.signal.aborted) return;

@@ -50,22 +50,31 @@ export function followTask(ctx, taskId, onTask) {
   const abort = new AbortController();
   const path = `${ctx.api}/tasks/${encodeURIComponent(taskId)}`;
   let last = null;
+  let asked = 0;
+  let shown = 0;
+  // Answers may arrive out of order (one GET per event): an older one never replaces a newer one.
   const refresh = async () => {
-    last = await api.get(path);
-    if (!abort.signal.aborted) onTask(last);
+    const mine = ++asked;
+    const task = await api.get(path);
+    if (mine > shown && !abort.signal.aborted) {
+      shown = mine;
+      last = task;
+      onTask(task);
+    }
     return last;
   };
+  const stopWhenTerminal = (error) => { if (api.isTerminal(error)) abort.abort(); };
   (async () => {
     try {
       if (isFinal(await refresh())) return;
-      await api.stream(`${path}/events`, () => { refresh().catch(() => {}); }, abort.signal);
+      await api.stream(`${path}/events`, () => { refresh().catch(stopWhenTerminal); }, abort.signal);
       await refresh();
-    } catch {
-      /* the stream broke: poll below */
+    } catch (error) {
+      stopWhenTerminal(error);
     }
     while (!abort.signal.aborted && !isFinal(last)) {
       await new Promise((resolve) => setTimeout(resolve, 2000));
-      if (!abort.signal.aborted) await refresh().catch(() => {});
+      if (!abort.signal.aborted) await refresh().catch(stopWhenTerminal);
     }
   })();
   return () => abort.abort();
