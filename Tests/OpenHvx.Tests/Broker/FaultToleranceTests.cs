@@ -186,6 +186,8 @@ public sealed class FaultToleranceTests
     {
         var spec = new AgentSpec("agent-r", Environment: new Dictionary<string, string> { ["Agent__Simulated__LatencyMs__New-VM"] = "6000" });
         await using var stack = await ProcessStack.StartAsync(new Dictionary<string, string> { ["Orchestrator__Deadlines__AwaitingResult"] = "00:01:00" }, spec);
+        // Other stacks' virtual hosts are made and deleted in the background: done before the broker goes down, and before the tasks are sent.
+        await TestBroker.SettleAsync();
         var submitted = new List<Uri>();
         for (var i = 0; i < 4; i++)
             submitted.Add((await SubmitAsync(stack, $"restart-{i}")).Location);

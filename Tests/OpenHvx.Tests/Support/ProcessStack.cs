@@ -46,7 +46,9 @@ public sealed class ProcessStack : IAsyncDisposable
     public static async Task<ProcessStack> StartAsync(IReadOnlyDictionary<string, string>? orchestratorEnvironment, string? traceFolder,
         IReadOnlyDictionary<string, string>? everyProcess, params AgentSpec[] agents)
     {
+        var phases = System.Diagnostics.Stopwatch.StartNew();
         var stack = new ProcessStack(await TestBroker.CreateAsync(), traceFolder) { _everyProcess = everyProcess ?? new Dictionary<string, string>() };
+        var vhostAt = phases.Elapsed;
         try
         {
             var gatewayUrl = $"http://127.0.0.1:{ServiceProcess.FreePort()}";
@@ -75,11 +77,14 @@ public sealed class ProcessStack : IAsyncDisposable
             var brokerUrls = await Task.WhenAll(agents.Select(a => a.AgentId).Distinct().Select(async id => (id, url: await stack.Broker.CreateAgentUserAsync(id))));
             foreach (var (id, url) in brokerUrls)
                 stack._agentBrokerUrls[id] = url;
+            var usersAt = phases.Elapsed;
             foreach (var spec in agents)
                 await stack.StartAgentAsync(spec);
             await Task.WhenAll(new[] { stack.Orchestrator, stack.Gateway }.Concat(stack._agents).Select(p => p.WaitReadyAsync()));
+            var readyAt = phases.Elapsed;
             stack.Api = await Tokens.AdminClientAsync(gatewayUrl);
             await stack.WaitForAgentsAsync(agents.Select(a => a.AgentId).ToArray());
+            TestContext.Progress.WriteLine($"[stack] vhost {vhostAt.TotalSeconds:0.0} s, agent users {usersAt.TotalSeconds:0.0} s, ready {readyAt.TotalSeconds:0.0} s, agents online {phases.Elapsed.TotalSeconds:0.0} s");
             return stack;
         }
         catch
@@ -199,10 +204,13 @@ public sealed class ProcessStack : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        var phases = System.Diagnostics.Stopwatch.StartNew();
         Api?.Dispose();
         foreach (var process in _agents.Append(Orchestrator).Append(Gateway).Where(p => p is not null))
             await process.DisposeAsync();
+        var killedAt = phases.Elapsed;
         await Broker.DisposeAsync();
         _folder.Dispose();
+        TestContext.Progress.WriteLine($"[stack] processes killed {killedAt.TotalSeconds:0.0} s, broker cleaned up {phases.Elapsed.TotalSeconds:0.0} s");
     }
 }

@@ -36,17 +36,117 @@ public sealed class TestBroker : IAsyncDisposable
         }
     }
 
+    private static readonly object Gate = new();
+    private static Task<TestBroker>? _spare;
+    private static readonly List<Task> Deletions = [];
+    private static readonly HashSet<string> AgentUsers = [];
+
+    /// <summary>
+    /// A virtual host of its own. Making one takes a few rabbitmqctl calls (an Erlang VM each): the next one is made in the
+    /// background meanwhile, while the test that takes this one mostly waits on its processes.
+    /// </summary>
     public static async Task<TestBroker> CreateAsync()
     {
         RequireBroker();
+        Task<TestBroker>? spare;
+        lock (Gate)
+        {
+            spare = _spare;
+            _spare = Task.Run(MakeAsync);
+        }
+        if (spare is not null)
+        {
+            try
+            {
+                return await spare;
+            }
+            catch (InvalidOperationException)
+            {
+                // Made while the broker was down (its restart test): make another now.
+            }
+        }
+        return await MakeAsync();
+    }
+
+    private static async Task<TestBroker> MakeAsync()
+    {
         var id = Guid.NewGuid().ToString("N")[..10];
         var vhost = "openhvx-test-" + id;
         var user = "openhvx-test-" + id;
         var password = "pw-" + Guid.NewGuid().ToString("N");
-        // Each rabbitmqctl call starts an Erlang VM (about a second): independent calls run side by side.
-        await Task.WhenAll(CtlAsync("add_vhost", vhost), CtlAsync("add_user", user, password));
-        await Task.WhenAll(CtlAsync("set_permissions", "-p", vhost, user, ".*", ".*", ".*"), CtlAsync("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"));
-        return new TestBroker(vhost, user, password);
+        var broker = new TestBroker(vhost, user, password);
+        try
+        {
+            // Each rabbitmqctl call starts an Erlang VM (about a second): independent calls run side by side.
+            await Task.WhenAll(CtlAsync("add_vhost", vhost), CtlAsync("add_user", user, password));
+            await Task.WhenAll(CtlAsync("set_permissions", "-p", vhost, user, ".*", ".*", ".*"), CtlAsync("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"));
+            return broker;
+        }
+        catch (InvalidOperationException)
+        {
+            await broker.DeleteAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Until the virtual hosts of stacks that ended are deleted and the next one is made (before the broker is stopped on purpose).</summary>
+    public static async Task SettleAsync()
+    {
+        Task[] pending;
+        lock (Gate)
+            pending = [.. Deletions, .. _spare is null ? [] : new Task[] { _spare }];
+        try
+        {
+            await Task.WhenAll(pending);
+        }
+        catch (InvalidOperationException)
+        {
+            // A spare made while the broker was down: CreateAsync makes another.
+        }
+    }
+
+    /// <summary>
+    /// After the last broker test (OpenHvx.Tests.Broker's set-up fixture): deletes the spare virtual host, waits for the
+    /// deletions still running, and deletes the agents' broker users that no other stack uses.
+    /// </summary>
+    public static async Task CleanUpAsync()
+    {
+        Task<TestBroker>? spare;
+        lock (Gate)
+        {
+            spare = _spare;
+            _spare = null;
+        }
+        if (spare is not null)
+        {
+            try
+            {
+                await (await spare).DeleteAsync();
+            }
+            catch (InvalidOperationException)
+            {
+            }
+        }
+        await SettleAsync();
+        string[] agentUsers;
+        lock (Gate)
+        {
+            agentUsers = [.. AgentUsers];
+            AgentUsers.Clear();
+        }
+        try
+        {
+            await Task.WhenAll(agentUsers.Select(async agentUser =>
+            {
+                // Its permissions went with the virtual hosts; any left belong to another stack using the same agent id.
+                var permissions = JsonDocument.Parse(await CtlAsync("list_user_permissions", "-q", "--formatter", "json", agentUser)).RootElement;
+                if (permissions.GetArrayLength() == 0)
+                    await CtlAsync("delete_user", agentUser);
+            }));
+        }
+        catch (InvalidOperationException)
+        {
+        }
     }
 
     public static void RequireBroker()
@@ -66,11 +166,10 @@ public sealed class TestBroker : IAsyncDisposable
         }
     }
 
-    private readonly List<string> _agentUsers = [];
-
     /// <summary>
     /// The broker URL of an agent's own user, made by tools/agent-broker-user.sh on this virtual host (so the script is
-    /// what the broker tests run on). Users are broker-wide: --new-password takes over one a crashed run left behind.
+    /// what the broker tests run on). Users are broker-wide: --new-password takes over one an earlier stack (or a crashed run)
+    /// left behind; they are deleted after the last broker test (<see cref="CleanUpAsync"/>), not with each virtual host.
     /// </summary>
     public async Task<string> CreateAgentUserAsync(string agentId)
     {
@@ -86,8 +185,8 @@ public sealed class TestBroker : IAsyncDisposable
         await process.WaitForExitAsync();
         if (process.ExitCode != 0)
             throw new InvalidOperationException($"tools/agent-broker-user.sh {agentId} {VirtualHost} failed ({process.ExitCode}): {error}");
-        lock (_agentUsers)
-            _agentUsers.Add(WireTopology.AgentBrokerUser(agentId));
+        lock (Gate)
+            AgentUsers.Add(WireTopology.AgentBrokerUser(agentId));
         return output.Trim();
     }
 
@@ -128,21 +227,22 @@ public sealed class TestBroker : IAsyncDisposable
         return output;
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Deletes the virtual host and its user in the background (<see cref="SettleAsync"/> waits for it).</summary>
+    public ValueTask DisposeAsync()
+    {
+        lock (Gate)
+        {
+            Deletions.RemoveAll(d => d.IsCompleted);
+            Deletions.Add(Task.Run(DeleteAsync));
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    private async Task DeleteAsync()
     {
         try
         {
             await Task.WhenAll(CtlAsync("delete_vhost", VirtualHost), CtlAsync("delete_user", User));
-            string[] agentUsers;
-            lock (_agentUsers)
-                agentUsers = [.. _agentUsers.Distinct()];
-            await Task.WhenAll(agentUsers.Select(async agentUser =>
-            {
-                // Its permissions went with the virtual host; any left belong to another stack using the same agent id.
-                var permissions = JsonDocument.Parse(await CtlAsync("list_user_permissions", "-q", "--formatter", "json", agentUser)).RootElement;
-                if (permissions.GetArrayLength() == 0)
-                    await CtlAsync("delete_user", agentUser);
-            }));
         }
         catch (InvalidOperationException)
         {
