@@ -11,6 +11,7 @@ namespace OpenHvx.Tests.Console;
 /// and the keyboard path through the shell.
 /// </summary>
 [TestFixture]
+[Parallelizable(ParallelScope.Self)]
 public sealed class ConsoleAccessibilityTests : ConsoleFixture
 {
     /// <summary>axe's serious and critical violations on the page as it is, one line each.</summary>

@@ -12,6 +12,7 @@ namespace OpenHvx.Tests.Console;
 /// drain and resume, a tenant's quota limits, and what a tenant user may reach. Each test leaves the agent active and the limits as seeded.
 /// </summary>
 [TestFixture]
+[Parallelizable(ParallelScope.Self)]
 public sealed class ConsoleOperationsTests : ConsoleFixture
 {
     private const string Tenant = "test1";

@@ -9,6 +9,7 @@ namespace OpenHvx.Tests.Console;
 
 /// <summary>Signing in to the console: authorization code with PKCE through the token service, the tokens kept by the gateway.</summary>
 [TestFixture]
+[Parallelizable(ParallelScope.Self)]
 public sealed class ConsoleSignInTests : ConsoleFixture
 {
     [Test]

@@ -17,7 +17,7 @@ namespace OpenHvx.Tests.Console;
 /// the page, filters and live updates, tenant isolation, and a successful vm.create's timeline and placement.
 /// </summary>
 [TestFixture]
-[NonParallelizable]
+[Parallelizable(ParallelScope.Self)]
 public sealed class ConsoleTaskTests : ConsoleFixture
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);

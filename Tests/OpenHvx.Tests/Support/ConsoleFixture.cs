@@ -5,6 +5,8 @@ namespace OpenHvx.Tests.Support;
 /// <summary>
 /// A real headless Chromium (Debian's <c>chromium</c>, driven by Playwright; no downloaded browser) against one DevHost per fixture.
 /// Each test's pages are saved as screenshots under the test results (<c>TestResults/screenshots/</c>, and attached to the test).
+/// Browser fixtures are marked parallelizable: each has its own DevHost and browser, and they mostly wait on them, so two run side
+/// by side (NUnit never runs them beside the fixtures that are not marked, the broker tests among them).
 /// </summary>
 [Category("Browser")]
 public abstract class ConsoleFixture : DevHostFixture
