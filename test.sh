@@ -9,7 +9,13 @@ source tools/rabbitmq.sh
 source tools/chromium.sh
 
 ensure_rabbitmq test.sh
-ensure_chromium test.sh
+if chromium_missing; then
+  # The download runs while the solution builds; the tests wait for both.
+  ensure_chromium test.sh &
+  chromium_install=$!
+  dotnet build OpenHvx.sln -v q -nologo >/dev/null || echo "test.sh: the build failed; dotnet test below says why" >&2
+  wait "$chromium_install"
+fi
 dotnet test OpenHvx.sln "$@"
 status=$?
 stop_rabbitmq_if_started
