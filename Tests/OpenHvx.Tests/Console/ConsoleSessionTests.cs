@@ -16,7 +16,7 @@ namespace OpenHvx.Tests.Console;
 /// </summary>
 [TestFixture]
 [Category("Integration")]
-public sealed partial class ConsoleSessionTests : DevHostFixture
+public sealed class ConsoleSessionTests : DevHostFixture
 {
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?> { ["Gateway:AdminTokenLifetime"] = "00:00:30" };
 
@@ -55,7 +55,7 @@ public sealed partial class ConsoleSessionTests : DevHostFixture
 
         using var page = await visitor.Http.GetAsync(authorize);
         var html = await page.Content.ReadAsStringAsync();
-        var hidden = HiddenInput().Matches(html).Select(m => new KeyValuePair<string, string>(WebUtility.HtmlDecode(m.Groups["name"].Value), WebUtility.HtmlDecode(m.Groups["value"].Value)));
+        var hidden = SignInBrowser.HiddenFields(html);
         using var posted = await visitor.Http.PostAsync(authorize.AbsolutePath,
             new FormUrlEncodedContent([.. hidden, new("username", username), new("password", password)]));
         Assert.That(posted.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), await posted.Content.ReadAsStringAsync());
@@ -194,6 +194,4 @@ public sealed partial class ConsoleSessionTests : DevHostFixture
         });
     }
 
-    [GeneratedRegex("<input type=\"hidden\" name=\"(?<name>[^\"]*)\" value=\"(?<value>[^\"]*)\">")]
-    private static partial Regex HiddenInput();
 }

@@ -22,11 +22,13 @@ public sealed partial class SignInBrowser : IDisposable
         var response = await _http.GetAsync(pathAndQuery);
         var html = await response.Content.ReadAsStringAsync();
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), html);
-        var hidden = HiddenInput().Matches(html)
-            .Select(m => new KeyValuePair<string, string>(WebUtility.HtmlDecode(m.Groups["name"].Value), WebUtility.HtmlDecode(m.Groups["value"].Value)))
-            .ToList();
-        return new Form(response, html, hidden);
+        return new Form(response, html, HiddenFields(html));
     }
+
+    /// <summary>The hidden fields of a sign-in page's form (the authorization request, the antiforgery token).</summary>
+    public static IReadOnlyList<KeyValuePair<string, string>> HiddenFields(string html)
+        => [.. HiddenInput().Matches(html)
+            .Select(m => new KeyValuePair<string, string>(WebUtility.HtmlDecode(m.Groups["name"].Value), WebUtility.HtmlDecode(m.Groups["value"].Value)))];
 
     /// <summary>Posts <paramref name="form"/>'s hidden fields with <paramref name="fields"/>, as the browser would.</summary>
     public Task<HttpResponseMessage> PostFormAsync(string path, Form form, Dictionary<string, string> fields)
