@@ -85,7 +85,11 @@ public static class OrchestratorExtensions
         services.AddSingleton<Messaging.AgentBrokerIdentity>();
         services.AddSingleton<Messaging.AgentMessageCheck>();
         services.AddSingleton<DeadLetters.DeadLetterReplay>();
+        // Before the jobs that ask it: hosted services stop in reverse order, so it gives the leases up after they have stopped.
+        services.AddHostedService(sp => sp.GetRequiredService<Cluster.JobLeaseKeeper>());
         services.AddHostedService(sp => sp.GetRequiredService<AgentOutboxRelay>());
+        services.AddSingleton<Cluster.OrchestratorInstance>();
+        services.AddSingleton<Cluster.JobLeaseKeeper>();
         services.AddSingleton<TaskAnswers>();
         services.AddScoped<TaskSubmission>();
         services.AddScoped<TaskRetry>();
@@ -115,6 +119,7 @@ public static class OrchestratorExtensions
         services.AddSingleton<DeadLetters.IDeadLetterStore, SqliteDeadLetterStore>();
         services.AddSingleton<Events.ITaskEventLog, SqliteTaskEventLog>();
         services.AddSingleton<IWebhookStore, SqliteWebhookStore>();
+        services.AddSingleton<IJobLeases, SqliteJobLeases>();
         services.AddHealthChecks().AddCheck<SqliteHealthCheck>(StoreHealthCheck, tags: [ServiceDefaultsExtensions.ReadyTag], timeout: TimeSpan.FromSeconds(5));
     }
 
@@ -135,6 +140,7 @@ public static class OrchestratorExtensions
         services.AddSingleton<DeadLetters.IDeadLetterStore, MongoDeadLetterStore>();
         services.AddSingleton<Events.ITaskEventLog, MongoTaskEventLog>();
         services.AddSingleton<IWebhookStore, MongoWebhookStore>();
+        services.AddSingleton<IJobLeases, MongoJobLeases>();
         services.AddHealthChecks().AddCheck<MongoHealthCheck>(StoreHealthCheck, tags: [ServiceDefaultsExtensions.ReadyTag], timeout: TimeSpan.FromSeconds(5));
     }
 

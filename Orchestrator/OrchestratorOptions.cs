@@ -51,6 +51,9 @@ public sealed class OrchestratorOptions
     /// <summary>How often the gauges of <c>/metrics</c> that need the store (agents, quota holds, dead letters, outbox, webhook backlog) are sampled: one cheap read per store each time.</summary>
     public TimeSpan MetricsInterval { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>Leases of the background jobs that one orchestrator at a time runs when several share the store.</summary>
+    public Cluster.LeaseOptions Leases { get; set; } = new();
+
     public TimeSpan HoldTtlFor(string action) => HoldTtl.TryGetValue(action, out var ttl) ? ttl : DefaultHoldTtl;
 }
 

@@ -448,6 +448,13 @@ public sealed class SqliteDatabase : IStoreTransactions
             unmanaged TEXT NOT NULL
         );
 
+        -- Background jobs that one orchestrator at a time runs (Cluster.ClusterJobs), and each live orchestrator's own lease.
+        CREATE TABLE IF NOT EXISTS job_leases (
+            job TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            expires_at INTEGER NOT NULL
+        );
+
         CREATE TABLE IF NOT EXISTS idempotency_keys (
             tenant_id TEXT NOT NULL,
             key TEXT NOT NULL,

@@ -1,0 +1,87 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OpenHvx.Orchestrator.Persistence;
+
+namespace OpenHvx.Orchestrator.Cluster;
+
+/// <summary>
+/// Which shared background jobs this orchestrator runs now. A job's loop asks <see cref="HoldsAsync"/> on each tick and works only
+/// when it holds the job's lease; the lease is written only when half of it has passed, so a tick costs no write. The keeper also
+/// holds this process's own instance lease (who is alive) and gives every lease up when the process stops.
+/// Leases avoid doing the work twice; correctness never rests on them (the saga's versions and conditional updates do that).
+/// </summary>
+public sealed class JobLeaseKeeper(IJobLeases leases, OrchestratorInstance instance, TimeProvider clock, IOptions<OrchestratorOptions> options,
+    ILogger<JobLeaseKeeper> logger) : BackgroundService
+{
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _held = new();
+
+    private TimeSpan Duration => options.Value.Leases.Duration;
+
+    public string InstanceId => instance.Id;
+
+    private string InstanceJob => ClusterJobs.InstancePrefix + instance.Id;
+
+    /// <summary>True while this process holds (took or renewed) the lease of <paramref name="job"/>.</summary>
+    public async Task<bool> HoldsAsync(string job, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        if (_held.TryGetValue(job, out var until) && until - now > Duration / 2)
+            return true;
+        var taken = await leases.TryAcquireAsync(job, instance.Id, now, Duration, cancellationToken);
+        if (taken)
+        {
+            if (!_held.ContainsKey(job))
+                logger.LogInformation("This orchestrator ({Instance}) now runs the shared job {Job}", instance.Id, job);
+            _held[job] = now + Duration;
+        }
+        else if (_held.TryRemove(job, out _))
+        {
+            logger.LogInformation("Another orchestrator runs the shared job {Job} now", job);
+        }
+        return taken;
+    }
+
+    /// <summary>The ids of the orchestrators alive now (their instance leases have not lapsed), this one included.</summary>
+    public async Task<IReadOnlySet<string>> LiveInstancesAsync(CancellationToken cancellationToken)
+    {
+        var live = (await leases.ListAsync(ClusterJobs.InstancePrefix, clock.GetUtcNow(), cancellationToken)).Select(l => l.Holder).ToHashSet();
+        live.Add(instance.Id);
+        return live;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Duration / 3, clock);
+        do
+        {
+            try
+            {
+                await HoldsAsync(InstanceJob, stoppingToken);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogDebug(ex, "This orchestrator's instance lease could not be renewed; retrying");
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        foreach (var job in _held.Keys)
+        {
+            try
+            {
+                await leases.ReleaseAsync(job, instance.Id, cancellationToken);
+            }
+            catch (Exception ex)
+            {
+                logger.LogDebug(ex, "Lease {Job} not released; it lapses by itself", job);
+            }
+        }
+        _held.Clear();
+    }
+}
