@@ -16,6 +16,8 @@ public sealed class JobLeaseKeeper(IJobLeases leases, OrchestratorInstance insta
     ILogger<JobLeaseKeeper> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<string, DateTimeOffset> _held = new();
+    // A lease another holds is not asked for again before this: a job woken by every commit must not write on each.
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _refusedUntil = new();
 
     private TimeSpan Duration => options.Value.Leases.Duration;
 
@@ -29,6 +31,8 @@ public sealed class JobLeaseKeeper(IJobLeases leases, OrchestratorInstance insta
         var now = clock.GetUtcNow();
         if (_held.TryGetValue(job, out var until) && until - now > Duration / 2)
             return true;
+        if (_refusedUntil.TryGetValue(job, out var refused) && now < refused)
+            return false;
         var taken = await leases.TryAcquireAsync(job, instance.Id, now, Duration, cancellationToken);
         if (taken)
         {
@@ -36,9 +40,11 @@ public sealed class JobLeaseKeeper(IJobLeases leases, OrchestratorInstance insta
                 logger.LogInformation("This orchestrator ({Instance}) now runs the shared job {Job}", instance.Id, job);
             _held[job] = now + Duration;
         }
-        else if (_held.TryRemove(job, out _))
+        else
         {
-            logger.LogInformation("Another orchestrator runs the shared job {Job} now", job);
+            _refusedUntil[job] = now + Duration / 4;
+            if (_held.TryRemove(job, out _))
+                logger.LogInformation("Another orchestrator runs the shared job {Job} now", job);
         }
         return taken;
     }

@@ -11,9 +11,10 @@ namespace OpenHvx.Orchestrator.Messaging;
 /// <summary>
 /// Asks the broker, every <see cref="AgentFleetOptions.ConsumerCheckInterval"/>, whether each agent's task queue has a consumer
 /// (a passive declare answers the count): a killed agent's connection closes at once, so it stops being elected within seconds
-/// instead of two heartbeat intervals. The registry is written only when the answer changes.
+/// instead of two heartbeat intervals. The registry is written only when the answer changes. One orchestrator asks (a job lease).
 /// </summary>
-public sealed class AgentQueueMonitor(Uri broker, IAgentStore agents, TimeProvider clock, IOptions<OrchestratorOptions> options, ILogger<AgentQueueMonitor> logger)
+public sealed class AgentQueueMonitor(Uri broker, IAgentStore agents, Cluster.JobLeaseKeeper leases, TimeProvider clock, IOptions<OrchestratorOptions> options,
+    ILogger<AgentQueueMonitor> logger)
     : BackgroundService
 {
     // Agents silent for this long are offline by their heartbeats alone; their queues are not asked about.
@@ -42,6 +43,8 @@ public sealed class AgentQueueMonitor(Uri broker, IAgentStore agents, TimeProvid
 
     public async Task CheckAsync(CancellationToken cancellationToken)
     {
+        if (!await leases.HoldsAsync(Cluster.ClusterJobs.AgentQueueMonitor, cancellationToken))
+            return;
         var now = clock.GetUtcNow();
         foreach (var agent in await agents.ListAsync(cancellationToken))
         {

@@ -11,13 +11,15 @@ namespace OpenHvx.Orchestrator.Tasks;
 /// <summary>
 /// Deadlines live in the task rows, so they survive a restart: this sweeper finds the ones that
 /// passed and tells the saga, which fails the task if it is still in that state. It also finds tasks their agent has not
-/// started by their pickup time (outbox entries past it), and expires quota holds past their TTL.
+/// started by their pickup time (outbox entries past it), and expires quota holds past their TTL. Of several orchestrators
+/// sharing a store, the one holding the job's lease sweeps.
 /// </summary>
 public sealed class TaskDeadlineSweeper(
     ITaskStore tasks,
     Pipeline.IAgentOutbox outbox,
     QuotaLedger quotas,
     IBus bus,
+    Cluster.JobLeaseKeeper leases,
     TimeProvider clock,
     IOptions<OrchestratorOptions> options,
     ILogger<TaskDeadlineSweeper> logger) : BackgroundService
@@ -49,6 +51,8 @@ public sealed class TaskDeadlineSweeper(
 
     public async Task SweepAsync(CancellationToken cancellationToken)
     {
+        if (!await leases.HoldsAsync(Cluster.ClusterJobs.DeadlineSweep, cancellationToken))
+            return;
         var now = clock.GetUtcNow();
         foreach (var (taskId, state, deadlineAt) in await tasks.FindExpiredAsync(now, 500, cancellationToken))
         {

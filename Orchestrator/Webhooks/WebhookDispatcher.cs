@@ -19,6 +19,7 @@ public sealed partial class WebhookDispatcher(
     ITaskEventLog events,
     TaskEventSignal signal,
     WebhookSender sender,
+    Cluster.JobLeaseKeeper leases,
     TimeProvider clock,
     IOptions<WebhookOptions> options,
     ILogger<WebhookDispatcher> logger) : BackgroundService
@@ -56,6 +57,12 @@ public sealed partial class WebhookDispatcher(
                     Interlocked.Exchange(ref _earliestRetryTicks, long.MaxValue);
                 try
                 {
+                    // One orchestrator delivers, when several share the store; the others only wait.
+                    if (!await leases.HoldsAsync(Cluster.ClusterJobs.WebhookDispatch, stoppingToken))
+                    {
+                        await TaskEventSignal.WaitAsync(next, settings.PollInterval, stoppingToken);
+                        continue;
+                    }
                     await ReadNewEventsAsync(stoppingToken);
                     foreach (var webhook in await store.ListDueAsync(now, DueLimit, stoppingToken))
                     {

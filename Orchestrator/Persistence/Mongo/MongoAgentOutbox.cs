@@ -7,10 +7,10 @@ using OpenHvx.Orchestrator.Tasks.Pipeline;
 namespace OpenHvx.Orchestrator.Persistence.Mongo;
 
 /// <summary>
-/// Tasks stored for their agent (<c>agent_outbox</c>: <c>{ _id: taskId, agentId, message, createdAt }</c>, the message
+/// Tasks stored for their agent (<c>agent_outbox</c>: <c>{ _id: taskId, agentId, message, createdAt, pickupBy, owner }</c>, the message
 /// the <see cref="AgentTask"/>'s JSON text). Every call joins the running store transaction.
 /// </summary>
-public sealed class MongoAgentOutbox(MongoStorage storage) : IAgentOutbox
+public sealed class MongoAgentOutbox(MongoStorage storage, Cluster.OrchestratorInstance instance) : IAgentOutbox
 {
     public const string Collection = "agent_outbox";
 
@@ -21,18 +21,28 @@ public sealed class MongoAgentOutbox(MongoStorage storage) : IAgentOutbox
                 .Set("agentId", task.AgentId)
                 .Set("message", JsonSerializer.Serialize(task, JsonSerializerOptions.Web))
                 .SetOnInsert("createdAt", at.UtcDateTime)
+                .Set("owner", instance.Id)
                 .Set("pickupBy", pickupBy is { } by ? (BsonValue)by.UtcDateTime : BsonNull.Value),
             new UpdateOptions { IsUpsert = true }, cancellationToken);
 
     public Task RemoveAsync(Guid taskId, CancellationToken cancellationToken)
         => _outbox.DeleteOneAsync(Builders<BsonDocument>.Filter.Eq("_id", taskId.ToString()), cancellationToken);
 
-    public async Task<IReadOnlyList<AgentTask>> ListAsync(DateTimeOffset before, int limit, CancellationToken cancellationToken, int skip = 0)
+    public async Task<IReadOnlyList<AgentTask>> ListAsync(DateTimeOffset before, int limit, CancellationToken cancellationToken, int skip = 0, string? owner = null)
     {
-        var documents = await _outbox.Find(Builders<BsonDocument>.Filter.Lte("createdAt", before.UtcDateTime))
+        var f = Builders<BsonDocument>.Filter;
+        var filter = f.Lte("createdAt", before.UtcDateTime);
+        if (owner is not null)
+            filter = f.And(filter, f.Eq("owner", owner));
+        var documents = await _outbox.Find(filter)
             .Sort(Builders<BsonDocument>.Sort.Ascending("createdAt").Ascending("_id")).Skip(skip).Limit(limit).ToListAsync(cancellationToken);
         return Read(documents);
     }
+
+    public async Task<long> AdoptAsync(string owner, IReadOnlySet<string> liveOwners, CancellationToken cancellationToken)
+        // $nin also matches entries without an owner (stored before owners existed).
+        => (await _outbox.UpdateManyAsync(Builders<BsonDocument>.Filter.Nin("owner", liveOwners), Builders<BsonDocument>.Update.Set("owner", owner), cancellationToken))
+            .ModifiedCount;
 
     public Task<long> CountAsync(CancellationToken cancellationToken) => _outbox.CountDocumentsAsync(Builders<BsonDocument>.Filter.Empty, cancellationToken);
 

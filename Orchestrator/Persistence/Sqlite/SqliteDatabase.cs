@@ -216,6 +216,8 @@ public sealed class SqliteDatabase : IStoreTransactions
         AddColumnIfMissing(connection, "placements", "settled_after", "INTEGER");
         // Past this the agent will not start the task, and another may be given it (null: no window).
         AddColumnIfMissing(connection, "agent_outbox", "pickup_by", "INTEGER");
+        // The orchestrator that stored the entry and sends it (null: stored before several orchestrators could share a file).
+        AddColumnIfMissing(connection, "agent_outbox", "owner", "TEXT");
         using var index = connection.Command("CREATE INDEX IF NOT EXISTS ix_agent_outbox_pickup ON agent_outbox(pickup_by) WHERE pickup_by IS NOT NULL;");
         index.ExecuteNonQuery();
     }

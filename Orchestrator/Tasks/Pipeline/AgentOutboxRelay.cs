@@ -7,13 +7,15 @@ using OpenHvx.Contracts;
 namespace OpenHvx.Orchestrator.Tasks.Pipeline;
 
 /// <summary>
-/// Sends the agents' tasks from the outbox: each at once after its transaction commits, then, in the background, those whose
-/// send failed, and after a restart every entry still there (the agent runs a task id at most once, so a second copy of a task
-/// that did arrive changes nothing).
+/// Sends the agents' tasks from the outbox: each at once after its transaction commits, then, in the background, this
+/// orchestrator's entries whose send failed, and the entries of an orchestrator that is gone (killed between a commit and its
+/// send), which it adopts (the agent runs a task id at most once, so a second copy of a task that did arrive changes nothing).
+/// Entries another live orchestrator sent are its own business: waiting in a busy agent's queue, they are not sent twice.
 /// </summary>
 public sealed class AgentOutboxRelay(
     IAgentOutbox outbox,
     IAgentTaskSender sender,
+    Cluster.JobLeaseKeeper leases,
     TimeProvider clock,
     IOptions<OrchestratorOptions> options,
     ILogger<AgentOutboxRelay> logger) : BackgroundService
@@ -51,16 +53,19 @@ public sealed class AgentOutboxRelay(
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }
 
-    /// <summary>Sends the entries older than the retry delay that this process has not sent (all of them after a restart).</summary>
+    /// <summary>Adopts the entries of orchestrators that are gone, then sends this one's entries older than the retry delay that it has not sent.</summary>
     public async Task SendLeftoversAsync(CancellationToken cancellationToken)
     {
         const int page = 500;
+        if (await leases.HoldsAsync(Cluster.ClusterJobs.OutboxAdoption, cancellationToken)
+            && await outbox.AdoptAsync(leases.InstanceId, await leases.LiveInstancesAsync(cancellationToken), cancellationToken) is > 0 and var adopted)
+            logger.LogInformation("Adopted {Count} agent task(s) stored by an orchestrator that is gone; sending them", adopted);
         var now = clock.GetUtcNow();
         // Page past the entries already sent (they wait for their agent's answer), so that one silent agent's backlog
         // never hides another task whose send failed.
         for (var skip = 0; ; skip += page)
         {
-            var entries = await outbox.ListAsync(now - options.Value.OutboxRetryAfter, page, cancellationToken, skip);
+            var entries = await outbox.ListAsync(now - options.Value.OutboxRetryAfter, page, cancellationToken, skip, leases.InstanceId);
             foreach (var task in entries.Where(t => !_sent.ContainsKey((t.TaskId, t.Attempt))))
             {
                 // A resend has no trace of its own to continue: it starts one, with the task's ids, which the agent's spans join.

@@ -117,4 +117,25 @@ public sealed class AgentOutboxContractTests(string family) : StoreContract(fami
 
         Assert.That((await _stores.Outbox.ListAsync(Clock.GetUtcNow().AddMinutes(1), 10, None)).Select(t => t.TaskId), Is.EqualTo(new[] { kept.TaskId }));
     }
+
+    [Test]
+    public async Task Each_entry_belongs_to_the_orchestrator_that_stored_it_until_a_live_one_adopts_it()
+    {
+        var first = _stores;
+        var second = _stores.Reopen();
+        var a = NewTask(name: "a");
+        var b = NewTask(name: "b");
+        await first.Outbox.AddAsync(a, Clock.GetUtcNow(), None);
+        await second.Outbox.AddAsync(b, Clock.GetUtcNow(), None);
+        async Task<IEnumerable<Guid>> OwnedBy(StoreSet set) => (await first.Outbox.ListAsync(Clock.GetUtcNow(), 10, None, owner: set.Instance.Id)).Select(t => t.TaskId);
+
+        Assert.That(await OwnedBy(first), Is.EqualTo(new[] { a.TaskId }));
+        Assert.That(await OwnedBy(second), Is.EqualTo(new[] { b.TaskId }));
+        Assert.That(await first.Outbox.AdoptAsync(first.Instance.Id, new HashSet<string> { first.Instance.Id, second.Instance.Id }, None), Is.Zero,
+            "both alive: nothing to adopt");
+
+        Assert.That(await first.Outbox.AdoptAsync(first.Instance.Id, new HashSet<string> { first.Instance.Id }, None), Is.EqualTo(1), "the second is gone");
+        Assert.That(await OwnedBy(first), Is.EquivalentTo(new[] { a.TaskId, b.TaskId }));
+        Assert.That(await OwnedBy(second), Is.Empty);
+    }
 }

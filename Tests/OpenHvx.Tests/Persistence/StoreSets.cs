@@ -82,6 +82,10 @@ public abstract class StoreSet
     public abstract IDeadLetterStore DeadLetters { get; }
     public abstract ITaskEventLog Events { get; }
     public abstract IWebhookStore Webhooks { get; }
+    public abstract IJobLeases Leases { get; }
+
+    /// <summary>The orchestrator these adapters stand for (each <see cref="Reopen"/> is another).</summary>
+    public OpenHvx.Orchestrator.Cluster.OrchestratorInstance Instance { get; } = new();
 
     /// <summary>The quota rules on top of this family's quota store.</summary>
     public QuotaLedger Ledger => _ledger ??= new QuotaLedger(Quotas, Tenants, Transactions, Clock);
@@ -114,12 +118,13 @@ public sealed class SqliteStoreSet : StoreSet
         Quotas = new SqliteQuotaStore(Database);
         Agents = new SqliteAgentStore(Database, clock);
         Resources = new SqliteResourceStore(Database);
-        Outbox = new SqliteAgentOutbox(Database);
+        Outbox = new SqliteAgentOutbox(Database, Instance);
         Images = new SqliteImageStore(Database);
         Idempotency = new SqliteIdempotencyStore(Database, clock);
         DeadLetters = new SqliteDeadLetterStore(Database);
         Events = new SqliteTaskEventLog(Database);
         Webhooks = new SqliteWebhookStore(Database);
+        Leases = new SqliteJobLeases(Database);
     }
 
     public SqliteDatabase Database { get; }
@@ -136,6 +141,7 @@ public sealed class SqliteStoreSet : StoreSet
     public override IDeadLetterStore DeadLetters { get; }
     public override ITaskEventLog Events { get; }
     public override IWebhookStore Webhooks { get; }
+    public override IJobLeases Leases { get; }
 
     public override StoreSet Reopen() => new SqliteStoreSet(Database.FilePath, Clock);
 
@@ -182,7 +188,8 @@ public sealed class MongoStoreSet : StoreSet
         Quotas = new MongoQuotaStore(Storage);
         Agents = new MongoAgentStore(Storage, clock);
         Resources = new MongoResourceStore(Storage);
-        Outbox = new MongoAgentOutbox(Storage);
+        Outbox = new MongoAgentOutbox(Storage, Instance);
+        Leases = new MongoJobLeases(Storage);
         Images = new MongoImageStore(Storage);
         Idempotency = new MongoIdempotencyStore(Storage, clock);
         DeadLetters = new MongoDeadLetterStore(Storage);
@@ -215,6 +222,7 @@ public sealed class MongoStoreSet : StoreSet
     public override IDeadLetterStore DeadLetters { get; }
     public override ITaskEventLog Events { get; }
     public override IWebhookStore Webhooks { get; }
+    public override IJobLeases Leases { get; }
 
     public override StoreSet Reopen() => new MongoStoreSet(_url, _database, Clock);
 

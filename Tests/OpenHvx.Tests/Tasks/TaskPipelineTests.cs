@@ -8,6 +8,8 @@ using OpenHvx.Contracts;
 using OpenHvx.Orchestrator;
 using OpenHvx.Orchestrator.Actions;
 using OpenHvx.Orchestrator.Agents;
+using OpenHvx.Orchestrator.Cluster;
+using OpenHvx.Orchestrator.Persistence;
 using OpenHvx.Orchestrator.Persistence.Sqlite;
 using OpenHvx.Orchestrator.Quotas;
 using OpenHvx.Orchestrator.Resources;
@@ -129,23 +131,52 @@ public sealed class TaskPipelineTests
     }
 
     [Test]
-    public async Task After_a_crash_between_commit_and_send_the_outbox_sends_the_task_at_start()
+    public async Task After_a_crash_between_commit_and_send_another_orchestrator_adopts_the_task_and_sends_it()
     {
         await using var harness = await SagaHarness.StartAsync();
-        var outbox = harness.Get<IAgentOutbox>();
-        // What a process killed after its commit and before its send leaves behind.
-        var task = new AgentTask(Guid.NewGuid(), SagaHarness.TenantId, SagaHarness.AgentId, ActionNames.VmCreate,
-            JsonSerializer.SerializeToElement(new { name = "left" }), "left");
-        await outbox.AddAsync(task, DateTimeOffset.UtcNow.AddMinutes(-1), CancellationToken.None);
+        // What an orchestrator killed after its commit and before its send leaves behind: an entry of its own, and no live lease.
+        IAgentOutbox gone = new SqliteAgentOutbox(harness.Get<SqliteDatabase>(), new OrchestratorInstance());
+        var task = LeftTask("left");
+        await gone.AddAsync(task, DateTimeOffset.UtcNow.AddMinutes(-1), CancellationToken.None);
         var recording = new RecordingSender();
 
-        var restarted = new AgentOutboxRelay(outbox, recording, TimeProvider.System, harness.Get<IOptions<OrchestratorOptions>>(), NullLogger<AgentOutboxRelay>.Instance);
-        await restarted.SendLeftoversAsync(CancellationToken.None);
+        var survivor = Relay(harness, recording);
+        await survivor.SendLeftoversAsync(CancellationToken.None);
 
         Assert.That(recording.Sent.Select(t => t.TaskId), Is.EqualTo(new[] { task.TaskId }));
-        await restarted.SendLeftoversAsync(CancellationToken.None);
+        await survivor.SendLeftoversAsync(CancellationToken.None);
         Assert.That(recording.Sent, Has.Count.EqualTo(1), "a process sends an entry once, then waits for the agent's answer");
     }
+
+    [Test]
+    public async Task An_entry_of_another_live_orchestrator_is_left_to_it_until_its_lease_lapses()
+    {
+        await using var harness = await SagaHarness.StartAsync();
+        var other = new OrchestratorInstance();
+        var leases = harness.Get<IJobLeases>();
+        var lease = TimeSpan.FromMinutes(1);
+        await leases.TryAcquireAsync(ClusterJobs.InstancePrefix + other.Id, other.Id, DateTimeOffset.UtcNow, lease, CancellationToken.None);
+        var task = LeftTask("waiting");
+        // Sent by the other orchestrator a minute ago, and still waiting in its agent's busy queue.
+        IAgentOutbox othersOutbox = new SqliteAgentOutbox(harness.Get<SqliteDatabase>(), other);
+        await othersOutbox.AddAsync(task, DateTimeOffset.UtcNow.AddMinutes(-1), CancellationToken.None);
+        var recording = new RecordingSender();
+        var relay = Relay(harness, recording);
+
+        await relay.SendLeftoversAsync(CancellationToken.None);
+        Assert.That(recording.Sent, Is.Empty, "another live orchestrator's entry is not sent twice");
+
+        // The other one is gone: its instance lease is not renewed and lapses.
+        await leases.ReleaseAsync(ClusterJobs.InstancePrefix + other.Id, other.Id, CancellationToken.None);
+        await relay.SendLeftoversAsync(CancellationToken.None);
+        Assert.That(recording.Sent.Select(t => t.TaskId), Is.EqualTo(new[] { task.TaskId }));
+    }
+
+    private static AgentTask LeftTask(string name) => new(Guid.NewGuid(), SagaHarness.TenantId, SagaHarness.AgentId, ActionNames.VmCreate,
+        JsonSerializer.SerializeToElement(new { name }), name);
+
+    private static AgentOutboxRelay Relay(SagaHarness harness, IAgentTaskSender sender) => new(harness.Get<IAgentOutbox>(), sender, harness.Get<JobLeaseKeeper>(),
+        TimeProvider.System, harness.Get<IOptions<OrchestratorOptions>>(), NullLogger<AgentOutboxRelay>.Instance);
 
     [Test]
     public async Task A_redelivered_submission_of_a_finished_task_takes_no_VM_lock()
@@ -176,7 +207,7 @@ public sealed class TaskPipelineTests
         await using var harness = await SagaHarness.StartAsync();
         var outbox = harness.Get<IAgentOutbox>();
         var recording = new RecordingSender();
-        var relay = new AgentOutboxRelay(outbox, recording, TimeProvider.System, harness.Get<IOptions<OrchestratorOptions>>(), NullLogger<AgentOutboxRelay>.Instance);
+        var relay = Relay(harness, recording);
         var start = DateTimeOffset.UtcNow.AddHours(-1);
         AgentTask Task(int i) => new(Guid.NewGuid(), SagaHarness.TenantId, SagaHarness.AgentId, ActionNames.VmCreate, JsonSerializer.SerializeToElement(new { i }), "t");
         // A silent agent's 500 tasks, sent and waiting for its answer.
