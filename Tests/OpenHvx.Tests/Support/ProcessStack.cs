@@ -28,7 +28,13 @@ public sealed class ProcessStack : IAsyncDisposable
     }
 
     public TestBroker Broker { get; }
-    public ServiceProcess Orchestrator { get; private set; } = null!;
+    /// <summary>The (first) orchestrator.</summary>
+    public ServiceProcess Orchestrator => _orchestrators[0];
+
+    /// <summary>Every orchestrator started (one unless <see cref="StartWithOrchestratorsAsync"/>), in start order.</summary>
+    public IReadOnlyList<ServiceProcess> Orchestrators => _orchestrators;
+
+    private readonly List<ServiceProcess> _orchestrators = [];
     public ServiceProcess Gateway { get; private set; } = null!;
     public IReadOnlyList<ServiceProcess> Agents => _agents;
     public HttpClient Api { get; private set; } = null!;
@@ -43,7 +49,15 @@ public sealed class ProcessStack : IAsyncDisposable
         => StartAsync(orchestratorEnvironment, traceFolder, null, agents);
 
     /// <param name="everyProcess">settings for the gateway, the orchestrator and every agent (an OTLP exporter's, for example)</param>
-    public static async Task<ProcessStack> StartAsync(IReadOnlyDictionary<string, string>? orchestratorEnvironment, string? traceFolder,
+    public static Task<ProcessStack> StartAsync(IReadOnlyDictionary<string, string>? orchestratorEnvironment, string? traceFolder,
+        IReadOnlyDictionary<string, string>? everyProcess, params AgentSpec[] agents)
+        => StartAsync(1, orchestratorEnvironment, traceFolder, everyProcess, agents);
+
+    /// <summary>Several orchestrators on the one SQLite file and virtual host, the gateway balancing over them (<see cref="Orchestrators"/>).</summary>
+    public static Task<ProcessStack> StartWithOrchestratorsAsync(int orchestrators, IReadOnlyDictionary<string, string>? orchestratorEnvironment, params AgentSpec[] agents)
+        => StartAsync(orchestrators, orchestratorEnvironment, null, null, agents);
+
+    private static async Task<ProcessStack> StartAsync(int orchestrators, IReadOnlyDictionary<string, string>? orchestratorEnvironment, string? traceFolder,
         IReadOnlyDictionary<string, string>? everyProcess, params AgentSpec[] agents)
     {
         var phases = System.Diagnostics.Stopwatch.StartNew();
@@ -52,7 +66,7 @@ public sealed class ProcessStack : IAsyncDisposable
         try
         {
             var gatewayUrl = $"http://127.0.0.1:{ServiceProcess.FreePort()}";
-            stack._orchestratorUrl = $"http://127.0.0.1:{ServiceProcess.FreePort()}";
+            stack._orchestratorUrls = Enumerable.Range(0, orchestrators).Select(_ => $"http://127.0.0.1:{ServiceProcess.FreePort()}").ToList();
             var environment = new Dictionary<string, string>
             {
                 ["OPENHVX_RABBITMQ_URL"] = stack.Broker.Url,
@@ -67,12 +81,16 @@ public sealed class ProcessStack : IAsyncDisposable
             stack._orchestratorEnvironment = environment;
             var gatewayEnvironment = new Dictionary<string, string>(stack._everyProcess)
             {
-                ["OPENHVX_ORCHESTRATOR_URL"] = stack._orchestratorUrl,
+                ["OPENHVX_ORCHESTRATOR_URL"] = string.Join(",", stack._orchestratorUrls),
                 ["OPENHVX_GATEWAY_DB"] = stack._folder.File("gateway.db"),
                 ["OPENHVX_ADMIN_PASSWORD"] = Tokens.AdminPassword,
             };
             stack.Gateway = ServiceProcess.Start("gateway", "Gateway", gatewayEnvironment, gatewayUrl, connectTrace: stack.TraceFile("gateway"));
-            stack.Orchestrator = ServiceProcess.Start("orchestrator", "Orchestrator", environment, stack._orchestratorUrl, connectTrace: stack.TraceFile("orchestrator"));
+            for (var i = 0; i < orchestrators; i++)
+            {
+                var name = i == 0 ? "orchestrator" : $"orchestrator-{i + 1}";
+                stack._orchestrators.Add(ServiceProcess.Start(name, "Orchestrator", environment, stack._orchestratorUrls[i], connectTrace: stack.TraceFile(name)));
+            }
             // The agents' broker users side by side (each is a few rabbitmqctl calls), then the agents.
             var brokerUrls = await Task.WhenAll(agents.Select(a => a.AgentId).Distinct().Select(async id => (id, url: await stack.Broker.CreateAgentUserAsync(id))));
             foreach (var (id, url) in brokerUrls)
@@ -80,7 +98,7 @@ public sealed class ProcessStack : IAsyncDisposable
             var usersAt = phases.Elapsed;
             foreach (var spec in agents)
                 await stack.StartAgentAsync(spec);
-            await Task.WhenAll(new[] { stack.Orchestrator, stack.Gateway }.Concat(stack._agents).Select(p => p.WaitReadyAsync()));
+            await Task.WhenAll(stack._orchestrators.Append(stack.Gateway).Concat(stack._agents).Select(p => p.WaitReadyAsync()));
             var readyAt = phases.Elapsed;
             stack.Api = await Tokens.AdminClientAsync(gatewayUrl);
             await stack.WaitForAgentsAsync(agents.Select(a => a.AgentId).ToArray());
@@ -150,12 +168,12 @@ public sealed class ProcessStack : IAsyncDisposable
     public async Task RestartOrchestratorAsync()
     {
         // Same address: the gateway keeps proxying to it.
-        Orchestrator = ServiceProcess.Start("orchestrator", "Orchestrator", _orchestratorEnvironment, _orchestratorUrl,
+        _orchestrators[0] = ServiceProcess.Start("orchestrator", "Orchestrator", _orchestratorEnvironment, _orchestratorUrls[0],
             connectTrace: TraceFile("orchestrator-" + _previousOrchestrators.Count));
         await Orchestrator.WaitReadyAsync();
     }
 
-    private string _orchestratorUrl = "";
+    private List<string> _orchestratorUrls = [];
 
     private readonly List<ServiceProcess> _previousOrchestrators = [];
 
@@ -200,13 +218,13 @@ public sealed class ProcessStack : IAsyncDisposable
         => await Eventually.Get(() => Api.GetFromJsonAsync<JsonElement>(location),
             task => task.GetProperty("status").GetString() is "SUCCESS" or "FAILED", timeout ?? TimeSpan.FromSeconds(60), $"task {location} finishes");
 
-    public string Logs => string.Join("\n", _previousOrchestrators.Append(Orchestrator).Append(Gateway).Concat(_agents).Where(p => p is not null).Select(p => $"===== {p.Name}\n{p.Output}"));
+    public string Logs => string.Join("\n", _previousOrchestrators.Concat(_orchestrators).Append(Gateway).Concat(_agents).Where(p => p is not null).Select(p => $"===== {p.Name}\n{p.Output}"));
 
     public async ValueTask DisposeAsync()
     {
         var phases = System.Diagnostics.Stopwatch.StartNew();
         Api?.Dispose();
-        foreach (var process in _agents.Append(Orchestrator).Append(Gateway).Where(p => p is not null))
+        foreach (var process in _agents.Concat(_orchestrators).Append(Gateway).Where(p => p is not null))
             await process.DisposeAsync();
         var killedAt = phases.Elapsed;
         await Broker.DisposeAsync();
