@@ -8,6 +8,7 @@
 # whenever the modes include rabbitmq (it is a rabbitmq-mode phase):
 #   ./bench.sh --skip-growth     (without it)
 #   ./bench.sh --growth-only     (only it; --growth-history N --growth-agents N --growth-levels 1,16 --growth-counts 200,96)
+#   ./bench.sh --spread          (only one orchestrator against two on one store: bench-results/spread.md; --spread-count N)
 # --skip-dispatch leaves out the script dispatch figures; --keep leaves the run's folder (databases) in place.
 set -uo pipefail
 cd "$(dirname "$0")"

@@ -6,6 +6,7 @@ using OpenHvx.Bench.Floor;
 using OpenHvx.Bench.Growth;
 using OpenHvx.Bench.Load;
 using OpenHvx.Bench.Report;
+using OpenHvx.Bench.Spread;
 using OpenHvx.Bench.Stack;
 using OpenHvx.Testing;
 
@@ -34,6 +35,22 @@ if (options.Fairness)
     await File.WriteAllTextAsync(Path.Combine(options.Output, "fairness.md"), markdown);
     Console.WriteLine();
     Console.WriteLine(markdown);
+    return 0;
+}
+
+if (options.Spread)
+{
+    var figures = await SpreadRun.RunAsync(Path.Combine(root, "spread"), options.Agents, options.AgentConcurrency, 16, options.SpreadCount, Say);
+    var md = new System.Text.StringBuilder();
+    md.AppendLine($"Spread run of {DateTimeOffset.UtcNow.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC on {Environment.ProcessorCount} cores, " +
+                  $".NET {Environment.Version}, commit {Git("rev-parse --short HEAD")}, load average {LoadAverage()}.");
+    md.AppendLine();
+    SpreadRun.AppendMarkdown(md, figures);
+    Directory.CreateDirectory(options.Output);
+    await File.WriteAllTextAsync(Path.Combine(options.Output, "spread.md"), md.ToString());
+    await File.WriteAllTextAsync(Path.Combine(options.Output, "spread.json"), JsonSerializer.Serialize(figures, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
+    Console.WriteLine();
+    Console.WriteLine(md);
     return 0;
 }
 
@@ -276,12 +293,14 @@ static string Git(string arguments)
 /// <summary>
 /// Command line: <c>--modes devhost,rabbitmq --levels 1,16,64 --counts 20,96,192 --agents 2 --agent-concurrency 8 --out bench-results</c>;
 /// the cost growth run (a rabbitmq-mode phase: it runs when the modes include rabbitmq, unless skipped): <c>--skip-growth</c>, <c>--growth-only</c>, <c>--growth-history 100000 --growth-agents 1000 --growth-levels 1,16 --growth-counts 200,96</c>;
-/// <c>--keep</c> leaves the run's folder (databases, agent data) in place.
+/// <c>--keep</c> leaves the run's folder (databases, agent data) in place; <c>--spread [--spread-count 400]</c> runs only the burst against one
+/// orchestrator and then two (bench-results/spread.md).
 /// </summary>
 internal sealed record BenchOptions(
     IReadOnlyList<string> Modes, IReadOnlyList<int> Levels, IReadOnlyList<int> Counts, int Agents, int AgentConcurrency,
     int DispatchCalls, int PwshCalls, bool SkipDispatch, bool Floor, string Output, bool Fairness,
-    bool SkipGrowth, bool GrowthOnly, int GrowthHistory, int GrowthAgents, IReadOnlyList<int> GrowthLevels, IReadOnlyList<int> GrowthCounts, bool Keep)
+    bool SkipGrowth, bool GrowthOnly, int GrowthHistory, int GrowthAgents, IReadOnlyList<int> GrowthLevels, IReadOnlyList<int> GrowthCounts, bool Keep,
+    bool Spread, int SpreadCount)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -310,6 +329,6 @@ internal sealed record BenchOptions(
             Ints("--dispatch-calls", "500")[0], Ints("--pwsh-calls", "10")[0], args.Contains("--skip-dispatch"), args.Contains("--floor"),
             Value("--out") ?? Path.Combine(ServiceProcess.RepositoryRoot, "bench-results"), args.Contains("--fairness"),
             skipGrowth, growthOnly, Ints("--growth-history", "100000")[0], Ints("--growth-agents", "1000")[0], growthLevels, growthCounts,
-            args.Contains("--keep"));
+            args.Contains("--keep"), args.Contains("--spread"), Ints("--spread-count", "400")[0]);
     }
 }

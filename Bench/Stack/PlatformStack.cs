@@ -22,6 +22,9 @@ public sealed class PlatformStack : IAsyncDisposable
     public string Mode { get; }
     public string GatewayUrl { get; }
     public string OrchestratorUrl { get; }
+
+    /// <summary>Every orchestrator's address (one but in a run of several).</summary>
+    public IReadOnlyList<string> OrchestratorUrls { get; private init; } = [];
     public IReadOnlyList<ServiceProcess> Processes => _processes;
 
     /// <summary>Limits out of the way (unless <paramref name="keepFairness"/>), simulated hosts with room for every VM of the run.</summary>
@@ -68,20 +71,21 @@ public sealed class PlatformStack : IAsyncDisposable
         environment["Gateway__Database"] = Path.Combine(folder, "gateway.db");
         environment["Gateway__GenerateAdminPassword"] = "false";
         environment["Agent__DataPath"] = Path.Combine(folder, "agent");
-        var stack = new PlatformStack("devhost", gatewayUrl, orchestratorUrl);
+        var stack = new PlatformStack("devhost", gatewayUrl, orchestratorUrl) { OrchestratorUrls = [orchestratorUrl] };
         var devHost = ServiceProcess.Start("devhost", "DevHost", environment, gatewayUrl, folder);
         stack._processes.Add(devHost);
         await stack.StartedAsync(["devhost-agent-1"]);
         return stack;
     }
 
-    public static async Task<PlatformStack> StartRabbitMqAsync(string folder, string brokerUrl, int agents, int agentConcurrency)
+    /// <param name="orchestrators">how many orchestrators share the store and the broker, the gateway balancing over them</param>
+    public static async Task<PlatformStack> StartRabbitMqAsync(string folder, string brokerUrl, int agents, int agentConcurrency, int orchestrators = 1)
     {
         var gatewayUrl = $"http://127.0.0.1:{ServiceProcess.FreePort()}";
-        var orchestratorUrl = $"http://127.0.0.1:{ServiceProcess.FreePort()}";
-        var stack = new PlatformStack("rabbitmq", gatewayUrl, orchestratorUrl);
+        var orchestratorUrls = Enumerable.Range(0, orchestrators).Select(_ => $"http://127.0.0.1:{ServiceProcess.FreePort()}").ToList();
+        var stack = new PlatformStack("rabbitmq", gatewayUrl, orchestratorUrls[0]) { OrchestratorUrls = orchestratorUrls };
         var gateway = Common(agentConcurrency);
-        gateway["OPENHVX_ORCHESTRATOR_URL"] = orchestratorUrl;
+        gateway["OPENHVX_ORCHESTRATOR_URL"] = string.Join(",", orchestratorUrls);
         gateway["OPENHVX_GATEWAY_DB"] = Path.Combine(folder, "gateway.db");
         stack._processes.Add(ServiceProcess.Start("gateway", "Gateway", gateway, gatewayUrl, folder));
         var orchestrator = Common(agentConcurrency);
@@ -90,7 +94,8 @@ public sealed class PlatformStack : IAsyncDisposable
         orchestrator["OPENHVX_AUTHORITY"] = gatewayUrl;
         // The bench's agents share its broker user instead of one user each (tools/agent-broker-user.sh): the body is trusted.
         orchestrator["Orchestrator__Agents__RequireBrokerIdentity"] = "false";
-        stack._processes.Add(ServiceProcess.Start("orchestrator", "Orchestrator", orchestrator, orchestratorUrl, folder));
+        for (var i = 0; i < orchestrators; i++)
+            stack._processes.Add(ServiceProcess.Start(orchestrators == 1 ? "orchestrator" : $"orchestrator-{i + 1}", "Orchestrator", orchestrator, orchestratorUrls[i], folder));
         var ids = Enumerable.Range(1, agents).Select(i => $"bench-agent-{i}").ToArray();
         foreach (var id in ids)
         {
