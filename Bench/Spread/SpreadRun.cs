@@ -7,12 +7,20 @@ using OpenHvx.Bench.Stack;
 
 namespace OpenHvx.Bench.Spread;
 
-/// <summary>One orchestrator's share of a run: submissions it answered over HTTP, tasks its saga began, and its CPU.</summary>
-public sealed record OrchestratorShare(string Name, long HttpSubmissions, long SagaTasksBegun, double CpuSeconds);
+/// <summary>
+/// One orchestrator's share of a run: submissions it answered over HTTP, tasks its saga began, its CPU, the store write transactions it
+/// committed and the messages it sent or published (MassTransit's, to the saga, the agents and the event exchanges).
+/// </summary>
+public sealed record OrchestratorShare(string Name, long HttpSubmissions, long SagaTasksBegun, double CpuSeconds, long StoreWrites = 0, long MessagesOut = 0);
 
 /// <summary>The same burst of vm.create through the gateway with one orchestrator and with several on one store and broker.</summary>
 public sealed record SpreadPoint(int Orchestrators, int Concurrency, int Submitted, int Accepted, int Completed, double AcceptedPerSecond,
-    double CompletedPerSecond, Latency Answer202, IReadOnlyList<OrchestratorShare> Shares, double StackCpuMsPerTask, IReadOnlyDictionary<string, int> FailuresByCode);
+    double CompletedPerSecond, Latency Answer202, IReadOnlyList<OrchestratorShare> Shares, double StackCpuMsPerTask, IReadOnlyDictionary<string, int> FailuresByCode)
+{
+    public double OrchestratorCpuMsPerTask => Completed == 0 ? 0 : Latency.Round(Shares.Sum(s => s.CpuSeconds) * 1000 / Completed);
+    public double StoreWritesPerTask => Completed == 0 ? 0 : Latency.Round((double)Shares.Sum(s => s.StoreWrites) / Completed);
+    public double MessagesPerTask => Completed == 0 ? 0 : Latency.Round((double)Shares.Sum(s => s.MessagesOut) / Completed);
+}
 
 public sealed record SpreadFigures(IReadOnlyList<SpreadPoint> Points, string Conditions);
 
@@ -57,7 +65,7 @@ public static class SpreadRun
             {
                 var b = before.Single(x => x.Name == a.Name);
                 return new OrchestratorShare(a.Name, a.HttpSubmissions - b.HttpSubmissions, a.SagaTasksBegun - b.SagaTasksBegun,
-                    Latency.Round(cpuAfter[a.Name].CpuSeconds - cpuBefore[a.Name].CpuSeconds));
+                    Latency.Round(cpuAfter[a.Name].CpuSeconds - cpuBefore[a.Name].CpuSeconds), a.StoreWrites - b.StoreWrites, a.MessagesOut - b.MessagesOut);
             }).ToList();
             var stackCpu = cpuAfter.Sum(p => p.Value.CpuSeconds - cpuBefore[p.Key].CpuSeconds);
             var failures = submissions.Where(s => s.Status != 202).Select(s => s.Code ?? "HTTP_" + s.Status)
@@ -88,14 +96,16 @@ public static class SpreadRun
             var lines = (await http.GetStringAsync(url + "/metrics")).Split('\n');
             shares.Add(new OrchestratorShare(name,
                 (long)Sum(lines, "http_server_request_duration_seconds_count{", "http_request_method=\"POST\"", "http_route=\"/api/v1/tenant/tasks\""),
-                (long)Sum(lines, "openhvx_tasks_submitted_total{"), 0));
+                (long)Sum(lines, "openhvx_tasks_submitted_total{"), 0,
+                (long)Sum(lines, "openhvx_store_write_transactions_total"),
+                (long)(Sum(lines, "messaging_masstransit_send_total") + Sum(lines, "messaging_masstransit_publish_total"))));
         }
         return shares;
     }
 
     private static double Sum(IEnumerable<string> lines, string series, params string[] labels)
         => lines.Where(l => l.StartsWith(series, StringComparison.Ordinal) && labels.All(l.Contains))
-            .Sum(l => double.Parse(l[(l.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture));
+            .Sum(l => double.Parse(l[((l.Contains('}') ? l.LastIndexOf('}') : l.IndexOf(' ')) + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture));
 
     public static void AppendMarkdown(StringBuilder md, SpreadFigures spread)
     {
@@ -103,13 +113,13 @@ public static class SpreadRun
         md.AppendLine("**Several orchestrators**: the same burst with one orchestrator, then two on one store and one broker behind the gateway; " +
                       "per orchestrator, the submissions it answered (HTTP) and the tasks its saga began (from the task queue), and its CPU:");
         md.AppendLine();
-        md.AppendLine("| orchestrators | conc. | accepted/s | 202 p50 | p99 ms | completed/s | stack CPU ms/task | per orchestrator: answered / began / CPU s | failures |");
-        md.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |");
+        md.AppendLine("| orchestrators | conc. | accepted/s | 202 p50 | p99 ms | completed/s | stack CPU ms/task | orchestrators' CPU ms/task | store writes/task | messages out/task | per orchestrator: answered / began / CPU s | failures |");
+        md.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |");
         foreach (var p in spread.Points)
         {
             var failures = p.FailuresByCode.Count == 0 ? "none" : string.Join(", ", p.FailuresByCode.Select(f => $"{f.Key} ×{f.Value}"));
             md.AppendLine($"| {p.Orchestrators} | {p.Concurrency} | {F(p.AcceptedPerSecond)} | {F(p.Answer202.P50)} | {F(p.Answer202.P99)} | {F(p.CompletedPerSecond)} | " +
-                          $"{F(p.StackCpuMsPerTask)} | {string.Join("; ", p.Shares.Select(s => $"{s.Name}: {s.HttpSubmissions} / {s.SagaTasksBegun} / {F(s.CpuSeconds)}"))} | {failures} |");
+                          $"{F(p.StackCpuMsPerTask)} | {F(p.OrchestratorCpuMsPerTask)} | {F(p.StoreWritesPerTask)} | {F(p.MessagesPerTask)} | {string.Join("; ", p.Shares.Select(s => $"{s.Name}: {s.HttpSubmissions} / {s.SagaTasksBegun} / {F(s.CpuSeconds)}"))} | {failures} |");
         }
         md.AppendLine();
         md.AppendLine($"Conditions: {spread.Conditions}.");

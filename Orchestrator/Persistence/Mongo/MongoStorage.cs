@@ -58,6 +58,7 @@ public sealed class MongoStorage : IStoreTransactions
         {
             result = await work();
             await session.CommitTransactionAsync(cancellationToken);
+            StoreMetrics.WriteCommitted();
         }
         catch
         {
@@ -99,6 +100,7 @@ public sealed class MongoStorage : IStoreTransactions
                 _ambient.Value = null;
             }
         }, Options, cancellationToken);
+        StoreMetrics.WriteCommitted();
         foreach (var (_, action) in afterCommit.OrderBy(a => a.Stage))
             await action();
         return result;

@@ -49,6 +49,7 @@ public sealed class SqliteLease : IAsyncDisposable
             _faults?.Failed(ex);
             throw;
         }
+        StoreMetrics.WriteCommitted();
         if (_faults is not null && raw.sqlite3_total_changes(Connection.Handle) > _changesAtStart)
             _faults.Succeeded();
     }

@@ -2,13 +2,16 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
+using OpenHvx.Contracts;
 using OpenHvx.Tests.Support;
+using RabbitMQ.Client;
 
 namespace OpenHvx.Tests.Broker;
 
 /// <summary>
-/// Two orchestrators on one store and one broker behind the gateway, two agents; one orchestrator is SIGKILLed in the middle of
-/// a burst of vm.create submitted with Idempotency-Keys. Clients see no error, and the survivor finishes every task.
+/// Two orchestrators on one store (one SQLite file) and one broker behind the gateway, as competing consumers. First, one task's
+/// messages handled by both at once lose no update; then one orchestrator is SIGKILLed in the middle of a burst of vm.create
+/// submitted with Idempotency-Keys: clients see no error, and the survivor finishes every task. One stack for both (the kill last).
 /// </summary>
 [TestFixture]
 [Category("Broker")]
@@ -17,6 +20,8 @@ public sealed class OrchestratorFailoverTests
 {
     private const int Submissions = 100;
     private const int KillAfter = 30;
+    private const int ProgressNotes = 60;
+    private const string SlowAgent = "agent-slow";
 
     private static readonly Dictionary<string, string> Orchestrators = new()
     {
@@ -32,10 +37,72 @@ public sealed class OrchestratorFailoverTests
     private static AgentSpec Agent(string agentId) => new(agentId, LogicalProcessors: 128, MemoryMB: 1048576,
         Environment: new Dictionary<string, string> { ["Agent__Simulated__StorageMB"] = "33554432", ["Agent__MaxConcurrency"] = "8" });
 
+    private ProcessStack _stack = null!;
+
+    [OneTimeSetUp]
+    public async Task StartAsync()
+    {
+        // agent-slow takes one pinned task that runs long, then is drained: the burst goes to agent-f1 and agent-f2.
+        _stack = await ProcessStack.StartWithOrchestratorsAsync(2, Orchestrators, Agent("agent-f1"), Agent("agent-f2"),
+            new AgentSpec(SlowAgent, Environment: new Dictionary<string, string> { ["Agent__Simulated__LatencyMs__New-VM"] = "30000" }));
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAsync()
+    {
+        if (_stack is null)
+            return;
+        if (TestContext.CurrentContext.Result.FailCount > 0)
+            await TestContext.Out.WriteLineAsync(_stack.Logs);
+        await _stack.DisposeAsync();
+    }
+
     [Test]
+    [Order(1)]
+    public async Task One_tasks_messages_handled_by_two_orchestrators_at_once_lose_no_update()
+    {
+        var stack = _stack;
+        var submitted = await stack.Api.PostAsJsonAsync("/api/v1/admin/tasks",
+            new { tenantId = "test1", action = "vm.create", target = new { agentId = SlowAgent }, data = new { name = "noted" } });
+        Assert.That(submitted.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await submitted.Content.ReadAsStringAsync());
+        var location = submitted.Headers.Location!;
+        var taskId = Guid.Parse((await stack.WaitForStatusAsync(location, "running")).GetProperty("taskId").GetString()!);
+        Assert.That((await stack.Api.PatchAsJsonAsync($"/api/v1/admin/agents/{SlowAgent}", new { status = "draining" })).IsSuccessStatusCode, Is.True);
+        var before = await Task.WhenAll(stack.Orchestrators.Select(ProgressHandledAsync));
+
+        // The agent's progress notes, published as the agent (its broker user) as fast as the broker takes them: the results queue
+        // hands them to both orchestrators, whose sagas each append a note to the same task.
+        await using (var agent = await new ConnectionFactory { Uri = new Uri(stack.AgentBrokerUrl(SlowAgent)) }.CreateConnectionAsync())
+        await using (var channel = await agent.CreateChannelAsync())
+        {
+            var properties = new BasicProperties { ContentType = "application/json", Persistent = true, UserId = WireTopology.AgentBrokerUser(SlowAgent) };
+            for (var i = 0; i < ProgressNotes; i++)
+                await channel.BasicPublishAsync(WireTopology.ResultsExchange, WireTopology.ProgressRoutingKey(taskId), false, properties,
+                    JsonSerializer.SerializeToUtf8Bytes(new { taskId, agentId = SlowAgent, message = $"note {i}", at = DateTimeOffset.UtcNow }));
+        }
+
+        var task = await Eventually.Get(() => stack.Api.GetFromJsonAsync<JsonElement>(location),
+            t => t.GetProperty("progress").GetArrayLength() >= ProgressNotes, TimeSpan.FromSeconds(30), "every note on the task");
+        Assert.That(task.GetProperty("status").GetString(), Is.EqualTo("running"), "the notes arrived while the task ran");
+        Assert.That(task.GetProperty("progress").EnumerateArray().Select(p => p.GetProperty("message").GetString()),
+            Is.EquivalentTo(Enumerable.Range(0, ProgressNotes).Select(i => $"note {i}")), "no note lost to a concurrent update, none doubled");
+        var after = await Task.WhenAll(stack.Orchestrators.Select(ProgressHandledAsync));
+        Assert.That(after.Zip(before, (a, b) => a - b), Is.All.GreaterThan(0), "both orchestrators handled notes of the task");
+        Assert.That(await stack.DeadLettersAsync(taskId), Is.Empty, "no conflict ended in an error queue");
+
+        var final = await stack.WaitForFinalAsync(location, TimeSpan.FromSeconds(90));
+        Assert.That(final.GetProperty("status").GetString(), Is.EqualTo("SUCCESS"), final.ToString());
+        Assert.That(final.GetProperty("progress").GetArrayLength(), Is.EqualTo(ProgressNotes));
+    }
+
+    [Test]
+    [Order(2)]
     public async Task Killing_one_of_two_orchestrators_mid_burst_loses_no_submission_and_the_survivor_finishes_every_task()
     {
-        await using var stack = await ProcessStack.StartWithOrchestratorsAsync(2, Orchestrators, Agent("agent-f1"), Agent("agent-f2"));
+        var stack = _stack;
+        var usedBefore = (await stack.QuotaAsync()).GetProperty("vmCount").GetProperty("used").GetInt64();
+        var resourcesBefore = (await stack.Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/tenants/test1/resources")).EnumerateArray()
+            .Select(r => r.GetProperty("resourceId").GetString()).ToList();
         var sweeper = await DeadlineSweepHolderAsync(stack);
         var doomed = stack.Orchestrators.Single(o => sweeper.Contains($"-{o.Id}-"));
         var survivor = stack.Orchestrators.Single(o => o != doomed);
@@ -83,19 +150,27 @@ public sealed class OrchestratorFailoverTests
         var vmIds = final.Select(t => t.GetProperty("result").GetProperty("vm").GetProperty("guid").GetString()!).ToList();
 
         var quota = await stack.QuotaAsync();
-        Assert.That(quota.GetProperty("vmCount").GetProperty("used").GetInt64(), Is.EqualTo(Submissions), "each VM charged once");
-        Assert.That(quota.GetProperty("cpu").GetProperty("used").GetInt64(), Is.EqualTo(Submissions * 2L));
+        Assert.That(quota.GetProperty("vmCount").GetProperty("used").GetInt64() - usedBefore, Is.EqualTo(Submissions), "each VM charged once");
         foreach (var line in new[] { "cpu", "memoryMB", "storageMB", "vmCount" })
             Assert.That(quota.GetProperty(line).GetProperty("held").GetInt64(), Is.Zero, line + " held");
         var resources = await stack.Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/tenants/test1/resources");
-        Assert.That(resources.EnumerateArray().Select(r => r.GetProperty("resourceId").GetString()), Is.EquivalentTo(vmIds), "every VM linked, once");
-        var onHosts = stack.Agents.SelectMany(a => Directory.GetFiles(Path.Combine(stack.AgentDataPath(a.Name), "sim", "vms"), "*.json")).ToList();
+        Assert.That(resources.EnumerateArray().Select(r => r.GetProperty("resourceId").GetString()).Except(resourcesBefore), Is.EquivalentTo(vmIds),
+            "every VM linked, once");
+        var onHosts = stack.Agents.Where(a => a.Name != SlowAgent).SelectMany(a => Directory.GetFiles(Path.Combine(stack.AgentDataPath(a.Name), "sim", "vms"), "*.json")).ToList();
         Assert.That(onHosts, Has.Count.EqualTo(Submissions), "no VM built twice, none untracked");
 
         Assert.That(Submitted(doomed), Is.GreaterThan(0), "the gateway spread submissions over both before the kill");
         Assert.That(Submitted(survivor), Is.GreaterThan(0));
         Assert.That(survivor.Output, Does.Contain("now runs the shared job deadline-sweep"), "the survivor took over the dead one's sweeps");
         TestContext.Progress.WriteLine($"[failover] submissions answered by the killed orchestrator: {Submitted(doomed)}, by the survivor: {Submitted(survivor)}");
+    }
+
+    /// <summary>How many progress notes the orchestrator's saga has consumed, from its MassTransit metrics.</summary>
+    private static async Task<double> ProgressHandledAsync(ServiceProcess orchestrator)
+    {
+        using var http = new HttpClient();
+        var metrics = await Telemetry.PrometheusText.ScrapeAsync(http, orchestrator.Url + "/metrics");
+        return metrics.Value("messaging_masstransit_consume_total", ("messaging_masstransit_message_type", "AgentTaskProgress"));
     }
 
     /// <summary>The request log lines of accepted task submissions in an orchestrator's output.</summary>
