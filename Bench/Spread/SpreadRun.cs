@@ -98,7 +98,8 @@ public static class SpreadRun
                 (long)Sum(lines, "http_server_request_duration_seconds_count{", "http_request_method=\"POST\"", "http_route=\"/api/v1/tenant/tasks\""),
                 (long)Sum(lines, "openhvx_tasks_submitted_total{"), 0,
                 (long)Sum(lines, "openhvx_store_write_transactions_total"),
-                (long)(Sum(lines, "messaging_masstransit_send_total") + Sum(lines, "messaging_masstransit_publish_total"))));
+                // MassTransit counts a publish as a send.
+                (long)Sum(lines, "messaging_masstransit_send_ea_total")));
         }
         return shares;
     }

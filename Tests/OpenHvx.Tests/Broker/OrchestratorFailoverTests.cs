@@ -44,7 +44,7 @@ public sealed class OrchestratorFailoverTests
     {
         // agent-slow takes one pinned task that runs long, then is drained: the burst goes to agent-f1 and agent-f2.
         _stack = await ProcessStack.StartWithOrchestratorsAsync(2, Orchestrators, Agent("agent-f1"), Agent("agent-f2"),
-            new AgentSpec(SlowAgent, Environment: new Dictionary<string, string> { ["Agent__Simulated__LatencyMs__New-VM"] = "30000" }));
+            new AgentSpec(SlowAgent, Environment: new Dictionary<string, string> { ["Agent__Simulated__LatencyMs__New-VM"] = "12000" }));
     }
 
     [OneTimeTearDown]
@@ -68,7 +68,7 @@ public sealed class OrchestratorFailoverTests
         var location = submitted.Headers.Location!;
         var taskId = Guid.Parse((await stack.WaitForStatusAsync(location, "running")).GetProperty("taskId").GetString()!);
         Assert.That((await stack.Api.PatchAsJsonAsync($"/api/v1/admin/agents/{SlowAgent}", new { status = "draining" })).IsSuccessStatusCode, Is.True);
-        var before = await Task.WhenAll(stack.Orchestrators.Select(ProgressHandledAsync));
+        var before = await Task.WhenAll(stack.Orchestrators.Select(ResultsTakenAsync));
 
         // The agent's progress notes, published as the agent (its broker user) as fast as the broker takes them: the results queue
         // hands them to both orchestrators, whose sagas each append a note to the same task.
@@ -86,8 +86,8 @@ public sealed class OrchestratorFailoverTests
         Assert.That(task.GetProperty("status").GetString(), Is.EqualTo("running"), "the notes arrived while the task ran");
         Assert.That(task.GetProperty("progress").EnumerateArray().Select(p => p.GetProperty("message").GetString()),
             Is.EquivalentTo(Enumerable.Range(0, ProgressNotes).Select(i => $"note {i}")), "no note lost to a concurrent update, none doubled");
-        var after = await Task.WhenAll(stack.Orchestrators.Select(ProgressHandledAsync));
-        Assert.That(after.Zip(before, (a, b) => a - b), Is.All.GreaterThan(0), "both orchestrators handled notes of the task");
+        var after = await Task.WhenAll(stack.Orchestrators.Select(ResultsTakenAsync));
+        Assert.That(after.Zip(before, (a, b) => a - b), Is.All.GreaterThan(0), "both orchestrators took notes of the task from the results queue");
         Assert.That(await stack.DeadLettersAsync(taskId), Is.Empty, "no conflict ended in an error queue");
 
         var final = await stack.WaitForFinalAsync(location, TimeSpan.FromSeconds(90));
@@ -165,12 +165,12 @@ public sealed class OrchestratorFailoverTests
         TestContext.Progress.WriteLine($"[failover] submissions answered by the killed orchestrator: {Submitted(doomed)}, by the survivor: {Submitted(survivor)}");
     }
 
-    /// <summary>How many progress notes the orchestrator's saga has consumed, from its MassTransit metrics.</summary>
-    private static async Task<double> ProgressHandledAsync(ServiceProcess orchestrator)
+    /// <summary>How many agent messages (results, started, progress) the orchestrator took from the results queue, from its MassTransit metrics.</summary>
+    private static async Task<double> ResultsTakenAsync(ServiceProcess orchestrator)
     {
         using var http = new HttpClient();
         var metrics = await Telemetry.PrometheusText.ScrapeAsync(http, orchestrator.Url + "/metrics");
-        return metrics.Value("messaging_masstransit_consume_total", ("messaging_masstransit_message_type", "AgentTaskProgress"));
+        return metrics.Value("messaging_masstransit_consume_ea_total", ("messaging_masstransit_consumer_type", "AgentResultRelay"));
     }
 
     /// <summary>The request log lines of accepted task submissions in an orchestrator's output.</summary>
