@@ -200,6 +200,7 @@ public static class GatewayExtensions
                 if (http.GetForwarderErrorFeature() is { } failure && !http.Response.HasStarted)
                     await ForwarderFailures.WriteAsync(http, failure);
             });
+            proxy.UseMiddleware<OrchestratorRetry>();
             proxy.UseLoadBalancing();
             proxy.UsePassiveHealthChecks();
         }).RequireRateLimiting(GatewayRateLimits.ApiPolicy);

@@ -22,7 +22,8 @@ namespace OpenHvx.Tests.Gateway;
 
 /// <summary>
 /// A gateway in front of two fake orchestrators (OPENHVX_ORCHESTRATOR_URL lists both): the requests are shared, a stopped one is
-/// left out once its health probes fail and gets requests again when it is back.
+/// left out once its health probes fail and gets requests again when it is back, and a request one drops goes to the other only
+/// when sending it again cannot do its work twice.
 /// </summary>
 [TestFixture]
 [Category("Integration")]
@@ -68,6 +69,80 @@ public sealed class GatewayBalancingTests
             Assert.That((await stack.Admin.GetAsync("/api/v1/admin/work")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
             return stack.First.Seen.Count > 0;
         }, because: "orchestrator-1 gets requests again");
+    }
+
+    [Test]
+    public async Task A_POST_with_an_Idempotency_Key_that_an_orchestrator_drops_is_answered_by_the_other()
+    {
+        await using var stack = await Stack.StartAsync(firstDrops: true);
+        var sent = new List<(string Key, string Body, HttpStatusCode Status)>();
+
+        await Eventually.True(async () =>
+        {
+            var key = Guid.NewGuid().ToString("N");
+            var body = $"{{\"name\":\"vm-{key}\"}}";
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/admin/work") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+            request.Headers.Add("Idempotency-Key", key);
+            sent.Add((key, body, (await stack.Admin.SendAsync(request)).StatusCode));
+            return !stack.First.Seen.IsEmpty;
+        }, because: "a POST reaches the orchestrator that drops it");
+
+        Assert.That(sent.Select(s => s.Status), Is.All.EqualTo(HttpStatusCode.Accepted));
+        foreach (var dropped in stack.First.Seen)
+            Assert.That(stack.Second.Seen, Has.One.EqualTo(dropped), "the other orchestrator got the same key and body");
+        Assert.That(stack.Second.Seen.Select(s => (s.Key, s.Body)), Is.EquivalentTo(sent.Select(s => ((string?)s.Key, s.Body))));
+    }
+
+    [Test]
+    public async Task A_POST_without_a_key_that_reached_an_orchestrator_gets_the_502_and_is_not_sent_to_the_other()
+    {
+        await using var stack = await Stack.StartAsync(firstDrops: true);
+        var answers = new Dictionary<string, HttpResponseMessage>();
+
+        await Eventually.True(async () =>
+        {
+            var body = $"{{\"name\":\"vm-{Guid.NewGuid():N}\"}}";
+            answers[body] = await stack.Admin.PostAsync("/api/v1/admin/work", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+            return !stack.First.Seen.IsEmpty;
+        }, because: "a POST reaches the orchestrator that drops it");
+
+        var dropped = stack.First.Seen.Single();
+        var answer = answers[dropped.Body];
+        Assert.That(answer.StatusCode, Is.EqualTo(HttpStatusCode.BadGateway));
+        Assert.That((await answer.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString(), Is.EqualTo("ERR_UPSTREAM_UNAVAILABLE"));
+        Assert.That(stack.Second.Seen.Select(s => s.Body), Does.Not.Contain(dropped.Body), "the other orchestrator never saw it");
+        Assert.That(answers.Where(a => a.Key != dropped.Body).Select(a => a.Value.StatusCode), Is.All.EqualTo(HttpStatusCode.Accepted));
+    }
+
+    [Test]
+    public async Task A_GET_that_an_orchestrator_drops_is_answered_by_the_other()
+    {
+        await using var stack = await Stack.StartAsync(firstDrops: true);
+        var answers = new List<(HttpStatusCode Status, string Body)>();
+
+        await Eventually.True(async () =>
+        {
+            var response = await stack.Admin.GetAsync("/api/v1/admin/work");
+            answers.Add((response.StatusCode, await response.Content.ReadAsStringAsync()));
+            return !stack.First.Seen.IsEmpty;
+        }, because: "a GET reaches the orchestrator that drops it");
+
+        Assert.That(answers, Is.All.EqualTo((HttpStatusCode.OK, "orchestrator-2")));
+    }
+
+    [Test]
+    public async Task A_POST_without_a_key_goes_to_the_other_orchestrator_when_the_connection_is_refused()
+    {
+        // Probes an hour apart: the stopped orchestrator stays in the rotation, its refused connections show.
+        await using var stack = await Stack.StartAsync(healthInterval: TimeSpan.FromHours(1));
+        await stack.First.StopAsync();
+
+        for (var i = 0; i < 20; i++)
+        {
+            var response = await stack.Admin.PostAsync("/api/v1/admin/work", new StringContent($"{{\"n\":{i}}}", System.Text.Encoding.UTF8, "application/json"));
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
+        }
+        Assert.That(stack.Second.Seen.Select(s => s.Body), Is.EqualTo(Enumerable.Range(0, 20).Select(i => $"{{\"n\":{i}}}")));
     }
 
     [Test]
