@@ -131,6 +131,38 @@ public sealed class GatewayBalancingTests
     }
 
     [Test]
+    public async Task A_body_kept_for_a_retry_still_has_the_gateways_size_limit()
+    {
+        await using var stack = await Stack.StartAsync(maxRequestBodyBytes: 1000);
+        // Chunked, without Content-Length: the limit shows only as the body is read.
+        var pipe = new System.IO.Pipelines.Pipe(new System.IO.Pipelines.PipeOptions(pauseWriterThreshold: 0));
+        await pipe.Writer.WriteAsync(new byte[3000]);
+        await pipe.Writer.CompleteAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/admin/work") { Content = new StreamContent(pipe.Reader.AsStream()) };
+        request.Headers.Add("Idempotency-Key", "big-body");
+
+        var response = await stack.Admin.SendAsync(request);
+
+        Assert.That(request.Content.Headers.ContentLength, Is.Null);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.RequestEntityTooLarge));
+        Assert.That((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString(), Is.EqualTo("ERR_PAYLOAD_TOO_LARGE"));
+    }
+
+    [Test]
+    public async Task An_event_stream_reaches_the_client_as_the_orchestrator_writes_it()
+    {
+        await using var stack = await Stack.StartAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+
+        using var response = await stack.Admin.GetAsync("/api/v1/admin/stream", HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        using var events = new StreamReader(await response.Content.ReadAsStreamAsync(timeout.Token));
+        Assert.That(await events.ReadLineAsync(timeout.Token), Is.EqualTo("data: first"), "the first event comes while the stream is open");
+        stack.First.EndStreams();
+        stack.Second.EndStreams();
+        Assert.That(await events.ReadToEndAsync(timeout.Token), Does.Contain("data: last"));
+    }
+
+    [Test]
     public async Task A_POST_without_a_key_goes_to_the_other_orchestrator_when_the_connection_is_refused()
     {
         // Probes an hour apart: the stopped orchestrator stays in the rotation, its refused connections show.
@@ -214,10 +246,11 @@ public sealed class GatewayBalancingTests
         }
     }
 
-    /// <summary>A fake orchestrator: ready, every tenant exists, and at <c>/api/v1/admin/work</c> it notes what it got, then answers with its name or drops the connection.</summary>
+    /// <summary>A fake orchestrator: ready, every tenant exists, an event stream at <c>/api/v1/admin/stream</c>, and at <c>/api/v1/admin/work</c> it notes what it got, then answers with its name or drops the connection.</summary>
     private sealed class FakeOrchestrator(string name, bool drops) : IAsyncDisposable
     {
         private WebApplication? _app;
+        private readonly TaskCompletionSource _streamsEnd = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public ConcurrentQueue<(string Method, string? Key, string Body)> Seen { get; } = new();
 
@@ -232,6 +265,14 @@ public sealed class GatewayBalancingTests
             _app = builder.Build();
             _app.MapGet(ServiceDefaultsExtensions.ReadyPath, () => Results.Ok());
             _app.MapGet("/api/v1/admin/tenants/{tenantId}", (string tenantId) => Results.Ok(new { id = tenantId }));
+            _app.MapGet("/api/v1/admin/stream", async (HttpContext http) =>
+            {
+                http.Response.ContentType = "text/event-stream";
+                await http.Response.WriteAsync("data: first\n\n");
+                await http.Response.Body.FlushAsync();
+                await _streamsEnd.Task.WaitAsync(http.RequestAborted);
+                await http.Response.WriteAsync("data: last\n\n");
+            });
             _app.MapMethods("/api/v1/admin/work", ["GET", "POST"], async (HttpContext http) =>
             {
                 var body = await new StreamReader(http.Request.Body).ReadToEndAsync();
@@ -246,6 +287,9 @@ public sealed class GatewayBalancingTests
             await _app.StartAsync();
             Url = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         }
+
+        /// <summary>Its event streams write their last event and end.</summary>
+        public void EndStreams() => _streamsEnd.TrySetResult();
 
         public async Task StopAsync()
         {
@@ -275,7 +319,7 @@ public sealed class GatewayBalancingTests
         public FakeOrchestrator Second { get; }
         public HttpClient Admin { get; private set; } = null!;
 
-        public static async Task<Stack> StartAsync(bool firstDrops = false, TimeSpan? healthInterval = null)
+        public static async Task<Stack> StartAsync(bool firstDrops = false, TimeSpan? healthInterval = null, long maxRequestBodyBytes = 1024 * 1024)
         {
             var stack = new Stack(firstDrops);
             try
@@ -290,6 +334,7 @@ public sealed class GatewayBalancingTests
                     ["Gateway:OrchestratorHealth:Interval"] = (healthInterval ?? TimeSpan.FromMilliseconds(100)).ToString("c"),
                     ["Gateway:OrchestratorHealth:Timeout"] = "00:00:01",
                     ["Gateway:OrchestratorHealth:ReactivationPeriod"] = "00:00:00.5",
+                    ["Gateway:MaxRequestBodyBytes"] = maxRequestBodyBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 });
                 stack.Admin = await Tokens.AdminClientAsync(stack._gateway.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
                 return stack;
