@@ -45,6 +45,8 @@ public static class GatewayExtensions
     public static IServiceCollection AddGateway(this IServiceCollection services, IConfiguration configuration)
     {
         var settings = configuration.ReadGatewayOptions();
+        // A malformed orchestrator list stops the start here, naming the item, rather than at the first request.
+        OrchestratorAddresses.Parse(settings.OrchestratorUrl);
         var issuer = TokenIssuer.Parse(settings.Issuer);
         services.AddOptions<GatewayOptions>().Bind(configuration.GetSection(GatewayOptions.Section)).PostConfigure(o => ApplyEnvironment(o, configuration));
         services.AddSingleton(TimeProvider.System);
@@ -190,12 +192,18 @@ public static class GatewayExtensions
         app.MapApiReference();
         app.MapWebConsole();
         app.MapDefaultEndpoints(profile);
-        app.MapReverseProxy(proxy => proxy.Use(async (http, next) =>
+        app.MapReverseProxy(proxy =>
         {
-            await next();
-            if (http.GetForwarderErrorFeature() is { } failure && !http.Response.HasStarted)
-                await ForwarderFailures.WriteAsync(http, failure);
-        })).RequireRateLimiting(GatewayRateLimits.ApiPolicy);
+            proxy.Use(async (http, next) =>
+            {
+                await next();
+                if (http.GetForwarderErrorFeature() is { } failure && !http.Response.HasStarted)
+                    await ForwarderFailures.WriteAsync(http, failure);
+            });
+            proxy.UseMiddleware<OrchestratorRetry>();
+            proxy.UseLoadBalancing();
+            proxy.UsePassiveHealthChecks();
+        }).RequireRateLimiting(GatewayRateLimits.ApiPolicy);
         return app;
     }
 }
@@ -217,17 +225,15 @@ internal sealed class IdentityStoreHealthCheck(IServiceScopeFactory scopes) : IH
     }
 }
 
+/// <summary>Ready while one orchestrator at least is ready (Degraded when some are not: the others take their requests).</summary>
 internal sealed class OrchestratorHealthCheck(OrchestratorClient orchestrator) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        try
-        {
-            return await orchestrator.IsReadyAsync(cancellationToken) ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("The orchestrator is not ready");
-        }
-        catch (Exception ex)
-        {
-            return HealthCheckResult.Unhealthy("The orchestrator is not reachable", ex);
-        }
+        var orchestrators = await orchestrator.ReadinessAsync(cancellationToken);
+        var down = orchestrators.Where(o => !o.Ready).Select(o => o.Address.ToString()).ToList();
+        if (orchestrators.Count == 0 || down.Count == orchestrators.Count)
+            return HealthCheckResult.Unhealthy(orchestrators.Count == 0 ? "No orchestrator is configured" : "No orchestrator is ready: " + string.Join(", ", down));
+        return down.Count == 0 ? HealthCheckResult.Healthy() : HealthCheckResult.Degraded("Not ready: " + string.Join(", ", down));
     }
 }

@@ -5,8 +5,14 @@ public sealed class GatewayOptions
 {
     public const string Section = "Gateway";
 
-    /// <summary>The orchestrator every <c>/api/v1/admin/**</c> and <c>/api/v1/tenant/**</c> request is proxied to.</summary>
+    /// <summary>
+    /// The orchestrators every <c>/api/v1/admin/**</c> and <c>/api/v1/tenant/**</c> request is proxied to: one URL, or several separated
+    /// by commas that share the requests (see <see cref="Proxy.OrchestratorAddresses"/>).
+    /// </summary>
     public string? OrchestratorUrl { get; set; }
+
+    /// <summary>Health checks that take an orchestrator out of the rotation and put it back.</summary>
+    public Proxy.OrchestratorHealthOptions OrchestratorHealth { get; set; } = new();
 
     /// <summary>
     /// The <c>iss</c> of every token and of discovery: set the public URL in production, so that a token is the same whichever host
