@@ -28,9 +28,7 @@ public sealed class RetentionSweeper(
         {
             try
             {
-                if (!await keeper.HoldsAsync(ClusterJobs.Retention, stoppingToken))
-                    continue;
-                await SweepAsync(stoppingToken);
+                await TickAsync(stoppingToken);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested && Persistence.StorageFaults.IsTransient(ex))
             {
@@ -42,6 +40,10 @@ public sealed class RetentionSweeper(
             }
         }
     }
+
+    /// <summary>A sweep when this orchestrator holds the retention lease; null (nothing done) when another one does.</summary>
+    public async Task<RetentionCounts?> TickAsync(CancellationToken cancellationToken)
+        => await keeper.HoldsAsync(ClusterJobs.Retention, cancellationToken) ? await SweepAsync(cancellationToken) : null;
 
     /// <summary>One sweep: every kind, batch after batch until a batch comes back short. What it removed, by kind.</summary>
     public async Task<RetentionCounts> SweepAsync(CancellationToken cancellationToken)
