@@ -111,4 +111,41 @@ public sealed class SqliteUpgradeTests
         Assert.That((await counters.GetCountersAsync("t2", CancellationToken.None)).Used.Cpu, Is.EqualTo(1));
         SqliteConnection.ClearAllPools();
     }
+
+    [Test]
+    public async Task A_file_from_before_retention_opens_and_its_old_ended_tasks_are_archived()
+    {
+        using var folder = new TempFolder("upgrade-retention");
+        var file = folder.File("openhvx.db");
+        _ = new SqliteDatabase(file);
+        using (var connection = new SqliteConnection($"Data Source={file};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            // As an earlier version left it: no archive, none of retention's indexes, an ended task with its event.
+            command.CommandText = """
+                DROP TABLE tasks_archive;
+                DROP INDEX ix_tasks_status_updated;
+                DROP INDEX ix_quota_holds_settled;
+                DROP INDEX ix_idempotency_keys_created;
+                INSERT INTO tasks (id, version, current_state, tenant_id, action, status, created_at, updated_at, document)
+                VALUES ('9d1f6a32-0000-0000-0000-000000000001', 3, 'Succeeded', 't1', 'vm.power', 'SUCCESS', 0, 0,
+                        '{"tenantId":"t1","action":"vm.power","status":"SUCCESS","timeline":[{"state":"Succeeded","status":"SUCCESS","at":"1970-01-01T00:00:00+00:00"}]}');
+                INSERT INTO task_events (task_id, tenant_id, action, to_state, status, at) VALUES ('9d1f6a32-0000-0000-0000-000000000001', 't1', 'vm.power', 'Succeeded', 'SUCCESS', 0);
+                """;
+            command.ExecuteNonQuery();
+        }
+
+        var upgraded = new SqliteDatabase(file);
+        var retention = new SqliteRetentionStore(upgraded, TimeProvider.System);
+
+        Assert.That(await retention.ArchiveFinishedTasksAsync(DateTimeOffset.UnixEpoch, 500, CancellationToken.None), Is.EqualTo(1));
+        var archived = await retention.LoadArchivedAsync(Guid.Parse("9d1f6a32-0000-0000-0000-000000000001"), CancellationToken.None);
+        Assert.That((archived?.Version, archived?.Timeline.Count), Is.EqualTo((3, 1)));
+        using var read = upgraded.Open();
+        using var query = read.CreateCommand();
+        query.CommandText = "SELECT (SELECT COUNT(*) FROM task_events) + (SELECT COUNT(*) FROM tasks)";
+        Assert.That(query.ExecuteScalar(), Is.EqualTo(0L));
+        SqliteConnection.ClearAllPools();
+    }
 }
