@@ -253,19 +253,15 @@ public sealed class SqliteDatabase : IStoreTransactions
         );
         """;
 
-    private const string Schema = """
+    // A task's row, live (tasks) or archived (tasks_archive).
+    private const string TaskColumns = """
+        id TEXT PRIMARY KEY, version INTEGER NOT NULL, current_state TEXT NOT NULL, tenant_id TEXT NOT NULL, action TEXT NOT NULL,
+        status TEXT NOT NULL, agent_id TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, deadline_at INTEGER, document TEXT NOT NULL
+        """;
+
+    private const string Schema = $"""
         CREATE TABLE IF NOT EXISTS tasks (
-            id TEXT PRIMARY KEY,
-            version INTEGER NOT NULL,
-            current_state TEXT NOT NULL,
-            tenant_id TEXT NOT NULL,
-            action TEXT NOT NULL,
-            status TEXT NOT NULL,
-            agent_id TEXT,
-            created_at INTEGER NOT NULL,
-            updated_at INTEGER NOT NULL,
-            deadline_at INTEGER,
-            document TEXT NOT NULL
+            {TaskColumns}
         );
         CREATE INDEX IF NOT EXISTS ix_tasks_tenant_created ON tasks(tenant_id, created_at DESC);
         CREATE INDEX IF NOT EXISTS ix_tasks_created ON tasks(created_at DESC);
@@ -274,17 +270,7 @@ public sealed class SqliteDatabase : IStoreTransactions
 
         -- Ended tasks past Retention.FinishedTasks, moved out of tasks whole (same columns and document), read by id by admins.
         CREATE TABLE IF NOT EXISTS tasks_archive (
-            id TEXT PRIMARY KEY,
-            version INTEGER NOT NULL,
-            current_state TEXT NOT NULL,
-            tenant_id TEXT NOT NULL,
-            action TEXT NOT NULL,
-            status TEXT NOT NULL,
-            agent_id TEXT,
-            created_at INTEGER NOT NULL,
-            updated_at INTEGER NOT NULL,
-            deadline_at INTEGER,
-            document TEXT NOT NULL,
+            {TaskColumns},
             archived_at INTEGER NOT NULL
         );
         CREATE INDEX IF NOT EXISTS ix_tasks_archive_tenant ON tasks_archive(tenant_id);

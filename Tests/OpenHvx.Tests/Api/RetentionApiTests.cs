@@ -27,15 +27,6 @@ public sealed class RetentionApiTests : DevHostFixture
         ["Orchestrator:Retention:Interval"] = "00:00:00.250",
     };
 
-    private static async Task<JsonElement> ProblemAsync(HttpResponseMessage response, HttpStatusCode status, string code)
-    {
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.That(response.StatusCode, Is.EqualTo(status), text);
-        var problem = JsonDocument.Parse(text).RootElement.Clone();
-        Assert.That(problem.GetProperty("code").GetString(), Is.EqualTo(code), text);
-        return problem;
-    }
-
     [Test]
     public async Task A_finished_task_is_archived_read_by_admins_only_and_its_quota_stays_counted()
     {
@@ -51,13 +42,13 @@ public sealed class RetentionApiTests : DevHostFixture
 
         Assert.That(archived.GetProperty("status").GetString(), Is.EqualTo(TaskStatuses.Succeeded));
         Assert.That(archived.GetProperty("timeline").GetArrayLength(), Is.GreaterThan(1), "with its timeline");
-        await ProblemAsync(await tenant.GetAsync($"/api/v1/tenant/tasks/{taskId}"), HttpStatusCode.NotFound, ErrorCodes.NotFound);
+        await ProblemAnswer.ReadAsync(await tenant.GetAsync($"/api/v1/tenant/tasks/{taskId}"), HttpStatusCode.NotFound, ErrorCodes.NotFound);
         var list = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/tasks?tenantId={TenantId}");
         Assert.That(list.GetProperty("items").EnumerateArray().Select(t => t.GetProperty("taskId").GetString()), Does.Not.Contain(taskId), "lists hold live tasks only");
-        var retry = await ProblemAsync(await Client.PostAsync($"/api/v1/admin/tasks/{taskId}/retry", null), HttpStatusCode.Conflict, ErrorCodes.TaskNotRetryable);
+        var retry = await ProblemAnswer.ReadAsync(await Client.PostAsync($"/api/v1/admin/tasks/{taskId}/retry", null), HttpStatusCode.Conflict, ErrorCodes.TaskNotRetryable);
         Assert.That(retry.GetProperty("detail").GetString(), Does.Contain("archived"));
-        await ProblemAsync(await Client.PostAsync($"/api/v1/admin/tasks/{taskId}/cancel", null), HttpStatusCode.Conflict, ErrorCodes.TaskFinal);
-        await ProblemAsync(await tenant.PostAsync($"/api/v1/tenant/tasks/{taskId}/cancel", null), HttpStatusCode.NotFound, ErrorCodes.NotFound);
+        await ProblemAnswer.ReadAsync(await Client.PostAsync($"/api/v1/admin/tasks/{taskId}/cancel", null), HttpStatusCode.Conflict, ErrorCodes.TaskFinal);
+        await ProblemAnswer.ReadAsync(await tenant.PostAsync($"/api/v1/tenant/tasks/{taskId}/cancel", null), HttpStatusCode.NotFound, ErrorCodes.NotFound);
 
         var events = DevHost.Services.GetRequiredService<ITaskEventLog>();
         Assert.That(await events.ReadAsync(new TaskEventQuery(0, 100, TaskId: Guid.Parse(taskId)), CancellationToken.None), Is.Empty, "its events are gone");
