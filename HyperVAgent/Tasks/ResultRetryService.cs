@@ -66,21 +66,24 @@ public sealed class ResultRetryService(
 
     private DateTimeOffset _prunedAt = DateTimeOffset.MinValue;
 
-    private void PruneJournal()
+    /// <summary>Drops the journal's confirmed results past <see cref="AgentOptions.JournalRetention"/>, at most once a minute; how many.</summary>
+    public int PruneJournal()
     {
         var now = clock.GetUtcNow();
         if (options.Value.JournalRetention <= TimeSpan.Zero || now - _prunedAt < TimeSpan.FromMinutes(1))
-            return;
+            return 0;
         _prunedAt = now;
         try
         {
             var pruned = journal.Prune(now - options.Value.JournalRetention);
             if (pruned > 0)
                 logger.LogInformation("Dropped {Count} confirmed result(s) older than {Retention} from the task journal", pruned, options.Value.JournalRetention);
+            return pruned;
         }
         catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
         {
             logger.LogWarning(ex, "The task journal could not be pruned; trying again later");
+            return 0;
         }
     }
 
