@@ -15,7 +15,7 @@ public sealed class RetentionOptions
     /// <summary>A quota ledger row of an ended task is deleted this long after it was settled (the counters already hold it).</summary>
     public TimeSpan SettledHolds { get; set; } = TimeSpan.FromDays(7);
 
-    /// <summary>How often the sweep runs.</summary>
+    /// <summary>How often the sweep runs; zero or less turns retention off.</summary>
     public TimeSpan Interval { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>Rows moved or deleted per transaction: each batch holds the store's write lock only briefly.</summary>

@@ -23,6 +23,11 @@ public sealed class RetentionSweeper(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (Settings.Interval <= TimeSpan.Zero)
+        {
+            logger.LogInformation("Retention is off (Orchestrator:Retention:Interval is not positive): nothing is archived or deleted");
+            return;
+        }
         using var timer = new PeriodicTimer(Settings.Interval, clock);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
