@@ -38,6 +38,13 @@ public sealed class AgentOptions
     /// <summary>How often results the broker has not confirmed are published again (doubling while publishing fails, up to a minute).</summary>
     public TimeSpan ResultRetryInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long the journal keeps a finished task whose result the broker confirmed, so that a redelivery of the task within it answers
+    /// the stored result instead of running it again; far above any redelivery (the orchestrator resends a task only until its deadline).
+    /// Zero or less keeps every row.
+    /// </summary>
+    public TimeSpan JournalRetention { get; set; } = TimeSpan.FromDays(7);
+
     /// <summary>Error codes of a script that are worth another try (host busy, file in use), up to <see cref="TransientRetries"/> times.</summary>
     public List<string> TransientErrorCodes { get; set; } = ["ERR_BUSY", "ERR_SIM_BUSY", "ERR_HOST_BUSY", "ERR_FILE_IN_USE"];
     public int TransientRetries { get; set; } = 3;

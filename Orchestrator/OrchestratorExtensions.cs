@@ -96,6 +96,7 @@ public static class OrchestratorExtensions
         services.AddScoped<TaskCancellation>();
         services.AddHostedService<SeedData>();
         services.AddHostedService<TaskDeadlineSweeper>();
+        services.AddHostedService<Retention.RetentionSweeper>();
         services.AddWebhooks(configuration);
 
         services.AddOrchestratorSecurity(configuration);
@@ -120,6 +121,7 @@ public static class OrchestratorExtensions
         services.AddSingleton<Events.ITaskEventLog, SqliteTaskEventLog>();
         services.AddSingleton<IWebhookStore, SqliteWebhookStore>();
         services.AddSingleton<IJobLeases, SqliteJobLeases>();
+        services.AddSingleton<Retention.IRetentionStore, SqliteRetentionStore>();
         services.AddHealthChecks().AddCheck<SqliteHealthCheck>(StoreHealthCheck, tags: [ServiceDefaultsExtensions.ReadyTag], timeout: TimeSpan.FromSeconds(5));
     }
 
@@ -141,6 +143,7 @@ public static class OrchestratorExtensions
         services.AddSingleton<Events.ITaskEventLog, MongoTaskEventLog>();
         services.AddSingleton<IWebhookStore, MongoWebhookStore>();
         services.AddSingleton<IJobLeases, MongoJobLeases>();
+        services.AddSingleton<Retention.IRetentionStore, MongoRetentionStore>();
         services.AddHealthChecks().AddCheck<MongoHealthCheck>(StoreHealthCheck, tags: [ServiceDefaultsExtensions.ReadyTag], timeout: TimeSpan.FromSeconds(5));
     }
 

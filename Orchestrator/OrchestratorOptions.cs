@@ -54,6 +54,9 @@ public sealed class OrchestratorOptions
     /// <summary>Leases of the background jobs that one orchestrator at a time runs when several share the store.</summary>
     public Cluster.LeaseOptions Leases { get; set; } = new();
 
+    /// <summary>How long finished tasks, idempotency keys and settled quota holds are kept.</summary>
+    public Retention.RetentionOptions Retention { get; set; } = new();
+
     public TimeSpan HoldTtlFor(string action) => HoldTtl.TryGetValue(action, out var ttl) ? ttl : DefaultHoldTtl;
 }
 

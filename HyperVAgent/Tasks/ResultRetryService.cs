@@ -7,7 +7,8 @@ namespace OpenHvx.HyperVAgent.Tasks;
 /// <summary>
 /// Publishes again the results the journal holds unconfirmed (the broker was unreachable or refused them, or the agent
 /// died before the confirm): at start, then every <see cref="AgentOptions.ResultRetryInterval"/>, backing off while
-/// publishing fails.
+/// publishing fails. In the same loop, at most once a minute, it drops the journal's confirmed results older than
+/// <see cref="AgentOptions.JournalRetention"/>.
 /// </summary>
 public sealed class ResultRetryService(
     TaskJournal journal,
@@ -50,6 +51,7 @@ public sealed class ResultRetryService(
                 sent = false;
             }
             failures = sent ? 0 : failures + 1;
+            PruneJournal();
             var delay = failures <= 1 ? interval : TimeSpan.FromTicks(Math.Min(interval.Ticks << Math.Min(failures - 1, 16), longest.Ticks));
             try
             {
@@ -59,6 +61,29 @@ public sealed class ResultRetryService(
             {
                 return;
             }
+        }
+    }
+
+    private DateTimeOffset _prunedAt = DateTimeOffset.MinValue;
+
+    /// <summary>Drops the journal's confirmed results past <see cref="AgentOptions.JournalRetention"/>, at most once a minute; how many.</summary>
+    public int PruneJournal()
+    {
+        var now = clock.GetUtcNow();
+        if (options.Value.JournalRetention <= TimeSpan.Zero || now - _prunedAt < TimeSpan.FromMinutes(1))
+            return 0;
+        _prunedAt = now;
+        try
+        {
+            var pruned = journal.Prune(now - options.Value.JournalRetention);
+            if (pruned > 0)
+                logger.LogInformation("Dropped {Count} confirmed result(s) older than {Retention} from the task journal", pruned, options.Value.JournalRetention);
+            return pruned;
+        }
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
+        {
+            logger.LogWarning(ex, "The task journal could not be pruned; trying again later");
+            return 0;
         }
     }
 

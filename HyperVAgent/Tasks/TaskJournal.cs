@@ -63,6 +63,9 @@ public sealed class TaskJournal
             """;
         command.ExecuteNonQuery();
         AddConfirmedColumn(connection);
+        using var index = connection.CreateCommand();
+        index.CommandText = $"CREATE INDEX IF NOT EXISTS ix_journal_done ON journal(finished_at) WHERE state = '{Done}' AND confirmed = 1";
+        index.ExecuteNonQuery();
     }
 
     /// <summary>Upgrade of a journal written before results were confirmed: its rows count as confirmed (they were published).</summary>
@@ -170,6 +173,19 @@ public sealed class TaskJournal
         update.CommandText = $"UPDATE journal SET confirmed = 1 WHERE task_id = $id AND state = '{Done}'";
         update.Parameters.AddWithValue("$id", taskId.ToString());
         update.ExecuteNonQuery();
+    }
+
+    /// <summary>
+    /// Deletes finished tasks whose result was confirmed and that finished at or before <paramref name="before"/>; returns how many.
+    /// Rows 'waiting' or 'running', and results not confirmed yet, are never deleted.
+    /// </summary>
+    public int Prune(DateTimeOffset before)
+    {
+        using var connection = Open();
+        using var delete = connection.CreateCommand();
+        delete.CommandText = $"DELETE FROM journal WHERE state = '{Done}' AND confirmed = 1 AND finished_at <= $before";
+        delete.Parameters.AddWithValue("$before", before.ToUnixTimeMilliseconds());
+        return delete.ExecuteNonQuery();
     }
 
     /// <summary>Finished tasks whose result the broker has not confirmed yet, oldest first.</summary>

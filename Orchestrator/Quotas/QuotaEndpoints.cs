@@ -46,6 +46,12 @@ public static class QuotaEndpoints
         return Results.Ok(await quotas.GetUsageAsync(tenantId, http.RequestAborted));
     }
 
+    /// <summary>What <paramref name="owned"/> resources (none gone) charge: the usage a recount expects.</summary>
+    public static QuotaAmounts UsageOf(IEnumerable<TenantResource> owned)
+        => owned.Aggregate(QuotaAmounts.Zero, (sum, r) => new QuotaAmounts(
+            sum.Cpu + (r.Charge?.Cpu ?? 0), sum.MemoryMB + (r.Charge?.MemoryMB ?? 0), sum.StorageMB + (r.Charge?.StorageMB ?? 0),
+            sum.VmCount + (r.Kind == "vm" ? 1 : 0)));
+
     /// <summary>
     /// Usage recomputed from the tenant's linked resources (a VM gone from its host counts nothing); the difference is booked as a
     /// correction and reported, with what reconciliation changed (VMs gone, VMs charged their real size).
@@ -56,9 +62,7 @@ public static class QuotaEndpoints
             return TenantEndpoints.NotFound(tenantId);
         var linked = await resources.ListAsync(tenantId, ct);
         var owned = linked.Where(r => r.State != ResourceStates.Gone).ToList();
-        var expected = owned.Aggregate(QuotaAmounts.Zero, (sum, r) => new QuotaAmounts(
-            sum.Cpu + (r.Charge?.Cpu ?? 0), sum.MemoryMB + (r.Charge?.MemoryMB ?? 0), sum.StorageMB + (r.Charge?.StorageMB ?? 0),
-            sum.VmCount + (r.Kind == "vm" ? 1 : 0)));
+        var expected = UsageOf(owned);
         var drift = new QuotaAmounts(expected.Cpu - before.Cpu.Used, expected.MemoryMB - before.MemoryMB.Used,
             expected.StorageMB - before.StorageMB.Used, expected.VmCount - before.VmCount.Used);
         if (drift != QuotaAmounts.Zero)

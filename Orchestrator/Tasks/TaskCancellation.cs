@@ -12,11 +12,12 @@ namespace OpenHvx.Orchestrator.Tasks;
 /// POST /tasks/{taskId}/cancel: MassTransit request/response with the saga (<see cref="CancelTask"/>), then a wait, bounded by
 /// <see cref="OrchestratorOptions.CancelWait"/>, for the task to end: 200 with the task as the caller may read it (CANCELED, or SUCCESS or
 /// FAILED when its agent finished first), else 202 with its status (<c>canceling</c>), Location and Retry-After. A task that had ended is
-/// 409 <c>ERR_TASK_FINAL</c>; an unknown task, or another tenant's, 404.
+/// 409 <c>ERR_TASK_FINAL</c> (an archived one too, for admins); an unknown task, or another tenant's, 404.
 /// </summary>
 public sealed class TaskCancellation(
     IRequestClient<CancelTask> client,
     ITaskStore tasks,
+    Retention.IRetentionStore archive,
     TaskActionCatalog actions,
     TaskAnswers answers,
     TimeProvider clock,
@@ -27,7 +28,7 @@ public sealed class TaskCancellation(
         var caller = Caller.From(http.User);
         var cancellationToken = http.RequestAborted;
         if (await tasks.FindAsync(taskId, caller, cancellationToken) is not { } task)
-            return VisibleTasks.NotFound(taskId);
+            return await archive.FindArchivedAsync(taskId, caller, cancellationToken) is { } archived ? Final(archived) : VisibleTasks.NotFound(taskId);
         var id = task.CorrelationId;
         if (TaskStatuses.IsFinal(task.Status))
             return Final(task);

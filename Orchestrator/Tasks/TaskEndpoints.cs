@@ -43,18 +43,22 @@ public static class TaskEndpoints
         return tenant;
     }
 
-    private static async Task<IResult> GetAsync(string taskId, HttpContext http, ITaskStore store, TaskActionCatalog actions,
+    /// <summary>A task by id; for admins, a task past retention too, from the archive (marked <c>archived</c>).</summary>
+    private static async Task<IResult> GetAsync(string taskId, HttpContext http, ITaskStore store, Retention.IRetentionStore archive, TaskActionCatalog actions,
         DeadLetters.IDeadLetterStore deadLetters, CancellationToken cancellationToken)
     {
         var caller = Caller.From(http.User);
-        if (await store.FindAsync(taskId, caller, cancellationToken) is not { } task)
+        var task = await store.FindAsync(taskId, caller, cancellationToken);
+        var archived = task is null ? await archive.FindArchivedAsync(taskId, caller, cancellationToken) : null;
+        if ((task ?? archived) is not { } found)
             return VisibleTasks.NotFound(taskId);
         if (caller.IsAdmin)
-            return Results.Ok(TaskView.From(task) with
+            return Results.Ok(TaskView.From(found) with
             {
-                DeadLetters = [.. (await deadLetters.ListAsync(task.CorrelationId, 100, 0, cancellationToken)).Select(DeadLetters.DeadLetterView.From)],
+                DeadLetters = [.. (await deadLetters.ListAsync(found.CorrelationId, 100, 0, cancellationToken)).Select(DeadLetters.DeadLetterView.From)],
+                Archived = archived is null ? null : true,
             });
-        return Results.Ok(TaskView.For(task, caller, actions));
+        return Results.Ok(TaskView.For(found, caller, actions));
     }
 
     private static async Task<IResult> ListAsync(HttpContext http, ITaskStore store, TaskActionCatalog actions, TimeProvider clock,

@@ -15,7 +15,7 @@ namespace OpenHvx.Orchestrator.Tasks;
 /// A task is retried once: a second retry is refused naming the first, so a chain of retries stays a line whose newest task is the
 /// one to retry. Admins may keep agents out of the new task's election (<c>excludeAgents</c>, <c>excludeFailedAgent</c>).
 /// </summary>
-public sealed class TaskRetry(TaskSubmission submission, ITaskStore tasks)
+public sealed class TaskRetry(TaskSubmission submission, ITaskStore tasks, Retention.IRetentionStore archive)
 {
     public const int MaxExcludedAgents = 64;
 
@@ -25,7 +25,10 @@ public sealed class TaskRetry(TaskSubmission submission, ITaskStore tasks)
     {
         var cancellationToken = http.RequestAborted;
         if (await tasks.FindAsync(taskId, caller, cancellationToken) is not { } task)
-            return VisibleTasks.NotFound(taskId);
+            return await archive.FindArchivedAsync(taskId, caller, cancellationToken) is { } archived
+                ? Problems.Result(ErrorCodes.TaskNotRetryable,
+                    $"Task {archived.CorrelationId} is archived (it ended before the retention period); submit its action again as a new task.")
+                : VisibleTasks.NotFound(taskId);
 
         var (request, excluded, invalid) = await ReadOptionsAsync(http, caller, task);
         if (invalid is not null)

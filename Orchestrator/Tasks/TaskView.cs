@@ -33,6 +33,10 @@ public sealed record TaskView(
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<DeadLetters.DeadLetterView>? DeadLetters { get; init; }
 
+    /// <summary>True when the task was read from the archive (ended longer ago than Retention.FinishedTasks); absent otherwise.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public bool? Archived { get; init; }
+
     /// <summary>The task this one retries, and the retry of this one.</summary>
     public Guid? RetryOf { get; init; }
     public Guid? RetriedBy { get; init; }

@@ -18,5 +18,12 @@ public static class VisibleTasks
             ? task
             : null;
 
+    /// <summary>
+    /// An archived task (<see cref="Retention.IRetentionStore"/>), for admins only: to a tenant, its task past retention is gone like
+    /// one that never existed, the same 404 as another tenant's.
+    /// </summary>
+    public static async Task<TaskState?> FindArchivedAsync(this Retention.IRetentionStore archive, string taskId, Caller caller, CancellationToken cancellationToken)
+        => caller.IsAdmin && Identifiers.TryParseId(taskId, out var id) ? await archive.LoadArchivedAsync(id, cancellationToken) : null;
+
     public static IResult NotFound(string taskId) => Problems.Result(ErrorCodes.NotFound, $"Task '{taskId}' was not found.");
 }

@@ -9,7 +9,7 @@ namespace OpenHvx.Orchestrator.Telemetry;
 /// <c>openhvx_tasks_finished_total</c>, <c>openhvx_task_state_duration_seconds</c>, <c>openhvx_quota_holds_active</c>,
 /// <c>openhvx_dead_letters</c>, <c>openhvx_agent_outbox_backlog</c>, <c>openhvx_webhooks_backlog</c>, <c>openhvx_agents_online</c>,
 /// <c>openhvx_agent_free_cpu</c>, <c>openhvx_agent_free_memory_bytes</c>, <c>openhvx_agent_free_storage_bytes</c>,
-/// <c>openhvx_agent_heartbeat_age_seconds</c>. Tags: <c>action</c> (a catalog action, else <c>unknown</c>), <c>status</c>, <c>state</c>, <c>agent</c>.
+/// <c>openhvx_agent_heartbeat_age_seconds</c>, <c>openhvx_retention_removed_total</c>. Tags: <c>action</c> (a catalog action, else <c>unknown</c>), <c>status</c>, <c>state</c>, <c>agent</c>.
 /// </summary>
 public sealed class OrchestratorMetrics
 {
@@ -21,6 +21,7 @@ public sealed class OrchestratorMetrics
     private readonly Counter<long> _submitted;
     private readonly Counter<long> _finished;
     private readonly Histogram<double> _stateDuration;
+    private readonly Counter<long> _retained;
     private readonly TimeProvider _clock;
     private volatile OrchestratorSample? _sample;
 
@@ -33,6 +34,8 @@ public sealed class OrchestratorMetrics
             "Tasks that reached a final status (SUCCESS, FAILED, CANCELED), by action and status; each task once, at its first final status.");
         _stateDuration = meter.CreateHistogram("openhvx.task.state.duration", "s", "Time a task spent in a saga state, recorded when it left the state.",
             tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = StateDurationBuckets });
+        _retained = meter.CreateCounter<long>("openhvx.retention.removed", "{row}",
+            "Rows retention moved out of the live store, by kind (tasks archived, idempotency_keys and quota_holds deleted).");
 
         meter.CreateObservableGauge("openhvx.quota.holds.active", () => Whole(s => s.QuotaHoldsActive), "{hold}", "Quota holds still held (sampled).");
         meter.CreateObservableGauge("openhvx.dead_letters", () => Whole(s => s.DeadLetters), "{message}", "Messages in the dead-letter store, replayed or not (sampled).");
@@ -59,6 +62,9 @@ public sealed class OrchestratorMetrics
 
     public void TaskFinished(string action, string status)
         => _finished.Add(1, new KeyValuePair<string, object?>("action", action), new KeyValuePair<string, object?>("status", status));
+
+    /// <summary>Rows of <paramref name="kind"/> that retention archived or deleted.</summary>
+    public void Removed(string kind, long count) => _retained.Add(count, new KeyValuePair<string, object?>("kind", kind));
 
     public void StateLeft(string state, string action, TimeSpan spent)
         => _stateDuration.Record(Math.Max(0, spent.TotalSeconds), new KeyValuePair<string, object?>("state", state), new KeyValuePair<string, object?>("action", action));

@@ -19,7 +19,10 @@ public static class MongoSchema
         [
             Index(Keys.Ascending("tenantId").Ascending("status").Ascending("expiresAt"), "tenant_status_expiry"),
             Index(Keys.Ascending("status").Ascending("expiresAt"), "status_expiry"),
+            Index(Keys.Ascending("settledAt"), "settled"),
         ],
+        [MongoRetentionStore.ArchiveCollection] = [Index(Keys.Ascending("tenantId"), "tenant")],
+        [MongoIdempotencyStore.Collection] = [Index(Keys.Ascending("createdAt"), "created")],
         [MongoAgentOutbox.Collection] = [Index(Keys.Ascending("createdAt"), "created"), Index(Keys.Ascending("pickupBy"), "pickup")],
         ["placements"] = [Index(Keys.Ascending("agentId"), "agent")],
         ["images"] = [Index(Keys.Ascending("name").Descending("publishedAt"), "name_published")],

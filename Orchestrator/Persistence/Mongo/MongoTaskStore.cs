@@ -68,6 +68,8 @@ public static class TaskDocumentMapping
         var keys = Builders<BsonDocument>.IndexKeys;
         yield return new(keys.Ascending("tenantId").Descending("createdAt"), new CreateIndexOptions { Name = "tenant_created" });
         yield return new(keys.Descending("createdAt"), new CreateIndexOptions { Name = "created" });
+        // Retention: ended tasks by age.
+        yield return new(keys.Ascending("status").Ascending("updatedAt"), new CreateIndexOptions { Name = "status_updated" });
         yield return new(keys.Ascending("deadlineAt"), new CreateIndexOptions<BsonDocument>
         {
             Name = "deadline",

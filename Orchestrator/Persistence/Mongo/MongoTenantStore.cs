@@ -56,9 +56,10 @@ public sealed class MongoTenantStore(MongoStorage storage, TimeProvider clock) :
             await storage.Collection("vm_locks").DeleteManyAsync(session, f.In("taskId", taskIds), cancellationToken: token);
             await storage.Collection(MongoAgentOutbox.Collection).DeleteManyAsync(session, f.In("_id", taskIds), cancellationToken: token);
             await storage.Collection(TaskDocumentMapping.Collection).DeleteManyAsync(session, ofTenant, cancellationToken: token);
+            await storage.Collection(MongoRetentionStore.ArchiveCollection).DeleteManyAsync(session, ofTenant, cancellationToken: token);
             await storage.Collection(MongoQuotaStore.LedgerCollection).DeleteManyAsync(session, ofTenant, cancellationToken: token);
             await storage.Collection(MongoQuotaStore.CountersCollection).DeleteOneAsync(session, f.Eq("_id", tenantId), cancellationToken: token);
-            await storage.Collection("idempotency_keys").DeleteManyAsync(session, keyedByTenant, cancellationToken: token);
+            await storage.Collection(MongoIdempotencyStore.Collection).DeleteManyAsync(session, keyedByTenant, cancellationToken: token);
             await storage.Collection("vm_names").DeleteManyAsync(session, keyedByTenant, cancellationToken: token);
             await storage.Collection("tenant_resources").DeleteManyAsync(session, ofTenant, cancellationToken: token);
             await storage.Collection(MongoWebhookStore.Collection).DeleteManyAsync(session, ofTenant, cancellationToken: token);

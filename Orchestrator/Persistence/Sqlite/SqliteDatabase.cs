@@ -255,23 +255,27 @@ public sealed class SqliteDatabase : IStoreTransactions
         );
         """;
 
-    private const string Schema = """
+    // A task's row, live (tasks) or archived (tasks_archive).
+    private const string TaskColumns = """
+        id TEXT PRIMARY KEY, version INTEGER NOT NULL, current_state TEXT NOT NULL, tenant_id TEXT NOT NULL, action TEXT NOT NULL,
+        status TEXT NOT NULL, agent_id TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, deadline_at INTEGER, document TEXT NOT NULL
+        """;
+
+    private const string Schema = $"""
         CREATE TABLE IF NOT EXISTS tasks (
-            id TEXT PRIMARY KEY,
-            version INTEGER NOT NULL,
-            current_state TEXT NOT NULL,
-            tenant_id TEXT NOT NULL,
-            action TEXT NOT NULL,
-            status TEXT NOT NULL,
-            agent_id TEXT,
-            created_at INTEGER NOT NULL,
-            updated_at INTEGER NOT NULL,
-            deadline_at INTEGER,
-            document TEXT NOT NULL
+            {TaskColumns}
         );
         CREATE INDEX IF NOT EXISTS ix_tasks_tenant_created ON tasks(tenant_id, created_at DESC);
         CREATE INDEX IF NOT EXISTS ix_tasks_created ON tasks(created_at DESC);
         CREATE INDEX IF NOT EXISTS ix_tasks_deadline ON tasks(deadline_at) WHERE deadline_at IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS ix_tasks_status_updated ON tasks(status, updated_at);
+
+        -- Ended tasks past Retention.FinishedTasks, moved out of tasks whole (same columns and document), read by id by admins.
+        CREATE TABLE IF NOT EXISTS tasks_archive (
+            {TaskColumns},
+            archived_at INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_tasks_archive_tenant ON tasks_archive(tenant_id);
 
         CREATE TABLE IF NOT EXISTS tenants (
             id TEXT PRIMARY KEY,
@@ -302,6 +306,7 @@ public sealed class SqliteDatabase : IStoreTransactions
         );
         CREATE INDEX IF NOT EXISTS ix_quota_holds_tenant_expiry ON quota_holds(tenant_id, status, expires_at);
         CREATE INDEX IF NOT EXISTS ix_quota_holds_expiry ON quota_holds(status, expires_at);
+        CREATE INDEX IF NOT EXISTS ix_quota_holds_settled ON quota_holds(settled_at) WHERE settled_at IS NOT NULL;
 
         -- The readiness check's write (one row, rewritten).
         CREATE TABLE IF NOT EXISTS store_probe (
@@ -467,6 +472,7 @@ public sealed class SqliteDatabase : IStoreTransactions
             created_at INTEGER NOT NULL,
             PRIMARY KEY (tenant_id, key)
         );
+        CREATE INDEX IF NOT EXISTS ix_idempotency_keys_created ON idempotency_keys(created_at);
         """;
 }
 

@@ -1,15 +1,25 @@
+using Microsoft.Extensions.Options;
+using OpenHvx.Orchestrator.Retention;
 using OpenHvx.Orchestrator.Tasks;
 
 namespace OpenHvx.Orchestrator.Persistence.Sqlite;
 
-public sealed class SqliteIdempotencyStore(SqliteDatabase database, TimeProvider clock) : IIdempotencyStore
+/// <summary>Idempotency keys; a key past <see cref="RetentionOptions.IdempotencyKeys"/> is claimed anew, as if absent (without options: kept forever).</summary>
+public sealed class SqliteIdempotencyStore(SqliteDatabase database, TimeProvider clock, IOptions<OrchestratorOptions>? options = null) : IIdempotencyStore
 {
     public async Task<IdempotencyRecord?> TryClaimAsync(string tenantId, string key, string bodyHash, Guid taskId, CancellationToken cancellationToken = default)
     {
+        var now = clock.GetUtcNow();
+        var expired = options is null ? null : RetentionOptions.Cutoff(now, options.Value.Retention.IdempotencyKeys);
         await using var lease = await database.WriteAsync(cancellationToken);
         await using (var insert = lease.Command(
-            "INSERT INTO idempotency_keys (tenant_id, key, body_hash, task_id, created_at) VALUES ($tenant, $key, $hash, $task, $now) ON CONFLICT DO NOTHING")
-            .With("$tenant", tenantId).With("$key", key).With("$hash", bodyHash).With("$task", taskId.ToString()).With("$now", clock.GetUtcNow().ToUnixMs()))
+            """
+            INSERT INTO idempotency_keys (tenant_id, key, body_hash, task_id, created_at) VALUES ($tenant, $key, $hash, $task, $now)
+            ON CONFLICT(tenant_id, key) DO UPDATE SET body_hash = excluded.body_hash, task_id = excluded.task_id, status_code = NULL, response = NULL, created_at = excluded.created_at
+            WHERE idempotency_keys.created_at <= $expired
+            """)
+            .With("$tenant", tenantId).With("$key", key).With("$hash", bodyHash).With("$task", taskId.ToString()).With("$now", now.ToUnixMs())
+            .With("$expired", expired?.ToUnixMs()))
         {
             if (await insert.ExecuteNonQueryAsync(cancellationToken) == 1)
             {

@@ -23,6 +23,7 @@ public sealed class SqliteTenantStore(SqliteDatabase database, TimeProvider cloc
             "DELETE FROM vm_locks WHERE task_id IN (SELECT id FROM tasks WHERE tenant_id = $id)",
             "DELETE FROM agent_outbox WHERE task_id IN (SELECT id FROM tasks WHERE tenant_id = $id)",
             "DELETE FROM tasks WHERE tenant_id = $id",
+            "DELETE FROM tasks_archive WHERE tenant_id = $id",
             "DELETE FROM quota_holds WHERE tenant_id = $id",
             "DELETE FROM quota_usage WHERE tenant_id = $id",
             "DELETE FROM idempotency_keys WHERE tenant_id = $id",

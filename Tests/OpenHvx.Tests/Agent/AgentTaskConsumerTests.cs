@@ -332,6 +332,34 @@ public sealed class AgentTaskConsumerTests
     }
 
     [Test]
+    public async Task The_retry_service_drops_confirmed_results_past_the_journal_retention_at_most_once_a_minute()
+    {
+        using var folder = new TempFolder("consumer-prune");
+        await using var agent = BuildAgent(folder.Path);
+        var journal = agent.GetRequiredService<TaskJournal>();
+        var now = DateTimeOffset.UtcNow;
+        Guid Finished(TimeSpan ago)
+        {
+            var id = Guid.NewGuid();
+            journal.Begin(id, ActionNames.VmPower, now - ago);
+            journal.TryStart(id, now - ago);
+            journal.Complete(id, "{}", now - ago);
+            journal.Confirm(id);
+            return id;
+        }
+        var old = Finished(TimeSpan.FromDays(8));
+        var recent = Finished(TimeSpan.FromDays(6));
+        var retry = ActivatorUtilities.CreateInstance<ResultRetryService>(agent);
+
+        Assert.That(retry.PruneJournal(), Is.EqualTo(1), "older than the default seven days");
+        Assert.That(journal.Find(old), Is.Null);
+        Assert.That(journal.Find(recent)?.State, Is.EqualTo(JournalEntryState.Finished));
+        var older = Finished(TimeSpan.FromDays(9));
+        Assert.That(retry.PruneJournal(), Is.Zero, "not again within the minute");
+        Assert.That(journal.Find(older), Is.Not.Null);
+    }
+
+    [Test]
     public async Task A_result_that_cannot_be_published_is_kept_unconfirmed_the_delivery_completes_and_it_is_published_again()
     {
         using var folder = new TempFolder("consumer-refused");

@@ -120,4 +120,32 @@ public sealed class TaskJournalTests
         journal.Complete(fresh, "{\"ok\":true}", DateTimeOffset.UtcNow);
         Assert.That(JournalIn(folder).Unconfirmed(), Is.EqualTo(new[] { (fresh, "{\"ok\":true}") }), "the upgraded file keeps new results unconfirmed");
     }
+
+    [Test]
+    public void Confirmed_results_past_the_retention_are_dropped_and_a_redelivery_inside_it_still_gets_the_stored_result()
+    {
+        using var folder = new TempFolder("journal");
+        var journal = JournalIn(folder);
+        var t0 = new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        var (old, recent, unconfirmed, running, waiting) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        foreach (var id in new[] { old, recent, unconfirmed, running, waiting })
+            journal.Begin(id, "vm.power", t0);
+        foreach (var id in new[] { old, recent, unconfirmed, running })
+            journal.TryStart(id, t0);
+        journal.Complete(old, "{\"old\":true}", t0);
+        journal.Complete(recent, "{\"recent\":true}", t0.AddDays(2));
+        journal.Complete(unconfirmed, "{\"unconfirmed\":true}", t0);
+        journal.Confirm(old);
+        journal.Confirm(recent);
+
+        var dropped = journal.Prune(t0.AddDays(1));
+
+        Assert.That(dropped, Is.EqualTo(1));
+        Assert.That(journal.Find(old), Is.Null, "confirmed and older than the retention");
+        Assert.That(journal.Begin(recent, "vm.power", t0.AddDays(3)), Is.EqualTo((JournalEntryState.Finished, "{\"recent\":true}")),
+            "redelivered inside the window: the stored result, not a second run");
+        Assert.That(journal.Unconfirmed().Select(r => r.TaskId), Is.EqualTo(new[] { unconfirmed }), "an unconfirmed result is kept whatever its age");
+        Assert.That(journal.Find(running)?.State, Is.EqualTo(JournalEntryState.WasRunning), "a running task is kept");
+        Assert.That(journal.Find(waiting)?.State, Is.EqualTo(JournalEntryState.NeverStarted), "a waiting task is kept");
+    }
 }

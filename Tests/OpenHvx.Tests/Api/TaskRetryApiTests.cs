@@ -91,15 +91,6 @@ public sealed class TaskRetryApiTests : DevHostFixture
         return taskId;
     }
 
-    private static async Task<JsonElement> ProblemAsync(HttpResponseMessage response, HttpStatusCode status, string code)
-    {
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.That(response.StatusCode, Is.EqualTo(status), text);
-        var problem = JsonDocument.Parse(text).RootElement.Clone();
-        Assert.That(problem.GetProperty("code").GetString(), Is.EqualTo(code), text);
-        return problem;
-    }
-
     private static async Task<JsonElement> RetriedByAsync(HttpClient client, string route, string taskId)
         => await Eventually.Get(() => client.GetFromJsonAsync<JsonElement>($"{route}/{taskId}"),
             t => t.GetProperty("retriedBy").ValueKind == JsonValueKind.String, TimeSpan.FromSeconds(30), $"task {taskId} records its retry");
@@ -119,7 +110,7 @@ public sealed class TaskRetryApiTests : DevHostFixture
         await RetriedByAsync(tenant, TenantTasks, original);
 
         // The original was retried already: the chain goes on from its newest task.
-        var again = await ProblemAsync(await RetryAsync(tenant, TenantTasks, original), HttpStatusCode.Conflict, ErrorCodes.TaskNotRetryable);
+        var again = await ProblemAnswer.ReadAsync(await RetryAsync(tenant, TenantTasks, original), HttpStatusCode.Conflict, ErrorCodes.TaskNotRetryable);
         Assert.That(again.GetProperty("details").GetProperty("retriedBy").GetString(), Is.EqualTo(first));
         Assert.That(again.GetProperty("detail").GetString(), Does.Contain(first));
 
@@ -204,7 +195,7 @@ public sealed class TaskRetryApiTests : DevHostFixture
     {
         var created = await TaskRuns.RunAsync(Client, "test1", "vm.create", new { name = UniqueName(), cpu = 1, ram = "1GB" });
         var createdId = created.GetProperty("taskId").GetString()!;
-        var refused = await ProblemAsync(await RetryAsync(Client, AdminTasks, createdId), HttpStatusCode.Conflict, ErrorCodes.TaskNotRetryable);
+        var refused = await ProblemAnswer.ReadAsync(await RetryAsync(Client, AdminTasks, createdId), HttpStatusCode.Conflict, ErrorCodes.TaskNotRetryable);
         Assert.That(refused.GetProperty("detail").GetString(), Does.Contain("SUCCESS"));
 
         var vmId = created.GetProperty("result").GetProperty("vm").GetProperty("guid").GetString();
@@ -212,7 +203,7 @@ public sealed class TaskRetryApiTests : DevHostFixture
         Assert.That(pause.StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
         var running = await Eventually.Get(() => Client.GetFromJsonAsync<JsonElement>(pause.Headers.Location),
             t => t.GetProperty("status").GetString() == "running", TimeSpan.FromSeconds(30), "the pause runs");
-        await ProblemAsync(await RetryAsync(Client, AdminTasks, running.GetProperty("taskId").GetString()!), HttpStatusCode.Conflict, ErrorCodes.TaskNotRetryable);
+        await ProblemAnswer.ReadAsync(await RetryAsync(Client, AdminTasks, running.GetProperty("taskId").GetString()!), HttpStatusCode.Conflict, ErrorCodes.TaskNotRetryable);
 
         Assert.That((await FinalAsync(Client, pause.Headers.Location!)).GetProperty("retriedBy").ValueKind, Is.EqualTo(JsonValueKind.Null));
         Assert.That((await Client.GetFromJsonAsync<JsonElement>($"{AdminTasks}/{createdId}")).GetProperty("retriedBy").ValueKind, Is.EqualTo(JsonValueKind.Null));
@@ -232,14 +223,14 @@ public sealed class TaskRetryApiTests : DevHostFixture
 
         Assert.That(replayId, Is.EqualTo(firstId));
         Assert.That(replay.Headers.Location, Is.EqualTo(first.Headers.Location));
-        await ProblemAsync(await RetryAsync(Client, AdminTasks, original, """{"excludeAgents":["another-agent"]}""", key),
+        await ProblemAnswer.ReadAsync(await RetryAsync(Client, AdminTasks, original, """{"excludeAgents":["another-agent"]}""", key),
             HttpStatusCode.Conflict, ErrorCodes.IdempotencyConflict);
         var submission = new HttpRequestMessage(HttpMethod.Post, AdminTasks)
         {
             Content = JsonContent.Create(new { tenantId = "test1", action = "vm.create", data = new { name = UniqueName() } }),
         };
         submission.Headers.Add("Idempotency-Key", key);
-        await ProblemAsync(await Client.SendAsync(submission), HttpStatusCode.Conflict, ErrorCodes.IdempotencyConflict);
+        await ProblemAnswer.ReadAsync(await Client.SendAsync(submission), HttpStatusCode.Conflict, ErrorCodes.IdempotencyConflict);
 
         Assert.That(Link(await RetriedByAsync(Client, AdminTasks, original), "retriedBy"), Is.EqualTo(firstId));
         var tasks = await Client.GetFromJsonAsync<JsonElement>($"{AdminTasks}?tenantId=test1&limit=500");
@@ -284,11 +275,11 @@ public sealed class TaskRetryApiTests : DevHostFixture
 
         var response = await RetryAsync(Client, AdminTasks, original, $$"""{"excludeAgents":["{{TestDevHost.AgentId}}"]}""");
 
-        var problem = await ProblemAsync(response, HttpStatusCode.ServiceUnavailable, ErrorCodes.NoEligibleAgent);
+        var problem = await ProblemAnswer.ReadAsync(response, HttpStatusCode.ServiceUnavailable, ErrorCodes.NoEligibleAgent);
         Assert.That(int.Parse(response.Headers.GetValues("Retry-After").Single()), Is.Positive);
         var refused = problem.GetProperty("taskId").GetString()!;
         Assert.That(Link(await RetriedByAsync(Client, AdminTasks, original), "retriedBy"), Is.EqualTo(refused));
-        await ProblemAsync(await RetryAsync(Client, AdminTasks, original), HttpStatusCode.Conflict, ErrorCodes.TaskNotRetryable);
+        await ProblemAnswer.ReadAsync(await RetryAsync(Client, AdminTasks, original), HttpStatusCode.Conflict, ErrorCodes.TaskNotRetryable);
 
         ProvideImage(file);
         var retryId = await AcceptedAsync(await RetryAsync(Client, AdminTasks, refused));
@@ -303,13 +294,13 @@ public sealed class TaskRetryApiTests : DevHostFixture
         var (imageId, _) = await MissingImageAsync();
         var original = await FailedCreateAsync(tenant, TenantTasks, imageId);
 
-        await ProblemAsync(await RetryAsync(tenant, TenantTasks, original, """{"excludeAgents":["devhost-agent-1"]}"""), HttpStatusCode.Forbidden, ErrorCodes.Forbidden);
-        await ProblemAsync(await RetryAsync(tenant, TenantTasks, original, """{"excludeFailedAgent":true}"""), HttpStatusCode.Forbidden, ErrorCodes.Forbidden);
-        await ProblemAsync(await RetryAsync(tenant, TenantTasks, original, """{"agentId":"devhost-agent-1"}"""), HttpStatusCode.BadRequest, ErrorCodes.BadEnvelope);
-        await ProblemAsync(await RetryAsync(tenant, TenantTasks, original, "[1]"), HttpStatusCode.BadRequest, ErrorCodes.BadEnvelope);
-        var badId = await ProblemAsync(await RetryAsync(Client, AdminTasks, original, """{"excludeAgents":["bad id!"]}"""), HttpStatusCode.UnprocessableEntity, ErrorCodes.Validation);
+        await ProblemAnswer.ReadAsync(await RetryAsync(tenant, TenantTasks, original, """{"excludeAgents":["devhost-agent-1"]}"""), HttpStatusCode.Forbidden, ErrorCodes.Forbidden);
+        await ProblemAnswer.ReadAsync(await RetryAsync(tenant, TenantTasks, original, """{"excludeFailedAgent":true}"""), HttpStatusCode.Forbidden, ErrorCodes.Forbidden);
+        await ProblemAnswer.ReadAsync(await RetryAsync(tenant, TenantTasks, original, """{"agentId":"devhost-agent-1"}"""), HttpStatusCode.BadRequest, ErrorCodes.BadEnvelope);
+        await ProblemAnswer.ReadAsync(await RetryAsync(tenant, TenantTasks, original, "[1]"), HttpStatusCode.BadRequest, ErrorCodes.BadEnvelope);
+        var badId = await ProblemAnswer.ReadAsync(await RetryAsync(Client, AdminTasks, original, """{"excludeAgents":["bad id!"]}"""), HttpStatusCode.UnprocessableEntity, ErrorCodes.Validation);
         Assert.That(badId.GetProperty("errors").TryGetProperty("excludeAgents[0]", out _), Is.True, badId.ToString());
-        var badFlag = await ProblemAsync(await RetryAsync(Client, AdminTasks, original, """{"excludeFailedAgent":"yes"}"""), HttpStatusCode.UnprocessableEntity, ErrorCodes.Validation);
+        var badFlag = await ProblemAnswer.ReadAsync(await RetryAsync(Client, AdminTasks, original, """{"excludeFailedAgent":"yes"}"""), HttpStatusCode.UnprocessableEntity, ErrorCodes.Validation);
         Assert.That(badFlag.GetProperty("errors").TryGetProperty("excludeFailedAgent", out _), Is.True, badFlag.ToString());
 
         var task = await tenant.GetFromJsonAsync<JsonElement>($"{TenantTasks}/{original}");
@@ -326,12 +317,12 @@ public sealed class TaskRetryApiTests : DevHostFixture
         var (imageId, _) = await MissingImageAsync();
         var original = await FailedCreateAsync(owner, TenantTasks, imageId);
 
-        await ProblemAsync(await RetryAsync(stranger, TenantTasks, original), HttpStatusCode.NotFound, ErrorCodes.NotFound);
-        await ProblemAsync(await RetryAsync(stranger, TenantTasks, Guid.NewGuid().ToString()), HttpStatusCode.NotFound, ErrorCodes.NotFound);
-        await ProblemAsync(await RetryAsync(stranger, TenantTasks, "not-a-task"), HttpStatusCode.NotFound, ErrorCodes.NotFound);
+        await ProblemAnswer.ReadAsync(await RetryAsync(stranger, TenantTasks, original), HttpStatusCode.NotFound, ErrorCodes.NotFound);
+        await ProblemAnswer.ReadAsync(await RetryAsync(stranger, TenantTasks, Guid.NewGuid().ToString()), HttpStatusCode.NotFound, ErrorCodes.NotFound);
+        await ProblemAnswer.ReadAsync(await RetryAsync(stranger, TenantTasks, "not-a-task"), HttpStatusCode.NotFound, ErrorCodes.NotFound);
         // Ids are matched whole: the owner's own task id, with anything around it, is no id.
         foreach (var variant in new[] { original + "%0A", $"%7B{original}%7D", original.ToUpperInvariant().Replace("-", "") })
-            await ProblemAsync(await RetryAsync(owner, TenantTasks, variant), HttpStatusCode.NotFound, ErrorCodes.NotFound);
+            await ProblemAnswer.ReadAsync(await RetryAsync(owner, TenantTasks, variant), HttpStatusCode.NotFound, ErrorCodes.NotFound);
         Assert.That((await owner.GetFromJsonAsync<JsonElement>($"{TenantTasks}/{original}")).GetProperty("retriedBy").ValueKind, Is.EqualTo(JsonValueKind.Null));
     }
 
@@ -344,10 +335,10 @@ public sealed class TaskRetryApiTests : DevHostFixture
         var patched = await Client.PatchAsJsonAsync("/api/v1/admin/tenants/retry-disabled", new { status = "disabled" });
         Assert.That(patched.StatusCode, Is.EqualTo(HttpStatusCode.OK), await patched.Content.ReadAsStringAsync());
 
-        await ProblemAsync(await RetryAsync(tenant, TenantTasks, original), HttpStatusCode.Forbidden, ErrorCodes.TenantDisabled);
+        await ProblemAnswer.ReadAsync(await RetryAsync(tenant, TenantTasks, original), HttpStatusCode.Forbidden, ErrorCodes.TenantDisabled);
         var submitted = await Client.PostAsJsonAsync(AdminTasks, new { tenantId = "retry-disabled", action = "vm.create", data = new { name = UniqueName(), imageId } });
-        await ProblemAsync(submitted, HttpStatusCode.Forbidden, ErrorCodes.TenantDisabled);
-        var retried = await ProblemAsync(await RetryAsync(Client, AdminTasks, original), HttpStatusCode.Forbidden, ErrorCodes.TenantDisabled);
+        await ProblemAnswer.ReadAsync(submitted, HttpStatusCode.Forbidden, ErrorCodes.TenantDisabled);
+        var retried = await ProblemAnswer.ReadAsync(await RetryAsync(Client, AdminTasks, original), HttpStatusCode.Forbidden, ErrorCodes.TenantDisabled);
 
         // Refused by the saga, like the submission: a task of its own, the newest of the chain.
         Assert.That(Link(await RetriedByAsync(Client, AdminTasks, original), "retriedBy"), Is.EqualTo(retried.GetProperty("taskId").GetString()));

@@ -11,28 +11,33 @@ namespace OpenHvx.Tests.Persistence;
 [Category("Integration")]
 public sealed class SqliteUpgradeTests
 {
+    /// <summary>A database file made by this version, then taken back by <paramref name="sql"/> to what an earlier version left.</summary>
+    private static string EarlierFile(TempFolder folder, string sql)
+    {
+        var file = folder.File("openhvx.db");
+        _ = new SqliteDatabase(file);
+        using var connection = new SqliteConnection($"Data Source={file};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+        return file;
+    }
+
     [Test]
     public void Vms_linked_before_resources_named_their_image_get_the_image_their_create_task_used()
     {
         using var folder = new TempFolder("upgrade");
-        var file = folder.File("openhvx.db");
-        _ = new SqliteDatabase(file);
-        using (var connection = new SqliteConnection($"Data Source={file};Pooling=False"))
-        {
-            connection.Open();
-            using var command = connection.CreateCommand();
-            // As an earlier version left it: no image_id, one VM and the task that created it.
-            command.CommandText = """
-                DROP INDEX ix_resources_image;
-                ALTER TABLE tenant_resources DROP COLUMN image_id;
-                INSERT INTO tasks (id, version, current_state, tenant_id, action, status, created_at, updated_at, document)
-                VALUES ('9d1f6a32-0000-0000-0000-000000000001', 1, 'Succeeded', 't1', 'vm.create', 'SUCCESS', 0, 0,
-                        '{"enrichedData":{"name":"web1","imageId":"Rocky-10.20250609"}}');
-                INSERT INTO tenant_resources (id, tenant_id, kind, agent_id, name, task_id, created_at)
-                VALUES ('0f8fad5b-d9cb-469f-a165-70867728950e', 't1', 'vm', 'agent-a', 'web1', '9d1f6a32-0000-0000-0000-000000000001', 0);
-                """;
-            command.ExecuteNonQuery();
-        }
+        // As an earlier version left it: no image_id, one VM and the task that created it.
+        var file = EarlierFile(folder, """
+            DROP INDEX ix_resources_image;
+            ALTER TABLE tenant_resources DROP COLUMN image_id;
+            INSERT INTO tasks (id, version, current_state, tenant_id, action, status, created_at, updated_at, document)
+            VALUES ('9d1f6a32-0000-0000-0000-000000000001', 1, 'Succeeded', 't1', 'vm.create', 'SUCCESS', 0, 0,
+                    '{"enrichedData":{"name":"web1","imageId":"Rocky-10.20250609"}}');
+            INSERT INTO tenant_resources (id, tenant_id, kind, agent_id, name, task_id, created_at)
+            VALUES ('0f8fad5b-d9cb-469f-a165-70867728950e', 't1', 'vm', 'agent-a', 'web1', '9d1f6a32-0000-0000-0000-000000000001', 0);
+            """);
 
         var upgraded = new SqliteDatabase(file);
 
@@ -47,26 +52,18 @@ public sealed class SqliteUpgradeTests
     public async Task Vms_linked_before_reconciliation_are_present_and_can_be_marked_gone()
     {
         using var folder = new TempFolder("upgrade-reconcile");
-        var file = folder.File("openhvx.db");
-        _ = new SqliteDatabase(file);
-        using (var connection = new SqliteConnection($"Data Source={file};Pooling=False"))
-        {
-            connection.Open();
-            using var command = connection.CreateCommand();
-            // As an earlier version left it: no state, gone time, agent change time, recharge or reconciliations.
-            command.CommandText = """
-                DROP INDEX ix_resources_agent;
-                ALTER TABLE tenant_resources DROP COLUMN state;
-                ALTER TABLE tenant_resources DROP COLUMN gone_at;
-                ALTER TABLE tenant_resources DROP COLUMN agent_changed_at;
-                ALTER TABLE tenant_resources DROP COLUMN recharged;
-                DROP TABLE agent_reconciliations;
-                INSERT INTO tenant_resources (id, tenant_id, kind, agent_id, name, task_id, created_at, spec)
-                VALUES ('0f8fad5b-d9cb-469f-a165-70867728950e', 't1', 'vm', 'agent-a', 'web1', '9d1f6a32-0000-0000-0000-000000000001', 0,
-                        '{"cpu":2,"memoryMB":2048,"storageMB":10240,"vmCount":1}');
-                """;
-            command.ExecuteNonQuery();
-        }
+        // As an earlier version left it: no state, gone time, agent change time, recharge or reconciliations.
+        var file = EarlierFile(folder, """
+            DROP INDEX ix_resources_agent;
+            ALTER TABLE tenant_resources DROP COLUMN state;
+            ALTER TABLE tenant_resources DROP COLUMN gone_at;
+            ALTER TABLE tenant_resources DROP COLUMN agent_changed_at;
+            ALTER TABLE tenant_resources DROP COLUMN recharged;
+            DROP TABLE agent_reconciliations;
+            INSERT INTO tenant_resources (id, tenant_id, kind, agent_id, name, task_id, created_at, spec)
+            VALUES ('0f8fad5b-d9cb-469f-a165-70867728950e', 't1', 'vm', 'agent-a', 'web1', '9d1f6a32-0000-0000-0000-000000000001', 0,
+                    '{"cpu":2,"memoryMB":2048,"storageMB":10240,"vmCount":1}');
+            """);
 
         var upgraded = new SqliteDatabase(file);
         var resources = new SqliteResourceStore(upgraded);
@@ -84,24 +81,16 @@ public sealed class SqliteUpgradeTests
     public async Task A_file_from_before_the_quota_counters_gets_them_as_the_sums_of_its_ledger()
     {
         using var folder = new TempFolder("upgrade-counters");
-        var file = folder.File("openhvx.db");
-        _ = new SqliteDatabase(file);
-        using (var connection = new SqliteConnection($"Data Source={file};Pooling=False"))
-        {
-            connection.Open();
-            using var command = connection.CreateCommand();
-            // As an earlier version left it: a ledger and no counters.
-            command.CommandText = """
-                DROP TABLE quota_usage;
-                INSERT INTO quota_holds (task_id, tenant_id, cpu, memory_mb, storage_mb, vm_count, status, created_at, expires_at) VALUES
-                  ('a', 't1', 2, 2048, 10240, 1, 'committed', 0, 0),
-                  ('b', 't1', 4, 4096, 10240, 1, 'committed', 0, 0),
-                  ('c', 't1', 1, 512, 0, 1, 'held', 0, 9999999999999),
-                  ('d', 't1', 8, 8192, 0, 1, 'released', 0, 0),
-                  ('e', 't2', 1, 1024, 0, 1, 'committed', 0, 0);
-                """;
-            command.ExecuteNonQuery();
-        }
+        // As an earlier version left it: a ledger and no counters.
+        var file = EarlierFile(folder, """
+            DROP TABLE quota_usage;
+            INSERT INTO quota_holds (task_id, tenant_id, cpu, memory_mb, storage_mb, vm_count, status, created_at, expires_at) VALUES
+              ('a', 't1', 2, 2048, 10240, 1, 'committed', 0, 0),
+              ('b', 't1', 4, 4096, 10240, 1, 'committed', 0, 0),
+              ('c', 't1', 1, 512, 0, 1, 'held', 0, 9999999999999),
+              ('d', 't1', 8, 8192, 0, 1, 'released', 0, 0),
+              ('e', 't2', 1, 1024, 0, 1, 'committed', 0, 0);
+            """);
 
         var upgraded = new SqliteDatabase(file);
 
@@ -109,6 +98,35 @@ public sealed class SqliteUpgradeTests
         Assert.That(await counters.GetCountersAsync("t1", CancellationToken.None), Is.EqualTo(new OpenHvx.Orchestrator.Quotas.QuotaCounters(
             new OpenHvx.Orchestrator.Quotas.QuotaAmounts(6, 6144, 20480, 2), new OpenHvx.Orchestrator.Quotas.QuotaAmounts(1, 512, 0, 1))));
         Assert.That((await counters.GetCountersAsync("t2", CancellationToken.None)).Used.Cpu, Is.EqualTo(1));
+        SqliteConnection.ClearAllPools();
+    }
+
+    [Test]
+    public async Task A_file_from_before_retention_opens_and_its_old_ended_tasks_are_archived()
+    {
+        using var folder = new TempFolder("upgrade-retention");
+        // As an earlier version left it: no archive, none of retention's indexes, an ended task with its event.
+        var file = EarlierFile(folder, """
+            DROP TABLE tasks_archive;
+            DROP INDEX ix_tasks_status_updated;
+            DROP INDEX ix_quota_holds_settled;
+            DROP INDEX ix_idempotency_keys_created;
+            INSERT INTO tasks (id, version, current_state, tenant_id, action, status, created_at, updated_at, document)
+            VALUES ('9d1f6a32-0000-0000-0000-000000000001', 3, 'Succeeded', 't1', 'vm.power', 'SUCCESS', 0, 0,
+                    '{"tenantId":"t1","action":"vm.power","status":"SUCCESS","timeline":[{"state":"Succeeded","status":"SUCCESS","at":"1970-01-01T00:00:00+00:00"}]}');
+            INSERT INTO task_events (task_id, tenant_id, action, to_state, status, at) VALUES ('9d1f6a32-0000-0000-0000-000000000001', 't1', 'vm.power', 'Succeeded', 'SUCCESS', 0);
+            """);
+
+        var upgraded = new SqliteDatabase(file);
+        var retention = new SqliteRetentionStore(upgraded, TimeProvider.System);
+
+        Assert.That(await retention.ArchiveFinishedTasksAsync(DateTimeOffset.UnixEpoch, 500, CancellationToken.None), Is.EqualTo(1));
+        var archived = await retention.LoadArchivedAsync(Guid.Parse("9d1f6a32-0000-0000-0000-000000000001"), CancellationToken.None);
+        Assert.That((archived?.Version, archived?.Timeline.Count), Is.EqualTo((3, 1)));
+        using var read = upgraded.Open();
+        using var query = read.CreateCommand();
+        query.CommandText = "SELECT (SELECT COUNT(*) FROM task_events) + (SELECT COUNT(*) FROM tasks)";
+        Assert.That(query.ExecuteScalar(), Is.EqualTo(0L));
         SqliteConnection.ClearAllPools();
     }
 }

@@ -1,6 +1,8 @@
+using Microsoft.Extensions.Options;
 using MongoDB.Bson;
 using MongoDB.Driver;
 using OpenHvx.Contracts;
+using OpenHvx.Orchestrator;
 using OpenHvx.Orchestrator.Agents;
 using OpenHvx.Orchestrator.DeadLetters;
 using OpenHvx.Orchestrator.Events;
@@ -10,6 +12,7 @@ using OpenHvx.Orchestrator.Persistence.Mongo;
 using OpenHvx.Orchestrator.Persistence.Sqlite;
 using OpenHvx.Orchestrator.Quotas;
 using OpenHvx.Orchestrator.Resources;
+using OpenHvx.Orchestrator.Retention;
 using OpenHvx.Orchestrator.Tasks;
 using OpenHvx.Orchestrator.Tasks.Pipeline;
 using OpenHvx.Orchestrator.Tenants;
@@ -82,7 +85,11 @@ public abstract class StoreSet
     public abstract IDeadLetterStore DeadLetters { get; }
     public abstract ITaskEventLog Events { get; }
     public abstract IWebhookStore Webhooks { get; }
+    public abstract IRetentionStore Retention { get; }
     public abstract IJobLeases Leases { get; }
+
+    /// <summary>The orchestrator's settings the stores read (default retention: idempotency keys replay 24 hours).</summary>
+    public static IOptions<OrchestratorOptions> Options { get; } = Microsoft.Extensions.Options.Options.Create(new OrchestratorOptions());
 
     /// <summary>The orchestrator these adapters stand for (each <see cref="Reopen"/> is another).</summary>
     public OpenHvx.Orchestrator.Cluster.OrchestratorInstance Instance { get; } = new();
@@ -120,10 +127,11 @@ public sealed class SqliteStoreSet : StoreSet
         Resources = new SqliteResourceStore(Database);
         Outbox = new SqliteAgentOutbox(Database, Instance);
         Images = new SqliteImageStore(Database);
-        Idempotency = new SqliteIdempotencyStore(Database, clock);
+        Idempotency = new SqliteIdempotencyStore(Database, clock, Options);
         DeadLetters = new SqliteDeadLetterStore(Database);
         Events = new SqliteTaskEventLog(Database);
         Webhooks = new SqliteWebhookStore(Database);
+        Retention = new SqliteRetentionStore(Database, clock);
         Leases = new SqliteJobLeases(Database);
     }
 
@@ -141,6 +149,7 @@ public sealed class SqliteStoreSet : StoreSet
     public override IDeadLetterStore DeadLetters { get; }
     public override ITaskEventLog Events { get; }
     public override IWebhookStore Webhooks { get; }
+    public override IRetentionStore Retention { get; }
     public override IJobLeases Leases { get; }
 
     public override StoreSet Reopen() => new SqliteStoreSet(Database.FilePath, Clock);
@@ -189,12 +198,13 @@ public sealed class MongoStoreSet : StoreSet
         Agents = new MongoAgentStore(Storage, clock);
         Resources = new MongoResourceStore(Storage);
         Outbox = new MongoAgentOutbox(Storage, Instance);
-        Leases = new MongoJobLeases(Storage);
         Images = new MongoImageStore(Storage);
-        Idempotency = new MongoIdempotencyStore(Storage, clock);
+        Idempotency = new MongoIdempotencyStore(Storage, clock, Options);
         DeadLetters = new MongoDeadLetterStore(Storage);
         Events = new MongoTaskEventLog(Storage);
         Webhooks = new MongoWebhookStore(Storage);
+        Retention = new MongoRetentionStore(Storage, clock);
+        Leases = new MongoJobLeases(Storage);
     }
 
     /// <summary>A new database on the server that OPENHVX_TEST_MONGO names; the test is ignored (with the reason) where none is named.</summary>
@@ -222,6 +232,7 @@ public sealed class MongoStoreSet : StoreSet
     public override IDeadLetterStore DeadLetters { get; }
     public override ITaskEventLog Events { get; }
     public override IWebhookStore Webhooks { get; }
+    public override IRetentionStore Retention { get; }
     public override IJobLeases Leases { get; }
 
     public override StoreSet Reopen() => new MongoStoreSet(_url, _database, Clock);

@@ -1,0 +1,86 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OpenHvx.Orchestrator.Cluster;
+using OpenHvx.Orchestrator.Telemetry;
+
+namespace OpenHvx.Orchestrator.Retention;
+
+/// <summary>
+/// Keeps the live store the size of recent work (<see cref="RetentionOptions"/>): each interval, on the one orchestrator holding
+/// the <see cref="ClusterJobs.Retention"/> lease, it archives ended tasks past their age, deletes expired idempotency keys and
+/// compacts settled quota ledger rows, a batch per short transaction so submissions wait for one batch at most.
+/// </summary>
+public sealed class RetentionSweeper(
+    IRetentionStore store,
+    JobLeaseKeeper keeper,
+    TimeProvider clock,
+    IOptions<OrchestratorOptions> options,
+    ILogger<RetentionSweeper> logger,
+    OrchestratorMetrics? metrics = null) : BackgroundService
+{
+    private RetentionOptions Settings => options.Value.Retention;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (Settings.Interval <= TimeSpan.Zero)
+        {
+            logger.LogInformation("Retention is off (Orchestrator:Retention:Interval is not positive): nothing is archived or deleted");
+            return;
+        }
+        using var timer = new PeriodicTimer(Settings.Interval, clock);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try
+            {
+                await TickAsync(stoppingToken);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested && Persistence.StorageFaults.IsTransient(ex))
+            {
+                logger.LogDebug(ex, "Retention sweep failed on the store; retrying at the next interval");
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogWarning(ex, "Retention sweep failed; retrying at the next interval");
+            }
+        }
+    }
+
+    /// <summary>A sweep when this orchestrator holds the retention lease; null (nothing done) when another one does.</summary>
+    public async Task<RetentionCounts?> TickAsync(CancellationToken cancellationToken)
+        => await keeper.HoldsAsync(ClusterJobs.Retention, cancellationToken) ? await SweepAsync(cancellationToken) : null;
+
+    /// <summary>One sweep: every kind, batch after batch until a batch comes back short. What it removed, by kind.</summary>
+    public async Task<RetentionCounts> SweepAsync(CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        var counts = new RetentionCounts(
+            await DrainAsync("tasks", RetentionOptions.Cutoff(now, Settings.FinishedTasks), store.ArchiveFinishedTasksAsync, cancellationToken),
+            await DrainAsync("idempotency_keys", RetentionOptions.Cutoff(now, Settings.IdempotencyKeys), store.DeleteIdempotencyKeysAsync, cancellationToken),
+            // After the tasks: the rows of tasks archived just now are compacted in the same sweep.
+            await DrainAsync("quota_holds", RetentionOptions.Cutoff(now, Settings.SettledHolds), store.CompactSettledHoldsAsync, cancellationToken));
+        if (counts.Total > 0)
+            logger.LogInformation("Retention: archived {Tasks} task(s), deleted {Keys} idempotency key(s) and {Holds} settled quota hold(s)",
+                counts.TasksArchived, counts.IdempotencyKeys, counts.SettledHolds);
+        return counts;
+    }
+
+    private async Task<int> DrainAsync(string kind, DateTimeOffset? before, Func<DateTimeOffset, int, CancellationToken, Task<int>> batch,
+        CancellationToken cancellationToken)
+    {
+        if (before is not { } cutoff)
+            return 0;
+        var size = Math.Max(1, Settings.BatchSize);
+        var total = 0;
+        int removed;
+        do
+        {
+            removed = await batch(cutoff, size, cancellationToken);
+            total += removed;
+        }
+        while (removed >= size);
+        if (total > 0)
+            metrics?.Removed(kind, total);
+        return total;
+    }
+}
