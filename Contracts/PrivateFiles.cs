@@ -18,7 +18,14 @@ public static class PrivateFiles
             return;
         if (!File.Exists(full))
         {
-            using var created = new FileStream(full, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerOnly });
+            try
+            {
+                using var created = new FileStream(full, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerOnly });
+            }
+            catch (IOException) when (File.Exists(full))
+            {
+                // Another process (a second orchestrator starting on the same file) created it first.
+            }
         }
         foreach (var file in new[] { full, full + "-wal", full + "-shm", full + "-journal" })
         {

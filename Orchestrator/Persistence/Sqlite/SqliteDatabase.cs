@@ -160,17 +160,19 @@ public sealed class SqliteDatabase : IStoreTransactions
     private void EnsureSchema()
     {
         using var connection = Open();
-        var countersExisted = TableExists(connection, "quota_usage");
-        using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA journal_mode=WAL;" + Schema;
-        command.ExecuteNonQuery();
-        AddColumnIfMissing(connection, "quota_holds", "hold_lapsed", "INTEGER NOT NULL DEFAULT 0");
-        AddAgentLivenessColumns(connection);
+        using (var wal = connection.Command("PRAGMA journal_mode=WAL;"))
+            wal.ExecuteNonQuery();
+        // Orchestrators starting at once on one file (new, or from an earlier version) check and change its schema one at a time.
+        using var transaction = connection.BeginTransaction(deferred: false);
+        var countersExisted = TableExists(transaction, "quota_usage");
+        using (var command = connection.Command(Schema, transaction))
+            command.ExecuteNonQuery();
+        AddColumnIfMissing(transaction, "quota_holds", "hold_lapsed", "INTEGER NOT NULL DEFAULT 0");
+        AddAgentLivenessColumns(transaction);
         if (!countersExisted)
         {
-            // Created and filled in one transaction: a crash between the two must not leave counters at zero for good.
+            // Created and filled in the schema's transaction: a crash between the two must not leave counters at zero for good.
             // A file from before the counters gets them as the sums of its ledger.
-            using var transaction = connection.BeginTransaction(deferred: false);
             using var fill = connection.Command(QuotaCountersSchema +
                 """
                 INSERT INTO quota_usage (tenant_id, used_cpu, used_memory_mb, used_storage_mb, used_vm_count, held_cpu, held_memory_mb, held_storage_mb, held_vm_count)
@@ -182,59 +184,59 @@ public sealed class SqliteDatabase : IStoreTransactions
                 FROM quota_holds WHERE status IN ('committed', 'held') GROUP BY tenant_id;
                 """, transaction);
             fill.ExecuteNonQuery();
-            transaction.Commit();
         }
-        if (AddColumnIfMissing(connection, "tenant_resources", "image_id", "TEXT"))
+        if (AddColumnIfMissing(transaction, "tenant_resources", "image_id", "TEXT"))
         {
             // VMs linked before the column existed: the image their create task used.
             using var backfill = connection.Command(
                 "UPDATE tenant_resources SET image_id = (SELECT json_extract(document, '$.enrichedData.imageId') FROM tasks WHERE tasks.id = tenant_resources.task_id) " +
-                "WHERE image_id IS NULL AND kind = 'vm'");
+                "WHERE image_id IS NULL AND kind = 'vm'", transaction);
             backfill.ExecuteNonQuery();
         }
         // Reconciliation (a VM gone or resized out of band); every VM linked before is present, its agent change time unknown.
-        AddColumnIfMissing(connection, "tenant_resources", "state", "TEXT NOT NULL DEFAULT 'present'");
-        AddColumnIfMissing(connection, "tenant_resources", "gone_at", "INTEGER");
-        AddColumnIfMissing(connection, "tenant_resources", "agent_changed_at", "INTEGER");
-        AddColumnIfMissing(connection, "tenant_resources", "recharged", "TEXT");
+        AddColumnIfMissing(transaction, "tenant_resources", "state", "TEXT NOT NULL DEFAULT 'present'");
+        AddColumnIfMissing(transaction, "tenant_resources", "gone_at", "INTEGER");
+        AddColumnIfMissing(transaction, "tenant_resources", "agent_changed_at", "INTEGER");
+        AddColumnIfMissing(transaction, "tenant_resources", "recharged", "TEXT");
         using var index = connection.Command(
             "CREATE INDEX IF NOT EXISTS ix_resources_image ON tenant_resources(image_id) WHERE image_id IS NOT NULL;" +
-            "CREATE INDEX IF NOT EXISTS ix_resources_agent ON tenant_resources(agent_id);");
+            "CREATE INDEX IF NOT EXISTS ix_resources_agent ON tenant_resources(agent_id);", transaction);
         index.ExecuteNonQuery();
+        transaction.Commit();
     }
 
     /// <summary>Liveness, drain, settled placements and the pickup window (issue 13's columns).</summary>
-    private static void AddAgentLivenessColumns(SqliteConnection connection)
+    private static void AddAgentLivenessColumns(SqliteTransaction transaction)
     {
         // status: what an admin set (active | draining); heartbeat_ts: the agent's clock when it measured its last heartbeat.
-        AddColumnIfMissing(connection, "agents", "status", "TEXT NOT NULL DEFAULT 'active'");
-        AddColumnIfMissing(connection, "agents", "heartbeat_ts", "INTEGER");
-        AddColumnIfMissing(connection, "agents", "heartbeat_interval_ms", "INTEGER");
-        AddColumnIfMissing(connection, "agents", "stopping_at", "INTEGER");
-        AddColumnIfMissing(connection, "agents", "consumers_lost_at", "INTEGER");
+        AddColumnIfMissing(transaction, "agents", "status", "TEXT NOT NULL DEFAULT 'active'");
+        AddColumnIfMissing(transaction, "agents", "heartbeat_ts", "INTEGER");
+        AddColumnIfMissing(transaction, "agents", "heartbeat_interval_ms", "INTEGER");
+        AddColumnIfMissing(transaction, "agents", "stopping_at", "INTEGER");
+        AddColumnIfMissing(transaction, "agents", "consumers_lost_at", "INTEGER");
         // When the task succeeded (the agent's clock): the placement counts until a heartbeat measured after that.
-        AddColumnIfMissing(connection, "placements", "settled_after", "INTEGER");
+        AddColumnIfMissing(transaction, "placements", "settled_after", "INTEGER");
         // Past this the agent will not start the task, and another may be given it (null: no window).
-        AddColumnIfMissing(connection, "agent_outbox", "pickup_by", "INTEGER");
+        AddColumnIfMissing(transaction, "agent_outbox", "pickup_by", "INTEGER");
         // The orchestrator that stored the entry and sends it (null: stored before several orchestrators could share a file).
-        AddColumnIfMissing(connection, "agent_outbox", "owner", "TEXT");
-        using var index = connection.Command("CREATE INDEX IF NOT EXISTS ix_agent_outbox_pickup ON agent_outbox(pickup_by) WHERE pickup_by IS NOT NULL;");
+        AddColumnIfMissing(transaction, "agent_outbox", "owner", "TEXT");
+        using var index = transaction.Connection!.Command("CREATE INDEX IF NOT EXISTS ix_agent_outbox_pickup ON agent_outbox(pickup_by) WHERE pickup_by IS NOT NULL;", transaction);
         index.ExecuteNonQuery();
     }
 
-    private static bool TableExists(SqliteConnection connection, string table)
+    private static bool TableExists(SqliteTransaction transaction, string table)
     {
-        using var command = connection.Command("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $name").With("$name", table);
+        using var command = transaction.Connection!.Command("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $name", transaction).With("$name", table);
         return Convert.ToInt64(command.ExecuteScalar()) > 0;
     }
 
     /// <summary>Columns added after a table's first release: a file made by an earlier version gets them at start (true when added now).</summary>
-    private static bool AddColumnIfMissing(SqliteConnection connection, string table, string column, string definition)
+    private static bool AddColumnIfMissing(SqliteTransaction transaction, string table, string column, string definition)
     {
-        using var columns = connection.Command($"SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = $column").With("$column", column);
+        using var columns = transaction.Connection!.Command($"SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = $column", transaction).With("$column", column);
         if (Convert.ToInt64(columns.ExecuteScalar()) > 0)
             return false;
-        using var add = connection.Command($"ALTER TABLE {table} ADD COLUMN {column} {definition}");
+        using var add = transaction.Connection!.Command($"ALTER TABLE {table} ADD COLUMN {column} {definition}", transaction);
         add.ExecuteNonQuery();
         return true;
     }

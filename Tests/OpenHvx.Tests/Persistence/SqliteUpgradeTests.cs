@@ -25,6 +25,33 @@ public sealed class SqliteUpgradeTests
     }
 
     [Test]
+    public async Task Orchestrators_starting_at_once_on_a_new_file_and_on_an_earlier_one_all_open_it()
+    {
+        using var folder = new TempFolder("upgrade");
+        var fresh = folder.File("fresh.db");
+        var earlier = EarlierFile(folder, "ALTER TABLE agent_outbox DROP COLUMN owner; ALTER TABLE agents DROP COLUMN consumers_lost_at;");
+
+        // Each as another process would open it: the schema's checks and changes must not interleave (a column added twice fails).
+        foreach (var file in new[] { fresh, earlier })
+        {
+            using var start = new Barrier(4);
+            var opened = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() =>
+            {
+                start.SignalAndWait();
+                return new SqliteDatabase(file).FilePath;
+            })));
+            Assert.That(opened, Has.Length.EqualTo(4), file);
+        }
+
+        using var read = new SqliteConnection($"Data Source={earlier};Pooling=False");
+        read.Open();
+        using var columns = read.CreateCommand();
+        columns.CommandText = "SELECT COUNT(*) FROM pragma_table_info('agent_outbox') WHERE name = 'owner'";
+        Assert.That(columns.ExecuteScalar(), Is.EqualTo(1L), "the earlier file got the column once");
+        SqliteConnection.ClearAllPools();
+    }
+
+    [Test]
     public void Vms_linked_before_resources_named_their_image_get_the_image_their_create_task_used()
     {
         using var folder = new TempFolder("upgrade");
