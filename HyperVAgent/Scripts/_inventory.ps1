@@ -17,6 +17,9 @@ if (-not [System.IO.Path]::IsPathFullyQualified($BasePath)) {
     throw (New-OpenHvxError 'ERR_INVALID_ARGUMENT' 'BasePath must be an absolute path.')
 }
 $base = [System.IO.Path]::TrimEndingDirectorySeparator([System.IO.Path]::GetFullPath($BasePath))
+# Taken before anything is read: the orchestrator compares it with the finish time of each task that changed a VM. A VM a task
+# finished while this runs may be missing from the list; stamped at the end, it would look deleted and its quota be released.
+$collectedAt = [DateTime]::UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", [System.Globalization.CultureInfo]::InvariantCulture)
 $simulated = $null -ne (Get-Command -Name Get-OpenHvxSimulatedDatastore -ErrorAction Ignore)
 
 function Get-CpuInfo($VMHost) {
@@ -126,7 +129,7 @@ foreach ($vm in @(Get-VM | Sort-Object -Property Name, Id)) {
 
 ConvertTo-OpenHvxJson ([ordered]@{
         schemaVersion = '1.0.0'
-        collectedAt   = [DateTime]::UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", [System.Globalization.CultureInfo]::InvariantCulture)
+        collectedAt   = $collectedAt
         host          = [ordered]@{
             hostname = [string]$vmHost.ComputerName
             os       = [System.Runtime.InteropServices.RuntimeInformation]::OSDescription
