@@ -95,7 +95,7 @@ public static class SpreadRun
             var name = stack.OrchestratorUrls.Count == 1 ? "orchestrator" : $"orchestrator-{index + 1}";
             var lines = (await http.GetStringAsync(url + "/metrics")).Split('\n');
             shares.Add(new OrchestratorShare(name,
-                (long)Sum(lines, "http_server_request_duration_seconds_count{", "http_request_method=\"POST\"", "http_route=\"/api/v1/tenant/tasks\""),
+                (long)Sum(lines, "http_server_request_duration_seconds_count{", "http_request_method=\"POST\"", "http_route=\"/api/v1/tenant/tasks/\""),
                 (long)Sum(lines, "openhvx_tasks_submitted_total{"), 0,
                 (long)Sum(lines, "openhvx_store_write_transactions_total"),
                 // MassTransit counts a publish as a send.

@@ -184,7 +184,7 @@ public sealed class OrchestratorFailoverTests
     {
         using var http = new HttpClient();
         var metrics = await Telemetry.PrometheusText.ScrapeAsync(http, orchestrator.Url + "/metrics");
-        return metrics.Value("http_server_request_duration_seconds_count", ("http_request_method", "POST"), ("http_route", "/api/v1/admin/tasks"));
+        return metrics.Value("http_server_request_duration_seconds_count", ("http_request_method", "POST"), ("http_route", "/api/v1/admin/tasks/"));
     }
 
     /// <summary>The quota ledger's rows by status and vm count, read from the shared store (for a failure's message).</summary>
