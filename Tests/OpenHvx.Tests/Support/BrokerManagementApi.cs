@@ -70,7 +70,7 @@ public sealed class BrokerManagementApi
 
     public Task DeleteVhostAsync(string vhost) => SendAsync(HttpMethod.Delete, $"api/vhosts/{Segment(vhost)}");
 
-    public Task AddUserAsync(string user, string password) => SendAsync(HttpMethod.Put, $"api/users/{Segment(user)}", new { password, tags = "" });
+    public Task AddUserAsync(string user, string password, string tags = "") => SendAsync(HttpMethod.Put, $"api/users/{Segment(user)}", new { password, tags });
 
     public Task DeleteUserAsync(string user) => SendAsync(HttpMethod.Delete, $"api/users/{Segment(user)}");
 
