@@ -42,8 +42,9 @@ public sealed class TestBroker : IAsyncDisposable
     private static readonly HashSet<string> AgentUsers = [];
 
     /// <summary>
-    /// A virtual host of its own. Making one takes a few rabbitmqctl calls (an Erlang VM each): the next one is made in the
-    /// background meanwhile, while the test that takes this one mostly waits on its processes.
+    /// A virtual host of its own. Without the management API (<see cref="BrokerManagementApi"/>) making one takes a few
+    /// rabbitmqctl calls (an Erlang VM each): the next one is made in the background meanwhile, while the test that takes this
+    /// one mostly waits on its processes.
     /// </summary>
     public static async Task<TestBroker> CreateAsync()
     {
@@ -77,6 +78,12 @@ public sealed class TestBroker : IAsyncDisposable
         var broker = new TestBroker(vhost, user, password);
         try
         {
+            if (BrokerManagementApi.Instance is { } api)
+            {
+                await Task.WhenAll(api.AddVhostAsync(vhost), api.AddUserAsync(user, password));
+                await Task.WhenAll(api.SetPermissionsAsync(vhost, user, ".*", ".*", ".*"), api.SetPermissionsAsync(vhost, "guest", ".*", ".*", ".*"));
+                return broker;
+            }
             // Each rabbitmqctl call starts an Erlang VM (about a second): independent calls run side by side.
             await Task.WhenAll(CtlAsync("add_vhost", vhost), CtlAsync("add_user", user, password));
             await Task.WhenAll(CtlAsync("set_permissions", "-p", vhost, user, ".*", ".*", ".*"), CtlAsync("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"));
@@ -139,6 +146,12 @@ public sealed class TestBroker : IAsyncDisposable
             await Task.WhenAll(agentUsers.Select(async agentUser =>
             {
                 // Its permissions went with the virtual hosts; any left belong to another stack using the same agent id.
+                if (BrokerManagementApi.Instance is { } api)
+                {
+                    if ((await api.UserPermissionsAsync(agentUser)).GetArrayLength() == 0)
+                        await api.DeleteUserAsync(agentUser);
+                    return;
+                }
                 var permissions = JsonDocument.Parse(await CtlAsync("list_user_permissions", "-q", "--formatter", "json", agentUser)).RootElement;
                 if (permissions.GetArrayLength() == 0)
                     await CtlAsync("delete_user", agentUser);
@@ -168,7 +181,8 @@ public sealed class TestBroker : IAsyncDisposable
 
     /// <summary>
     /// The broker URL of an agent's own user, made by tools/agent-broker-user.sh on this virtual host (so the script is
-    /// what the broker tests run on). Users are broker-wide: --new-password takes over one an earlier stack (or a crashed run)
+    /// what the broker tests run on): through the management API when the broker has it (the script's RABBITMQ_API_URL mode,
+    /// milliseconds), else with rabbitmqctl (six Erlang VMs). Users are broker-wide: --new-password takes over one an earlier stack (or a crashed run)
     /// left behind; they are deleted after the last broker test (<see cref="CleanUpAsync"/>), not with each virtual host.
     /// </summary>
     public async Task<string> CreateAgentUserAsync(string agentId)
@@ -179,6 +193,12 @@ public sealed class TestBroker : IAsyncDisposable
             info.ArgumentList.Add(arg);
         info.Environment["AGENT_BROKER_HOST"] = uri.Host;
         info.Environment["AGENT_BROKER_PORT"] = (uri.Port > 0 ? uri.Port : 5672).ToString();
+        if (BrokerManagementApi.Instance is { } api)
+        {
+            info.Environment["RABBITMQ_API_URL"] = api.Url.ToString();
+            info.Environment["RABBITMQ_API_USER"] = api.User;
+            info.Environment["RABBITMQ_API_PASSWORD"] = api.Password;
+        }
         using var process = Process.Start(info)!;
         var output = await process.StandardOutput.ReadToEndAsync();
         var error = await process.StandardError.ReadToEndAsync();
@@ -242,7 +262,10 @@ public sealed class TestBroker : IAsyncDisposable
     {
         try
         {
-            await Task.WhenAll(CtlAsync("delete_vhost", VirtualHost), CtlAsync("delete_user", User));
+            if (BrokerManagementApi.Instance is { } api)
+                await Task.WhenAll(api.DeleteVhostAsync(VirtualHost), api.DeleteUserAsync(User));
+            else
+                await Task.WhenAll(CtlAsync("delete_vhost", VirtualHost), CtlAsync("delete_user", User));
         }
         catch (InvalidOperationException)
         {
