@@ -91,7 +91,7 @@ public sealed class ProcessStack : IAsyncDisposable
                 var name = i == 0 ? "orchestrator" : $"orchestrator-{i + 1}";
                 stack._orchestrators.Add(ServiceProcess.Start(name, "Orchestrator", environment, stack._orchestratorUrls[i], connectTrace: stack.TraceFile(name)));
             }
-            // The agents' broker users side by side (each is a few rabbitmqctl calls), then the agents.
+            // The agents' broker users side by side (a few management API calls each, or rabbitmqctl calls without the plugin), then the agents.
             var brokerUrls = await Task.WhenAll(agents.Select(a => a.AgentId).Distinct().Select(async id => (id, url: await stack.Broker.CreateAgentUserAsync(id))));
             foreach (var (id, url) in brokerUrls)
                 stack._agentBrokerUrls[id] = url;
