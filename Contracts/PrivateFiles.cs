@@ -29,8 +29,15 @@ public static class PrivateFiles
         }
         foreach (var file in new[] { full, full + "-wal", full + "-shm", full + "-journal" })
         {
-            if (File.Exists(file) && File.GetUnixFileMode(file) != OwnerOnly)
-                File.SetUnixFileMode(file, OwnerOnly);
+            try
+            {
+                if (File.Exists(file) && File.GetUnixFileMode(file) != OwnerOnly)
+                    File.SetUnixFileMode(file, OwnerOnly);
+            }
+            catch (FileNotFoundException) when (file != full)
+            {
+                // SQLite of another process (an orchestrator on the same file) removed its journal meanwhile.
+            }
         }
     }
 

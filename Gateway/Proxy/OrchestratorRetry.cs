@@ -1,3 +1,4 @@
+using OpenHvx.Contracts;
 using Microsoft.AspNetCore.Http.Features;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Model;
@@ -7,14 +8,12 @@ namespace OpenHvx.Gateway.Proxy;
 /// <summary>
 /// A request an orchestrator failed at the transport before the client got a byte (connection refused, reset, closed while the
 /// gateway waited for the answer) goes to another available orchestrator, each at most once, when doing it again cannot do its
-/// work twice: it carries an <c>Idempotency-Key</c>, or it is a GET, HEAD or OPTIONS, or the connection was never made. Otherwise
-/// (a POST without a key that may have reached the orchestrator) the client gets the 502 and decides. Sits before YARP's load
-/// balancing, which picks among the destinations left here.
+/// work twice: it is a task submission or retry with an <c>Idempotency-Key</c> (<see cref="IdempotencyKeys.Honoured"/>: only those
+/// routes claim keys), or a GET, HEAD or OPTIONS, or the connection was never made. Otherwise (any other write that may have reached
+/// the orchestrator) the client gets the 502 and decides. Sits before YARP's load balancing, which picks among the destinations left here.
 /// </summary>
 public sealed class OrchestratorRetry(RequestDelegate next, ILogger<OrchestratorRetry> logger)
 {
-    private const string IdempotencyKeyHeader = "Idempotency-Key";
-
     public async Task InvokeAsync(HttpContext http)
     {
         var proxy = http.GetReverseProxyFeature();
@@ -55,7 +54,7 @@ public sealed class OrchestratorRetry(RequestDelegate next, ILogger<Orchestrator
 
     private static bool IsRepeatable(HttpRequest request)
         => HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) || HttpMethods.IsOptions(request.Method)
-           || request.Headers.ContainsKey(IdempotencyKeyHeader);
+           || IdempotencyKeys.Honoured(request.Method, request.Path.Value ?? "", request.Headers[IdempotencyKeys.Header].ToString());
 
     /// <summary>No answer came: the request failed to be sent or its body to be taken, not the client's side nor a timeout.</summary>
     private static bool IsTransportFailure(ForwarderError error) => error is ForwarderError.Request or ForwarderError.RequestBodyDestination;

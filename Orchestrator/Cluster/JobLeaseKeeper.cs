@@ -64,7 +64,10 @@ public sealed class JobLeaseKeeper(IJobLeases leases, OrchestratorInstance insta
         {
             try
             {
-                await HoldsAsync(InstanceJob, stoppingToken);
+                // Written on every tick, not at half-life as a job's: the others read from it that this process is alive, and a
+                // renewal delayed by a busy store must still land well before the lease lapses.
+                if (await leases.TryAcquireAsync(InstanceJob, instance.Id, clock.GetUtcNow(), Duration, stoppingToken))
+                    _held[InstanceJob] = clock.GetUtcNow() + Duration;
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {

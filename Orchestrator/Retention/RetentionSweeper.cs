@@ -78,7 +78,8 @@ public sealed class RetentionSweeper(
             removed = await batch(cutoff, size, cancellationToken);
             total += removed;
         }
-        while (removed >= size);
+        // A long backlog outlasts a lease: renewed between batches, and given up to another orchestrator if it took the job meanwhile.
+        while (removed >= size && await keeper.HoldsAsync(ClusterJobs.Retention, cancellationToken));
         if (total > 0)
             metrics?.Removed(kind, total);
         return total;

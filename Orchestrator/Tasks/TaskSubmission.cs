@@ -35,6 +35,7 @@ public sealed partial class TaskSubmission(
     TaskActionCatalog actions,
     IIdempotencyStore idempotency,
     ITaskStore tasks,
+    Retention.IRetentionStore archive,
     TaskAnswers answers,
     TimeProvider clock,
     IOptions<OrchestratorOptions> options)
@@ -64,9 +65,9 @@ public sealed partial class TaskSubmission(
     /// <summary>The request's Idempotency-Key ("" without one), or a problem when it is not one.</summary>
     internal static (string Key, IResult? Problem) IdempotencyKeyOf(HttpRequest request)
     {
-        var key = request.Headers["Idempotency-Key"].ToString();
-        if (key.Length > 200 || key.Any(char.IsControl))
-            return ("", Problems.Result(ErrorCodes.BadEnvelope, "Idempotency-Key must be at most 200 printable characters."));
+        var key = request.Headers[IdempotencyKeys.Header].ToString();
+        if (!IdempotencyKeys.IsWellFormed(key))
+            return ("", Problems.Result(ErrorCodes.BadEnvelope, $"{IdempotencyKeys.Header} must be at most {IdempotencyKeys.MaxLength} printable characters."));
         return (key, null);
     }
 
@@ -95,6 +96,9 @@ public sealed partial class TaskSubmission(
     /// <summary>Hands the task to the saga and answers as it decided; the answer is kept under the Idempotency-Key, if any.</summary>
     internal async Task<IResult> SendAsync(Guid taskId, Envelope envelope, Caller caller, string key, CancellationToken cancellationToken)
     {
+        // An id that already ran and was archived (a key's unanswered claim, a retry's derived id) must not start again as a new task.
+        if (await archive.LoadArchivedAsync(taskId, cancellationToken) is { } archived)
+            return answers.Accepted(caller, taskId, archived.Status, archived.CurrentState, archived.AgentId).ToResult();
         TaskAnswer answer;
         try
         {
@@ -105,7 +109,7 @@ public sealed partial class TaskSubmission(
             return answers.Problem(ErrorCodes.Unavailable, "The task could not be handed to the orchestrator; retry (with the same Idempotency-Key).").ToResult();
         }
         if (key.Length > 0)
-            await idempotency.SaveAnswerAsync(envelope.TenantId, key, answer.StatusCode, answer.Body, CancellationToken.None);
+            await idempotency.SaveAnswerAsync(envelope.TenantId, key, taskId, answer.StatusCode, answer.Body, CancellationToken.None);
         return answer.ToResult();
     }
 

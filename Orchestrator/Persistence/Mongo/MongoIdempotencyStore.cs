@@ -40,8 +40,9 @@ public sealed class MongoIdempotencyStore(MongoStorage storage, TimeProvider clo
             d["statusCode"].IsBsonNull ? null : d["statusCode"].ToInt32(), d["response"].IsBsonNull ? null : d["response"].AsString);
     }
 
-    public Task SaveAnswerAsync(string tenantId, string key, int statusCode, string response, CancellationToken cancellationToken = default)
+    public Task SaveAnswerAsync(string tenantId, string key, Guid taskId, int statusCode, string response, CancellationToken cancellationToken = default)
         => _keys.UpdateOneAsync(
-            Builders<BsonDocument>.Filter.And(Builders<BsonDocument>.Filter.Eq("_id", Id(tenantId, key)), Builders<BsonDocument>.Filter.Eq("statusCode", BsonNull.Value)),
+            Builders<BsonDocument>.Filter.And(Builders<BsonDocument>.Filter.Eq("_id", Id(tenantId, key)), Builders<BsonDocument>.Filter.Eq("taskId", taskId.ToString()),
+                Builders<BsonDocument>.Filter.Eq("statusCode", BsonNull.Value)),
             Builders<BsonDocument>.Update.Set("statusCode", statusCode).Set("response", response), null, cancellationToken);
 }

@@ -35,12 +35,12 @@ public sealed class SqliteIdempotencyStore(SqliteDatabase database, TimeProvider
             reader.IsDBNull(2) ? null : reader.GetInt32(2), reader.IsDBNull(3) ? null : reader.GetString(3));
     }
 
-    public async Task SaveAnswerAsync(string tenantId, string key, int statusCode, string response, CancellationToken cancellationToken = default)
+    public async Task SaveAnswerAsync(string tenantId, string key, Guid taskId, int statusCode, string response, CancellationToken cancellationToken = default)
     {
         await using var lease = await database.WriteAsync(cancellationToken);
         await using var command = lease.Command(
-            "UPDATE idempotency_keys SET status_code = $status, response = $response WHERE tenant_id = $tenant AND key = $key AND status_code IS NULL")
-            .With("$tenant", tenantId).With("$key", key).With("$status", statusCode).With("$response", response);
+            "UPDATE idempotency_keys SET status_code = $status, response = $response WHERE tenant_id = $tenant AND key = $key AND task_id = $task AND status_code IS NULL")
+            .With("$tenant", tenantId).With("$key", key).With("$task", taskId.ToString()).With("$status", statusCode).With("$response", response);
         await command.ExecuteNonQueryAsync(cancellationToken);
         await lease.CommitAsync(cancellationToken);
     }

@@ -22,6 +22,7 @@ public sealed class AgentOutboxRelay(
 {
     // By task and attempt: a task re-placed on another agent is a new message to send.
     private readonly ConcurrentDictionary<(Guid TaskId, int Attempt), DateTimeOffset> _sent = new();
+    private IReadOnlySet<string> _liveBefore = new HashSet<string>();
 
     public async Task SendAsync(AgentTask task)
     {
@@ -57,9 +58,15 @@ public sealed class AgentOutboxRelay(
     public async Task SendLeftoversAsync(CancellationToken cancellationToken)
     {
         const int page = 500;
-        if (await leases.HoldsAsync(Cluster.ClusterJobs.OutboxAdoption, cancellationToken)
-            && await outbox.AdoptAsync(leases.InstanceId, await leases.LiveInstancesAsync(cancellationToken), cancellationToken) is > 0 and var adopted)
-            logger.LogInformation("Adopted {Count} agent task(s) stored by an orchestrator that is gone; sending them", adopted);
+        if (await leases.HoldsAsync(Cluster.ClusterJobs.OutboxAdoption, cancellationToken))
+        {
+            // Gone means missing from two readings in a row: one late renewal of a busy orchestrator does not hand its entries over.
+            var live = await leases.LiveInstancesAsync(cancellationToken);
+            var aliveLately = live.Union(_liveBefore).ToHashSet();
+            _liveBefore = live;
+            if (await outbox.AdoptAsync(leases.InstanceId, aliveLately, cancellationToken) is > 0 and var adopted)
+                logger.LogInformation("Adopted {Count} agent task(s) stored by an orchestrator that is gone; sending them", adopted);
+        }
         var now = clock.GetUtcNow();
         // Page past the entries already sent (they wait for their agent's answer), so that one silent agent's backlog
         // never hides another task whose send failed.

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Events;
@@ -59,5 +60,36 @@ public sealed class RetentionApiTests : DevHostFixture
         Assert.That(after.GetProperty("vmCount").GetProperty("used").GetInt64(), Is.EqualTo(1));
         var recount = await (await Client.PostAsync($"/api/v1/admin/tenants/{TenantId}/quotas/recount", null)).Content.ReadFromJsonAsync<JsonElement>();
         Assert.That(recount.GetProperty("corrected").GetBoolean(), Is.False, recount.ToString());
+    }
+
+    [Test]
+    public async Task An_archived_task_id_submitted_again_is_answered_for_the_archived_task_and_not_run_again()
+    {
+        var tenantId = TenantId + "-again";
+        Assert.That((await Client.PostAsJsonAsync("/api/v1/admin/tenants", new { tenantId })).StatusCode, Is.EqualTo(HttpStatusCode.Created));
+        var submitted = await Client.PostAsJsonAsync("/api/v1/admin/tasks",
+            new { tenantId, action = "vm.create", data = new { name = "vm-" + Guid.NewGuid().ToString("N")[..10], cpu = 1, ram = "1GB" } });
+        var taskId = Guid.Parse((await submitted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("taskId").GetString()!);
+        await Eventually.True(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/tasks/{taskId}")).TryGetProperty("archived", out _),
+            TimeSpan.FromSeconds(90), "the task ends and is archived");
+
+        // What a key's claim left unanswered (its orchestrator died) or a retry's derived id would send again, long after.
+        using var scope = DevHost.Services.CreateScope();
+        var submission = scope.ServiceProvider.GetRequiredService<OpenHvx.Orchestrator.Tasks.TaskSubmission>();
+        var envelope = new OpenHvx.Orchestrator.Tasks.TaskSubmission.Envelope(tenantId, ActionNames.VmCreate, null,
+            JsonSerializer.SerializeToElement(new { name = "vm-again", cpu = 1, ram = "1GB" }));
+        var answer = await submission.SendAsync(taskId, envelope, new OpenHvx.Orchestrator.Tasks.Caller(true, null, "admin"), "", CancellationToken.None);
+
+        var http = new DefaultHttpContext { RequestServices = scope.ServiceProvider };
+        http.Response.Body = new MemoryStream();
+        await answer.ExecuteAsync(http);
+        Assert.That(http.Response.StatusCode, Is.EqualTo(StatusCodes.Status202Accepted));
+        http.Response.Body.Position = 0;
+        Assert.That((await JsonSerializer.DeserializeAsync<JsonElement>(http.Response.Body)).GetProperty("status").GetString(), Is.EqualTo(TaskStatuses.Succeeded));
+        Assert.That(await DevHost.Services.GetRequiredService<OpenHvx.Orchestrator.Persistence.ITaskStore>().LoadAsync(taskId, CancellationToken.None), Is.Null,
+            "no live task of that id again");
+        var quota = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/tenants/{tenantId}/quotas");
+        Assert.That(quota.GetProperty("vmCount").GetProperty("used").GetInt64(), Is.EqualTo(1), "one VM, charged once");
+        Assert.That(quota.GetProperty("vmCount").GetProperty("held").GetInt64(), Is.Zero);
     }
 }

@@ -168,6 +168,7 @@ public sealed class OrchestratorFailoverTests
         Assert.That(answeredByDoomed, Is.GreaterThan(0), "the gateway spread submissions over both before the kill");
         Assert.That(answeredBySurvivor, Is.GreaterThan(0));
         Assert.That(survivor.Output, Does.Contain("now runs the shared job deadline-sweep"), "the survivor took over the dead one's sweeps");
+        Assert.That(stack.Gateway.Output, Does.Contain("sending it to another one"), "the gateway sent submissions the dead one failed to the survivor");
         TestContext.Progress.WriteLine($"[failover] submissions answered by the killed orchestrator before the kill: {answeredByDoomed}, by the survivor: {answeredBySurvivor}");
     }
 

@@ -72,7 +72,7 @@ public sealed class GatewayBalancingTests
     }
 
     [Test]
-    public async Task A_POST_with_an_Idempotency_Key_that_an_orchestrator_drops_is_answered_by_the_other()
+    public async Task A_task_submission_with_an_Idempotency_Key_that_an_orchestrator_drops_is_answered_by_the_other()
     {
         await using var stack = await Stack.StartAsync(firstDrops: true);
         var sent = new List<(string Key, string Body, HttpStatusCode Status)>();
@@ -81,7 +81,7 @@ public sealed class GatewayBalancingTests
         {
             var key = Guid.NewGuid().ToString("N");
             var body = $"{{\"name\":\"vm-{key}\"}}";
-            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/admin/work") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/admin/tasks") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
             request.Headers.Add("Idempotency-Key", key);
             sent.Add((key, body, (await stack.Admin.SendAsync(request)).StatusCode));
             return !stack.First.Seen.IsEmpty;
@@ -114,6 +114,27 @@ public sealed class GatewayBalancingTests
         Assert.That(answers.Where(a => a.Key != dropped.Body).Select(a => a.Value.StatusCode), Is.All.EqualTo(HttpStatusCode.Accepted));
     }
 
+    [TestCase("/api/v1/admin/work", "a-key", TestName = "A keyed POST to a route that does not claim keys gets the 502 and is not sent to the other")]
+    [TestCase("/api/v1/admin/tasks", "", TestName = "A task submission with an empty Idempotency-Key gets the 502 and is not sent to the other")]
+    public async Task A_POST_whose_key_nothing_claims_is_not_repeated(string path, string key)
+    {
+        await using var stack = await Stack.StartAsync(firstDrops: true);
+        var answers = new Dictionary<string, HttpResponseMessage>();
+
+        await Eventually.True(async () =>
+        {
+            var body = $"{{\"name\":\"vm-{Guid.NewGuid():N}\"}}";
+            using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+            request.Headers.TryAddWithoutValidation("Idempotency-Key", key);
+            answers[body] = await stack.Admin.SendAsync(request);
+            return !stack.First.Seen.IsEmpty;
+        }, because: "a POST reaches the orchestrator that drops it");
+
+        var dropped = stack.First.Seen.Single();
+        Assert.That(answers[dropped.Body].StatusCode, Is.EqualTo(HttpStatusCode.BadGateway));
+        Assert.That(stack.Second.Seen.Select(s => s.Body), Does.Not.Contain(dropped.Body), "the other orchestrator never saw it");
+    }
+
     [Test]
     public async Task A_GET_that_an_orchestrator_drops_is_answered_by_the_other()
     {
@@ -138,7 +159,7 @@ public sealed class GatewayBalancingTests
         var pipe = new System.IO.Pipelines.Pipe(new System.IO.Pipelines.PipeOptions(pauseWriterThreshold: 0));
         await pipe.Writer.WriteAsync(new byte[3000]);
         await pipe.Writer.CompleteAsync();
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/admin/work") { Content = new StreamContent(pipe.Reader.AsStream()) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/admin/tasks") { Content = new StreamContent(pipe.Reader.AsStream()) };
         request.Headers.Add("Idempotency-Key", "big-body");
 
         var response = await stack.Admin.SendAsync(request);
@@ -273,7 +294,7 @@ public sealed class GatewayBalancingTests
                 await _streamsEnd.Task.WaitAsync(http.RequestAborted);
                 await http.Response.WriteAsync("data: last\n\n");
             });
-            _app.MapMethods("/api/v1/admin/work", ["GET", "POST"], async (HttpContext http) =>
+            _app.MapMethods("/api/v1/admin/{route:regex(^(work|tasks)$)}", ["GET", "POST"], async (HttpContext http) =>
             {
                 var body = await new StreamReader(http.Request.Body).ReadToEndAsync();
                 Seen.Enqueue((http.Request.Method, http.Request.Headers["Idempotency-Key"].FirstOrDefault(), body));

@@ -41,8 +41,8 @@ public sealed class IdempotencyStoreContractTests(string family) : StoreContract
         await _stores.Idempotency.TryClaimAsync("acme", "key-1", "hash-1", taskId, None);
         await _stores.Idempotency.TryClaimAsync("acme", "key-2", "hash-2", Guid.NewGuid(), None);
 
-        await _stores.Idempotency.SaveAnswerAsync("acme", "key-1", 202, """{"taskId":"first"}""", None);
-        await _stores.Idempotency.SaveAnswerAsync("acme", "key-1", 500, """{"error":"second"}""", None);
+        await _stores.Idempotency.SaveAnswerAsync("acme", "key-1", taskId, 202, """{"taskId":"first"}""", None);
+        await _stores.Idempotency.SaveAnswerAsync("acme", "key-1", taskId, 500, """{"error":"second"}""", None);
 
         Assert.That(await _stores.Idempotency.TryClaimAsync("acme", "key-1", "hash-x", Guid.NewGuid(), None),
             Is.EqualTo(new IdempotencyRecord("hash-1", taskId, 202, """{"taskId":"first"}""")));
@@ -52,8 +52,21 @@ public sealed class IdempotencyStoreContractTests(string family) : StoreContract
     [Test]
     public async Task Saving_an_answer_for_an_unclaimed_key_claims_nothing()
     {
-        await _stores.Idempotency.SaveAnswerAsync("acme", "key-1", 202, "{}", None);
+        await _stores.Idempotency.SaveAnswerAsync("acme", "key-1", Guid.NewGuid(), 202, "{}", None);
 
         Assert.That(await _stores.Idempotency.TryClaimAsync("acme", "key-1", "hash", Guid.NewGuid(), None), Is.Null);
+    }
+
+    [Test]
+    public async Task An_answer_is_kept_only_for_the_claim_of_its_task()
+    {
+        var current = Guid.NewGuid();
+        await _stores.Idempotency.TryClaimAsync("acme", "key-1", "hash", current, None);
+
+        // A request whose claim expired and was taken by another meanwhile answers late.
+        await _stores.Idempotency.SaveAnswerAsync("acme", "key-1", Guid.NewGuid(), 202, """{"taskId":"stale"}""", None);
+
+        Assert.That(await _stores.Idempotency.TryClaimAsync("acme", "key-1", "hash", Guid.NewGuid(), None),
+            Is.EqualTo(new IdempotencyRecord("hash", current, null, null)), "the current claim has no answer yet");
     }
 }

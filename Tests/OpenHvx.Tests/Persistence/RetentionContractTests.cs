@@ -92,7 +92,7 @@ public sealed class RetentionContractTests(string family) : StoreContract(family
         var first = Guid.NewGuid();
         var second = Guid.NewGuid();
         Assert.That(await _stores.Idempotency.TryClaimAsync("acme", "key-1", "hash", first, None), Is.Null);
-        await _stores.Idempotency.SaveAnswerAsync("acme", "key-1", 202, "{}", None);
+        await _stores.Idempotency.SaveAnswerAsync("acme", "key-1", first, 202, "{}", None);
 
         Clock.Advance(TimeSpan.FromHours(23));
         Assert.That((await _stores.Idempotency.TryClaimAsync("acme", "key-1", "hash", Guid.NewGuid(), None))?.TaskId, Is.EqualTo(first), "replays within 24 hours");
