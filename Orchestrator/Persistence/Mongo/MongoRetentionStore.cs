@@ -63,7 +63,7 @@ public sealed class MongoRetentionStore(MongoStorage storage, TimeProvider clock
         var ledger = storage.Collection(MongoQuotaStore.LedgerCollection);
         var settled = F.And(F.In("status", Settled), F.Lte("settledAt", before.UtcDateTime));
         // Task keys only (a task id in its "D" form); corrections ("adjust-…", "reconcile-…") are kept.
-        var candidates = await IdsAsync(ledger, F.And(settled, F.Regex("_id", new BsonRegularExpression("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"))), limit, cancellationToken);
+        var candidates = await IdsAsync(ledger, F.And(settled, F.Regex("_id", new BsonRegularExpression("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\\z"))), limit, cancellationToken);
         if (candidates.Count == 0)
             return 0;
         var ended = await IdsAsync(storage.Collection(TaskDocumentMapping.Collection), F.And(F.In("_id", candidates), F.In("status", Ended)), limit, cancellationToken);
