@@ -39,6 +39,27 @@ public sealed record AgentTaskResult(
     DateTimeOffset FinishedAt,
     int? Attempt = null);
 
+/// <summary>
+/// A result as it travels on RabbitMQ (<see cref="WireTopology.ResultRoutingKey"/>): <c>error</c> is the message as a string (empty on
+/// success), the shape the original OpenHVX controller stores, with our code and details beside it.
+/// </summary>
+public sealed record AgentWireResult(
+    Guid TaskId,
+    string AgentId,
+    bool Ok,
+    JsonElement? Result,
+    string Error,
+    string? ErrorCode,
+    JsonElement? ErrorDetails,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset FinishedAt,
+    int? Attempt)
+{
+    public static AgentWireResult From(AgentTaskResult result)
+        => new(result.TaskId, result.AgentId, result.Ok, result.Result, result.Error?.Message ?? "", result.Error?.Code, result.Error?.Details,
+            result.StartedAt, result.FinishedAt, result.Attempt);
+}
+
 /// <summary>CPU in vCPUs (after the agent's overcommit ratio), memory and storage in MB.</summary>
 public sealed record AgentCapacity(long Cpu, long MemoryMB, long StorageMB);
 

@@ -45,8 +45,16 @@ public static class WireTopology
 
     /// <summary>The result of a task (the original agent's key).</summary>
     public static string ResultRoutingKey(Guid taskId) => $"task.{taskId}";
-    public static string StartedRoutingKey(Guid taskId) => $"task.{taskId}.started";
-    public static string ProgressRoutingKey(Guid taskId) => $"task.{taskId}.progress";
+
+    /// <summary>
+    /// Our additions, outside <c>task.#</c>: the original controller binds that pattern and takes whatever arrives on it for the
+    /// task's final result, so a "started" there would end the task and release its hold before the real result.
+    /// </summary>
+    public static string StartedRoutingKey(Guid taskId) => $"started.{taskId}";
+    public static string ProgressRoutingKey(Guid taskId) => $"progress.{taskId}";
+
+    /// <summary>What the orchestrator's results queue binds on <c>results</c>: results, and our started and progress notes.</summary>
+    public static readonly IReadOnlyList<string> ResultsBindings = ["task.#", "started.*", "progress.*"];
 
     public static string HeartbeatRoutingKey(string agentId) => $"heartbeat.{agentId}";
     public static string InventoryRoutingKey(string agentId) => $"inventory.{agentId}";

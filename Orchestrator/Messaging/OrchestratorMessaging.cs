@@ -43,18 +43,18 @@ public static class OrchestratorMessaging
 
                 rabbit.ReceiveEndpoint(WireTopology.ResultsQueue, endpoint =>
                 {
-                    endpoint.PlainJsonFrom(WireTopology.ResultsExchange, "topic", "task.#");
+                    endpoint.PlainJsonFrom(WireTopology.ResultsExchange, "topic", [.. WireTopology.ResultsBindings]);
                     endpoint.UseTransientRetry(context);
                     endpoint.ConfigureConsumer<AgentResultRelay>(context);
                 });
                 rabbit.ReceiveEndpoint(WireTopology.HeartbeatQueue, endpoint =>
                 {
-                    endpoint.PlainJsonFrom(WireTopology.TelemetryExchange, "topic", "heartbeat.*");
+                    endpoint.PlainJsonFrom(WireTopology.TelemetryExchange, "topic", ["heartbeat.*"]);
                     endpoint.ConfigureConsumer<WireHeartbeatConsumer>(context);
                 });
                 rabbit.ReceiveEndpoint(WireTopology.InventoryQueue, endpoint =>
                 {
-                    endpoint.PlainJsonFrom(WireTopology.TelemetryExchange, "topic", "inventory.*");
+                    endpoint.PlainJsonFrom(WireTopology.TelemetryExchange, "topic", ["inventory.*"]);
                     endpoint.ConfigureConsumer<WireInventoryConsumer>(context);
                 });
                 rabbit.ConfigureEndpoints(context);
@@ -67,7 +67,7 @@ public static class OrchestratorMessaging
     /// A queue fed by an exchange of plain JSON messages from agents (no MassTransit envelope); a refused message goes to its
     /// <c>_error</c> queue, one nothing consumes to <c>_skipped</c>, without the agent's user_id (<see cref="AgentMessageMove"/>).
     /// </summary>
-    public static void PlainJsonFrom(this IRabbitMqReceiveEndpointConfigurator endpoint, string exchange, string exchangeType, string routingKey)
+    public static void PlainJsonFrom(this IRabbitMqReceiveEndpointConfigurator endpoint, string exchange, string exchangeType, IReadOnlyList<string> routingKeys)
     {
         var queue = endpoint.InputAddress.Segments[^1];
         endpoint.ConfigureError(error =>
@@ -83,11 +83,14 @@ public static class OrchestratorMessaging
         endpoint.UseRawJsonDeserializer(RawSerializerOptions.All, isDefault: true);
         // What the consumers publish onward (to the saga) keeps MassTransit's envelope.
         endpoint.UseJsonSerializer();
-        endpoint.Bind(exchange, binding =>
+        foreach (var routingKey in routingKeys)
         {
-            binding.ExchangeType = exchangeType;
-            binding.Durable = true;
-            binding.RoutingKey = routingKey;
-        });
+            endpoint.Bind(exchange, binding =>
+            {
+                binding.ExchangeType = exchangeType;
+                binding.Durable = true;
+                binding.RoutingKey = routingKey;
+            });
+        }
     }
 }

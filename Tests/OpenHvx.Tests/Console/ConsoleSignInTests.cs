@@ -109,6 +109,8 @@ public sealed class ConsoleSignInTests : ConsoleFixture
     public async Task Leaving_the_task_list_closes_its_event_stream()
     {
         var page = await SignInAsAdminAsync();
+        // The landing view is the task list too: leave it first, so the stream caught below is the one opened by this navigation.
+        await GoToAsync(page, "#/agents");
         var stream = await page.RunAndWaitForRequestAsync(() => GoToAsync(page, "#/tasks"), r => r.Url.EndsWith("/api/v1/admin/events", StringComparison.Ordinal));
         var ended = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         page.RequestFailed += (_, r) => { if (r == stream) ended.TrySetResult("failed: " + r.Failure); };
