@@ -12,12 +12,19 @@ namespace OpenHvx.Orchestrator.Messaging;
 /// </summary>
 public sealed partial class AgentMessageCheck(ITaskStore tasks, AgentBrokerIdentity identity, TimeProvider clock, ILogger<AgentMessageCheck> logger)
 {
-    [GeneratedRegex(@"\Atask\.(?<id>[0-9a-fA-F-]{36})(\.(?<kind>started|progress))?\z")]
+    // started.<id> and progress.<id> (task.<id>.started and .progress from agents of the previous release of this generation).
+    [GeneratedRegex(@"\A((?<kind>started|progress)\.(?<id>[0-9a-fA-F-]{36})|task\.(?<id>[0-9a-fA-F-]{36})(\.(?<kind>started|progress))?)\z")]
     private static partial Regex RoutingKeyPattern();
 
     /// <summary>The task a results routing key names, or null.</summary>
     public static Guid? TaskIdOf(string? routingKey)
         => routingKey is not null && RoutingKeyPattern().Match(routingKey) is { Success: true } match && Guid.TryParse(match.Groups["id"].Value, out var id) ? id : null;
+
+    /// <summary><c>result</c>, <c>started</c> or <c>progress</c> for a routing key of the results queue; <c>message</c> for any other.</summary>
+    public static string KindOf(string? routingKey)
+        => routingKey is not null && RoutingKeyPattern().Match(routingKey) is { Success: true } match
+            ? match.Groups["kind"].Value is { Length: > 0 } kind ? kind : "result"
+            : "message";
 
     /// <summary>
     /// The saga's message (<see cref="AgentTaskStarted"/>, <see cref="AgentTaskProgress"/> or <see cref="AgentTaskResult"/>) for an accepted

@@ -36,17 +36,13 @@ public sealed class AgentResultRelay(AgentMessageCheck check) : IConsumer<AgentW
     {
         // The agent's plain message carries only W3C headers: its handling (and the saga's, which the publish below reaches) joins that trace.
         var routingKey = context.RoutingKey() ?? "";
-        using var activity = TaskTrace.StartHandling(Telemetry.OrchestratorDiagnostics.Source, "agent " + KindOf(routingKey), System.Diagnostics.ActivityKind.Consumer,
+        using var activity = TaskTrace.StartHandling(Telemetry.OrchestratorDiagnostics.Source, "agent " + AgentMessageCheck.KindOf(routingKey), System.Diagnostics.ActivityKind.Consumer,
             context.Headers.Get<string>(TaskTrace.TraceParentHeader));
         if (context.Message.TaskId is { } taskId)
             TaskTrace.Mark(activity, taskId, null, TaskTrace.RequestIdIn(context.Headers.Get<string>(TaskTrace.BaggageHeader)));
         if (await check.CheckAsync(routingKey, context.Message, AgentBrokerIdentity.UserOf(context), context.CancellationToken) is { } message)
             await context.Publish(message, message.GetType());
     }
-
-    /// <summary><c>result</c> (<c>task.&lt;id&gt;</c>), <c>started</c> or <c>progress</c> (<c>task.&lt;id&gt;.started</c>): the span's name.</summary>
-    private static string KindOf(string routingKey)
-        => routingKey.Count(c => c == '.') >= 2 ? routingKey[(routingKey.LastIndexOf('.') + 1)..] is { Length: <= 16 } kind && kind.All(char.IsAsciiLetterLower) ? kind : "message" : "result";
 }
 
 /// <summary>
