@@ -93,4 +93,6 @@ public sealed record DatastoreCapacity(string Id, long CapacityMB, long FreeMB);
 public sealed record AgentTaskProgress(Guid TaskId, string AgentId, string Message, DateTimeOffset At);
 
 /// <summary>Inventory: exchange <c>agent.telemetry</c>, routing key <c>inventory.&lt;agentId&gt;</c>; <see cref="Inventory"/> in the canonical shape (schemaVersion 1.0.0).</summary>
-public sealed record AgentInventory(string AgentId, DateTimeOffset Ts, JsonElement Inventory);
+/// <param name="Source">what produced it; the original agent's light inventory says <c>inventory.refresh.light</c> (also as header <c>x-source</c>)</param>
+/// <param name="MergeMode">the original agent's <c>raw</c> or <c>patch-nondestructive</c> (also as header <c>x-merge-mode</c>)</param>
+public sealed record AgentInventory(string AgentId, DateTimeOffset Ts, JsonElement Inventory, string? Source = null, string? MergeMode = null);

@@ -44,8 +44,10 @@ public static class AgentElection
                 reason = "draining";
             else if (AgentLiveness.Evaluate(agent, now, fleet) is { Online: false, Reason: var offline })
                 reason = "offline: " + offline;
-            else if (!agent.Capabilities.Contains(action))
+            else if (!ActionCapabilities.Offers(agent.Capabilities, action))
                 reason = $"lacks capability {action}";
+            else if (action == ActionNames.VmCreate && MixedFleet.AgentGenerations.IsOriginal(agent) && fleet.Original.ImagesPath.Length == 0)
+                reason = "an agent of the original generation builds VMs only with Orchestrator:Agents:Original:ImagesPath set";
             else if (agent.Capacity is null || agent.Free is null)
                 reason = "reported no capacity";
             else if (freeCpu < requirement.Cpu)

@@ -31,4 +31,7 @@ public sealed class AgentFleetOptions
     /// in transit, and the difference between the agent's clock and this one (keep them in sync with NTP).
     /// </summary>
     public TimeSpan PickupGrace { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How agents of the original OpenHVX generation are driven (their capacity, their images).</summary>
+    public MixedFleet.OriginalAgentOptions Original { get; set; } = new();
 }

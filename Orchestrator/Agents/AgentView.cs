@@ -12,6 +12,9 @@ public sealed record AgentView(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? OfflineReason, string Status,
     IReadOnlyList<string> Capabilities, AgentCapacity? Capacity, AgentCapacity? Free, AgentCapacity InFlightHolds, int VmCount)
 {
+    /// <summary><c>current</c>, or <c>original</c> for the original OpenHVX agent (known from its heartbeat; driven in its own terms).</summary>
+    public string Generation { get; init; } = MixedFleet.AgentGenerations.Current;
+
     /// <summary>The last canonical inventory (single-agent view only).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public System.Text.Json.JsonElement? Inventory { get; init; }
@@ -23,6 +26,9 @@ public sealed record AgentView(
     {
         var (online, reason) = AgentLiveness.Evaluate(agent, now, fleet);
         return new AgentView(agent.AgentId, agent.Host, agent.Version, agent.LastHeartbeatAt, Math.Round((now - agent.LastHeartbeatAt).TotalSeconds, 1),
-            online, reason, agent.Status, agent.Capabilities, agent.Capacity, agent.Free, agent.InFlight, agent.VmCount);
+            online, reason, agent.Status, agent.Capabilities, agent.Capacity, agent.Free, agent.InFlight, agent.VmCount)
+        {
+            Generation = MixedFleet.AgentGenerations.Of(agent),
+        };
     }
 }

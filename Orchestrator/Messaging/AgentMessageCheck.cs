@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using OpenHvx.Contracts;
@@ -43,7 +44,7 @@ public sealed partial class AgentMessageCheck(ITaskStore tasks, AgentBrokerIdent
             throw new RejectedWireMessageException("The message has no valid agentId.");
         identity.Verify(senderUser, message.AgentId, "result");
         var kind = match.Groups["kind"].Value;
-        if (kind.Length == 0 && message is { Ok: false, Error.Code: ErrorCodes.Expired }
+        if (kind.Length == 0 && message.Ok == false && ErrorOf(message)?.Code == ErrorCodes.Expired
             && await tasks.LoadAsync(taskId, cancellationToken) is { } task && task.AgentId != message.AgentId && task.TriedAgents.Contains(message.AgentId))
         {
             logger.LogInformation("Agent {AgentId} did not run task {TaskId} (attempt {Attempt}) after its pickup window; the task is on {Owner}",
@@ -61,10 +62,45 @@ public sealed partial class AgentMessageCheck(ITaskStore tasks, AgentBrokerIdent
             default:
                 if (message.Ok is not { } ok)
                     throw new RejectedWireMessageException("A result needs 'ok'.");
-                return new AgentTaskResult(taskId, message.AgentId, ok, message.Result, message.Error, message.StartedAt, message.FinishedAt ?? clock.GetUtcNow(),
+                var error = ErrorOf(message);
+                // The original agent reports ok for a script that printed {"ok":false,...} and exited 0.
+                if (ok && message.Result is { ValueKind: JsonValueKind.Object } result && result.TryGetProperty("ok", out var scriptOk)
+                    && scriptOk.ValueKind == JsonValueKind.False)
+                {
+                    ok = false;
+                    error ??= new AgentError(ErrorCodes.ScriptFailed, result.TryGetProperty("error", out var text) && text.ValueKind == JsonValueKind.String
+                        && text.GetString() is { Length: > 0 } said ? said : "The script reported a failure.");
+                }
+                return new AgentTaskResult(taskId, message.AgentId, ok, message.Result, ok ? null : error, message.StartedAt, message.FinishedAt ?? clock.GetUtcNow(),
                     message.Attempt);
         }
     }
+
+    /// <summary>
+    /// A result's error, whichever shape it came in: a string with the code beside it (ours), a string alone (the original agent's,
+    /// <c>""</c> on success; its code is <see cref="ErrorCodes.ScriptFailed"/>), or an object (agents of our previous release).
+    /// </summary>
+    public static AgentError? ErrorOf(AgentWireMessage message)
+    {
+        switch (message.Error)
+        {
+            case { ValueKind: JsonValueKind.String } text when text.GetString() is { Length: > 0 } said:
+                return new AgentError(Code(message.ErrorCode) ?? ErrorCodes.ScriptFailed, said, message.ErrorDetails);
+            case { ValueKind: JsonValueKind.Object } error:
+                var code = error.TryGetProperty("code", out var c) && c.ValueKind == JsonValueKind.String ? Code(c.GetString()) : null;
+                var said2 = error.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
+                JsonElement? details = error.TryGetProperty("details", out var d) && d.ValueKind != JsonValueKind.Null ? d.Clone() : null;
+                return code is null && said2 is null ? null : new AgentError(code ?? ErrorCodes.ScriptFailed, said2 ?? code!, details);
+            default:
+                return Code(message.ErrorCode) is { } alone ? new AgentError(alone, alone, message.ErrorDetails) : null;
+        }
+    }
+
+    /// <summary>An agent's error code as kept: capitals, digits and underscores, at most 64 characters; anything else is no code.</summary>
+    private static string? Code(string? code) => code is not null && ErrorCodePattern().IsMatch(code) ? code : null;
+
+    [GeneratedRegex(@"\A[A-Z][A-Z0-9_]{0,63}\z")]
+    private static partial Regex ErrorCodePattern();
 
     /// <summary>The task exists and was dispatched to <paramref name="agentId"/>.</summary>
     public async Task CheckDispatchedToAsync(Guid taskId, string agentId, CancellationToken cancellationToken)

@@ -8,20 +8,25 @@ using OpenHvx.Orchestrator.Persistence;
 namespace OpenHvx.Orchestrator.Messaging;
 
 /// <summary>
-/// What an agent sends on the <c>results</c> exchange, as plain JSON: a result (routing key
-/// <c>task.&lt;taskId&gt;</c>), or our additions <c>task.&lt;taskId&gt;.started</c> and <c>.progress</c>.
+/// What an agent sends on the <c>results</c> exchange, as plain JSON: a result (routing key <c>task.&lt;taskId&gt;</c>), or our
+/// additions <c>started.&lt;taskId&gt;</c> and <c>progress.&lt;taskId&gt;</c>.
 /// </summary>
+/// <param name="Error">a result's error: a string (ours now, and the original agent's, <c>""</c> on success) or, from agents of the
+/// previous release, an object <c>{code, message, details}</c></param>
+/// <param name="ErrorCode">the code beside a string <paramref name="Error"/></param>
 public sealed record AgentWireMessage(
     Guid? TaskId,
     string? AgentId,
     bool? Ok,
     JsonElement? Result,
-    AgentError? Error,
+    JsonElement? Error,
     DateTimeOffset? StartedAt,
     DateTimeOffset? FinishedAt,
     string? Message,
     DateTimeOffset? At,
-    int? Attempt = null);
+    int? Attempt = null,
+    string? ErrorCode = null,
+    JsonElement? ErrorDetails = null);
 
 /// <summary>A wire message the orchestrator refuses; the endpoint moves it to its error queue.</summary>
 public sealed class RejectedWireMessageException(string message) : Exception(message);
@@ -42,61 +47,6 @@ public sealed class AgentResultRelay(AgentMessageCheck check) : IConsumer<AgentW
             TaskTrace.Mark(activity, taskId, null, TaskTrace.RequestIdIn(context.Headers.Get<string>(TaskTrace.BaggageHeader)));
         if (await check.CheckAsync(routingKey, context.Message, AgentBrokerIdentity.UserOf(context), context.CancellationToken) is { } message)
             await context.Publish(message, message.GetType());
-    }
-}
-
-/// <summary>
-/// Heartbeats from <c>agent.telemetry</c> (<c>heartbeat.&lt;agentId&gt;</c>). An agent's first heartbeat also binds its task
-/// queue to <c>jobs</c>, so the queue is routed to as soon as the agent is known (dispatch makes sure of it again).
-/// </summary>
-public sealed class WireHeartbeatConsumer(IAgentStore agents, AgentBrokerIdentity identity, AgentQueueBinder queues, TimeProvider clock,
-    ILogger<WireHeartbeatConsumer> logger) : IConsumer<AgentHeartbeat>
-{
-    public async Task Consume(ConsumeContext<AgentHeartbeat> context)
-    {
-        var heartbeat = context.Message;
-        if (heartbeat.AgentId is null || !Identifiers.IsAgentId(heartbeat.AgentId))
-            throw new RejectedWireMessageException("A heartbeat needs a valid agentId.");
-        identity.Verify(context, heartbeat.AgentId, "heartbeat");
-        try
-        {
-            await queues.EnsureBoundAsync(heartbeat.AgentId, context.CancellationToken);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            logger.LogWarning("The task queue of agent {AgentId} could not be bound yet ({Message}); its first task binds it", heartbeat.AgentId, ex.Message);
-        }
-        try
-        {
-            await agents.RecordHeartbeatAsync(heartbeat with { Capabilities = heartbeat.Capabilities ?? [] }, clock.GetUtcNow(), context.CancellationToken);
-        }
-        catch (Exception ex) when (StorageFaults.IsTransient(ex))
-        {
-            // Dropped, not retried nor set aside: the next heartbeat carries the same news.
-            logger.LogDebug(ex, "The heartbeat of agent {AgentId} could not be stored; dropped", heartbeat.AgentId);
-        }
-    }
-}
-
-/// <summary>Inventories from <c>agent.telemetry</c> (<c>inventory.&lt;agentId&gt;</c>), recorded and reconciled.</summary>
-public sealed class WireInventoryConsumer(Resources.InventoryReconciler reconciler, AgentBrokerIdentity identity, ILogger<WireInventoryConsumer> logger)
-    : IConsumer<AgentInventory>
-{
-    public async Task Consume(ConsumeContext<AgentInventory> context)
-    {
-        var inventory = context.Message;
-        if (inventory.AgentId is null || !Identifiers.IsAgentId(inventory.AgentId))
-            throw new RejectedWireMessageException("An inventory needs a valid agentId.");
-        identity.Verify(context, inventory.AgentId, "inventory");
-        try
-        {
-            await reconciler.RecordAsync(inventory.AgentId, inventory.Inventory, inventory.Ts, context.CancellationToken);
-        }
-        catch (Exception ex) when (StorageFaults.IsTransient(ex))
-        {
-            // Dropped, not retried nor set aside: the next inventory carries the same news.
-            logger.LogDebug(ex, "The inventory of agent {AgentId} could not be stored; dropped", inventory.AgentId);
-        }
     }
 }
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Agents;
+using OpenHvx.Orchestrator.MixedFleet;
 using OpenHvx.Orchestrator.Persistence;
 
 namespace OpenHvx.Orchestrator.Tasks.Pipeline;
@@ -15,21 +16,26 @@ public sealed class DispatchStep(IAgentOutbox outbox, AgentOutboxRelay relay, IA
 {
     public string State => "Dispatching";
 
-    public Task RunAsync(TaskStepContext context) => DispatchAsync(context.Task, withPickupWindow: true, context.CancellationToken);
+    public Task RunAsync(TaskStepContext context) => DispatchAsync(context.Task, withPickupWindow: true, context.CancellationToken, context.Resource?.Name);
 
     /// <summary>
     /// Stores the task's current attempt for its agent and sends it after the commit. Without a pickup window the agent may start it
     /// whenever it gets to it: a task that no other agent may take, or an agent that would not honour the window (one of an earlier
     /// generation, whose heartbeats do not state their interval), which is never given a window it would ignore.
     /// </summary>
-    public async Task DispatchAsync(TaskState task, bool withPickupWindow, CancellationToken cancellationToken)
+    /// <param name="vmName">the name of the VM the task acts on, which the original agent's <c>vm.edit</c> finds it by</param>
+    public async Task DispatchAsync(TaskState task, bool withPickupWindow, CancellationToken cancellationToken, string? vmName = null)
     {
         var now = clock.GetUtcNow();
-        if (withPickupWindow)
-            withPickupWindow = await agents.GetAsync(task.AgentId!, cancellationToken) is { } agent && AgentLiveness.HonoursNotAfter(agent);
+        var agent = await agents.GetAsync(task.AgentId!, cancellationToken);
+        withPickupWindow &= agent is not null && AgentLiveness.HonoursNotAfter(agent);
         var fleet = options.Value.Agents;
         DateTimeOffset? notAfter = withPickupWindow ? now + fleet.PickupWindow : null;
-        var message = new AgentTask(task.CorrelationId, task.TenantId, task.AgentId!, task.Action, task.EnrichedData ?? task.Data, task.CorrelationId.ToString(),
+        var data = task.EnrichedData ?? task.Data;
+        // An agent of the original generation reads its scripts' own field names.
+        if (agent is not null && AgentGenerations.IsOriginal(agent))
+            data = OriginalAgentData.Translate(task.Action, data, task.Target, vmName, fleet.Original);
+        var message = new AgentTask(task.CorrelationId, task.TenantId, task.AgentId!, task.Action, data, task.CorrelationId.ToString(),
             task.Target, task.Attempt, notAfter);
         task.PickupBy = notAfter + fleet.PickupGrace;
         await outbox.AddAsync(message, now, task.PickupBy, cancellationToken);

@@ -10,7 +10,8 @@ namespace OpenHvx.Tests.Tasks;
 public sealed class AgentElectionTests
 {
     private static readonly DateTimeOffset Now = new(2026, 12, 2, 12, 0, 0, TimeSpan.Zero);
-    private static readonly AgentFleetOptions Fleet = new();
+    // Agents here that do not state their interval are of the original generation, which builds VMs only with an images folder set.
+    private static readonly AgentFleetOptions Fleet = new() { Original = { ImagesPath = @"D:\openhvx\images" } };
     private static readonly QuotaAmounts Small = new(1, 1024, 1024, 1);
 
     private static AgentRecord Agent(string id, double heartbeatAgeSeconds = 1, long freeCpu = 16, TimeSpan? interval = null, string status = AgentAdminStatus.Active,

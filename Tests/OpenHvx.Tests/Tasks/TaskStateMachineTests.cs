@@ -98,7 +98,7 @@ public sealed class TaskStateMachineTests
         var agents = harness.Get<OpenHvx.Orchestrator.Agents.IAgentStore>();
         foreach (var id in new[] { "agent-1", "agent-2" })
             await agents.RecordHeartbeatAsync(new AgentHeartbeat("t", id, DateTimeOffset.UtcNow, "h", [ActionNames.VmCreate],
-                new AgentCapacity(8, 65536, 1048576), new AgentCapacity(8, 65536, 1048576), 0), DateTimeOffset.UtcNow);
+                new AgentCapacity(8, 65536, 1048576), new AgentCapacity(8, 65536, 1048576), 0, IntervalSeconds: 15), DateTimeOffset.UtcNow);
 
         var burst = Enumerable.Range(0, 2).Select(i => SagaHarness.VmCreate(name: $"burst{i}", cpu: 6)).ToList();
         var answers = await Task.WhenAll(burst.Select(harness.SubmitAsync));

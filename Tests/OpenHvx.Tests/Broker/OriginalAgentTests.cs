@@ -1,0 +1,214 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using OpenHvx.Tests.Support;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+
+namespace OpenHvx.Tests.Broker;
+
+/// <summary>
+/// Our orchestrator drives an agent of the original OpenHVX generation over RabbitMQ. The test plays that agent as its Go code does
+/// (OpenHVX/openhvx-agent@a65c895: its task queue declared and bound with the bare agent id, prefetch 5) and sends the original
+/// generation's messages byte for byte from Tests/fixtures/original-openhvx; only a result's task id is replaced by the task this run
+/// created.
+/// </summary>
+[TestFixture]
+[Category("Broker")]
+[NonParallelizable]
+public sealed class OriginalAgentTests
+{
+    private const string ImagesPath = @"D:\DATA\openhvx\IMAGES";
+    private ProcessStack _stack = null!;
+    private IConnection _connection = null!;
+    private IChannel _channel = null!;
+    private readonly ConcurrentQueue<(string RoutingKey, JsonElement Body)> _tasks = new();
+    private JsonValueKind _capacityBeforeInventory;
+
+    [OneTimeSetUp]
+    public async Task StartAsync()
+    {
+        _stack = await ProcessStack.StartAsync(new Dictionary<string, string>
+        {
+            // The Go agent sends no AMQP user_id.
+            ["Orchestrator__Agents__RequireBrokerIdentity"] = "false",
+            ["Orchestrator__Agents__Original__ImagesPath"] = ImagesPath,
+            // The fixture heartbeat is replayed as sent; the original agent states no interval, so this one applies.
+            ["Orchestrator__Agents__HeartbeatInterval"] = "00:10:00",
+        });
+        _connection = await new ConnectionFactory { Uri = new Uri(_stack.Broker.Url) }.CreateConnectionAsync();
+        _channel = await _connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
+
+        // consumer.go: QueueDeclare(agent.<id>.tasks, durable, no arguments), QueueBind(queue, <agentId>, "jobs"), Qos(5).
+        var queue = $"agent.{OriginalFixtures.AgentId}.tasks";
+        await _channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, arguments: null);
+        await _channel.QueueBindAsync(queue, "jobs", OriginalFixtures.AgentId);
+        await _channel.BasicQosAsync(0, 5, false);
+        var consumer = new AsyncEventingBasicConsumer(_channel);
+        consumer.ReceivedAsync += async (_, delivery) =>
+        {
+            _tasks.Enqueue((delivery.RoutingKey, JsonDocument.Parse(delivery.Body).RootElement.Clone()));
+            await _channel.BasicAckAsync(delivery.DeliveryTag, false);
+        };
+        await _channel.BasicConsumeAsync(queue, autoAck: false, consumerTag: "agent-" + OriginalFixtures.AgentId, consumer);
+
+        // As the Go agent starts: a heartbeat (no capacity in it), then its first full inventory, then the next heartbeat, which the
+        // inventory gives a capacity. The same fixture bytes twice: its ts is fixed.
+        await OriginalFixtures.PublishAsync(_channel, "agent-heartbeat", OriginalFixtures.Body("agent-heartbeat"));
+        var registered = await Eventually.Get(async () => await _stack.Api.GetAsync($"/api/v1/admin/agents/{OriginalFixtures.AgentId}"),
+            r => r.IsSuccessStatusCode, TimeSpan.FromSeconds(30), "the heartbeat registers the agent");
+        _capacityBeforeInventory = (await registered.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("capacity").ValueKind;
+        await OriginalFixtures.PublishAsync(_channel, "agent-inventory-full", OriginalFixtures.Body("agent-inventory-full"));
+        await Eventually.True(async () => (await AgentAsync()).TryGetProperty("inventory", out _), TimeSpan.FromSeconds(30), "the inventory is recorded");
+        await OriginalFixtures.PublishAsync(_channel, "agent-heartbeat", OriginalFixtures.Body("agent-heartbeat"));
+        await _stack.WaitForAgentsAsync(OriginalFixtures.AgentId);
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAsync()
+    {
+        if (TestContext.CurrentContext.Result.FailCount > 0)
+            await TestContext.Out.WriteLineAsync(_stack.Logs);
+        await _channel.DisposeAsync();
+        await _connection.DisposeAsync();
+        await _stack.DisposeAsync();
+    }
+
+    private async Task<JsonElement> AgentAsync() => await _stack.Api.GetFromJsonAsync<JsonElement>($"/api/v1/admin/agents/{OriginalFixtures.AgentId}");
+
+    private async Task<(string RoutingKey, JsonElement Body)> TaskDeliveredAsync(Guid taskId)
+        => await Eventually.Get(() => Task.FromResult(_tasks.FirstOrDefault(t => t.Body.GetProperty("taskId").GetGuid() == taskId)),
+            t => t.RoutingKey is not null, TimeSpan.FromSeconds(30), $"task {taskId} reaches the original agent's queue");
+
+    private async Task<(Guid TaskId, Uri Location)> SubmitAsync(object request)
+    {
+        var response = await _stack.Api.PostAsJsonAsync("/api/v1/admin/tasks", request);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return (body.GetProperty("taskId").GetGuid(), response.Headers.Location!);
+    }
+
+    /// <summary>The fixture result with its task id replaced by <paramref name="taskId"/>, published as the Go agent publishes it.</summary>
+    private Task AnswerAsync(string fixture, Guid taskId)
+    {
+        var original = OriginalFixtures.TaskIdOf(fixture);
+        return OriginalFixtures.PublishAsync(_channel, fixture, OriginalFixtures.Body(fixture, original, taskId.ToString()), taskId.ToString(), "task." + taskId);
+    }
+
+    [Test]
+    public async Task The_original_agent_is_registered_with_the_capacity_of_its_inventory()
+    {
+        Assert.That(_capacityBeforeInventory, Is.EqualTo(JsonValueKind.Null), "no capacity before an inventory gave one");
+        var agent = await AgentAsync();
+        Assert.That(agent.GetProperty("generation").GetString(), Is.EqualTo("original"));
+        Assert.That(agent.GetProperty("online").GetBoolean(), Is.True);
+        // host.cpu.threads 20 x the default overcommit 4; memoryMb; the "vm" datastore's bytes in MiB.
+        var capacity = agent.GetProperty("capacity");
+        Assert.That(capacity.GetProperty("cpu").GetInt64(), Is.EqualTo(80));
+        Assert.That(capacity.GetProperty("memoryMB").GetInt64(), Is.EqualTo(131072));
+        Assert.That(capacity.GetProperty("storageMB").GetInt64(), Is.EqualTo(1000203087872 / (1024 * 1024)));
+        Assert.That(agent.GetProperty("free").GetProperty("storageMB").GetInt64(), Is.EqualTo(734003200000 / (1024 * 1024)));
+        Assert.That(agent.GetProperty("capabilities").EnumerateArray().Select(c => c.GetString()), Does.Contain("inventory").And.Contain("vm.create"));
+    }
+
+    [Test]
+    public async Task A_vm_create_reaches_the_original_agents_queue_in_its_terms_and_its_result_links_the_vm_and_commits_the_quota()
+    {
+        var before = await _stack.QuotaAsync();
+        // The fixture result built "web01" with 2 vCPU and 2 GB, as asked here.
+        var (taskId, location) = await SubmitAsync(new
+        {
+            tenantId = "test1", action = "vm.create",
+            data = new { name = "web01", cpu = 2, ram = "2GB", cloudInit = new { sshAuthorizedKeys = new[] { "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnly user@example" } } },
+        });
+
+        var (routingKey, task) = await TaskDeliveredAsync(taskId);
+        Assert.That(routingKey, Is.EqualTo($"agent.{OriginalFixtures.AgentId}"), "sent on our key, which the orchestrator bound to the agent's own queue");
+        Assert.That(task.GetProperty("agentId").GetString(), Is.EqualTo(OriginalFixtures.AgentId));
+        Assert.That(task.GetProperty("correlationId").GetString(), Is.EqualTo(taskId.ToString()));
+        var data = task.GetProperty("data");
+        Assert.That(data.GetProperty("name").GetString(), Is.EqualTo("web01"));
+        Assert.That(data.GetProperty("ram").GetString(), Is.EqualTo("2048MB"), "vm.create.ps1 throws without ram");
+        Assert.That(data.GetProperty("imagePath").GetString(), Does.StartWith(ImagesPath + "\\").And.EndWith(".vhdx"));
+        Assert.That(data.GetProperty("cloudInit").GetProperty("ssh_authorized_keys")[0].GetString(), Does.StartWith("ssh-ed25519 "));
+        Assert.That(task.TryGetProperty("notAfter", out var notAfter) ? notAfter.ValueKind : JsonValueKind.Null, Is.EqualTo(JsonValueKind.Null),
+            "no pickup window for an agent that would not honour it");
+
+        await AnswerAsync("agent-result-vm.create-ok", taskId);
+
+        var done = await _stack.WaitForFinalAsync(location);
+        Assert.That(done.GetProperty("status").GetString(), Is.EqualTo("SUCCESS"), done.ToString());
+        var resources = await _stack.Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/tenants/test1/resources");
+        Assert.That(resources.EnumerateArray().Select(r => r.GetProperty("resourceId").GetString()), Does.Contain(OriginalFixtures.VmGuid), "result.vm.guid linked");
+        var after = await _stack.QuotaAsync();
+        Assert.That(after.GetProperty("vmCount").GetProperty("used").GetInt64() - before.GetProperty("vmCount").GetProperty("used").GetInt64(), Is.EqualTo(1));
+        Assert.That(after.GetProperty("cpu").GetProperty("used").GetInt64() - before.GetProperty("cpu").GetProperty("used").GetInt64(), Is.EqualTo(2));
+        foreach (var line in new[] { "cpu", "memoryMB", "storageMB", "vmCount" })
+            Assert.That(after.GetProperty(line).GetProperty("held").GetInt64(), Is.Zero, line + " held");
+        Assert.That(await _stack.Broker.MessagesInAsync("orchestrator.results_error"), Is.Zero, "the string error \"\" is no reason to set the result aside");
+    }
+
+    [Test]
+    public async Task A_vm_power_goes_in_the_original_agents_words_and_its_string_error_fails_the_task_with_that_message()
+    {
+        await EnsureWeb01Async();
+        var (taskId, location) = await SubmitAsync(new { tenantId = "test1", action = "vm.power", target = new { kind = "vm", refId = OriginalFixtures.VmGuid }, data = new { state = "turnoff" } });
+
+        var (_, task) = await TaskDeliveredAsync(taskId);
+        var data = task.GetProperty("data");
+        Assert.That(data.GetProperty("state").GetString(), Is.EqualTo("off"), "the original vm.power.ps1 has no 'turnoff'");
+        Assert.That(data.GetProperty("guid").GetString(), Is.EqualTo(OriginalFixtures.VmGuid));
+        Assert.That(data.GetProperty("target").GetProperty("refId").GetString(), Is.EqualTo(OriginalFixtures.VmGuid));
+
+        await AnswerAsync("agent-result-vm.power-error", taskId);
+
+        var done = await _stack.WaitForFinalAsync(location);
+        Assert.That(done.GetProperty("status").GetString(), Is.EqualTo("FAILED"), done.ToString());
+        var error = done.GetProperty("error");
+        Assert.That(error.GetProperty("code").GetString(), Is.EqualTo("ERR_SCRIPT"));
+        Assert.That(error.GetProperty("message").GetString(), Is.EqualTo("unsupported state 'stop' (use: on|off|shutdown|restart|pause|resume|save)"));
+        Assert.That(await _stack.Broker.MessagesInAsync("orchestrator.results_error"), Is.Zero);
+    }
+
+    [Test]
+    public async Task A_vm_power_success_of_the_original_agent_succeeds_the_task()
+    {
+        await EnsureWeb01Async();
+        var (taskId, location) = await SubmitAsync(new { tenantId = "test1", action = "vm.power", target = new { kind = "vm", refId = OriginalFixtures.VmGuid }, data = new { state = "start" } });
+        var (_, task) = await TaskDeliveredAsync(taskId);
+        Assert.That(task.GetProperty("data").GetProperty("state").GetString(), Is.EqualTo("start"));
+
+        await AnswerAsync("agent-result-vm.power-ok", taskId);
+
+        var done = await _stack.WaitForFinalAsync(location);
+        Assert.That(done.GetProperty("status").GetString(), Is.EqualTo("SUCCESS"), done.ToString());
+        Assert.That(done.GetProperty("result").GetProperty("vm").GetProperty("state").GetString(), Is.EqualTo("Running"));
+    }
+
+    [Test]
+    public async Task A_light_inventory_is_merged_into_the_full_one_instead_of_replacing_it()
+    {
+        await OriginalFixtures.PublishAsync(_channel, "agent-inventory-light", OriginalFixtures.Body("agent-inventory-light"));
+
+        var inventory = await Eventually.Get(async () => (await AgentAsync()).GetProperty("inventory"),
+            i => i.GetProperty("vms").EnumerateArray().Any(vm => vm.TryGetProperty("uptimeSec", out _)), TimeSpan.FromSeconds(30), "the light inventory is merged");
+        Assert.That(inventory.GetProperty("host").GetProperty("hostname").GetString(), Is.EqualTo("HV-NODE-01"), "the host of the full inventory is kept");
+        Assert.That(inventory.GetProperty("datastores").GetArrayLength(), Is.EqualTo(1));
+        var vm = inventory.GetProperty("vms").EnumerateArray().Single(v => v.GetProperty("id").GetString() == OriginalFixtures.VmGuid);
+        Assert.That(vm.GetProperty("cpu").GetProperty("vcpus").GetInt32(), Is.EqualTo(2), "a null of the light inventory changes nothing");
+        Assert.That(vm.GetProperty("disks").GetArrayLength(), Is.EqualTo(1), "what only the full inventory knows is kept");
+        Assert.That(vm.GetProperty("state").GetString(), Is.EqualTo("Running"));
+        Assert.That((await AgentAsync()).GetProperty("capacity").GetProperty("cpu").GetInt64(), Is.EqualTo(80));
+    }
+
+    /// <summary>The fixtures' VM linked to test1 (by the vm.create test, or here when it ran first or not at all).</summary>
+    private async Task EnsureWeb01Async()
+    {
+        var resources = await _stack.Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/tenants/test1/resources");
+        if (resources.EnumerateArray().Any(r => r.GetProperty("resourceId").GetString() == OriginalFixtures.VmGuid))
+            return;
+        await A_vm_create_reaches_the_original_agents_queue_in_its_terms_and_its_result_links_the_vm_and_commits_the_quota();
+    }
+}
