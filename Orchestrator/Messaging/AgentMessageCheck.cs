@@ -60,20 +60,29 @@ public sealed partial class AgentMessageCheck(ITaskStore tasks, AgentBrokerIdent
             case "progress":
                 return new AgentTaskProgress(taskId, message.AgentId, message.Message ?? "", message.At ?? clock.GetUtcNow());
             default:
-                if (message.Ok is not { } ok)
+                if (message.Ok is null)
                     throw new RejectedWireMessageException("A result needs 'ok'.");
-                var error = ErrorOf(message);
-                // The original agent reports ok for a script that printed {"ok":false,...} and exited 0.
-                if (ok && message.Result is { ValueKind: JsonValueKind.Object } result && result.TryGetProperty("ok", out var scriptOk)
-                    && scriptOk.ValueKind == JsonValueKind.False)
-                {
-                    ok = false;
-                    error ??= new AgentError(ErrorCodes.ScriptFailed, result.TryGetProperty("error", out var text) && text.ValueKind == JsonValueKind.String
-                        && text.GetString() is { Length: > 0 } said ? said : "The script reported a failure.");
-                }
-                return new AgentTaskResult(taskId, message.AgentId, ok, message.Result, ok ? null : error, message.StartedAt, message.FinishedAt ?? clock.GetUtcNow(),
+                var (ok, error) = OutcomeOf(message);
+                return new AgentTaskResult(taskId, message.AgentId, ok, message.Result, error, message.StartedAt, message.FinishedAt ?? clock.GetUtcNow(),
                     message.Attempt);
         }
+    }
+
+    /// <summary>
+    /// Whether a result reports success, and its error when not. The original agent reports <c>ok</c> for a script that printed
+    /// <c>{"ok":false,...}</c> and exited 0: such a result is a failure with the script's <c>error</c>.
+    /// </summary>
+    public static (bool Ok, AgentError? Error) OutcomeOf(AgentWireMessage message)
+    {
+        var error = ErrorOf(message);
+        if (message.Ok != true)
+            return (false, error);
+        if (message.Result is { ValueKind: JsonValueKind.Object } result && result.TryGetProperty("ok", out var scriptOk) && scriptOk.ValueKind == JsonValueKind.False)
+        {
+            return (false, error ?? new AgentError(ErrorCodes.ScriptFailed, result.TryGetProperty("error", out var text) && text.ValueKind == JsonValueKind.String
+                && text.GetString() is { Length: > 0 } said ? said : "The script reported a failure."));
+        }
+        return (true, null);
     }
 
     /// <summary>

@@ -90,4 +90,27 @@ public sealed class AgentElectionTests
         Assert.That(decision.AgentId, Is.EqualTo("second"));
         Assert.That(ReasonOf(decision, "first"), Is.EqualTo("did not start this task in time before"));
     }
+
+    [Test]
+    public void An_agent_advertising_the_original_capability_names_is_elected_for_the_actions_they_cover()
+    {
+        var original = Agent("original") with { Capabilities = ["inventory", "vm.power", "vm"] };
+
+        Assert.That(AgentElection.Elect([original], ActionNames.InventoryRefresh, QuotaAmounts.Zero, "original", Now, new ElectionOptions(), Fleet).AgentId,
+            Is.EqualTo("original"));
+        Assert.That(AgentElection.Elect([original], ActionNames.VmEdit, QuotaAmounts.Zero, "original", Now, new ElectionOptions(), Fleet).AgentId,
+            Is.EqualTo("original"));
+        var create = AgentElection.Elect([original], ActionNames.VmCreate, Small, null, Now, new ElectionOptions(), Fleet);
+        Assert.That(ReasonOf(create, "original"), Is.EqualTo("lacks capability vm.create"));
+    }
+
+    [Test]
+    public void An_original_agent_is_not_elected_for_a_vm_create_while_no_images_folder_is_set()
+    {
+        var decision = AgentElection.Elect([Agent("original"), Agent("ours", interval: TimeSpan.FromSeconds(15), freeCpu: 2)], ActionNames.VmCreate, Small, null, Now,
+            new ElectionOptions(), new AgentFleetOptions());
+
+        Assert.That(decision.AgentId, Is.EqualTo("ours"));
+        Assert.That(ReasonOf(decision, "original"), Does.Contain("Orchestrator:Agents:Original:ImagesPath"));
+    }
 }
