@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Agents;
+using OpenHvx.Orchestrator.MixedFleet;
 using OpenHvx.Orchestrator.Persistence;
 using OpenHvx.Orchestrator.Tasks.Pipeline;
 
@@ -49,8 +50,17 @@ public sealed class CancelTaskActivity(
 
         // Never sent again nor taken for unpicked: the task now waits for its agent's answer (or its pickup window, TaskLifecycle).
         await outbox.RemoveAsync(saga.CorrelationId, cancellationToken);
-        AskAgentToStop(saga);
         var agent = await agents.GetAsync(saga.AgentId!, cancellationToken);
+        if (agent is not null && AgentGenerations.IsOriginal(agent))
+        {
+            // The original agent has no control queue and cannot stop a task: nothing waits for an answer that never comes.
+            lifecycle.AddNote(saga, $"cancel requested by {who}: its agent, of the original generation, cannot stop a task");
+            await lifecycle.CancelAsync(saga,
+                $"Canceled by {who}. Its agent, of the original OpenHVX generation, cannot stop a task it received: had it run the task, its success "
+                + "is still charged and linked.", null, cancellationToken);
+            return;
+        }
+        AskAgentToStop(saga);
         var (online, reason) = agent is null ? (false, "it is not registered") : AgentLiveness.Evaluate(agent, lifecycle.Now, options.Value.Agents);
         if (online)
         {

@@ -113,8 +113,15 @@ public sealed class OriginalAgentTests
         Assert.That(agent.GetProperty("capabilities").EnumerateArray().Select(c => c.GetString()), Does.Contain("inventory").And.Contain("vm.create"));
     }
 
-    [Test]
-    public async Task A_vm_create_reaches_the_original_agents_queue_in_its_terms_and_its_result_links_the_vm_and_commits_the_quota()
+    /// <summary>What creating "web01" on the original agent saw; done once, by the first test that needs the VM.</summary>
+    private sealed record Web01Creation(Guid TaskId, string RoutingKey, JsonElement Delivered, JsonElement Final, JsonElement QuotaBefore, JsonElement QuotaAfter,
+        JsonElement Resources);
+
+    private Task<Web01Creation>? _web01;
+
+    private Task<Web01Creation> Web01Async() => _web01 ??= CreateWeb01Async();
+
+    private async Task<Web01Creation> CreateWeb01Async()
     {
         var before = await _stack.QuotaAsync();
         // The fixture result built "web01" with 2 vCPU and 2 GB, as asked here.
@@ -123,11 +130,22 @@ public sealed class OriginalAgentTests
             tenantId = "test1", action = "vm.create",
             data = new { name = "web01", cpu = 2, ram = "2GB", cloudInit = new { sshAuthorizedKeys = new[] { "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnly user@example" } } },
         });
-
         var (routingKey, task) = await TaskDeliveredAsync(taskId);
-        Assert.That(routingKey, Is.EqualTo($"agent.{OriginalFixtures.AgentId}"), "sent on our key, which the orchestrator bound to the agent's own queue");
+        await AnswerAsync("agent-result-vm.create-ok", taskId);
+        var done = await _stack.WaitForFinalAsync(location);
+        return new Web01Creation(taskId, routingKey, task, done, before, await _stack.QuotaAsync(),
+            await _stack.Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/tenants/test1/resources"));
+    }
+
+    [Test]
+    public async Task A_vm_create_reaches_the_original_agents_queue_in_its_terms_and_its_result_links_the_vm_and_commits_the_quota()
+    {
+        var created = await Web01Async();
+
+        Assert.That(created.RoutingKey, Is.EqualTo($"agent.{OriginalFixtures.AgentId}"), "sent on our key, which the orchestrator bound to the agent's own queue");
+        var task = created.Delivered;
         Assert.That(task.GetProperty("agentId").GetString(), Is.EqualTo(OriginalFixtures.AgentId));
-        Assert.That(task.GetProperty("correlationId").GetString(), Is.EqualTo(taskId.ToString()));
+        Assert.That(task.GetProperty("correlationId").GetString(), Is.EqualTo(created.TaskId.ToString()));
         var data = task.GetProperty("data");
         Assert.That(data.GetProperty("name").GetString(), Is.EqualTo("web01"));
         Assert.That(data.GetProperty("ram").GetString(), Is.EqualTo("2048MB"), "vm.create.ps1 throws without ram");
@@ -136,19 +154,16 @@ public sealed class OriginalAgentTests
         Assert.That(task.TryGetProperty("notAfter", out var notAfter) ? notAfter.ValueKind : JsonValueKind.Null, Is.EqualTo(JsonValueKind.Null),
             "no pickup window for an agent that would not honour it");
 
-        await AnswerAsync("agent-result-vm.create-ok", taskId);
-
-        var done = await _stack.WaitForFinalAsync(location);
-        Assert.That(done.GetProperty("status").GetString(), Is.EqualTo("SUCCESS"), done.ToString());
-        var resources = await _stack.Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/tenants/test1/resources");
-        Assert.That(resources.EnumerateArray().Select(r => r.GetProperty("resourceId").GetString()), Does.Contain(OriginalFixtures.VmGuid), "result.vm.guid linked");
-        var after = await _stack.QuotaAsync();
-        Assert.That(after.GetProperty("vmCount").GetProperty("used").GetInt64() - before.GetProperty("vmCount").GetProperty("used").GetInt64(), Is.EqualTo(1));
-        Assert.That(after.GetProperty("cpu").GetProperty("used").GetInt64() - before.GetProperty("cpu").GetProperty("used").GetInt64(), Is.EqualTo(2));
+        Assert.That(created.Final.GetProperty("status").GetString(), Is.EqualTo("SUCCESS"), created.Final.ToString());
+        Assert.That(created.Resources.EnumerateArray().Select(r => r.GetProperty("resourceId").GetString()), Does.Contain(OriginalFixtures.VmGuid), "result.vm.guid linked");
+        Assert.That(Used(created.QuotaAfter, "vmCount") - Used(created.QuotaBefore, "vmCount"), Is.EqualTo(1));
+        Assert.That(Used(created.QuotaAfter, "cpu") - Used(created.QuotaBefore, "cpu"), Is.EqualTo(2));
         foreach (var line in new[] { "cpu", "memoryMB", "storageMB", "vmCount" })
-            Assert.That(after.GetProperty(line).GetProperty("held").GetInt64(), Is.Zero, line + " held");
+            Assert.That(created.QuotaAfter.GetProperty(line).GetProperty("held").GetInt64(), Is.Zero, line + " held");
         Assert.That(await _stack.Broker.MessagesInAsync("orchestrator.results_error"), Is.Zero, "the string error \"\" is no reason to set the result aside");
     }
+
+    private static long Used(JsonElement quota, string line) => quota.GetProperty(line).GetProperty("used").GetInt64();
 
     [Test]
     public async Task A_vm_power_goes_in_the_original_agents_words_and_its_string_error_fails_the_task_with_that_message()
@@ -203,12 +218,26 @@ public sealed class OriginalAgentTests
         Assert.That((await AgentAsync()).GetProperty("capacity").GetProperty("cpu").GetInt64(), Is.EqualTo(80));
     }
 
-    /// <summary>The fixtures' VM linked to test1 (by the vm.create test, or here when it ran first or not at all).</summary>
-    private async Task EnsureWeb01Async()
+    [Test]
+    public async Task A_cancel_ends_a_task_of_the_original_agent_at_once_and_its_later_success_is_still_recorded()
     {
-        var resources = await _stack.Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/tenants/test1/resources");
-        if (resources.EnumerateArray().Any(r => r.GetProperty("resourceId").GetString() == OriginalFixtures.VmGuid))
-            return;
-        await A_vm_create_reaches_the_original_agents_queue_in_its_terms_and_its_result_links_the_vm_and_commits_the_quota();
+        await EnsureWeb01Async();
+        var (taskId, location) = await SubmitAsync(new { tenantId = "test1", action = "vm.power", target = new { kind = "vm", refId = OriginalFixtures.VmGuid }, data = new { state = "start" } });
+        await TaskDeliveredAsync(taskId);
+
+        var cancel = await _stack.Api.PostAsync(location + "/cancel", null);
+        Assert.That((int)cancel.StatusCode, Is.LessThan(300), await cancel.Content.ReadAsStringAsync());
+        var canceled = await _stack.WaitForStatusAsync(location, "CANCELED");
+        Assert.That(canceled.GetProperty("error").GetProperty("message").GetString(), Does.Contain("original OpenHVX generation"));
+        Assert.That(await _stack.Broker.MessagesInAsync($"agent.{OriginalFixtures.AgentId}.control"), Is.Zero, "nothing is sent where no original agent reads");
+
+        await AnswerAsync("agent-result-vm.power-ok", taskId);
+
+        var late = await Eventually.Get(() => _stack.Api.GetFromJsonAsync<JsonElement>(location), t => t.GetProperty("lateSuccess").GetBoolean(),
+            TimeSpan.FromSeconds(30), "the agent's later success is recorded on the canceled task");
+        Assert.That(late.GetProperty("status").GetString(), Is.EqualTo("CANCELED"));
     }
+
+    /// <summary>The fixtures' VM linked to test1 (created on the original agent once, by whichever test needs it first).</summary>
+    private Task EnsureWeb01Async() => Web01Async();
 }
