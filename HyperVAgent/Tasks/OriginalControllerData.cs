@@ -65,11 +65,14 @@ public static class OriginalControllerData
             ? new AgentError("ERR_INVALID_ARGUMENT", IscsiRefused, JsonSerializer.SerializeToElement(new { field = "iqn" }))
             : null;
 
-    /// <summary>The VM the original controller means: <c>guid</c>, else <c>id</c>, else <c>target.refId</c> (as its agent reads them).</summary>
+    /// <summary>
+    /// The VM the original controller means: <c>guid</c>, else <c>id</c>, else <c>target.refId</c>, else <c>target</c> when it is a string
+    /// (older controllers), as its agent reads them (vm.power.ps1).
+    /// </summary>
     private static TaskTarget? TargetIn(JsonObject data)
     {
         var nested = data["target"] as JsonObject;
-        var refId = Text(data["guid"]) ?? Text(data["id"]) ?? Text(nested?["refId"]);
+        var refId = Text(data["guid"]) ?? Text(data["id"]) ?? Text(nested?["refId"]) ?? Text(data["target"]);
         return refId is null ? null : new TaskTarget(Text(nested?["kind"]) ?? "vm", refId, Text(nested?["agentId"]));
     }
 

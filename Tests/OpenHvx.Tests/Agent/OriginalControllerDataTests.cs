@@ -36,7 +36,7 @@ public sealed class OriginalControllerDataTests
     }
 
     [Test]
-    public void The_vm_is_taken_from_guid_then_id_then_target_ref_id()
+    public void The_vm_is_taken_from_guid_then_id_then_target_ref_id_then_a_target_string()
     {
         string? RefId(object data) => OriginalControllerData.Normalize(Original(ActionNames.VmPower, data)).Target?.RefId;
 
@@ -45,7 +45,9 @@ public sealed class OriginalControllerDataTests
             Assert.That(RefId(new { state = "start", guid = "g", id = "i", target = new { kind = "vm", refId = "r" } }), Is.EqualTo("g"));
             Assert.That(RefId(new { state = "start", id = "i", target = new { kind = "vm", refId = "r" } }), Is.EqualTo("i"));
             Assert.That(RefId(new { state = "start", target = new { kind = "vm", refId = "r" } }), Is.EqualTo("r"));
+            Assert.That(RefId(new { state = "start", target = "t" }), Is.EqualTo("t"));
             Assert.That(RefId(new { state = "start", target = new { kind = "vm" } }), Is.Null);
+            Assert.That(RefId(new { state = "start", id = 42, target = new { kind = "vm", refId = new { } } }), Is.Null);
         });
     }
 
