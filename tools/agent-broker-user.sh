@@ -47,10 +47,12 @@ own="^agent\\.$agent\\.((tasks|control)(_error|_skipped)?|bus)\$"
 configure="$own"
 write="$own|^results\$|^agent\\.telemetry\$"
 read="$own"
-# Topic permissions (routing keys on topic exchanges): results only for task.<uuid>[.started|.progress],
-# agent.telemetry only for its own heartbeat and inventory; it binds to neither, so no read key.
+# Topic permissions (routing keys on topic exchanges): results only for task.<uuid> (the result), started.<uuid> and
+# progress.<uuid> (notes kept out of task.#, which the original controller reads as results: WireTopology), agent.telemetry
+# only for its own heartbeat and inventory; it binds to neither, so no read key. Erlang's re is PCRE: \A and \z anchor the
+# whole key (a $ would also pass a key ending in a newline).
 topic_exchanges=(results agent.telemetry)
-topic_write=('^task\.[0-9a-fA-F-]{36}(\.(started|progress))?$' "^(heartbeat|inventory)\\.$agent\$")
+topic_write=('\A(task|started|progress)\.[0-9a-fA-F-]{36}\z' "\\A(heartbeat|inventory)\\.$agent\\z")
 topic_read=('^$' '^$')
 
 # Percent-encodes every character but the unreserved ones (RFC 3986), '/' included.

@@ -35,8 +35,8 @@ public sealed class BusAgentWire(IBus bus, IHostApplicationLifetime lifetime) : 
 }
 
 /// <summary>
-/// RabbitMQ: plain JSON, persistent, to <c>results</c> (<c>task.&lt;taskId&gt;</c>) and <c>agent.telemetry</c>, stamped with the
-/// agent's broker user. A result counts as sent once the broker confirmed it.
+/// RabbitMQ: plain JSON, persistent, to <c>results</c> (results as <see cref="AgentWireResult"/> on <c>task.&lt;taskId&gt;</c>, started notes
+/// on <c>started.&lt;taskId&gt;</c>) and <c>agent.telemetry</c>, stamped with the agent's broker user. A result counts as sent once the broker confirmed it.
 /// </summary>
 public sealed class ExchangeAgentWire(AgentWirePublisher publisher) : IAgentWire
 {
@@ -45,7 +45,9 @@ public sealed class ExchangeAgentWire(AgentWirePublisher publisher) : IAgentWire
 
     public async Task<bool> ResultAsync(AgentTaskResult result, CancellationToken cancellationToken)
     {
-        await publisher.PublishAsync(WireTopology.ResultsExchange, WireTopology.ResultRoutingKey(result.TaskId), result, result.TaskId, cancellationToken);
+        // Error as a string (the original controller stores it as such), the code and details beside it.
+        await publisher.PublishAsync(WireTopology.ResultsExchange, WireTopology.ResultRoutingKey(result.TaskId), AgentWireResult.From(result), result.TaskId,
+            cancellationToken);
         return true;
     }
 

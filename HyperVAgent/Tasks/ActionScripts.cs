@@ -19,7 +19,14 @@ public sealed partial class ActionScripts(PowerShellRunner runner, IOptions<Agen
     [GeneratedRegex(@"\A[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)+\z")]
     private static partial Regex ActionPattern();
 
-    public IReadOnlyList<string> Capabilities()
+    /// <summary>
+    /// What the heartbeat advertises: each action, and the original OpenHVX controller's capability name for it (<c>inventory</c>,
+    /// <c>vm</c>), so that its capability gate lets the agent's actions through.
+    /// </summary>
+    public IReadOnlyList<string> Capabilities() => ActionCapabilities.Advertised(Actions());
+
+    /// <summary>The actions this agent has a script for, sorted.</summary>
+    public IReadOnlyList<string> Actions()
     {
         var folder = options.Value.ResolvedScriptsPath;
         if (!Directory.Exists(folder))

@@ -36,7 +36,8 @@ public sealed class AgentTaskConsumer(
 {
     public async Task Consume(ConsumeContext<AgentTask> context)
     {
-        var task = context.Message;
+        // A task of the original OpenHVX controller, in our terms (one of ours comes back unchanged).
+        var task = OriginalControllerData.Normalize(context.Message);
         // In the trace the orchestrator's W3C headers name (a sender other than MassTransit sends only those).
         using var activity = TaskTrace.StartHandling(AgentDiagnostics.Source, "agent task " + task.Action, ActivityKind.Consumer,
             context.Headers.Get<string>(TaskTrace.TraceParentHeader));
@@ -89,6 +90,11 @@ public sealed class AgentTaskConsumer(
         if (!scripts.TryGetScript(task.Action, out var script))
         {
             await FinishAsync(context, Result(task, null, ScriptOutcome.Failure(ErrorCodes.UnsupportedAction, $"This agent has no script for '{task.Action}'.")));
+            return;
+        }
+        if (OriginalControllerData.Refusal(task) is { } refusal)
+        {
+            await FinishAsync(context, Result(task, null, new ScriptOutcome(false, null, refusal)));
             return;
         }
 

@@ -179,13 +179,24 @@ public sealed class VmCreateScriptTests
     }
 
     [Test]
-    public void Capabilities_are_the_action_scripts_present()
+    public void Actions_are_the_action_scripts_present()
+    {
+        var actions = _scripts.Actions();
+        Assert.That(actions, Does.Contain(ActionNames.VmCreate));
+        Assert.That(actions, Has.None.StartsWith("_").And.None.Contains("OpenHvx"), "internal scripts and modules are not actions");
+        Assert.That(actions, Is.EquivalentTo(Directory.GetFiles(_options.ResolvedScriptsPath, "*.ps1")
+            .Select(Path.GetFileNameWithoutExtension).Where(n => !n!.StartsWith('_'))));
+    }
+
+    [Test]
+    public void Capabilities_are_the_actions_and_the_original_controllers_names_for_them_sorted()
     {
         var capabilities = _scripts.Capabilities();
-        Assert.That(capabilities, Does.Contain(ActionNames.VmCreate));
-        Assert.That(capabilities, Has.None.StartsWith("_").And.None.Contains("OpenHvx"), "internal scripts and modules are not actions");
-        Assert.That(capabilities, Is.EquivalentTo(Directory.GetFiles(_options.ResolvedScriptsPath, "*.ps1")
-            .Select(Path.GetFileNameWithoutExtension).Where(n => !n!.StartsWith('_'))));
+
+        Assert.That(capabilities, Is.SupersetOf(_scripts.Actions()));
+        Assert.That(capabilities, Is.SupersetOf(_scripts.Actions().Select(ActionCapabilities.OriginalName)));
+        Assert.That(capabilities, Is.SupersetOf(new[] { "inventory", "vm" }), "inventory.refresh and vm.edit pass the original controller's gate");
+        Assert.That(capabilities, Is.Ordered.Using((IComparer<string>)StringComparer.Ordinal).And.Unique);
     }
 
     [TestCase("tenant1\n", "name1", "rocky.vhdx", "ERR_INVALID_ARGUMENT")]

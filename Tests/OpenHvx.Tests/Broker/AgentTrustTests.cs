@@ -212,12 +212,21 @@ public sealed class AgentTrustTests
             Assert.That(await RefusalAsync(_agentB!, c => c.BasicPublishAsync("jobs", "agent.agent-a", false, Json("agent.agent-b"), heartbeat).AsTask()),
                 Is.EqualTo(AccessRefused), "send a task");
             Assert.That(await RefusalAsync(_agentB!, c => c.ExchangeDeleteAsync("results")), Is.EqualTo(AccessRefused), "delete results");
+            // Under task.# only results: the original controller takes anything there for a task's result.
+            Assert.That(await RefusalAsync(_agentB!, c => c.BasicPublishAsync("results", $"task.{Guid.NewGuid()}.started", false, Json("agent.agent-b"), heartbeat).AsTask()),
+                Is.EqualTo(AccessRefused), "publish task.<id>.started");
+            Assert.That(await RefusalAsync(_agentB!, c => c.BasicPublishAsync("results", $"started.{Guid.NewGuid()}\n", false, Json("agent.agent-b"), heartbeat).AsTask()),
+                Is.EqualTo(AccessRefused), "publish a key with a trailing newline");
         });
 
-        // What it may do: a task.* key on results with its own user_id (the orchestrator then refuses the unknown task).
+        // What it may do: a task.* key on results with its own user_id (the orchestrator then refuses the unknown task), and its started and progress notes.
         var unknown = Guid.NewGuid();
         await using (var channel = await ConfirmingChannelAsync(_agentB!))
+        {
             await channel.BasicPublishAsync("results", $"task.{unknown}", false, Json("agent.agent-b"), ForgedResult(unknown));
+            await channel.BasicPublishAsync("results", $"started.{Guid.NewGuid()}", false, Json("agent.agent-b"), heartbeat);
+            await channel.BasicPublishAsync("results", $"progress.{Guid.NewGuid()}", false, Json("agent.agent-b"), heartbeat);
+        }
         await _stack!.WaitForDeadLettersAsync(unknown);
     }
 
