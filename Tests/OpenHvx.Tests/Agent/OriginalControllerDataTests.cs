@@ -19,7 +19,7 @@ public sealed class OriginalControllerDataTests
     [Test]
     public void The_original_controllers_vm_power_addresses_the_vm_its_data_names()
     {
-        var task = OriginalControllerData.Normalize(OriginalOpenHvxFixtures.Task("controller-task-vm.power"));
+        var task = OriginalControllerData.Normalize(OriginalFixtures.Task("controller-task-vm.power"));
 
         Assert.That(task.Target, Is.EqualTo(new TaskTarget("vm", VmId, "HOST-OPENHVX-HYPERV-001")));
         Assert.That(State(task), Is.EqualTo("start"));
@@ -29,7 +29,7 @@ public sealed class OriginalControllerDataTests
     [Test]
     public void The_original_controllers_vm_delete_addresses_the_vm_and_keeps_force_stop()
     {
-        var task = OriginalControllerData.Normalize(OriginalOpenHvxFixtures.Task("controller-task-vm.delete"));
+        var task = OriginalControllerData.Normalize(OriginalFixtures.Task("controller-task-vm.delete"));
 
         Assert.That(task.Target?.RefId, Is.EqualTo(VmId));
         Assert.That(task.Data.GetProperty("forceStop").GetBoolean(), Is.True);
@@ -81,7 +81,7 @@ public sealed class OriginalControllerDataTests
     [Test]
     public void The_original_controllers_vm_create_is_read_in_our_fields_and_its_iscsi_disk_refused()
     {
-        var task = OriginalControllerData.Normalize(OriginalOpenHvxFixtures.Task("controller-task-vm.create"));
+        var task = OriginalControllerData.Normalize(OriginalFixtures.Task("controller-task-vm.create"));
 
         Assert.That(task.Data.GetProperty("memoryMB").GetInt64(), Is.EqualTo(2048), "ram \"2GB\"");
         Assert.That(task.Data.GetProperty("storageGB").GetInt64(), Is.EqualTo(10), "storageMB 10240");

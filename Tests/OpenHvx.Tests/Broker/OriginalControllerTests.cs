@@ -92,7 +92,7 @@ public sealed class OriginalControllerTests
     /// </summary>
     private async Task<Guid> PublishAsync(string fixture, byte[] body)
     {
-        var amqp = OriginalOpenHvxFixtures.Amqp(fixture);
+        var amqp = OriginalFixtures.Amqp(fixture);
         var exchange = amqp.GetProperty("exchange").GetString()!;
         var routingKey = amqp.GetProperty("routingKey").GetString()!;
         var sidecar = amqp.GetProperty("properties");
@@ -144,7 +144,7 @@ public sealed class OriginalControllerTests
     {
         // No fixture of the current controller creates a VM this agent can build (it sends an iSCSI disk): this is an older controller's
         // create, made from the fixture with its image path (backend@67aeba1 enrich: imageId -> imagePath) in place of the disk.
-        var create = JsonNode.Parse(OriginalOpenHvxFixtures.Body("controller-task-vm.create"))!.AsObject();
+        var create = JsonNode.Parse(OriginalFixtures.Body("controller-task-vm.create"))!.AsObject();
         var data = create["data"]!.AsObject();
         foreach (var iscsi in new[] { "diskId", "storageId", "iqn", "portal" })
             data.Remove(iscsi);
@@ -161,11 +161,11 @@ public sealed class OriginalControllerTests
         Assert.That((Guid.TryParse(vmId, out _), vm.GetProperty("name").GetString()), Is.EqualTo((true, "web01")), created.ToString());
 
         // Byte for byte but for the VM id. "stop" passes the controller's schema; the original agent refused it, ours shuts the VM down.
-        var powerId = await PublishAsync("controller-task-vm.power-stop", WithVm(OriginalOpenHvxFixtures.Body("controller-task-vm.power-stop"), vmId));
+        var powerId = await PublishAsync("controller-task-vm.power-stop", WithVm(OriginalFixtures.Body("controller-task-vm.power-stop"), vmId));
         var powered = await ResultAsync(powerId, ok: true);
         Assert.That(powered.GetProperty("result").GetProperty("vm").GetProperty("state").GetString(), Is.EqualTo("Off"), powered.ToString());
 
-        var deleteId = await PublishAsync("controller-task-vm.delete", WithVm(OriginalOpenHvxFixtures.Body("controller-task-vm.delete"), vmId));
+        var deleteId = await PublishAsync("controller-task-vm.delete", WithVm(OriginalFixtures.Body("controller-task-vm.delete"), vmId));
         var deleted = (await ResultAsync(deleteId, ok: true)).GetProperty("result").GetProperty("vm");
         Assert.That((deleted.GetProperty("guid").GetString(), deleted.GetProperty("name").GetString()), Is.EqualTo((vmId, "web01")));
 
@@ -176,7 +176,7 @@ public sealed class OriginalControllerTests
     [Test]
     public async Task The_current_controllers_iscsi_create_fails_with_a_clear_error_and_is_not_run()
     {
-        var taskId = await PublishAsync("controller-task-vm.create", OriginalOpenHvxFixtures.Body("controller-task-vm.create"));
+        var taskId = await PublishAsync("controller-task-vm.create", OriginalFixtures.Body("controller-task-vm.create"));
 
         var result = await ResultAsync(taskId, ok: false);
         Assert.That((result.GetProperty("error").GetString(), result.GetProperty("errorCode").GetString()),
@@ -188,8 +188,8 @@ public sealed class OriginalControllerTests
     [Test]
     public async Task A_power_change_of_a_vm_the_host_lacks_and_an_action_without_script_fail_with_a_string_error()
     {
-        var power = await PublishAsync("controller-task-vm.power", OriginalOpenHvxFixtures.Body("controller-task-vm.power"));
-        var echo = await PublishAsync("controller-task-echo", OriginalOpenHvxFixtures.Body("controller-task-echo"));
+        var power = await PublishAsync("controller-task-vm.power", OriginalFixtures.Body("controller-task-vm.power"));
+        var echo = await PublishAsync("controller-task-echo", OriginalFixtures.Body("controller-task-echo"));
 
         Assert.That((await ResultAsync(power, ok: false)).GetProperty("error").GetString(), Does.Contain(FixtureVmId));
         Assert.That((await ResultAsync(echo, ok: false)).GetProperty("error").GetString(), Does.Contain("echo"));

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using OpenHvx.Contracts;
 using RabbitMQ.Client;
 
 namespace OpenHvx.Tests.Support;
@@ -16,7 +17,7 @@ public static class OriginalFixtures
     /// <summary>The VM the fixtures' inventory lists and their vm.create result built.</summary>
     public const string VmGuid = "6f1c2d3e-4a5b-4c6d-8e7f-90a1b2c3d4e5";
 
-    public static string Folder { get; } = FindFolder();
+    public static string Folder => Path.Combine(ServiceProcess.RepositoryRoot, "Tests", "fixtures", "original-openhvx");
 
     public static byte[] Body(string name) => File.ReadAllBytes(Path.Combine(Folder, name + ".json"));
 
@@ -29,7 +30,12 @@ public static class OriginalFixtures
         return Encoding.UTF8.GetBytes(text.Replace(replace, with, StringComparison.Ordinal));
     }
 
-    public static JsonElement Sidecar(string name) => JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Folder, name + ".amqp.json"))).RootElement.Clone();
+    public static JsonElement Amqp(string name) => JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Folder, name + ".amqp.json"))).RootElement.Clone();
+
+    /// <summary>A controller task as the agent's consumer reads it (MassTransit's raw JSON options).</summary>
+    public static AgentTask Task(string name) => Task(Body(name));
+
+    public static AgentTask Task(byte[] body) => JsonSerializer.Deserialize<AgentTask>(body, MassTransit.Serialization.SystemTextJsonMessageSerializer.Options)!;
 
     /// <summary>The task id a fixture's body names.</summary>
     public static string TaskIdOf(string name) => JsonDocument.Parse(Body(name)).RootElement.GetProperty("taskId").GetString()!;
@@ -37,7 +43,7 @@ public static class OriginalFixtures
     /// <summary>Publishes the fixture as the original generation does: its exchange, routing key, properties and headers (correlationId replaced too when given).</summary>
     public static async Task PublishAsync(IChannel channel, string name, byte[] body, string? correlationId = null, string? routingKey = null)
     {
-        var sidecar = Sidecar(name);
+        var sidecar = Amqp(name);
         var properties = new BasicProperties();
         if (sidecar.TryGetProperty("properties", out var props))
         {
@@ -56,16 +62,5 @@ public static class OriginalFixtures
         var mandatory = sidecar.TryGetProperty("mandatory", out var m) && m.GetBoolean();
         await channel.BasicPublishAsync(sidecar.GetProperty("exchange").GetString()!, routingKey ?? sidecar.GetProperty("routingKey").GetString()!, mandatory,
             properties, body);
-    }
-
-    private static string FindFolder()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "Tests", "fixtures", "original-openhvx");
-            if (Directory.Exists(candidate))
-                return candidate;
-        }
-        throw new DirectoryNotFoundException("Tests/fixtures/original-openhvx not found above " + AppContext.BaseDirectory);
     }
 }
