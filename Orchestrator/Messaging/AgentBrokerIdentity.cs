@@ -7,7 +7,8 @@ namespace OpenHvx.Orchestrator.Messaging;
 
 /// <summary>
 /// Checks that an agent message was published by the broker user of the agent it names (AMQP user_id, which RabbitMQ
-/// verifies against the connection's user). A message without user_id, or with another user's, is refused.
+/// verifies against the connection's user). A message without user_id, or with another user's, is refused; except one without
+/// user_id naming an agent listed in <c>Orchestrator:Agents:Original:AgentIds</c> (the original Go agent sends none).
 /// </summary>
 public sealed class AgentBrokerIdentity(IOptions<OrchestratorOptions> options, ILogger<AgentBrokerIdentity> logger)
 {
@@ -19,10 +20,14 @@ public sealed class AgentBrokerIdentity(IOptions<OrchestratorOptions> options, I
 
     public void Verify(string? userId, string claimedAgentId, string what)
     {
-        if (!options.Value.Agents.RequireBrokerIdentity)
+        var fleet = options.Value.Agents;
+        if (!fleet.RequireBrokerIdentity)
             return;
         var expected = WireTopology.AgentBrokerUser(claimedAgentId);
         if (string.Equals(userId, expected, StringComparison.Ordinal))
+            return;
+        // The original Go agent sends no user_id: the operator names those agents, and only they are believed without one.
+        if (string.IsNullOrEmpty(userId) && fleet.Original.AgentIds.Contains(claimedAgentId, StringComparer.Ordinal))
             return;
         logger.LogWarning("A {What} naming agent {AgentId} came from broker user {UserId}, not {Expected}; refused",
             what, claimedAgentId, userId ?? "(none)", expected);

@@ -17,4 +17,11 @@ public sealed class OriginalAgentOptions
     /// <c>vm.create</c> needs the base disk's full path (<c>imagePath</c>). Empty: no <c>vm.create</c> is placed on an original agent.
     /// </summary>
     public string ImagesPath { get; set; } = "";
+
+    /// <summary>
+    /// The original agents (by id) whose messages are believed without an AMQP user_id, which the Go agent never sends, while
+    /// <c>Orchestrator:Agents:RequireBrokerIdentity</c> stays on for every other agent. Any broker user allowed to publish on
+    /// <c>results</c> and <c>agent.telemetry</c> can speak for these agents: give such publish rights only to hosts you trust.
+    /// </summary>
+    public List<string> AgentIds { get; set; } = [];
 }

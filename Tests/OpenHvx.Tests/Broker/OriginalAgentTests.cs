@@ -32,8 +32,8 @@ public sealed class OriginalAgentTests
     {
         _stack = await ProcessStack.StartAsync(new Dictionary<string, string>
         {
-            // The Go agent sends no AMQP user_id.
-            ["Orchestrator__Agents__RequireBrokerIdentity"] = "false",
+            // The Go agent sends no AMQP user_id: it is named, and broker identity stays required of every other agent.
+            ["Orchestrator__Agents__Original__AgentIds__0"] = OriginalFixtures.AgentId,
             ["Orchestrator__Agents__Original__ImagesPath"] = ImagesPath,
             // The fixture heartbeat is replayed as sent; the original agent states no interval, so this one applies.
             ["Orchestrator__Agents__HeartbeatInterval"] = "00:10:00",
@@ -185,6 +185,20 @@ public sealed class OriginalAgentTests
         Assert.That(error.GetProperty("code").GetString(), Is.EqualTo("ERR_SCRIPT"));
         Assert.That(error.GetProperty("message").GetString(), Is.EqualTo("unsupported state 'stop' (use: on|off|shutdown|restart|pause|resume|save)"));
         Assert.That(await _stack.Broker.MessagesInAsync("orchestrator.results_error"), Is.Zero);
+    }
+
+    [Test]
+    public async Task A_heartbeat_without_user_id_naming_an_agent_not_listed_as_original_is_refused()
+    {
+        var body = OriginalFixtures.Body("agent-heartbeat", OriginalFixtures.AgentId, "HOST-NOT-LISTED");
+        var errorsBefore = await _stack.Broker.MessagesInAsync("orchestrator.heartbeats_error");
+
+        await OriginalFixtures.PublishAsync(_channel, "agent-heartbeat", body, routingKey: "heartbeat.HOST-NOT-LISTED");
+
+        await Eventually.True(async () => await _stack.Broker.MessagesInAsync("orchestrator.heartbeats_error") > errorsBefore, TimeSpan.FromSeconds(30),
+            "the heartbeat is set aside");
+        var agent = await _stack.Api.GetAsync("/api/v1/admin/agents/HOST-NOT-LISTED");
+        Assert.That(agent.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
     }
 
     [Test]
