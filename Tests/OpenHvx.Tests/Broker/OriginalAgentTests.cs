@@ -188,6 +188,33 @@ public sealed class OriginalAgentTests
     }
 
     [Test]
+    public async Task A_finished_tasks_placement_on_an_original_agent_counts_until_an_inventory_collected_after_it_shows_the_vm()
+    {
+        // web01's result says it finished at 20:00:05 (the agent's clock); the fixture inventory was collected at 19:59:58.
+        await EnsureWeb01Async();
+        // A heartbeat sent after the task finished (only its ts replaced): the capacity it brings is still the older inventory's.
+        await HeartbeatAsync(OriginalFixtures.Body("agent-heartbeat", "\"ts\":\"2025-12-23T20:00:00Z\"", "\"ts\":\"2025-12-23T20:00:30Z\""));
+        Assert.That((await AgentAsync()).GetProperty("inFlightHolds").GetProperty("cpu").GetInt64(), Is.EqualTo(2), "web01's 2 vCPUs still held");
+
+        // The next full inventory, collected after the task (only its collectedAt replaced), shows the VM: the placement goes.
+        await OriginalFixtures.PublishAsync(_channel, "agent-inventory-full",
+            OriginalFixtures.Body("agent-inventory-full", "2025-12-23T19:59:58.1234567Z", "2025-12-23T20:00:20.0000000Z"));
+        await Eventually.True(async () => (await AgentAsync()).GetProperty("inventory").GetProperty("collectedAt").GetString() == "2025-12-23T20:00:20.0000000Z",
+            TimeSpan.FromSeconds(30), "the newer inventory is recorded");
+        await HeartbeatAsync(OriginalFixtures.Body("agent-heartbeat", "\"ts\":\"2025-12-23T20:00:00Z\"", "\"ts\":\"2025-12-23T20:01:00Z\""));
+        Assert.That((await AgentAsync()).GetProperty("inFlightHolds").GetProperty("cpu").GetInt64(), Is.Zero);
+    }
+
+    /// <summary>Publishes a heartbeat of the original agent and waits until the orchestrator recorded it.</summary>
+    private async Task HeartbeatAsync(byte[] body)
+    {
+        var before = (await AgentAsync()).GetProperty("lastHeartbeatAt").GetDateTimeOffset();
+        await OriginalFixtures.PublishAsync(_channel, "agent-heartbeat", body);
+        await Eventually.True(async () => (await AgentAsync()).GetProperty("lastHeartbeatAt").GetDateTimeOffset() > before, TimeSpan.FromSeconds(30),
+            "the heartbeat is recorded");
+    }
+
+    [Test]
     public async Task A_heartbeat_without_user_id_naming_an_agent_not_listed_as_original_is_refused()
     {
         var body = OriginalFixtures.Body("agent-heartbeat", OriginalFixtures.AgentId, "HOST-NOT-LISTED");
