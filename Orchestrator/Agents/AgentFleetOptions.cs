@@ -11,8 +11,11 @@ public sealed class AgentFleetOptions
     /// </summary>
     public bool RequireBrokerIdentity { get; set; } = true;
 
-    /// <summary>The heartbeat interval assumed for an agent whose heartbeats do not say theirs.</summary>
-    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
+    /// <summary>
+    /// The heartbeat interval assumed for an agent whose heartbeats do not say theirs: the original OpenHVX agent's default (its
+    /// <c>config.json</c> may set another, such as the 60 s of its README; set this to the longest in the fleet).
+    /// </summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>An agent is offline once this many of its heartbeat intervals pass without one.</summary>
     public int MissedHeartbeats { get; set; } = 2;

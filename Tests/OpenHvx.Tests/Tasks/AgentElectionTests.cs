@@ -36,7 +36,7 @@ public sealed class AgentElectionTests
     [Test]
     public void An_agent_that_does_not_say_its_interval_is_judged_by_the_configured_one()
     {
-        var decision = Elect(null, Agent("fresh", heartbeatAgeSeconds: 29), Agent("silent", heartbeatAgeSeconds: 31));
+        var decision = Elect(null, Agent("fresh", heartbeatAgeSeconds: 59), Agent("silent", heartbeatAgeSeconds: 61));
 
         Assert.That(decision.AgentId, Is.EqualTo("fresh"));
         Assert.That(ReasonOf(decision, "silent"), Does.StartWith("offline: no heartbeat"));
