@@ -79,7 +79,15 @@ public sealed record AgentHeartbeat(
     int? LogicalProcessors = null,
     IReadOnlyList<DatastoreCapacity>? Datastores = null,
     string? Status = null,
-    double? IntervalSeconds = null);
+    double? IntervalSeconds = null)
+{
+    /// <summary>
+    /// Which generation of agent sent it (<c>current</c> or <c>original</c>), decided by the orchestrator from the heartbeat's shape
+    /// when it arrives; never read from the wire.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string? Generation { get; init; }
+}
 
 public static class AgentStatuses
 {

@@ -8,7 +8,7 @@ namespace OpenHvx.Orchestrator.Agents;
 public sealed class AgentHeartbeatConsumer(IAgentStore agents, TimeProvider clock) : IConsumer<AgentHeartbeat>
 {
     public Task Consume(ConsumeContext<AgentHeartbeat> context)
-        => agents.RecordHeartbeatAsync(context.Message, clock.GetUtcNow(), context.CancellationToken);
+        => agents.RecordHeartbeatAsync(context.Message with { Generation = MixedFleet.AgentGenerations.Current }, clock.GetUtcNow(), context.CancellationToken);
 }
 
 /// <summary>Records an agent's inventory and reconciles its VMs with the resources linked on it.</summary>

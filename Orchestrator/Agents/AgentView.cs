@@ -28,7 +28,7 @@ public sealed record AgentView(
         return new AgentView(agent.AgentId, agent.Host, agent.Version, agent.LastHeartbeatAt, Math.Round((now - agent.LastHeartbeatAt).TotalSeconds, 1),
             online, reason, agent.Status, agent.Capabilities, agent.Capacity, agent.Free, agent.InFlight, agent.VmCount)
         {
-            Generation = MixedFleet.AgentGenerations.Of(agent),
+            Generation = agent.Generation,
         };
     }
 }

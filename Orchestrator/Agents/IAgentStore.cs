@@ -8,6 +8,7 @@ namespace OpenHvx.Orchestrator.Agents;
 /// <param name="HeartbeatInterval">how often the agent said it sends heartbeats (null: it did not say)</param>
 /// <param name="StoppingAt">when the agent said it was shutting down (null once it heartbeats again)</param>
 /// <param name="ConsumersLostAt">since when the broker has shown no consumer on the agent's task queue (null: one is there, or unknown)</param>
+/// <param name="Generation">which generation of agent it is (<see cref="MixedFleet.AgentGenerations"/>), from its last heartbeat</param>
 public sealed record AgentRecord(
     string AgentId,
     string Host,
@@ -21,7 +22,8 @@ public sealed record AgentRecord(
     string Status = AgentAdminStatus.Active,
     TimeSpan? HeartbeatInterval = null,
     DateTimeOffset? StoppingAt = null,
-    DateTimeOffset? ConsumersLostAt = null);
+    DateTimeOffset? ConsumersLostAt = null,
+    string Generation = MixedFleet.AgentGenerations.Current);
 
 /// <summary>What an elected task takes on its agent: while it runs, and after it succeeded until a heartbeat taken since shows it.</summary>
 public sealed record AgentPlacement(Guid TaskId, string AgentId, AgentCapacity Requirement);

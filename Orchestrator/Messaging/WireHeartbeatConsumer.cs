@@ -31,8 +31,8 @@ public sealed class WireHeartbeatConsumer(IAgentStore agents, AgentBrokerIdentit
         }
         try
         {
-            heartbeat = heartbeat with { Capabilities = heartbeat.Capabilities ?? [] };
-            if (AgentGenerations.IsOriginal(heartbeat))
+            heartbeat = heartbeat with { Capabilities = heartbeat.Capabilities ?? [], Generation = AgentGenerations.Of(heartbeat) };
+            if (heartbeat.Generation == AgentGenerations.Original)
                 heartbeat = await WithCapacityFromInventoryAsync(heartbeat, context.CancellationToken);
             await agents.RecordHeartbeatAsync(heartbeat, clock.GetUtcNow(), context.CancellationToken);
         }

@@ -15,17 +15,14 @@ namespace OpenHvx.Orchestrator.Messaging;
 public sealed class WireInventoryConsumer(InventoryReconciler reconciler, IAgentStore agents, IStoreTransactions transactions, AgentBrokerIdentity identity,
     TimeProvider clock, ILogger<WireInventoryConsumer> logger) : IConsumer<AgentInventory>
 {
-    public const string SourceHeader = "x-source";
-    public const string MergeModeHeader = "x-merge-mode";
-
     public async Task Consume(ConsumeContext<AgentInventory> context)
     {
         var inventory = context.Message;
         if (inventory.AgentId is null || !Identifiers.IsAgentId(inventory.AgentId))
             throw new RejectedWireMessageException("An inventory needs a valid agentId.");
         identity.Verify(context, inventory.AgentId, "inventory");
-        var light = LightInventory.IsLight(context.Headers.Get<string>(SourceHeader) ?? inventory.Source,
-            context.Headers.Get<string>(MergeModeHeader) ?? inventory.MergeMode);
+        var light = LightInventory.IsLight(context.Headers.Get<string>(LightInventory.SourceHeader) ?? inventory.Source,
+            context.Headers.Get<string>(LightInventory.MergeModeHeader) ?? inventory.MergeMode);
         try
         {
             if (light)

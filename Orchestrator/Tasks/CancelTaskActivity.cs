@@ -38,10 +38,13 @@ public sealed class CancelTaskActivity(
         saga.CancelRequestedAt = request.RequestedAt;
         // Tenants read the timeline: an admin is not named there.
         var who = request.ByAdmin ? "an admin" : $"user {request.RequestedBy}";
+        var agent = saga.AgentId is null ? null : await agents.GetAsync(saga.AgentId, cancellationToken);
+        // The original agent has no control queue and cannot stop a task: nothing is sent where nobody reads.
+        var canStop = agent is null || !AgentGenerations.IsOriginal(agent);
         if (saga.CurrentState != nameof(TaskStateMachine.AwaitingResult))
         {
             // Stored mid-pipeline by an earlier version; one in Dispatching may have reached its agent already.
-            if (saga.AgentId is not null)
+            if (saga.AgentId is not null && canStop)
                 AskAgentToStop(saga);
             lifecycle.AddNote(saga, $"cancel requested by {who} before the task was dispatched");
             await lifecycle.CancelAsync(saga, $"Canceled by {who} before it was dispatched: nothing ran, and nothing it held is kept.", null, cancellationToken);
@@ -50,14 +53,11 @@ public sealed class CancelTaskActivity(
 
         // Never sent again nor taken for unpicked: the task now waits for its agent's answer (or its pickup window, TaskLifecycle).
         await outbox.RemoveAsync(saga.CorrelationId, cancellationToken);
-        var agent = await agents.GetAsync(saga.AgentId!, cancellationToken);
-        if (agent is not null && AgentGenerations.IsOriginal(agent))
+        if (!canStop)
         {
-            // The original agent has no control queue and cannot stop a task: nothing waits for an answer that never comes.
-            lifecycle.AddNote(saga, $"cancel requested by {who}: its agent, of the original generation, cannot stop a task");
-            await lifecycle.CancelAsync(saga,
-                $"Canceled by {who}. Its agent, of the original OpenHVX generation, cannot stop a task it received: had it run the task, its success "
-                + "is still charged and linked.", null, cancellationToken);
+            // It may still run the task: everything the task holds stays until its result, which decides (a success is kept), or its deadline.
+            lifecycle.AddNote(saga, $"cancel requested by {who}: its agent, of the original OpenHVX generation, cannot stop a task; "
+                + "the task ends with the agent's result or at its deadline");
             return;
         }
         AskAgentToStop(saga);

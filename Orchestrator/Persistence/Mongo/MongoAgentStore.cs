@@ -49,6 +49,7 @@ public sealed class MongoAgentStore : IAgentStore
             ["heartbeatTs"] = heartbeat.Ts.UtcDateTime,
             ["heartbeatIntervalMs"] = AgentLiveness.StoredIntervalMs(heartbeat.IntervalSeconds) is { } intervalMs ? (BsonValue)intervalMs : BsonNull.Value,
             ["stoppingAt"] = heartbeat.Status == AgentStatuses.Stopping ? (BsonValue)receivedAt.UtcDateTime : BsonNull.Value,
+            ["generation"] = heartbeat.Generation ?? MixedFleet.AgentGenerations.Current,
         };
         // What an admin or the broker check set is not the heartbeat's to replace.
         var update = new BsonDocument("$set", new BsonDocument(document.Where(e => e.Name != "_id")));
@@ -164,7 +165,8 @@ public sealed class MongoAgentStore : IAgentStore
             d.GetValue("status", AgentAdminStatus.Active).AsString,
             d.GetValue("heartbeatIntervalMs", BsonNull.Value) is { IsBsonNull: false } interval ? TimeSpan.FromMilliseconds(interval.ToInt64()) : null,
             Time(d.GetValue("stoppingAt", BsonNull.Value)),
-            Time(d.GetValue("consumersLostAt", BsonNull.Value)))).ToList();
+            Time(d.GetValue("consumersLostAt", BsonNull.Value)),
+            d.GetValue("generation", MixedFleet.AgentGenerations.Current).AsString)).ToList();
     }
 
     private static DateTimeOffset? Time(BsonValue value) => value.IsBsonNull ? null : new DateTimeOffset(value.ToUniversalTime());

@@ -12,13 +12,13 @@ public sealed class SqliteAgentStore(SqliteDatabase database, TimeProvider clock
         await using var command = lease.Command(
             """
             INSERT INTO agents (id, host, version, last_heartbeat_at, capabilities, capacity_cpu, capacity_memory_mb, capacity_storage_mb,
-                free_cpu, free_memory_mb, free_storage_mb, vm_count, heartbeat_ts, heartbeat_interval_ms, stopping_at)
-            VALUES ($id, $host, $version, $at, $caps, $ccpu, $cmem, $cstorage, $fcpu, $fmem, $fstorage, $vms, $ts, $interval, $stopping)
+                free_cpu, free_memory_mb, free_storage_mb, vm_count, heartbeat_ts, heartbeat_interval_ms, stopping_at, generation)
+            VALUES ($id, $host, $version, $at, $caps, $ccpu, $cmem, $cstorage, $fcpu, $fmem, $fstorage, $vms, $ts, $interval, $stopping, $generation)
             ON CONFLICT(id) DO UPDATE SET host = excluded.host, version = excluded.version, last_heartbeat_at = excluded.last_heartbeat_at,
                 capabilities = excluded.capabilities, capacity_cpu = excluded.capacity_cpu, capacity_memory_mb = excluded.capacity_memory_mb,
                 capacity_storage_mb = excluded.capacity_storage_mb, free_cpu = excluded.free_cpu, free_memory_mb = excluded.free_memory_mb,
                 free_storage_mb = excluded.free_storage_mb, vm_count = excluded.vm_count, heartbeat_ts = excluded.heartbeat_ts,
-                heartbeat_interval_ms = excluded.heartbeat_interval_ms, stopping_at = excluded.stopping_at
+                heartbeat_interval_ms = excluded.heartbeat_interval_ms, stopping_at = excluded.stopping_at, generation = excluded.generation
             WHERE excluded.last_heartbeat_at >= agents.last_heartbeat_at
                 -- Measured later, or the agent's clock went back (a new record after a long silence).
                 AND (agents.heartbeat_ts IS NULL OR excluded.heartbeat_ts >= agents.heartbeat_ts OR excluded.last_heartbeat_at > agents.last_heartbeat_at + 60000);
@@ -31,7 +31,8 @@ public sealed class SqliteAgentStore(SqliteDatabase database, TimeProvider clock
             .With("$fcpu", heartbeat.Free?.Cpu).With("$fmem", heartbeat.Free?.MemoryMB).With("$fstorage", heartbeat.Free?.StorageMB)
             .With("$vms", heartbeat.VmCount).With("$ts", heartbeat.Ts.ToUnixMs())
             .With("$interval", AgentLiveness.StoredIntervalMs(heartbeat.IntervalSeconds))
-            .With("$stopping", heartbeat.Status == AgentStatuses.Stopping ? (long?)receivedAt.ToUnixMs() : null);
+            .With("$stopping", heartbeat.Status == AgentStatuses.Stopping ? (long?)receivedAt.ToUnixMs() : null)
+            .With("$generation", heartbeat.Generation ?? MixedFleet.AgentGenerations.Current);
         await command.ExecuteNonQueryAsync(cancellationToken);
         await lease.CommitAsync(cancellationToken);
     }
@@ -142,7 +143,7 @@ public sealed class SqliteAgentStore(SqliteDatabase database, TimeProvider clock
             SELECT a.id, a.host, a.version, a.last_heartbeat_at, a.capabilities,
                 a.capacity_cpu, a.capacity_memory_mb, a.capacity_storage_mb, a.free_cpu, a.free_memory_mb, a.free_storage_mb, a.vm_count,
                 COALESCE(SUM(p.cpu), 0), COALESCE(SUM(p.memory_mb), 0), COALESCE(SUM(p.storage_mb), 0),
-                a.status, a.heartbeat_interval_ms, a.stopping_at, a.consumers_lost_at
+                a.status, a.heartbeat_interval_ms, a.stopping_at, a.consumers_lost_at, a.generation
             FROM agents a LEFT JOIN placements p ON p.agent_id = a.id AND ($exclude IS NULL OR p.task_id <> $exclude)
             WHERE $agent IS NULL OR a.id = $agent
             GROUP BY a.id ORDER BY a.id
@@ -160,7 +161,8 @@ public sealed class SqliteAgentStore(SqliteDatabase database, TimeProvider clock
                 reader.GetString(15),
                 reader.IsDBNull(16) ? null : TimeSpan.FromMilliseconds(reader.GetInt64(16)),
                 reader.IsDBNull(17) ? null : SqliteExtensions.FromUnixMs(reader.GetInt64(17)),
-                reader.IsDBNull(18) ? null : SqliteExtensions.FromUnixMs(reader.GetInt64(18))));
+                reader.IsDBNull(18) ? null : SqliteExtensions.FromUnixMs(reader.GetInt64(18)),
+                reader.GetString(19)));
         }
         return result;
     }

@@ -214,6 +214,8 @@ public sealed class SqliteDatabase : IStoreTransactions
         AddColumnIfMissing(transaction, "agents", "heartbeat_interval_ms", "INTEGER");
         AddColumnIfMissing(transaction, "agents", "stopping_at", "INTEGER");
         AddColumnIfMissing(transaction, "agents", "consumers_lost_at", "INTEGER");
+        // current | original: the agent's generation (MixedFleet.AgentGenerations), from its last heartbeat.
+        AddColumnIfMissing(transaction, "agents", "generation", "TEXT NOT NULL DEFAULT 'current'");
         // When the task succeeded (the agent's clock): the placement counts until a heartbeat measured after that.
         AddColumnIfMissing(transaction, "placements", "settled_after", "INTEGER");
         // Past this the agent will not start the task, and another may be given it (null: no window).

@@ -56,4 +56,29 @@ public sealed class LightInventoryTests
         Assert.That(merged.GetProperty("vms").GetArrayLength(), Is.EqualTo(1));
         Assert.That(merged.GetProperty("schemaVersion").GetString(), Is.EqualTo("1.0.0"));
     }
+
+    [Test]
+    public void The_memory_a_light_inventory_sees_assigned_is_kept_apart_from_the_size_the_vm_was_given()
+    {
+        // An Off VM: the light inventory's memoryMb is what Hyper-V assigns it now, 0.
+        var light = JsonDocument.Parse("""{"collectedAt":"2025-12-23T20:00:06Z","vms":[{"id":"6f1c2d3e-4a5b-4c6d-8e7f-90a1b2c3d4e5","powerState":"Off","memoryMb":0,"memoryAssignedMB":0},{"id":"new","memoryMb":512}]}""").RootElement;
+
+        var vms = LightInventory.Merge(InventoryOf("agent-inventory-full"), light).GetProperty("vms").EnumerateArray().ToList();
+
+        Assert.That(vms[0].GetProperty("memoryMb").GetInt32(), Is.EqualTo(2048));
+        Assert.That(vms[0].GetProperty("memoryAssignedMB").GetInt32(), Is.Zero);
+        Assert.That(vms[0].GetProperty("powerState").GetString(), Is.EqualTo("Off"));
+        Assert.That(vms[1].TryGetProperty("memoryMb", out _), Is.False, "a new VM's size is not known yet");
+        Assert.That(vms[1].GetProperty("memoryAssignedMB").GetInt32(), Is.EqualTo(512));
+    }
+
+    [Test]
+    public void A_light_inventory_collected_before_the_full_one_held_changes_nothing()
+    {
+        var light = JsonDocument.Parse("""{"collectedAt":"2025-12-23T19:00:00Z","vms":[{"id":"6f1c2d3e-4a5b-4c6d-8e7f-90a1b2c3d4e5","powerState":"Off"},{"id":"deleted-since"}]}""").RootElement;
+
+        var merged = LightInventory.Merge(InventoryOf("agent-inventory-full"), light);
+
+        Assert.That(merged.GetRawText(), Is.EqualTo(InventoryOf("agent-inventory-full").GetRawText()));
+    }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Agents;
+using OpenHvx.Orchestrator.MixedFleet;
 using OpenHvx.Tests.Support;
 
 namespace OpenHvx.Tests.Persistence;
@@ -189,6 +190,21 @@ public sealed class AgentStoreContractTests(string family) : StoreContract(famil
 
         Assert.That((await _stores.Agents.GetAsync("agent-a", None))!.Status, Is.EqualTo(AgentAdminStatus.Draining));
         Assert.That(await _stores.Agents.SetStatusAsync("agent-x", AgentAdminStatus.Draining, None), Is.False);
+    }
+
+    [Test]
+    public async Task An_agents_generation_is_kept_as_its_last_heartbeat_gave_it_and_is_current_when_none_was_given()
+    {
+        var t0 = Clock.GetUtcNow();
+        await RecordAsync(Heartbeat("agent-a", "host-a", t0));
+        var unsaid = (await _stores.Agents.GetAsync("agent-a", None))!.Generation;
+        await RecordAsync(Heartbeat("agent-a", "host-a", t0.AddSeconds(1)) with { Generation = AgentGenerations.Original });
+        var original = (await _stores.Agents.GetAsync("agent-a", None))!.Generation;
+        await RecordAsync(Heartbeat("agent-a", "host-a", t0.AddSeconds(2)) with { Generation = AgentGenerations.Current });
+
+        Assert.That(unsaid, Is.EqualTo(AgentGenerations.Current));
+        Assert.That(original, Is.EqualTo(AgentGenerations.Original));
+        Assert.That((await _stores.Agents.ListAsync(None)).Single().Generation, Is.EqualTo(AgentGenerations.Current));
     }
 
     [Test]

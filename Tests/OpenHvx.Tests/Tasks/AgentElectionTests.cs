@@ -1,5 +1,6 @@
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Agents;
+using OpenHvx.Orchestrator.MixedFleet;
 using OpenHvx.Orchestrator.Quotas;
 
 namespace OpenHvx.Tests.Tasks;
@@ -10,8 +11,7 @@ namespace OpenHvx.Tests.Tasks;
 public sealed class AgentElectionTests
 {
     private static readonly DateTimeOffset Now = new(2026, 12, 2, 12, 0, 0, TimeSpan.Zero);
-    // Agents here that do not state their interval are of the original generation, which builds VMs only with an images folder set.
-    private static readonly AgentFleetOptions Fleet = new() { Original = { ImagesPath = @"D:\openhvx\images" } };
+    private static readonly AgentFleetOptions Fleet = new();
     private static readonly QuotaAmounts Small = new(1, 1024, 1024, 1);
 
     private static AgentRecord Agent(string id, double heartbeatAgeSeconds = 1, long freeCpu = 16, TimeSpan? interval = null, string status = AgentAdminStatus.Active,
@@ -94,7 +94,7 @@ public sealed class AgentElectionTests
     [Test]
     public void An_agent_advertising_the_original_capability_names_is_elected_for_the_actions_they_cover()
     {
-        var original = Agent("original") with { Capabilities = ["inventory", "vm.power", "vm"] };
+        var original = Agent("original") with { Capabilities = ["inventory", "vm.power", "vm"], Generation = AgentGenerations.Original };
 
         Assert.That(AgentElection.Elect([original], ActionNames.InventoryRefresh, QuotaAmounts.Zero, "original", Now, new ElectionOptions(), Fleet).AgentId,
             Is.EqualTo("original"));
@@ -107,10 +107,14 @@ public sealed class AgentElectionTests
     [Test]
     public void An_original_agent_is_not_elected_for_a_vm_create_while_no_images_folder_is_set()
     {
-        var decision = AgentElection.Elect([Agent("original"), Agent("ours", interval: TimeSpan.FromSeconds(15), freeCpu: 2)], ActionNames.VmCreate, Small, null, Now,
-            new ElectionOptions(), new AgentFleetOptions());
+        AgentRecord[] agents = [Agent("original") with { Generation = AgentGenerations.Original }, Agent("ours", freeCpu: 2)];
 
-        Assert.That(decision.AgentId, Is.EqualTo("ours"));
-        Assert.That(ReasonOf(decision, "original"), Does.Contain("Orchestrator:Agents:Original:ImagesPath"));
+        var without = AgentElection.Elect(agents, ActionNames.VmCreate, Small, null, Now, new ElectionOptions(), new AgentFleetOptions());
+        var with = AgentElection.Elect(agents, ActionNames.VmCreate, Small, null, Now, new ElectionOptions(),
+            new AgentFleetOptions { Original = { ImagesPath = @"D:\openhvx\images" } });
+
+        Assert.That(without.AgentId, Is.EqualTo("ours"));
+        Assert.That(ReasonOf(without, "original"), Does.Contain("Orchestrator:Agents:Original:ImagesPath"));
+        Assert.That(with.AgentId, Is.EqualTo("original"), "the freer agent once it can build VMs");
     }
 }
