@@ -9,6 +9,13 @@ public sealed class OriginalAgentOptions
     /// <summary>vCPUs offered per logical processor of an original agent's host (as <c>Agent:CpuOvercommit</c> for ours).</summary>
     public double CpuOvercommit { get; set; } = 4;
 
+    /// <summary>
+    /// How long an original agent may take to collect a full inventory. It stamps <c>collectedAt</c> after it has listed its VMs, so
+    /// what it lists counts as of this long before the stamp: a VM a task built meanwhile is neither taken for gone nor its placement
+    /// let go.
+    /// </summary>
+    public TimeSpan InventoryCollectionTime { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Host memory kept for the parent partition, not offered to VMs.</summary>
     public long ReservedMemoryMB { get; set; }
 

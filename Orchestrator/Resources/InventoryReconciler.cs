@@ -3,7 +3,9 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Actions;
+using Microsoft.Extensions.Options;
 using OpenHvx.Orchestrator.Agents;
+using OpenHvx.Orchestrator.MixedFleet;
 using OpenHvx.Orchestrator.Persistence;
 using OpenHvx.Orchestrator.Quotas;
 
@@ -31,15 +33,25 @@ public sealed class InventoryReconciler(
     IStoreTransactions transactions,
     IResourceEventPublisher events,
     TimeProvider clock,
+    IOptions<OrchestratorOptions> options,
     ILogger<InventoryReconciler> logger)
 {
     private const string Reason = "reconcile";
 
-    /// <summary>Records the agent's inventory in its registry and reconciles it, in one transaction.</summary>
+    /// <summary>
+    /// Records the agent's inventory in its registry and reconciles it, in one transaction; one collected before the last one
+    /// reconciled (a late message) is neither.
+    /// </summary>
     /// <param name="collectedAt">when the agent collected it, if the inventory's own <c>collectedAt</c> cannot be read</param>
     public Task<ReconciliationOutcome> RecordAsync(string agentId, JsonElement inventory, DateTimeOffset collectedAt, CancellationToken cancellationToken = default)
         => transactions.InTransactionAsync(async () =>
         {
+            if (await agents.GetAsync(agentId, cancellationToken) is { } agent && AgentGenerations.IsOriginal(agent))
+                inventory = OriginalInventory.AsListed(inventory, options.Value.Agents.Original.InventoryCollectionTime);
+            if (inventory.ValueKind == JsonValueKind.Object && ReadCollectedAt(inventory) is { } at
+                && await resources.GetReconciliationAsync(agentId, cancellationToken) is { } previous
+                && at < previous.CollectedAt)
+                return ReconciliationOutcome.Skipped($"an inventory collected at {previous.CollectedAt:O} was reconciled already");
             await agents.RecordInventoryAsync(agentId, inventory, clock.GetUtcNow(), cancellationToken);
             return await ReconcileAsync(agentId, inventory, collectedAt, cancellationToken);
         }, cancellationToken);

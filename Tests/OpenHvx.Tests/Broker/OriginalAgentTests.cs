@@ -197,9 +197,10 @@ public sealed class OriginalAgentTests
         Assert.That((await AgentAsync()).GetProperty("inFlightHolds").GetProperty("cpu").GetInt64(), Is.EqualTo(2), "web01's 2 vCPUs still held");
 
         // The next full inventory, collected after the task (only its collectedAt replaced), shows the VM: the placement goes.
+        // (The original agent stamps after listing, so its list counts as taken Original:InventoryCollectionTime, 60 s, before the stamp.)
         await OriginalFixtures.PublishAsync(_channel, "agent-inventory-full",
-            OriginalFixtures.Body("agent-inventory-full", "2025-12-23T19:59:58.1234567Z", "2025-12-23T20:00:20.0000000Z"));
-        await Eventually.True(async () => (await AgentAsync()).GetProperty("inventory").GetProperty("collectedAt").GetString() == "2025-12-23T20:00:20.0000000Z",
+            OriginalFixtures.Body("agent-inventory-full", "2025-12-23T19:59:58.1234567Z", "2025-12-23T20:01:30.0000000Z"));
+        await Eventually.True(async () => (await AgentAsync()).GetProperty("inventory").GetProperty("agentCollectedAt").GetString() == "2025-12-23T20:01:30.0000000Z",
             TimeSpan.FromSeconds(30), "the newer inventory is recorded");
         await HeartbeatAsync(OriginalFixtures.Body("agent-heartbeat", "\"ts\":\"2025-12-23T20:00:00Z\"", "\"ts\":\"2025-12-23T20:01:00Z\""));
         Assert.That((await AgentAsync()).GetProperty("inFlightHolds").GetProperty("cpu").GetInt64(), Is.Zero);
@@ -226,6 +227,21 @@ public sealed class OriginalAgentTests
             "the heartbeat is set aside");
         var agent = await _stack.Api.GetAsync("/api/v1/admin/agents/HOST-NOT-LISTED");
         Assert.That(agent.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+    }
+
+    [Test]
+    public async Task An_inventory_naming_a_listed_original_agent_on_another_agents_key_is_refused()
+    {
+        // Any agent's broker user may publish inventory.<its own id>: without the key check, one could empty a listed agent's VM list.
+        var errorsBefore = await _stack.Broker.MessagesInAsync("orchestrator.inventory_error");
+        var collectedBefore = (await AgentAsync()).GetProperty("inventory").GetProperty("collectedAt").GetString();
+        var body = OriginalFixtures.Body("agent-inventory-full", "2025-12-23T19:59:58.1234567Z", "2030-01-01T00:00:00.0000000Z");
+
+        await OriginalFixtures.PublishAsync(_channel, "agent-inventory-full", body, routingKey: "inventory.agent-b");
+
+        await Eventually.True(async () => await _stack.Broker.MessagesInAsync("orchestrator.inventory_error") > errorsBefore, TimeSpan.FromSeconds(30),
+            "the inventory is set aside");
+        Assert.That((await AgentAsync()).GetProperty("inventory").GetProperty("collectedAt").GetString(), Is.EqualTo(collectedBefore));
     }
 
     [Test]

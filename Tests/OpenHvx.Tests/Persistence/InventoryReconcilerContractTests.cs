@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using OpenHvx.Contracts;
+using OpenHvx.Orchestrator;
+using OpenHvx.Orchestrator.MixedFleet;
 using OpenHvx.Orchestrator.Quotas;
 using OpenHvx.Orchestrator.Resources;
 using OpenHvx.Orchestrator.Tenants;
@@ -23,7 +25,7 @@ public sealed class InventoryReconcilerContractTests(string family) : StoreContr
     private readonly List<ResourceChanged> _published = [];
 
     private InventoryReconciler Reconciler => new(_stores.Agents, _stores.Resources, _stores.Ledger, _stores.Transactions,
-        new RecordingPublisher(_published), Clock, NullLogger<InventoryReconciler>.Instance);
+        new RecordingPublisher(_published), Clock, Microsoft.Extensions.Options.Options.Create(new OrchestratorOptions()), NullLogger<InventoryReconciler>.Instance);
 
     private sealed class RecordingPublisher(List<ResourceChanged> published) : IResourceEventPublisher
     {
@@ -121,6 +123,35 @@ public sealed class InventoryReconcilerContractTests(string family) : StoreContr
         Assert.That(await UsedAsync(), Is.EqualTo(new QuotaAmounts(1, 1024, 10240, 1)), "a gone VM is released once");
         Assert.That(_published, Has.Count.EqualTo(1), "and reported once");
         Assert.That((await ReadAsync(gone)).GoneAt, Is.EqualTo(at), "gone since the first inventory without it");
+    }
+
+    [Test]
+    public async Task An_original_agents_list_counts_as_taken_its_collection_time_before_its_stamp_so_a_vm_built_meanwhile_is_not_gone()
+    {
+        // The original agent stamps collectedAt after listing: a VM its task built 10 s before the stamp may be missing from the list.
+        await _stores.Agents.RecordHeartbeatAsync(new AgentHeartbeat("0.1.0", Agent, Clock.GetUtcNow(), "host-1", ["vm.create"], null, null, 0)
+            { Generation = AgentGenerations.Original }, Clock.GetUtcNow(), None);
+        var built = await LinkVmAsync("web1", changedAt: Clock.GetUtcNow().AddSeconds(-10));
+        var old = await LinkVmAsync("web2", changedAt: Clock.GetUtcNow().AddMinutes(-5));
+
+        await ReconcileAsync(Inventory());
+
+        Assert.That((await ReadAsync(built)).State, Is.EqualTo(ResourceStates.Present), "built while the agent listed its VMs");
+        Assert.That((await ReadAsync(old)).State, Is.EqualTo(ResourceStates.Gone), "built long before the list: gone");
+        var stored = (await _stores.Agents.GetInventoryAsync(Agent, None))!.Value.Inventory;
+        Assert.That(stored.GetProperty("agentCollectedAt").GetString(), Is.Not.EqualTo(stored.GetProperty("collectedAt").GetString()));
+    }
+
+    [Test]
+    public async Task An_inventory_collected_before_the_last_one_reconciled_is_not_stored()
+    {
+        await ReconcileAsync(Inventory());
+        var later = (await _stores.Agents.GetInventoryAsync(Agent, None))!.Value.Inventory.GetRawText();
+
+        var outcome = await Reconciler.RecordAsync(Agent, InventoryAt(Clock.GetUtcNow().AddMinutes(-1)), Clock.GetUtcNow(), None);
+
+        Assert.That(outcome.SkippedBecause, Does.Contain("reconciled already"));
+        Assert.That((await _stores.Agents.GetInventoryAsync(Agent, None))!.Value.Inventory.GetRawText(), Is.EqualTo(later));
     }
 
     [Test]
