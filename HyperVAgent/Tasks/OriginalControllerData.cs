@@ -17,18 +17,6 @@ public static class OriginalControllerData
 {
     public const string IscsiRefused = "iSCSI system disks (iqn) are not supported by this agent";
 
-    /// <summary>The original agent's vm.power state names that differ from ours (VmPowerData.States).</summary>
-    private static readonly Dictionary<string, string> PowerStates = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["on"] = "start",
-        ["poweron"] = "start",
-        ["off"] = "turnoff",
-        ["poweroff"] = "turnoff",
-        ["shutdown"] = "stop",
-        ["reboot"] = "restart",
-        ["suspend"] = "pause",
-    };
-
     public static AgentTask Normalize(AgentTask task)
     {
         if (task.Data.ValueKind != JsonValueKind.Object)
@@ -85,7 +73,7 @@ public static class OriginalControllerData
             data["state"] = op.DeepClone();
             changed = true;
         }
-        if (Text(data["state"]) is { } state && PowerStates.TryGetValue(state, out var ours))
+        if (Text(data["state"]) is { } state && OriginalPowerStates.ToOurs.TryGetValue(state, out var ours))
         {
             data["state"] = ours;
             changed = true;

@@ -32,8 +32,8 @@ public sealed record InventoryCapacity(AgentCapacity Capacity, AgentCapacity Fre
             var forVms = all.Where(d => d.TryGetProperty("kind", out var kind) && kind.ValueKind == JsonValueKind.String && kind.GetString() == "vm").ToList();
             foreach (var datastore in forVms.Count > 0 ? forVms : all)
             {
-                storage += (Number(datastore, "sizeBytes") ?? 0) / MiB;
-                storageFree += (Number(datastore, "freeBytes") ?? 0) / MiB;
+                storage = Add(storage, (Number(datastore, "sizeBytes") ?? 0) / MiB);
+                storageFree = Add(storageFree, (Number(datastore, "freeBytes") ?? 0) / MiB);
             }
         }
 
@@ -45,20 +45,23 @@ public sealed record InventoryCapacity(AgentCapacity Capacity, AgentCapacity Fre
             {
                 vmCount++;
                 if (vm.TryGetProperty("cpu", out var vmCpu) && vmCpu.ValueKind == JsonValueKind.Object)
-                    assignedCpu += Number(vmCpu, "vcpus") ?? 0;
-                assignedMemory += Number(vm, "memoryMb") ?? 0;
+                    assignedCpu = Add(assignedCpu, Number(vmCpu, "vcpus") ?? 0);
+                assignedMemory = Add(assignedMemory, Number(vm, "memoryMb") ?? 0);
             }
         }
 
-        var offeredCpu = (long)Math.Floor(logical.Value * options.CpuOvercommit);
+        var offeredCpu = (long)Math.Floor(Math.Clamp(logical.Value * options.CpuOvercommit, 0, long.MaxValue / 2));
         var offeredMemory = Math.Max(0, memory.Value - options.ReservedMemoryMB);
         return new InventoryCapacity(
             new AgentCapacity(offeredCpu, offeredMemory, storage),
-            new AgentCapacity(Math.Max(0, offeredCpu - assignedCpu), Math.Max(0, offeredMemory - assignedMemory), Math.Max(0, storageFree)),
+            new AgentCapacity(Math.Max(0, offeredCpu - assignedCpu), Math.Max(0, offeredMemory - assignedMemory), Math.Clamp(storageFree, 0, storage)),
             vmCount,
             inventory.TryGetProperty("collectedAt", out var at) && at.ValueKind == JsonValueKind.String
                 && DateTimeOffset.TryParse(at.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed) ? parsed : null);
     }
+
+    /// <summary>Sums an agent's numbers without wrapping round.</summary>
+    private static long Add(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
 
     private static long? Number(JsonElement parent, string name)
         => parent.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var number) && double.IsFinite(number)

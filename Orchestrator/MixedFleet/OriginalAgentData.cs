@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using OpenHvx.Contracts;
+using OpenHvx.Contracts.Actions;
 
 namespace OpenHvx.Orchestrator.MixedFleet;
 
@@ -12,19 +13,6 @@ namespace OpenHvx.Orchestrator.MixedFleet;
 /// </summary>
 public static class OriginalAgentData
 {
-    /// <summary>Our power states in the original agent's words (its <c>vm.power.ps1</c> has no "stop" and no "reset").</summary>
-    private static readonly Dictionary<string, string> PowerStates = new(StringComparer.Ordinal)
-    {
-        ["start"] = "start",
-        ["stop"] = "shutdown",
-        ["turnoff"] = "off",
-        ["restart"] = "restart",
-        ["reset"] = "restart",
-        ["pause"] = "pause",
-        ["resume"] = "resume",
-        ["save"] = "save",
-    };
-
     /// <param name="vmName">the VM's name, which the original <c>vm.edit</c> finds it by</param>
     public static JsonElement Translate(string action, JsonElement data, TaskTarget? target, string? vmName, OriginalAgentOptions options)
     {
@@ -37,7 +25,7 @@ public static class OriginalAgentData
         }
         switch (action)
         {
-            case ActionNames.VmPower when Text(node, "state") is { } state && PowerStates.TryGetValue(state, out var original):
+            case ActionNames.VmPower when Text(node, "state") is { } state && OriginalPowerStates.ToTheirs.TryGetValue(state, out var original):
                 node["state"] = original;
                 break;
             case ActionNames.VmCreate:

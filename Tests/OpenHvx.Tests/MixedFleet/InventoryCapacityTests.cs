@@ -47,4 +47,22 @@ public sealed class InventoryCapacityTests
         Assert.That(offer.Free.MemoryMB, Is.Zero);
         Assert.That(offer.Capacity.StorageMB, Is.Zero, "no datastore listed");
     }
+
+    [Test]
+    public void Huge_numbers_from_an_agent_never_wrap_round_into_capacity_or_free_space()
+    {
+        var inventory = JsonDocument.Parse("""
+            {"host":{"cpu":{"threads":4e18},"memoryMb":4e18},
+             "datastores":[{"sizeBytes":4e18,"freeBytes":4e18},{"sizeBytes":4e18,"freeBytes":4e18},{"sizeBytes":4e18,"freeBytes":4e18}],
+             "vms":[{"cpu":{"vcpus":4e18},"memoryMb":4e18},{"cpu":{"vcpus":4e18},"memoryMb":4e18},{"cpu":{"vcpus":4e18},"memoryMb":4e18}]}
+            """).RootElement;
+
+        var offer = InventoryCapacity.From(inventory, new OriginalAgentOptions())!;
+
+        Assert.That(offer.Capacity.Cpu, Is.Positive);
+        Assert.That(offer.Capacity.StorageMB, Is.Positive);
+        Assert.That(offer.Free.Cpu, Is.InRange(0, offer.Capacity.Cpu));
+        Assert.That(offer.Free.MemoryMB, Is.InRange(0, offer.Capacity.MemoryMB));
+        Assert.That(offer.Free.StorageMB, Is.InRange(0, offer.Capacity.StorageMB));
+    }
 }
