@@ -46,12 +46,33 @@ public static class OriginalControllerData
         return changed ? task with { Data = JsonSerializer.SerializeToElement(data), Target = target } : task;
     }
 
-    /// <summary>Why the agent refuses the task without running its script, or null: the original controller's iSCSI system disk.</summary>
+    public const string AmbiguousVm = "data.guid or data.id names another VM than data.target.refId";
+
+    /// <summary>
+    /// Why the agent refuses the task without running its script, or null: the original controller's iSCSI system disk; or a
+    /// <c>guid</c>/<c>id</c> that names another VM than <c>target.refId</c>, the VM the controller checked the tenant owns (its schema
+    /// lets a tenant's <c>guid</c> through, and its own agent would act on that one).
+    /// </summary>
     public static AgentError? Refusal(AgentTask task)
-        => task.Action == ActionNames.VmCreate && task.Data.ValueKind == JsonValueKind.Object && task.Data.TryGetProperty("iqn", out var iqn)
-            && iqn.ValueKind != JsonValueKind.Null
-            ? new AgentError("ERR_INVALID_ARGUMENT", IscsiRefused, JsonSerializer.SerializeToElement(new { field = "iqn" }))
-            : null;
+    {
+        if (task.Data.ValueKind != JsonValueKind.Object)
+            return null;
+        if (task.Action == ActionNames.VmCreate && task.Data.TryGetProperty("iqn", out var iqn) && iqn.ValueKind != JsonValueKind.Null)
+            return new AgentError("ERR_INVALID_ARGUMENT", IscsiRefused, JsonSerializer.SerializeToElement(new { field = "iqn" }));
+        if (task.Data.TryGetProperty("target", out var target) && target.ValueKind == JsonValueKind.Object && target.TryGetProperty("refId", out var refId)
+            && refId.ValueKind == JsonValueKind.String)
+        {
+            foreach (var name in (ReadOnlySpan<string>)["guid", "id"])
+            {
+                if (task.Data.TryGetProperty(name, out var other) && other.ValueKind == JsonValueKind.String && !SameVm(other.GetString()!, refId.GetString()!))
+                    return new AgentError("ERR_INVALID_ARGUMENT", AmbiguousVm, JsonSerializer.SerializeToElement(new { field = "data." + name }));
+            }
+        }
+        return null;
+    }
+
+    private static bool SameVm(string a, string b)
+        => Guid.TryParse(a, out var x) && Guid.TryParse(b, out var y) ? x == y : string.Equals(a, b, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// The VM the original controller means: <c>guid</c>, else <c>id</c>, else <c>target.refId</c>, else <c>target</c> when it is a string

@@ -51,6 +51,19 @@ public sealed class OriginalControllerDataTests
         });
     }
 
+    [Test]
+    public void A_guid_or_id_naming_another_vm_than_the_controllers_target_is_refused_and_the_same_vm_in_other_words_is_not()
+    {
+        AgentError? RefusalOf(object data) => OriginalControllerData.Refusal(OriginalControllerData.Normalize(Original(ActionNames.VmPower, data)));
+
+        Assert.That(RefusalOf(new { state = "start", guid = Guid.NewGuid().ToString(), target = new { kind = "vm", refId = VmId } })?.Code,
+            Is.EqualTo("ERR_INVALID_ARGUMENT"));
+        Assert.That(RefusalOf(new { state = "start", id = "other", target = new { kind = "vm", refId = VmId } })?.Message,
+            Is.EqualTo(OriginalControllerData.AmbiguousVm));
+        Assert.That(RefusalOf(new { state = "start", guid = VmId.ToUpperInvariant(), id = "{" + VmId + "}", target = new { kind = "vm", refId = VmId } }), Is.Null);
+        Assert.That(RefusalOf(new { state = "start", guid = "anything" }), Is.Null, "without a target there is nothing to disagree with");
+    }
+
     [TestCase("on", "start")]
     [TestCase("poweron", "start")]
     [TestCase("start", "start")]
