@@ -111,6 +111,9 @@ public sealed class OriginalAgentTests
         Assert.That(capacity.GetProperty("storageMB").GetInt64(), Is.EqualTo(1000203087872 / (1024 * 1024)));
         Assert.That(agent.GetProperty("free").GetProperty("storageMB").GetInt64(), Is.EqualTo(734003200000 / (1024 * 1024)));
         Assert.That(agent.GetProperty("capabilities").EnumerateArray().Select(c => c.GetString()), Does.Contain("inventory").And.Contain("vm.create"));
+        var listed = (await _stack.Api.GetFromJsonAsync<JsonElement>("/api/v1/admin/agents")).EnumerateArray()
+            .Single(a => a.GetProperty("agentId").GetString() == OriginalFixtures.AgentId);
+        Assert.That(listed.GetProperty("generation").GetString(), Is.EqualTo("original"));
     }
 
     /// <summary>What creating "web01" on the original agent saw; done once, by the first test that needs the VM.</summary>
