@@ -2,7 +2,7 @@
 # Creates the RabbitMQ user of one agent, with exactly the permissions an agent needs, and prints its
 # amqp URL (with a generated password, shown this once) on stdout.
 #
-#   tools/agent-broker-user.sh [--new-password] <agentId> [vhost]
+#   tools/agent-broker-user.sh [--new-password | --permissions-only] <agentId> [vhost]
 #
 # It talks to the broker with rabbitmqctl (run it where rabbitmqctl reaches the node), or, when RABBITMQ_API_URL is set
 # (e.g. http://broker:15672), with curl through the HTTP API of the management plugin (rabbitmq_management), as the
@@ -12,19 +12,22 @@
 # The user is agent.<agentId>: the rule of WireTopology.AgentBrokerUser in Contracts, which the orchestrator
 # checks against the AMQP user_id of every result, heartbeat and inventory. An existing user is an error
 # (exit 3) unless --new-password is given: then it gets a new password (its tags are kept) and its permissions on the
-# vhost are set again (connections already open keep working until they reconnect). A vhost the broker does not have is
+# vhost are set again (connections already open keep working until they reconnect). --permissions-only sets the permissions
+# of an existing user again and nothing else (its password stays; no URL is printed): for an upgrade whose agents need
+# other permissions; a user that does not exist is exit 3 then. A vhost the broker does not have is
 # exit 2, like a wrong argument. The URL's host and port are AGENT_BROKER_HOST (default localhost) and AGENT_BROKER_PORT
 # (default 5672).
 set -euo pipefail
 export LC_ALL=C
 
-usage() { echo "usage: $0 [--new-password] <agentId> [vhost]" >&2; exit 2; }
+usage() { echo "usage: $0 [--new-password | --permissions-only] <agentId> [vhost]" >&2; exit 2; }
 
 new_password=0
-if [ "${1:-}" = "--new-password" ]; then
-  new_password=1
-  shift
-fi
+permissions_only=0
+case "${1:-}" in
+  --new-password) new_password=1; shift ;;
+  --permissions-only) permissions_only=1; shift ;;
+esac
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
 agent="$1"
 vhost="${2:-/}"
@@ -76,6 +79,7 @@ json_string() {
 
 password=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 exists_message="$0: broker user $user exists; its password is not shown again. Run with --new-password to issue a new one, or remove it with:"
+missing_message="$0: no broker user $user: --permissions-only changes an existing user (run without it to create one)"
 
 if [ -n "${RABBITMQ_API_URL:-}" ]; then
   if [ -z "${RABBITMQ_API_USER:-}" ] || [ -z "${RABBITMQ_API_PASSWORD+set}" ]; then
@@ -132,12 +136,18 @@ if [ -n "${RABBITMQ_API_URL:-}" ]; then
     tags=$(sed -n 's/.*"tags":\(\[[^]]*\]\).*/\1/p' <<<"${response%$'\n'*}")
     [ -n "$tags" ] || tags="[]"
   fi
-  if [ "$exists" = 1 ] && [ "$new_password" = 0 ]; then
+  if [ "$permissions_only" = 1 ] && [ "$exists" = 0 ]; then
+    echo "$missing_message" >&2
+    exit 3
+  fi
+  if [ "$exists" = 1 ] && [ "$new_password" = 0 ] && [ "$permissions_only" = 0 ]; then
     echo "$exists_message curl -X DELETE $api/users/$user" >&2
     exit 3
   fi
-  response=$(api PUT "users/$(percent_encode "$user")" "{\"password\":\"$password\",\"tags\":$tags}")
-  expect "$response" 201 204
+  if [ "$permissions_only" = 0 ]; then
+    response=$(api PUT "users/$(percent_encode "$user")" "{\"password\":\"$password\",\"tags\":$tags}")
+    expect "$response" 201 204
+  fi
   response=$(api PUT "permissions/$(percent_encode "$vhost")/$(percent_encode "$user")" \
     "{\"configure\":$(json_string "$configure"),\"write\":$(json_string "$write"),\"read\":$(json_string "$read")}")
   expect "$response" 201 204
@@ -157,12 +167,18 @@ else
   users=$(rabbitmqctl -q list_users --formatter json)
   exists=0
   grep -qF "\"user\":\"$user\"" <<<"$users" && exists=1
-  if [ "$exists" = 1 ] && [ "$new_password" = 0 ]; then
+  if [ "$permissions_only" = 1 ] && [ "$exists" = 0 ]; then
+    echo "$missing_message" >&2
+    exit 3
+  fi
+  if [ "$exists" = 1 ] && [ "$new_password" = 0 ] && [ "$permissions_only" = 0 ]; then
     echo "$exists_message rabbitmqctl delete_user $user" >&2
     exit 3
   fi
 
-  if [ "$exists" = 1 ]; then
+  if [ "$permissions_only" = 1 ]; then
+    : # the password stays
+  elif [ "$exists" = 1 ]; then
     # The password goes through stdin, never on a command line that ps shows.
     printf '%s\n' "$password" | rabbitmqctl -q change_password "$user" >/dev/null
   else
@@ -172,6 +188,11 @@ else
   for i in "${!topic_exchanges[@]}"; do
     rabbitmqctl -q set_topic_permissions -p "$vhost" "$user" "${topic_exchanges[i]}" "${topic_write[i]}" "${topic_read[i]}" >/dev/null
   done
+fi
+
+if [ "$permissions_only" = 1 ]; then
+  echo "$0: the permissions of broker user $user on vhost $vhost are set again; its password is unchanged" >&2
+  exit 0
 fi
 
 host="${AGENT_BROKER_HOST:-localhost}"

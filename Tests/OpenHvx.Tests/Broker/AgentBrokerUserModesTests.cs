@@ -165,6 +165,32 @@ public sealed class AgentBrokerUserModesTests
             Throws.InstanceOf<Exception>(), "the old password no longer logs in");
     }
 
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task Permissions_only_sets_an_existing_users_permissions_again_keeps_its_password_and_refuses_a_missing_user(bool throughApi)
+    {
+        RequireApi();
+        var agent = (throughApi ? "modes-perm-api-" : "modes-perm-ctl-") + Suffix;
+        _users.Add("agent." + agent);
+        var created = await RunAsync(throughApi, agent, _broker!.VirtualHost);
+        Assert.That(created.ExitCode, Is.EqualTo(0), created.Error);
+        var expected = await PermissionsAsync(agent);
+        // An upgrade from permissions of an earlier release: the user's results key still the old one.
+        await TestBroker.CtlAsync("set_topic_permissions", "-p", _broker.VirtualHost, "agent." + agent, "results", "^task\\.[0-9a-fA-F-]{36}(\\.(started|progress))?$", "^$");
+        Assert.That(await PermissionsAsync(agent), Is.Not.EqualTo(expected));
+
+        var again = await RunAsync(throughApi, "--permissions-only", agent, _broker.VirtualHost);
+
+        Assert.That(again.ExitCode, Is.EqualTo(0), again.Error);
+        Assert.That(again.Output, Is.Empty, "no URL: the password did not change");
+        Assert.That(await PermissionsAsync(agent), Is.EqualTo(expected));
+        await using (var connection = await new ConnectionFactory { Uri = new Uri(created.Output) }.CreateConnectionAsync())
+            Assert.That(connection.IsOpen, Is.True, "the password still works");
+        var missing = await RunAsync(throughApi, "--permissions-only", "modes-perm-none-" + Suffix, _broker.VirtualHost);
+        Assert.That(missing.ExitCode, Is.EqualTo(3), missing.Error);
+        Assert.That(missing.Error, Does.Contain("no broker user"));
+    }
+
     [Test]
     public async Task In_api_mode_a_missing_vhost_is_exit_2_and_a_refused_login_exit_1()
     {
