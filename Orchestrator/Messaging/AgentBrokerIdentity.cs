@@ -14,6 +14,19 @@ public sealed class AgentBrokerIdentity(IOptions<OrchestratorOptions> options, I
 {
     public void Verify(ConsumeContext context, string claimedAgentId, string what) => Verify(UserOf(context), claimedAgentId, what);
 
+    /// <summary>
+    /// A heartbeat or inventory names a valid agent, comes on that agent's own routing key (topic permissions hold each agent's user
+    /// to its own keys, so the body may not name another agent), and was published by that agent's broker user.
+    /// </summary>
+    public void VerifyTelemetry(ConsumeContext context, string? claimedAgentId, Func<string, string> routingKeyOf, string what)
+    {
+        if (claimedAgentId is null || !Identifiers.IsAgentId(claimedAgentId))
+            throw new RejectedWireMessageException($"The {what} needs a valid agentId.");
+        if (context.RoutingKey() is { } key && key != routingKeyOf(claimedAgentId))
+            throw new RejectedWireMessageException($"The {what} naming agent {claimedAgentId} came on routing key {key}.");
+        Verify(context, claimedAgentId, what);
+    }
+
     /// <summary>The AMQP user_id the message was published with (none off RabbitMQ).</summary>
     public static string? UserOf(ConsumeContext context)
         => context.ReceiveContext.TryGetPayload<RabbitMqBasicConsumeContext>(out var rabbit) ? rabbit.Properties.UserId : null;

@@ -18,12 +18,7 @@ public sealed class WireHeartbeatConsumer(IAgentStore agents, AgentBrokerIdentit
     public async Task Consume(ConsumeContext<AgentHeartbeat> context)
     {
         var heartbeat = context.Message;
-        if (heartbeat.AgentId is null || !Identifiers.IsAgentId(heartbeat.AgentId))
-            throw new RejectedWireMessageException("A heartbeat needs a valid agentId.");
-        // Topic permissions hold each agent's user to its own key: the body may not name another agent.
-        if (context.RoutingKey() is { } key && key != WireTopology.HeartbeatRoutingKey(heartbeat.AgentId))
-            throw new RejectedWireMessageException($"A heartbeat naming agent {heartbeat.AgentId} came on routing key {key}.");
-        identity.Verify(context, heartbeat.AgentId, "heartbeat");
+        identity.VerifyTelemetry(context, heartbeat.AgentId, WireTopology.HeartbeatRoutingKey, "heartbeat");
         try
         {
             await queues.EnsureBoundAsync(heartbeat.AgentId, context.CancellationToken);

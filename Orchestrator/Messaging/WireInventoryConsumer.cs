@@ -18,12 +18,7 @@ public sealed class WireInventoryConsumer(InventoryReconciler reconciler, IAgent
     public async Task Consume(ConsumeContext<AgentInventory> context)
     {
         var inventory = context.Message;
-        if (inventory.AgentId is null || !Identifiers.IsAgentId(inventory.AgentId))
-            throw new RejectedWireMessageException("An inventory needs a valid agentId.");
-        // Topic permissions hold each agent's user to its own key: the body may not name another agent.
-        if (context.RoutingKey() is { } key && key != WireTopology.InventoryRoutingKey(inventory.AgentId))
-            throw new RejectedWireMessageException($"An inventory naming agent {inventory.AgentId} came on routing key {key}.");
-        identity.Verify(context, inventory.AgentId, "inventory");
+        identity.VerifyTelemetry(context, inventory.AgentId, WireTopology.InventoryRoutingKey, "inventory");
         var light = LightInventory.IsLight(context.Headers.Get<string>(LightInventory.SourceHeader) ?? inventory.Source,
             context.Headers.Get<string>(LightInventory.MergeModeHeader) ?? inventory.MergeMode);
         try
