@@ -97,9 +97,9 @@ public sealed partial class AgentMessageCheck(ITaskStore tasks, AgentBrokerIdent
                 return new AgentError(Code(message.ErrorCode) ?? ErrorCodes.ScriptFailed, said, message.ErrorDetails);
             case { ValueKind: JsonValueKind.Object } error:
                 var code = error.TryGetProperty("code", out var c) && c.ValueKind == JsonValueKind.String ? Code(c.GetString()) : null;
-                var said2 = error.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
+                var described = error.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
                 JsonElement? details = error.TryGetProperty("details", out var d) && d.ValueKind != JsonValueKind.Null ? d.Clone() : null;
-                return code is null && said2 is null ? null : new AgentError(code ?? ErrorCodes.ScriptFailed, said2 ?? code!, details);
+                return code is null && described is null ? null : new AgentError(code ?? ErrorCodes.ScriptFailed, described ?? code!, details);
             default:
                 return Code(message.ErrorCode) is { } alone ? new AgentError(alone, alone, message.ErrorDetails) : null;
         }

@@ -26,6 +26,7 @@ public sealed class OriginalAgentTests
     private IChannel _channel = null!;
     private readonly ConcurrentQueue<(string RoutingKey, JsonElement Body)> _tasks = new();
     private JsonValueKind _capacityBeforeInventory;
+    private HttpResponseMessage _beforeInventory = null!;
 
     [OneTimeSetUp]
     public async Task StartAsync()
@@ -60,6 +61,7 @@ public sealed class OriginalAgentTests
         var registered = await Eventually.Get(async () => await _stack.Api.GetAsync($"/api/v1/admin/agents/{OriginalFixtures.AgentId}"),
             r => r.IsSuccessStatusCode, TimeSpan.FromSeconds(30), "the heartbeat registers the agent");
         _capacityBeforeInventory = (await registered.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("capacity").ValueKind;
+        _beforeInventory = await _stack.Api.PostAsJsonAsync("/api/v1/admin/tasks", new { tenantId = "test1", action = "vm.create", data = new { name = "too-early" } });
         await OriginalFixtures.PublishAsync(_channel, "agent-inventory-full", OriginalFixtures.Body("agent-inventory-full"));
         await Eventually.True(async () => (await AgentAsync()).TryGetProperty("inventory", out _), TimeSpan.FromSeconds(30), "the inventory is recorded");
         await OriginalFixtures.PublishAsync(_channel, "agent-heartbeat", OriginalFixtures.Body("agent-heartbeat"));
@@ -101,6 +103,11 @@ public sealed class OriginalAgentTests
     public async Task The_original_agent_is_registered_with_the_capacity_of_its_inventory()
     {
         Assert.That(_capacityBeforeInventory, Is.EqualTo(JsonValueKind.Null), "no capacity before an inventory gave one");
+        Assert.That(_beforeInventory.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable), "not elected before its first inventory");
+        var rejected = await _beforeInventory.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.That(rejected.GetProperty("code").GetString(), Is.EqualTo("ERR_NO_ELIGIBLE_AGENT"));
+        var early = await _stack.Api.GetFromJsonAsync<JsonElement>($"/api/v1/admin/tasks/{rejected.GetProperty("taskId").GetString()}");
+        Assert.That(early.GetProperty("placement").GetProperty("candidates")[0].GetProperty("reason").GetString(), Is.EqualTo("reported no capacity"));
         var agent = await AgentAsync();
         Assert.That(agent.GetProperty("generation").GetString(), Is.EqualTo("original"));
         Assert.That(agent.GetProperty("online").GetBoolean(), Is.True);
