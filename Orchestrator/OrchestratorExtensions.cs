@@ -70,6 +70,7 @@ public static class OrchestratorExtensions
         services.AddSingleton<InventoryReconciler>();
         services.TryAddSingleton<IResourceEventPublisher, BusResourceEventPublisher>();
         services.AddSingleton<ValidateStep>();
+        services.AddSingleton<AgentRegistryCache>();
         services.AddSingleton<ElectStep>();
         services.AddSingleton<EnrichStep>();
         services.AddSingleton<HoldQuotaStep>();

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using OpenHvx.Contracts;
 using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
 
 namespace OpenHvx.Bench.Growth;
 
@@ -8,7 +9,8 @@ namespace OpenHvx.Bench.Growth;
 /// Agents that exist only as heartbeats: plain JSON on <c>agent.telemetry</c> (<c>heartbeat.&lt;agentId&gt;</c>), persistent and
 /// confirmed, as a real agent publishes them, every <see cref="Interval"/> (the agent's default), spread evenly over the
 /// interval. Each reports the capabilities and capacity of a real agent and nothing free, so every election looks at
-/// it (fresh and capable) and passes it over for lack of CPU.
+/// it (fresh and capable) and passes it over for lack of CPU. Each also consumes its task queue, as a running agent does: the
+/// orchestrator takes an agent whose queue nobody consumes for offline.
 /// </summary>
 public sealed class IdleAgents : IAsyncDisposable
 {
@@ -16,6 +18,7 @@ public sealed class IdleAgents : IAsyncDisposable
 
     private readonly IConnection _connection;
     private readonly IChannel _channel;
+    private IChannel? _consuming;
     private readonly string[] _ids;
     private readonly Func<string, byte[]> _body;
     private readonly CancellationTokenSource _stop = new();
@@ -61,6 +64,15 @@ public sealed class IdleAgents : IAsyncDisposable
         // The first round at once (registration), then one heartbeat per agent per interval, spread over it.
         foreach (var id in ids)
             await agents.BeatAsync(id);
+        agents._consuming = await connection.CreateChannelAsync();
+        var consumer = new AsyncEventingBasicConsumer(agents._consuming);
+        foreach (var id in ids)
+        {
+            // Declared as the orchestrator declares it on the first heartbeat (whichever comes first), then consumed; no task is ever
+            // placed here (nothing is free), and one that came would stay unacknowledged.
+            await agents._consuming.QueueDeclareAsync(WireTopology.AgentQueue(id), durable: true, exclusive: false, autoDelete: false);
+            await agents._consuming.BasicConsumeAsync(WireTopology.AgentQueue(id), autoAck: false, consumer);
+        }
         agents._loop = agents.RunAsync();
         return agents;
     }
@@ -104,6 +116,8 @@ public sealed class IdleAgents : IAsyncDisposable
     {
         await _stop.CancelAsync();
         await _loop;
+        if (_consuming is not null)
+            await _consuming.DisposeAsync();
         await _channel.DisposeAsync();
         await _connection.DisposeAsync();
         _stop.Dispose();

@@ -35,6 +35,12 @@ public sealed class AgentFleetOptions
     /// </summary>
     public TimeSpan PickupGrace { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long an election may reuse the registry it read (<see cref="AgentRegistryCache"/>) while the store says nothing an
+    /// election reads has changed since; zero reads the registry at every election.
+    /// </summary>
+    public TimeSpan RegistrySnapshotMaxAge { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How agents of the original OpenHVX generation are driven (their capacity, their images).</summary>
     public MixedFleet.OriginalAgentOptions Original { get; set; } = new();
 }

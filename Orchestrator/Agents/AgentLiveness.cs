@@ -18,14 +18,20 @@ public static class AgentLiveness
     /// <summary>Whether the agent honours a task's not-after time (its heartbeats state their interval, as agents of this generation do).</summary>
     public static bool HonoursNotAfter(AgentRecord agent) => agent.HeartbeatInterval is not null;
 
+    /// <summary>The interval the agent heartbeats at: its own word, else <see cref="AgentFleetOptions.HeartbeatInterval"/>.</summary>
+    public static TimeSpan IntervalOf(AgentRecord agent, AgentFleetOptions options)
+        => agent.HeartbeatInterval is { } own && own > TimeSpan.Zero ? own : options.HeartbeatInterval;
+
+    /// <summary>Until when the agent's last heartbeat keeps it online, if nothing else takes it offline first.</summary>
+    public static DateTimeOffset HeardUntil(AgentRecord agent, AgentFleetOptions options)
+        => agent.LastHeartbeatAt + IntervalOf(agent, options) * Math.Max(1, options.MissedHeartbeats);
+
     public static (bool Online, string? Reason) Evaluate(AgentRecord agent, DateTimeOffset now, AgentFleetOptions options)
     {
         if (agent.StoppingAt is { } stoppingAt)
             return (false, $"stopped: the agent said it was shutting down at {stoppingAt:O}");
-        var interval = agent.HeartbeatInterval is { } own && own > TimeSpan.Zero ? own : options.HeartbeatInterval;
-        var age = now - agent.LastHeartbeatAt;
-        if (age > interval * Math.Max(1, options.MissedHeartbeats))
-            return (false, $"no heartbeat for {age.TotalSeconds:0} s (it sends one every {interval.TotalSeconds:0} s)");
+        if (now > HeardUntil(agent, options))
+            return (false, $"no heartbeat for {(now - agent.LastHeartbeatAt).TotalSeconds:0} s (it sends one every {IntervalOf(agent, options).TotalSeconds:0} s)");
         if (agent.ConsumersLostAt is { } lostAt)
             return (false, $"nothing consumes its task queue (the broker says so since {lostAt:O})");
         return (true, null);

@@ -46,7 +46,8 @@ public interface IAgentStore
 {
     /// <summary>
     /// Records the heartbeat, and lets go of the agent's settled placements that it shows (those settled at or before the
-    /// heartbeat's <see cref="AgentHeartbeat.Ts"/>, both on the agent's clock).
+    /// heartbeat's <see cref="AgentHeartbeat.Ts"/>, both on the agent's clock). Moves the registry version when
+    /// <see cref="AgentRegistryChanges.ByHeartbeat"/> says so.
     /// </summary>
     Task RecordHeartbeatAsync(AgentHeartbeat heartbeat, DateTimeOffset receivedAt, CancellationToken cancellationToken = default);
 
@@ -60,8 +61,18 @@ public interface IAgentStore
 
     Task<AgentPlacement?> GetPlacementAsync(Guid taskId, CancellationToken cancellationToken = default);
 
-    /// <summary>Every agent, with what other tasks' placements take on it (<see cref="AgentRecord.InFlight"/>).</summary>
-    Task<IReadOnlyList<AgentRecord>> ListForElectionAsync(Guid taskId, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// What the placements of tasks other than <paramref name="taskId"/> take on each agent that has any. Read by each election in
+    /// its transaction (on MongoDB it takes the election guard first: concurrent elections conflict and all but one are retried,
+    /// so two of them cannot both count the same free capacity).
+    /// </summary>
+    Task<IReadOnlyDictionary<string, AgentCapacity>> InFlightAsync(Guid taskId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// A number that moves whenever the registry changes in a way an election reads (<see cref="AgentRegistryChanges"/>): a new
+    /// agent, a heartbeat that differs from the last or ends a silence, a status, a queue consumer lost or back.
+    /// </summary>
+    Task<long> RegistryVersionAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Stores (or moves) the task's placement.</summary>
     Task PlaceAsync(AgentPlacement placement, CancellationToken cancellationToken = default);

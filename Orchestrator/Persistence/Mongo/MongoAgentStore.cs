@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.Extensions.Options;
 using MongoDB.Bson;
 using MongoDB.Driver;
 using OpenHvx.Contracts;
@@ -17,14 +18,21 @@ public sealed class MongoAgentStore : IAgentStore
     private readonly AmbientCollection _agents;
     private readonly AmbientCollection _placements;
     private readonly AmbientCollection _inventory;
+    // One document, { _id: "version", value }: moves whenever the registry changes in a way an election reads.
+    private readonly AmbientCollection _registry;
+    private readonly TimeSpan _assumedInterval;
 
-    public MongoAgentStore(MongoStorage storage, TimeProvider clock)
+    private static readonly AgentCapacity Nothing = new(0, 0, 0);
+
+    public MongoAgentStore(MongoStorage storage, TimeProvider clock, IOptions<OrchestratorOptions>? options = null)
     {
         _storage = storage;
         _clock = clock;
         _agents = storage.Ambient("agents");
         _placements = storage.Ambient("placements");
         _inventory = storage.Ambient("agent_inventory");
+        _registry = storage.Ambient("agent_registry");
+        _assumedInterval = (options?.Value.Agents ?? new AgentFleetOptions()).HeartbeatInterval;
     }
 
     private static BsonValue Capacity(AgentCapacity? capacity) => capacity is null
@@ -60,11 +68,14 @@ public sealed class MongoAgentStore : IAgentStore
         // Only a newer heartbeat replaces the record: measured later (or the agent's clock went back: a record silent for a minute is replaced anyway).
         var newer = f.And(f.Eq("_id", heartbeat.AgentId), f.Lte("lastHeartbeatAt", receivedAt.UtcDateTime),
             f.Or(f.Not(f.Type("heartbeatTs", BsonType.DateTime)), f.Lte("heartbeatTs", heartbeat.Ts.UtcDateTime), f.Lt("lastHeartbeatAt", receivedAt.AddMinutes(-1).UtcDateTime)));
+        var before = await _agents.Find(f.Eq("_id", heartbeat.AgentId)).FirstOrDefaultAsync(cancellationToken) is { } stored ? ToRecord(stored, Nothing) : null;
+        if (AgentRegistryChanges.ByHeartbeat(before, heartbeat, receivedAt, _assumedInterval))
+            await MoveRegistryVersionAsync(cancellationToken);
         bool recorded;
         if (_agents.Session is not null)
         {
             // In a transaction a duplicate key would abort it: look first, insert only a new agent.
-            if (await _agents.Find(f.Eq("_id", heartbeat.AgentId)).Limit(1).AnyAsync(cancellationToken))
+            if (before is not null)
                 recorded = (await _agents.UpdateOneAsync(newer, update, null, cancellationToken)).MatchedCount == 1;
             else
             {
@@ -91,22 +102,49 @@ public sealed class MongoAgentStore : IAgentStore
     }
 
     public async Task<bool> SetStatusAsync(string agentId, string status, CancellationToken cancellationToken = default)
-        => (await _agents.UpdateOneAsync(Builders<BsonDocument>.Filter.Eq("_id", agentId), Builders<BsonDocument>.Update.Set("status", status), null, cancellationToken))
+    {
+        var found = (await _agents.UpdateOneAsync(Builders<BsonDocument>.Filter.Eq("_id", agentId), Builders<BsonDocument>.Update.Set("status", status), null, cancellationToken))
             .MatchedCount == 1;
+        if (found)
+            await MoveRegistryVersionAsync(cancellationToken);
+        return found;
+    }
 
-    public Task SetConsumersLostAsync(string agentId, DateTimeOffset? lostAt, CancellationToken cancellationToken = default)
-        => _agents.UpdateOneAsync(Builders<BsonDocument>.Filter.Eq("_id", agentId),
+    public async Task SetConsumersLostAsync(string agentId, DateTimeOffset? lostAt, CancellationToken cancellationToken = default)
+    {
+        var result = await _agents.UpdateOneAsync(Builders<BsonDocument>.Filter.Eq("_id", agentId),
             Builders<BsonDocument>.Update.Set("consumersLostAt", lostAt is { } at ? (BsonValue)at.UtcDateTime : BsonNull.Value), null, cancellationToken);
+        if (result.MatchedCount == 1)
+            await MoveRegistryVersionAsync(cancellationToken);
+    }
+
+    public async Task<long> RegistryVersionAsync(CancellationToken cancellationToken = default)
+        => await _registry.Find(Builders<BsonDocument>.Filter.Eq("_id", "version")).FirstOrDefaultAsync(cancellationToken) is { } d ? d["value"].ToInt64() : 0;
+
+    private async Task MoveRegistryVersionAsync(CancellationToken cancellationToken)
+    {
+        var filter = Builders<BsonDocument>.Filter.Eq("_id", "version");
+        var move = Builders<BsonDocument>.Update.Inc("value", 1L);
+        try
+        {
+            await _registry.UpdateOneAsync(filter, move, new UpdateOptions { IsUpsert = true }, cancellationToken);
+        }
+        catch (MongoWriteException ex) when (_registry.Session is null && MongoStorage.IsDuplicate(ex))
+        {
+            // Two first moves at once: the other inserted it.
+            await _registry.UpdateOneAsync(filter, move, null, cancellationToken);
+        }
+    }
 
     public Task SettlePlacementAsync(Guid taskId, DateTimeOffset finishedAt, CancellationToken cancellationToken = default)
         => _placements.UpdateOneAsync(Builders<BsonDocument>.Filter.Eq("_id", taskId.ToString()),
             Builders<BsonDocument>.Update.Set("settledAfter", finishedAt.UtcDateTime), null, cancellationToken);
 
     public Task<IReadOnlyList<AgentRecord>> ListAsync(CancellationToken cancellationToken = default)
-        => ReadAsync(Builders<BsonDocument>.Filter.Empty, null, cancellationToken);
+        => ReadAsync(Builders<BsonDocument>.Filter.Empty, cancellationToken);
 
     public async Task<AgentRecord?> GetAsync(string agentId, CancellationToken cancellationToken = default)
-        => (await ReadAsync(Builders<BsonDocument>.Filter.Eq("_id", agentId), null, cancellationToken)).FirstOrDefault();
+        => (await ReadAsync(Builders<BsonDocument>.Filter.Eq("_id", agentId), cancellationToken)).FirstOrDefault();
 
     public async Task<AgentPlacement?> GetPlacementAsync(Guid taskId, CancellationToken cancellationToken = default)
     {
@@ -118,12 +156,16 @@ public sealed class MongoAgentStore : IAgentStore
     /// Inside a transaction, takes the "election" guard first: concurrent elections then conflict and all but one are
     /// retried, so two of them cannot both count the same free capacity.
     /// </summary>
-    public async Task<IReadOnlyList<AgentRecord>> ListForElectionAsync(Guid taskId, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyDictionary<string, AgentCapacity>> InFlightAsync(Guid taskId, CancellationToken cancellationToken = default)
     {
         if (_storage.Session is { } session)
             await _storage.TakeGuardAsync(session, "election", cancellationToken);
-        return await ReadAsync(Builders<BsonDocument>.Filter.Empty, taskId, cancellationToken);
+        return await InFlightExceptAsync(Builders<BsonDocument>.Filter.Ne("_id", taskId.ToString()), cancellationToken);
     }
+
+    private async Task<Dictionary<string, AgentCapacity>> InFlightExceptAsync(FilterDefinition<BsonDocument> placements, CancellationToken cancellationToken)
+        => (await _placements.Find(placements).ToListAsync(cancellationToken)).GroupBy(p => p["agentId"].AsString).ToDictionary(g => g.Key,
+            g => new AgentCapacity(g.Sum(p => p["cpu"].ToInt64()), g.Sum(p => p["memoryMB"].ToInt64()), g.Sum(p => p["storageMB"].ToInt64())));
 
     public Task PlaceAsync(AgentPlacement placement, CancellationToken cancellationToken = default)
         => _placements.UpdateOneAsync(Builders<BsonDocument>.Filter.Eq("_id", placement.TaskId.ToString()), Builders<BsonDocument>.Update
@@ -151,23 +193,22 @@ public sealed class MongoAgentStore : IAgentStore
         return d is null ? null : (JsonDocument.Parse(d["inventory"].AsString).RootElement.Clone(), new DateTimeOffset(d["receivedAt"].ToUniversalTime()));
     }
 
-    private async Task<IReadOnlyList<AgentRecord>> ReadAsync(FilterDefinition<BsonDocument> filter, Guid? excludeTask, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<AgentRecord>> ReadAsync(FilterDefinition<BsonDocument> filter, CancellationToken cancellationToken)
     {
         var agents = await _agents.Find(filter).Sort(Builders<BsonDocument>.Sort.Ascending("_id")).ToListAsync(cancellationToken);
-        var placements = await _placements.Find(excludeTask is { } id ? Builders<BsonDocument>.Filter.Ne("_id", id.ToString()) : Builders<BsonDocument>.Filter.Empty)
-            .ToListAsync(cancellationToken);
-        var inFlight = placements.GroupBy(p => p["agentId"].AsString).ToDictionary(g => g.Key,
-            g => new AgentCapacity(g.Sum(p => p["cpu"].ToInt64()), g.Sum(p => p["memoryMB"].ToInt64()), g.Sum(p => p["storageMB"].ToInt64())));
-        return agents.Select(d => new AgentRecord(
-            d["_id"].AsString, d["host"].AsString, d["version"].AsString, new DateTimeOffset(d["lastHeartbeatAt"].ToUniversalTime()),
-            d["capabilities"].AsBsonArray.Select(c => c.AsString).ToList(), Capacity(d["capacity"]), Capacity(d["free"]), d["vmCount"].ToInt32(),
-            inFlight.TryGetValue(d["_id"].AsString, out var held) ? held : new AgentCapacity(0, 0, 0),
-            d.GetValue("status", AgentAdminStatus.Active).AsString,
-            d.GetValue("heartbeatIntervalMs", BsonNull.Value) is { IsBsonNull: false } interval ? TimeSpan.FromMilliseconds(interval.ToInt64()) : null,
-            Time(d.GetValue("stoppingAt", BsonNull.Value)),
-            Time(d.GetValue("consumersLostAt", BsonNull.Value)),
-            d.GetValue("generation", MixedFleet.AgentGenerations.Current).AsString)).ToList();
+        var inFlight = await InFlightExceptAsync(Builders<BsonDocument>.Filter.Empty, cancellationToken);
+        return agents.Select(d => ToRecord(d, inFlight.GetValueOrDefault(d["_id"].AsString, Nothing))).ToList();
     }
+
+    private static AgentRecord ToRecord(BsonDocument d, AgentCapacity inFlight) => new(
+        d["_id"].AsString, d["host"].AsString, d["version"].AsString, new DateTimeOffset(d["lastHeartbeatAt"].ToUniversalTime()),
+        d["capabilities"].AsBsonArray.Select(c => c.AsString).ToList(), Capacity(d["capacity"]), Capacity(d["free"]), d["vmCount"].ToInt32(),
+        inFlight,
+        d.GetValue("status", AgentAdminStatus.Active).AsString,
+        d.GetValue("heartbeatIntervalMs", BsonNull.Value) is { IsBsonNull: false } interval ? TimeSpan.FromMilliseconds(interval.ToInt64()) : null,
+        Time(d.GetValue("stoppingAt", BsonNull.Value)),
+        Time(d.GetValue("consumersLostAt", BsonNull.Value)),
+        d.GetValue("generation", MixedFleet.AgentGenerations.Current).AsString);
 
     private static DateTimeOffset? Time(BsonValue value) => value.IsBsonNull ? null : new DateTimeOffset(value.ToUniversalTime());
 }

@@ -1,14 +1,20 @@
+using Microsoft.Extensions.Options;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Agents;
 using System.Text.Json;
 
 namespace OpenHvx.Orchestrator.Persistence.Sqlite;
 
-public sealed class SqliteAgentStore(SqliteDatabase database, TimeProvider clock) : IAgentStore
+public sealed class SqliteAgentStore(SqliteDatabase database, TimeProvider clock, IOptions<OrchestratorOptions>? options = null) : IAgentStore
 {
+    private TimeSpan AssumedInterval => (options?.Value.Agents ?? new AgentFleetOptions()).HeartbeatInterval;
+
     public async Task RecordHeartbeatAsync(AgentHeartbeat heartbeat, DateTimeOffset receivedAt, CancellationToken cancellationToken = default)
     {
         await using var lease = await database.WriteAsync(cancellationToken);
+        var before = (await ReadAsync(lease, heartbeat.AgentId, cancellationToken)).FirstOrDefault();
+        if (AgentRegistryChanges.ByHeartbeat(before, heartbeat, receivedAt, AssumedInterval))
+            await MoveRegistryVersionAsync(lease, cancellationToken);
         await using var command = lease.Command(
             """
             INSERT INTO agents (id, host, version, last_heartbeat_at, capabilities, capacity_cpu, capacity_memory_mb, capacity_storage_mb,
@@ -42,6 +48,8 @@ public sealed class SqliteAgentStore(SqliteDatabase database, TimeProvider clock
         await using var lease = await database.WriteAsync(cancellationToken);
         await using var command = lease.Command("UPDATE agents SET status = $status WHERE id = $id").With("$id", agentId).With("$status", status);
         var found = await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        if (found)
+            await MoveRegistryVersionAsync(lease, cancellationToken);
         await lease.CommitAsync(cancellationToken);
         return found;
     }
@@ -50,7 +58,8 @@ public sealed class SqliteAgentStore(SqliteDatabase database, TimeProvider clock
     {
         await using var lease = await database.WriteAsync(cancellationToken);
         await using var command = lease.Command("UPDATE agents SET consumers_lost_at = $at WHERE id = $id").With("$id", agentId).With("$at", lostAt?.ToUnixMs());
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        if (await command.ExecuteNonQueryAsync(cancellationToken) == 1)
+            await MoveRegistryVersionAsync(lease, cancellationToken);
         await lease.CommitAsync(cancellationToken);
     }
 
@@ -85,10 +94,30 @@ public sealed class SqliteAgentStore(SqliteDatabase database, TimeProvider clock
             : null;
     }
 
-    public async Task<IReadOnlyList<AgentRecord>> ListForElectionAsync(Guid taskId, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyDictionary<string, AgentCapacity>> InFlightAsync(Guid taskId, CancellationToken cancellationToken = default)
     {
         await using var lease = await database.LeaseAsync(cancellationToken);
-        return await ReadAsync(lease, null, cancellationToken, excludeTask: taskId);
+        await using var command = lease.Command(
+            "SELECT agent_id, SUM(cpu), SUM(memory_mb), SUM(storage_mb) FROM placements WHERE task_id <> $exclude GROUP BY agent_id")
+            .With("$exclude", taskId.ToString());
+        var inFlight = new Dictionary<string, AgentCapacity>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            inFlight[reader.GetString(0)] = new AgentCapacity(reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
+        return inFlight;
+    }
+
+    public async Task<long> RegistryVersionAsync(CancellationToken cancellationToken = default)
+    {
+        await using var lease = await database.LeaseAsync(cancellationToken);
+        await using var command = lease.Command("SELECT version FROM agent_registry WHERE id = 1");
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken) ?? 0L);
+    }
+
+    private static async Task MoveRegistryVersionAsync(SqliteLease lease, CancellationToken cancellationToken)
+    {
+        await using var command = lease.Command("UPDATE agent_registry SET version = version + 1 WHERE id = 1");
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public async Task PlaceAsync(AgentPlacement placement, CancellationToken cancellationToken = default)
@@ -134,20 +163,20 @@ public sealed class SqliteAgentStore(SqliteDatabase database, TimeProvider clock
         return (JsonDocument.Parse(reader.GetString(0)).RootElement.Clone(), SqliteExtensions.FromUnixMs(reader.GetInt64(1)));
     }
 
-    private static async Task<IReadOnlyList<AgentRecord>> ReadAsync(
-        SqliteLease lease, string? agentId,
-        CancellationToken cancellationToken, Guid? excludeTask = null)
+    private static async Task<IReadOnlyList<AgentRecord>> ReadAsync(SqliteLease lease, string? agentId, CancellationToken cancellationToken)
     {
+        // One agent by its key (an OR with a null parameter would scan the registry).
+        var where = agentId is null ? "" : "WHERE a.id = $agent";
         await using var command = lease.Command(
-            """
+            $"""
             SELECT a.id, a.host, a.version, a.last_heartbeat_at, a.capabilities,
                 a.capacity_cpu, a.capacity_memory_mb, a.capacity_storage_mb, a.free_cpu, a.free_memory_mb, a.free_storage_mb, a.vm_count,
                 COALESCE(SUM(p.cpu), 0), COALESCE(SUM(p.memory_mb), 0), COALESCE(SUM(p.storage_mb), 0),
                 a.status, a.heartbeat_interval_ms, a.stopping_at, a.consumers_lost_at, a.generation
-            FROM agents a LEFT JOIN placements p ON p.agent_id = a.id AND ($exclude IS NULL OR p.task_id <> $exclude)
-            WHERE $agent IS NULL OR a.id = $agent
+            FROM agents a LEFT JOIN placements p ON p.agent_id = a.id
+            {where}
             GROUP BY a.id ORDER BY a.id
-            """).With("$agent", agentId).With("$exclude", excludeTask?.ToString());
+            """).With("$agent", agentId);
         var result = new List<AgentRecord>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))

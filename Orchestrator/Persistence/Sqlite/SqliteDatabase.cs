@@ -392,6 +392,13 @@ public sealed class SqliteDatabase : IStoreTransactions
             vm_count INTEGER NOT NULL DEFAULT 0
         );
 
+        -- Moves whenever the registry changes in a way an election reads (Agents.AgentRegistryChanges).
+        CREATE TABLE IF NOT EXISTS agent_registry (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            version INTEGER NOT NULL
+        );
+        INSERT OR IGNORE INTO agent_registry (id, version) VALUES (1, 0);
+
         CREATE TABLE IF NOT EXISTS agent_inventory (
             agent_id TEXT PRIMARY KEY,
             inventory TEXT NOT NULL,

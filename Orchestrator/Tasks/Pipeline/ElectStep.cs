@@ -12,7 +12,7 @@ namespace OpenHvx.Orchestrator.Tasks.Pipeline;
 /// any other to the best eligible one; the requirement is placed on that agent so that concurrent elections see it taken.
 /// Undo lets the placement go; success keeps it counting until a heartbeat of the agent shows what the task built.
 /// </summary>
-public sealed class ElectStep(IAgentStore agents, IImageStore images, TaskActionCatalog actions, TimeProvider clock, IOptions<OrchestratorOptions> options) : ITaskStep
+public sealed class ElectStep(IAgentStore agents, AgentRegistryCache registry, IImageStore images, TaskActionCatalog actions, TimeProvider clock, IOptions<OrchestratorOptions> options) : ITaskStep
 {
     public string State => "Electing";
 
@@ -51,8 +51,8 @@ public sealed class ElectStep(IAgentStore agents, IImageStore images, TaskAction
 
     private async Task<ElectionDecision> ElectAsync(TaskState task, ITaskAction action, QuotaAmounts requirement, string? pinned, CancellationToken cancellationToken)
     {
-        var registry = await agents.ListForElectionAsync(task.CorrelationId, cancellationToken);
-        var decision = AgentElection.Elect(registry, action.Capability, requirement, pinned, clock.GetUtcNow(), options.Value.Election, options.Value.Agents,
+        var candidates = await registry.ForElectionAsync(task.CorrelationId, cancellationToken);
+        var decision = AgentElection.Elect(candidates, action.Capability, requirement, pinned, clock.GetUtcNow(), options.Value.Election, options.Value.Agents,
             task.TriedAgents, task.ExcludedAgents);
         if (decision.AgentId is null)
         {

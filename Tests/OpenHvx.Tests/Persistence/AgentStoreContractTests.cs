@@ -73,19 +73,66 @@ public sealed class AgentStoreContractTests(string family) : StoreContract(famil
         await _stores.Agents.PlaceAsync(new AgentPlacement(Guid.NewGuid(), "agent-a", new AgentCapacity(2, 2048, 10240)), None);
         await _stores.Agents.PlaceAsync(new AgentPlacement(Guid.NewGuid(), "agent-a", new AgentCapacity(1, 1024, 5120)), None);
         await _stores.Agents.PlaceAsync(new AgentPlacement(Guid.NewGuid(), "agent-b", new AgentCapacity(4, 4096, 20480)), None);
-        // A placement on an agent that has never sent a heartbeat is no candidate.
+        // A placement on an agent that has never sent a heartbeat is counted, though no election will find that agent.
         await _stores.Agents.PlaceAsync(new AgentPlacement(Guid.NewGuid(), "agent-gone", new AgentCapacity(4, 4096, 20480)), None);
 
-        var election = (await _stores.Agents.ListForElectionAsync(electing, None)).ToDictionary(a => a.AgentId, a => a.InFlight);
+        var election = await _stores.Agents.InFlightAsync(electing, None);
         var listed = (await _stores.Agents.ListAsync(None)).ToDictionary(a => a.AgentId, a => a.InFlight);
 
-        Assert.That(election, Is.EqualTo(new Dictionary<string, AgentCapacity>
+        Assert.That(election, Is.EquivalentTo(new Dictionary<string, AgentCapacity>
         {
             ["agent-a"] = new(3, 3072, 15360),
             ["agent-b"] = new(4, 4096, 20480),
-            ["agent-c"] = Nothing,
+            ["agent-gone"] = new(4, 4096, 20480),
         }));
+        Assert.That(listed["agent-c"], Is.EqualTo(Nothing));
         Assert.That(listed["agent-a"], Is.EqualTo(new AgentCapacity(11, 11072, 95360)), "the registry's view counts every placement");
+    }
+
+    [Test]
+    public async Task The_registry_version_moves_when_an_election_would_read_something_new_and_not_for_a_repeated_heartbeat()
+    {
+        var t0 = Clock.GetUtcNow();
+        var start = await _stores.Agents.RegistryVersionAsync(None);
+
+        await RecordAsync(Heartbeat("agent-1", "host-a", t0));
+        var registered = await _stores.Agents.RegistryVersionAsync(None);
+        await RecordAsync(Heartbeat("agent-1", "host-a", t0.AddSeconds(10)));
+        var repeated = await _stores.Agents.RegistryVersionAsync(None);
+        await RecordAsync(Heartbeat("agent-1", "host-a", t0.AddSeconds(20), new AgentCapacity(29, 120000, 1_900_000)));
+        var lessFree = await _stores.Agents.RegistryVersionAsync(None);
+        await _stores.Agents.SetStatusAsync("agent-1", AgentAdminStatus.Draining, None);
+        var drained = await _stores.Agents.RegistryVersionAsync(None);
+        await _stores.Agents.SetConsumersLostAsync("agent-1", t0.AddSeconds(21), None);
+        var lost = await _stores.Agents.RegistryVersionAsync(None);
+        await _stores.Agents.SetStatusAsync("agent-unknown", AgentAdminStatus.Draining, None);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(registered, Is.GreaterThan(start), "a new agent");
+            Assert.That(repeated, Is.EqualTo(registered), "a heartbeat that repeats the last one");
+            Assert.That(lessFree, Is.GreaterThan(repeated), "a heartbeat with less free");
+            Assert.That(drained, Is.GreaterThan(lessFree), "a status");
+            Assert.That(lost, Is.GreaterThan(drained), "a lost consumer");
+            Assert.That(await _stores.Agents.RegistryVersionAsync(None), Is.EqualTo(lost), "no agent, no change");
+        }
+    }
+
+    [Test]
+    public async Task A_repeated_heartbeat_after_a_silence_moves_the_registry_version()
+    {
+        var t0 = Clock.GetUtcNow();
+        // Stated interval 10 s: a silence counts from 15 s on.
+        AgentHeartbeat Every10s(DateTimeOffset at) => Heartbeat("agent-1", "host-a", at) with { IntervalSeconds = 10 };
+        await RecordAsync(Every10s(t0));
+        var first = await _stores.Agents.RegistryVersionAsync(None);
+
+        await RecordAsync(Every10s(t0.AddSeconds(14)));
+        var onTime = await _stores.Agents.RegistryVersionAsync(None);
+        await RecordAsync(Every10s(t0.AddSeconds(30)));
+        var afterSilence = await _stores.Agents.RegistryVersionAsync(None);
+
+        Assert.That((onTime, afterSilence > onTime), Is.EqualTo((first, true)));
     }
 
     [Test]
@@ -102,8 +149,8 @@ public sealed class AgentStoreContractTests(string family) : StoreContract(famil
         await _stores.Agents.PlaceAsync(new AgentPlacement(taskId, "agent-b", new AgentCapacity(4, 4096, 20480)), None);
 
         Assert.That(await _stores.Agents.GetPlacementAsync(taskId, None), Is.EqualTo(new AgentPlacement(taskId, "agent-b", new AgentCapacity(4, 4096, 20480))));
-        var election = (await _stores.Agents.ListForElectionAsync(Guid.NewGuid(), None)).ToDictionary(a => a.AgentId, a => a.InFlight);
-        Assert.That((election["agent-a"], election["agent-b"]), Is.EqualTo((Nothing, new AgentCapacity(4, 4096, 20480))), "one placement per task");
+        var election = await _stores.Agents.InFlightAsync(Guid.NewGuid(), None);
+        Assert.That(election, Is.EquivalentTo(new Dictionary<string, AgentCapacity> { ["agent-b"] = new(4, 4096, 20480) }), "one placement per task");
     }
 
     [Test]
@@ -121,7 +168,7 @@ public sealed class AgentStoreContractTests(string family) : StoreContract(famil
 
         Assert.That(await _stores.Agents.GetPlacementAsync(released, None), Is.Null);
         Assert.That((await _stores.Agents.GetPlacementAsync(kept, None))?.AgentId, Is.EqualTo("agent-a"));
-        Assert.That((await _stores.Agents.ListForElectionAsync(Guid.NewGuid(), None)).Single().InFlight, Is.EqualTo(new AgentCapacity(1, 1024, 5120)));
+        Assert.That((await _stores.Agents.InFlightAsync(Guid.NewGuid(), None))["agent-a"], Is.EqualTo(new AgentCapacity(1, 1024, 5120)));
     }
 
     [Test]

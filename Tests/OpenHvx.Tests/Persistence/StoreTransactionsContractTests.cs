@@ -256,7 +256,7 @@ public sealed class StoreTransactionsContractTests(string family) : StoreContrac
                 Assert.That((await _stores.Quotas.GetEntryAsync(taskId.ToString(), None))?.Status, Is.EqualTo(QuotaHoldStatuses.Held), "own quota entry");
                 Assert.That((await _stores.Quotas.GetCountersAsync(Tenant, None)).Held, Is.EqualTo(Amounts), "own counters");
                 Assert.That((await _stores.Agents.GetPlacementAsync(taskId, None))?.AgentId, Is.EqualTo("agent-1"), "own placement");
-                Assert.That((await _stores.Agents.ListForElectionAsync(otherTask, None)).Single().InFlight, Is.EqualTo(new AgentCapacity(2, 2048, 10240)),
+                Assert.That((await _stores.Agents.InFlightAsync(otherTask, None))["agent-1"], Is.EqualTo(new AgentCapacity(2, 2048, 10240)),
                     "own placement counted by an election");
                 Assert.That((await _stores.Outbox.ListAsync(Clock.GetUtcNow().AddMinutes(1), 10, None)).Select(t => t.TaskId), Is.EqualTo(new[] { taskId }), "own outbox entry");
                 Assert.That((await _stores.Tasks.LoadAsync(taskId, None))?.CurrentState, Is.EqualTo("Dispatching"), "own saga row");
