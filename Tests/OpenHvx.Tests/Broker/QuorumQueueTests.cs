@@ -86,6 +86,22 @@ public sealed class QuorumQueueTests
     }
 
     [Test]
+    public async Task A_saga_message_that_cannot_be_read_reaches_the_dead_letters_through_the_quorum_error_queue()
+    {
+        // MassTransit's own move (not the agent-message one) declares orchestrator.tasks_error as it declares the saga's queue.
+        await using (var connection = await new ConnectionFactory { Uri = new Uri(_stack!.Broker.Url) }.CreateConnectionAsync())
+        await using (var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true)))
+        {
+            var properties = new BasicProperties { ContentType = "application/vnd.masstransit+json", Persistent = true };
+            await channel.BasicPublishAsync("", WireTopology.TaskSagaQueue, true, properties, "not json"u8.ToArray());
+        }
+        var letter = await Eventually.Get(async () => (await _stack.DeadLettersAsync()).FirstOrDefault(l => l.GetProperty("body").GetString() == "not json"),
+            l => l.ValueKind == JsonValueKind.Object, TimeSpan.FromSeconds(30), "the unreadable message among the dead letters");
+        Assert.That(letter.GetProperty("queue").GetString(), Is.EqualTo(WireTopology.ErrorQueue(WireTopology.TaskSagaQueue)));
+        Assert.That((await QueuesAsync())[WireTopology.ErrorQueue(WireTopology.TaskSagaQueue)].Type, Is.EqualTo("quorum"));
+    }
+
+    [Test]
     public async Task A_vm_create_runs_end_to_end_on_quorum_queues()
     {
         var response = await _stack!.CreateVmAsync("vm-" + Guid.NewGuid().ToString("N")[..8]);
