@@ -30,7 +30,22 @@ public static class Program
         app.UseOrchestratorPipeline(OrchestratorDiagnostics.Profile);
         app.MapOrchestratorApi();
         app.MapDefaultEndpoints(OrchestratorDiagnostics.Profile);
-        app.Run();
+        try
+        {
+            app.Run();
+        }
+        catch (Exception ex) when (SharedQueueMismatch(ex) is { } mismatch)
+        {
+            Console.Error.WriteLine(mismatch.Message);
+            return 1;
+        }
         return 0;
     }
+
+    private static SharedQueueMismatchException? SharedQueueMismatch(Exception ex) => ex switch
+    {
+        SharedQueueMismatchException mismatch => mismatch,
+        AggregateException aggregate => aggregate.InnerExceptions.Select(SharedQueueMismatch).FirstOrDefault(m => m is not null),
+        _ => null,
+    };
 }

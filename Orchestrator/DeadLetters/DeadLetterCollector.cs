@@ -18,7 +18,8 @@ namespace OpenHvx.Orchestrator.DeadLetters;
 /// admins list and replay it (RabbitMQ only: the in-memory bus has no error queues). A message is acknowledged once stored;
 /// a store that refuses writes is retried with backoff, the message staying in its queue meanwhile.
 /// </summary>
-public sealed class DeadLetterCollector(Uri broker, IDeadLetterStore store, TimeProvider clock, ILogger<DeadLetterCollector> logger) : BackgroundService
+public sealed class DeadLetterCollector(Uri broker, IDeadLetterStore store, SharedQueues shared, TimeProvider clock, ILogger<DeadLetterCollector> logger)
+    : BackgroundService
 {
     public static readonly string[] Queues = [WireTopology.ErrorQueue(WireTopology.ResultsQueue), WireTopology.ErrorQueue(WireTopology.TaskSagaQueue)];
 
@@ -68,7 +69,7 @@ public sealed class DeadLetterCollector(Uri broker, IDeadLetterStore store, Time
         {
             // The topology MassTransit gives error queues (a fanout exchange and a queue of the same name), whichever comes first.
             await channel.ExchangeDeclareAsync(queue, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: stoppingToken);
-            await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, cancellationToken: stoppingToken);
+            await shared.DeclareAsync(channel, queue, stoppingToken);
             await channel.QueueBindAsync(queue, queue, "", NoArguments, cancellationToken: stoppingToken);
             var consumer = new AsyncEventingBasicConsumer(channel);
             consumer.ReceivedAsync += async (_, delivery) =>

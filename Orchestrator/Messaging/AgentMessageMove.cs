@@ -28,11 +28,11 @@ public static class AgentMessageMove
     }
 
     public static async Task MoveAsync(ReceiveContext context, RabbitMqBasicConsumeContext rabbit, string userId, ChannelContext channel, string destination,
-        Action<SendHeaders>? headers = null)
+        SharedQueues shared, Action<SendHeaders>? headers = null)
     {
         // The topology MassTransit declares for these queues (fanout exchange and queue of the same name), in case this is the first.
         await channel.ExchangeDeclare(destination, ExchangeType.Fanout, durable: true, autoDelete: false, NoArguments, context.CancellationToken);
-        await channel.QueueDeclare(destination, durable: true, exclusive: false, autoDelete: false, NoArguments, context.CancellationToken);
+        await shared.DeclareAsync(channel, destination, context.CancellationToken);
         await channel.QueueBind(destination, destination, "", NoArguments, context.CancellationToken);
 
         var properties = new BasicProperties(rabbit.Properties) { UserId = null };
@@ -46,14 +46,14 @@ public static class AgentMessageMove
 }
 
 /// <summary>A refused agent message goes to <c>&lt;queue&gt;_error</c> (<see cref="AgentMessageMove"/>).</summary>
-public sealed class AgentMessageErrorFilter(string queue) : IFilter<ExceptionReceiveContext>
+public sealed class AgentMessageErrorFilter(string queue, SharedQueues shared) : IFilter<ExceptionReceiveContext>
 {
     public void Probe(ProbeContext context) => context.CreateFilterScope("agentMessageError");
 
     public async Task Send(ExceptionReceiveContext context, IPipe<ExceptionReceiveContext> next)
     {
         if (AgentMessageMove.TryGetAgentMessage(context, out var rabbit, out var userId, out var channel))
-            await AgentMessageMove.MoveAsync(context, rabbit, userId, channel, WireTopology.ErrorQueue(queue), headers => headers.CopyFrom(context.ExceptionHeaders));
+            await AgentMessageMove.MoveAsync(context, rabbit, userId, channel, WireTopology.ErrorQueue(queue), shared, headers => headers.CopyFrom(context.ExceptionHeaders));
         else if (context.TryGetPayload(out IErrorTransport? transport))
             await transport.Send(context);
         else
@@ -63,14 +63,14 @@ public sealed class AgentMessageErrorFilter(string queue) : IFilter<ExceptionRec
 }
 
 /// <summary>An agent message nothing consumes goes to <c>&lt;queue&gt;_skipped</c> (<see cref="AgentMessageMove"/>).</summary>
-public sealed class AgentMessageDeadLetterFilter(string queue) : IFilter<ReceiveContext>
+public sealed class AgentMessageDeadLetterFilter(string queue, SharedQueues shared) : IFilter<ReceiveContext>
 {
     public void Probe(ProbeContext context) => context.CreateFilterScope("agentMessageDeadLetter");
 
     public async Task Send(ReceiveContext context, IPipe<ReceiveContext> next)
     {
         if (AgentMessageMove.TryGetAgentMessage(context, out var rabbit, out var userId, out var channel))
-            await AgentMessageMove.MoveAsync(context, rabbit, userId, channel, queue + "_skipped");
+            await AgentMessageMove.MoveAsync(context, rabbit, userId, channel, SharedQueues.SkippedQueue(queue), shared);
         else if (context.TryGetPayload(out IDeadLetterTransport? transport))
             await transport.Send(context, "skipped");
         else

@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator.Tasks;
 using OpenHvx.Orchestrator.Tasks.Pipeline;
@@ -18,6 +20,11 @@ public static class OrchestratorMessaging
     public static IServiceCollection AddOrchestratorRabbitMq(this IServiceCollection services, IConfiguration configuration)
     {
         var url = WireTopology.BrokerUri(configuration[WireTopology.BrokerUrlSetting]);
+        services.AddOptions<BrokerOptions>().Bind(configuration.GetSection(BrokerOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<BrokerOptions>, BrokerOptionsValidator>();
+        services.AddSingleton(sp => new SharedQueues(sp.GetRequiredService<IOptions<BrokerOptions>>().Value.SharedQueueType));
+        // The first hosted service to start: a shared queue of another type stops the start before any job, the bus included, has begun.
+        services.Insert(0, ServiceDescriptor.Singleton<IHostedService>(sp => ActivatorUtilities.CreateInstance<SharedQueueCheck>(sp, url)));
         services.AddSingleton(new AgentQueueBinder(url));
         services.Replace(ServiceDescriptor.Singleton<IAgentTaskSender, ExchangeAgentTaskSender>());
         services.Replace(ServiceDescriptor.Singleton<IAgentControlSender, ExchangeAgentControlSender>());
@@ -36,25 +43,32 @@ public static class OrchestratorMessaging
             bus.AddConsumer<AgentResultRelay>().ExcludeFromConfigureEndpoints();
             bus.AddConsumer<WireHeartbeatConsumer>().ExcludeFromConfigureEndpoints();
             bus.AddConsumer<WireInventoryConsumer>().ExcludeFromConfigureEndpoints();
+            // The endpoints ConfigureEndpoints makes (the saga's) are shared; the bus's own temporary endpoint is not one of them.
+            bus.AddConfigureEndpointsCallback((context, _, endpoint) =>
+            {
+                if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbit)
+                    context.GetRequiredService<SharedQueues>().ApplyTo(rabbit);
+            });
             bus.UsingRabbitMq((context, rabbit) =>
             {
+                var shared = context.GetRequiredService<SharedQueues>();
                 rabbit.Host(url);
                 rabbit.AddRawJsonSerializer(RawSerializerOptions.All);
 
                 rabbit.ReceiveEndpoint(WireTopology.ResultsQueue, endpoint =>
                 {
-                    endpoint.PlainJsonFrom(WireTopology.ResultsExchange, "topic", [.. WireTopology.ResultsBindings]);
+                    endpoint.PlainJsonFrom(shared, WireTopology.ResultsExchange, "topic", [.. WireTopology.ResultsBindings]);
                     endpoint.UseTransientRetry(context);
                     endpoint.ConfigureConsumer<AgentResultRelay>(context);
                 });
                 rabbit.ReceiveEndpoint(WireTopology.HeartbeatQueue, endpoint =>
                 {
-                    endpoint.PlainJsonFrom(WireTopology.TelemetryExchange, "topic", ["heartbeat.*"]);
+                    endpoint.PlainJsonFrom(shared, WireTopology.TelemetryExchange, "topic", ["heartbeat.*"]);
                     endpoint.ConfigureConsumer<WireHeartbeatConsumer>(context);
                 });
                 rabbit.ReceiveEndpoint(WireTopology.InventoryQueue, endpoint =>
                 {
-                    endpoint.PlainJsonFrom(WireTopology.TelemetryExchange, "topic", ["inventory.*"]);
+                    endpoint.PlainJsonFrom(shared, WireTopology.TelemetryExchange, "topic", ["inventory.*"]);
                     endpoint.ConfigureConsumer<WireInventoryConsumer>(context);
                 });
                 rabbit.ConfigureEndpoints(context);
@@ -66,16 +80,19 @@ public static class OrchestratorMessaging
     /// <summary>
     /// A queue fed by an exchange of plain JSON messages from agents (no MassTransit envelope); a refused message goes to its
     /// <c>_error</c> queue, one nothing consumes to <c>_skipped</c>, without the agent's user_id (<see cref="AgentMessageMove"/>).
+    /// The queue and those two are shared queues (<see cref="SharedQueues"/>).
     /// </summary>
-    public static void PlainJsonFrom(this IRabbitMqReceiveEndpointConfigurator endpoint, string exchange, string exchangeType, IReadOnlyList<string> routingKeys)
+    public static void PlainJsonFrom(this IRabbitMqReceiveEndpointConfigurator endpoint, SharedQueues shared, string exchange, string exchangeType,
+        IReadOnlyList<string> routingKeys)
     {
         var queue = endpoint.InputAddress.Segments[^1];
+        shared.ApplyTo(endpoint);
         endpoint.ConfigureError(error =>
         {
             error.UseFilter(new MassTransit.Middleware.GenerateFaultFilter());
-            error.UseFilter(new AgentMessageErrorFilter(queue));
+            error.UseFilter(new AgentMessageErrorFilter(queue, shared));
         });
-        endpoint.ConfigureDeadLetter(deadLetter => deadLetter.UseFilter(new AgentMessageDeadLetterFilter(queue)));
+        endpoint.ConfigureDeadLetter(deadLetter => deadLetter.UseFilter(new AgentMessageDeadLetterFilter(queue, shared)));
         endpoint.ConfigureConsumeTopology = false;
         // Only plain JSON is read here, whatever content type a sender claims.
         endpoint.ClearSerialization();

@@ -85,6 +85,10 @@ public sealed class BrokerManagementApi
     public async Task<JsonElement> TopicPermissionsAsync(string vhost, string user)
         => JsonDocument.Parse(await SendAsync(HttpMethod.Get, $"api/topic-permissions/{Segment(vhost)}/{Segment(user)}")).RootElement.Clone();
 
+    /// <summary>The virtual host's queues as the management API lists them (name, type, durable, auto_delete, exclusive, arguments, ...).</summary>
+    public async Task<JsonElement> QueuesAsync(string vhost)
+        => JsonDocument.Parse(await SendAsync(HttpMethod.Get, $"api/queues/{Segment(vhost)}")).RootElement.Clone();
+
     /// <summary>A failed call is an <see cref="InvalidOperationException"/>, as a failed rabbitmqctl call is in <see cref="TestBroker.CtlAsync"/>.</summary>
     private async Task<string> SendAsync(HttpMethod method, string path, object? body = null)
     {
