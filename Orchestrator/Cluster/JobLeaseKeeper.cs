@@ -15,9 +15,11 @@ namespace OpenHvx.Orchestrator.Cluster;
 public sealed class JobLeaseKeeper(IJobLeases leases, OrchestratorInstance instance, TimeProvider clock, IOptions<OrchestratorOptions> options,
     ILogger<JobLeaseKeeper> logger) : BackgroundService
 {
-    private readonly ConcurrentDictionary<string, DateTimeOffset> _held = new();
-    // A lease another holds is not asked for again before this: a job woken by every commit must not write on each.
-    private readonly ConcurrentDictionary<string, DateTimeOffset> _refusedUntil = new();
+    // When each held lease was last taken or renewed, and when another's was last refused: monotonic timestamps, so that a wall clock
+    // set back cannot make this process believe it holds a lease longer than it does (the store compares wall times, across processes).
+    private readonly ConcurrentDictionary<string, long> _held = new();
+    // A lease another holds is not asked for again within a quarter of its duration: a job woken by every commit must not write on each.
+    private readonly ConcurrentDictionary<string, long> _refused = new();
 
     private TimeSpan Duration => options.Value.Leases.Duration;
 
@@ -28,21 +30,22 @@ public sealed class JobLeaseKeeper(IJobLeases leases, OrchestratorInstance insta
     /// <summary>True while this process holds (took or renewed) the lease of <paramref name="job"/>.</summary>
     public async Task<bool> HoldsAsync(string job, CancellationToken cancellationToken)
     {
-        var now = clock.GetUtcNow();
-        if (_held.TryGetValue(job, out var until) && until - now > Duration / 2)
+        if (_held.TryGetValue(job, out var renewed) && clock.GetElapsedTime(renewed) < Duration / 2)
             return true;
-        if (_refusedUntil.TryGetValue(job, out var refused) && now < refused)
+        if (_refused.TryGetValue(job, out var refused) && clock.GetElapsedTime(refused) < Duration / 4)
             return false;
-        var taken = await leases.TryAcquireAsync(job, instance.Id, now, Duration, cancellationToken);
+        // Read before the write, so the lease is counted from no later than the store's start of it.
+        var asked = clock.GetTimestamp();
+        var taken = await leases.TryAcquireAsync(job, instance.Id, clock.GetUtcNow(), Duration, cancellationToken);
         if (taken)
         {
             if (!_held.ContainsKey(job))
                 logger.LogInformation("This orchestrator ({Instance}) now runs the shared job {Job}", instance.Id, job);
-            _held[job] = now + Duration;
+            _held[job] = asked;
         }
         else
         {
-            _refusedUntil[job] = now + Duration / 4;
+            _refused[job] = asked;
             if (_held.TryRemove(job, out _))
                 logger.LogInformation("Another orchestrator runs the shared job {Job} now", job);
         }
@@ -66,8 +69,9 @@ public sealed class JobLeaseKeeper(IJobLeases leases, OrchestratorInstance insta
             {
                 // Written on every tick, not at half-life as a job's: the others read from it that this process is alive, and a
                 // renewal delayed by a busy store must still land well before the lease lapses.
+                var asked = clock.GetTimestamp();
                 if (await leases.TryAcquireAsync(InstanceJob, instance.Id, clock.GetUtcNow(), Duration, stoppingToken))
-                    _held[InstanceJob] = clock.GetUtcNow() + Duration;
+                    _held[InstanceJob] = asked;
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
