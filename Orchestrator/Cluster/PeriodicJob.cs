@@ -9,29 +9,19 @@ namespace OpenHvx.Orchestrator.Cluster;
 /// (<see cref="ClusterJobs"/>), asked of the <see cref="JobLeaseKeeper"/> on each tick: only the holder works. A failed tick is logged
 /// (<see cref="OnFailedAsync"/>) and the loop goes on at the next one; only stopping ends it.
 /// </summary>
-public abstract class PeriodicJob : BackgroundService
+/// <param name="name">What the job is, in a log line: "{name} failed; retrying at the next interval".</param>
+/// <param name="lease">The job's lease, when one orchestrator at a time runs it; null: every orchestrator does.</param>
+public abstract class PeriodicJob(string name, TimeProvider clock, ILogger logger, JobLeaseKeeper? leases = null, string? lease = null)
+    : BackgroundService
 {
-    private readonly JobLeaseKeeper? _leases;
-    private readonly string? _lease;
+    private readonly JobLeaseKeeper? _leases = lease is null || leases is not null ? leases
+        : throw new ArgumentNullException(nameof(leases), $"The job {name} has a lease ({lease}) but no lease keeper.");
 
-    /// <param name="name">What the job is, in a log line: "{name} failed; retrying at the next interval".</param>
-    /// <param name="lease">The job's lease, when one orchestrator at a time runs it; null: every orchestrator does.</param>
-    protected PeriodicJob(string name, TimeProvider clock, ILogger logger, JobLeaseKeeper? leases = null, string? lease = null)
-    {
-        if (lease is not null && leases is null)
-            throw new ArgumentNullException(nameof(leases), $"The job {name} has a lease ({lease}) but no lease keeper.");
-        Name = name;
-        Clock = clock;
-        Logger = logger;
-        _leases = leases;
-        _lease = lease;
-    }
+    protected string Name { get; } = name;
 
-    protected string Name { get; }
+    protected TimeProvider Clock { get; } = clock;
 
-    protected TimeProvider Clock { get; }
-
-    protected ILogger Logger { get; }
+    protected ILogger Logger { get; } = logger;
 
     /// <summary>The time between two ticks, read once at start.</summary>
     protected abstract TimeSpan Interval { get; }
@@ -44,7 +34,7 @@ public abstract class PeriodicJob : BackgroundService
 
     /// <summary>True when this orchestrator runs the job now: it holds the job's lease, or the job has none.</summary>
     protected Task<bool> RunsTheJobAsync(CancellationToken cancellationToken)
-        => _lease is null ? Task.FromResult(true) : _leases!.HoldsAsync(_lease, cancellationToken);
+        => lease is null ? Task.FromResult(true) : _leases!.HoldsAsync(lease, cancellationToken);
 
     /// <summary>One tick: the work when this orchestrator runs the job. False when another orchestrator runs it.</summary>
     public async Task<bool> RunOnceAsync(CancellationToken cancellationToken)

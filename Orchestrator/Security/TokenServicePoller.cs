@@ -1,5 +1,4 @@
 using System.Net.Http.Json;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
@@ -15,7 +14,7 @@ namespace OpenHvx.Orchestrator.Security;
 /// request at once).
 /// </summary>
 public sealed class TokenServicePoller(IHttpClientFactory http, IOptions<OrchestratorOptions> options, TimeProvider clock, ILogger<TokenServicePoller> logger)
-    : BackgroundService
+    : Cluster.PeriodicJob("Token service poll", clock, logger)
 {
     public const string HttpClientName = "authority";
 
@@ -39,25 +38,21 @@ public sealed class TokenServicePoller(IHttpClientFactory http, IOptions<Orchest
         _signingKeys = [.. keys];
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override TimeSpan Interval => options.Value.RevocationPoll;
+
+    protected override async Task WorkAsync(CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(options.Value.RevocationPoll, clock);
-        do
-        {
-            try
-            {
-                await PollAsync(stoppingToken);
-                if (_failing)
-                    logger.LogInformation("The token service is read again ({Count} revocations)", _revocations.Count);
-                _failing = false;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                if (!_failing)
-                    logger.LogWarning("The token service's revocation list and keys could not be read ({Message}); the last ones stay in force", ex.Message);
-                _failing = true;
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
+        await PollAsync(cancellationToken);
+        if (_failing)
+            Logger.LogInformation("The token service is read again ({Count} revocations)", _revocations.Count);
+        _failing = false;
+    }
+
+    protected override ValueTask OnFailedAsync(Exception exception)
+    {
+        if (!_failing)
+            Logger.LogWarning("The token service's revocation list and keys could not be read ({Message}); the last ones stay in force", exception.Message);
+        _failing = true;
+        return ValueTask.CompletedTask;
     }
 }
