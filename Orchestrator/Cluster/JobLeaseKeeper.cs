@@ -70,7 +70,7 @@ public sealed class JobLeaseKeeper(IJobLeases leases, OrchestratorInstance insta
             _held[InstanceJob] = asked;
     }
 
-    protected override ValueTask OnFailedAsync(Exception exception)
+    protected override ValueTask OnFailedAsync(Exception exception, int inARow)
     {
         Logger.LogDebug(exception, "This orchestrator's instance lease could not be renewed; retrying");
         return ValueTask.CompletedTask;

@@ -46,10 +46,11 @@ public abstract class PeriodicJob(string name, TimeProvider clock, ILogger logge
     }
 
     /// <summary>
-    /// Says why a tick failed. By default a transient store fault is a debug line (the store's own fault log has said why, once per
-    /// burst; every tick here would bury it) and anything else a warning.
+    /// Says why a tick failed; <paramref name="inARow"/> counts the failed ticks since the last one that worked (1: the first).
+    /// By default a transient store fault is a debug line (the store's own fault log has said why, once per burst; every tick here
+    /// would bury it) and anything else a warning.
     /// </summary>
-    protected virtual ValueTask OnFailedAsync(Exception exception)
+    protected virtual ValueTask OnFailedAsync(Exception exception, int inARow)
     {
         if (Persistence.StorageFaults.IsTransient(exception))
             Logger.LogDebug(exception, "{Job} failed on the store; retrying at the next interval", Name);
@@ -58,20 +59,29 @@ public abstract class PeriodicJob(string name, TimeProvider clock, ILogger logge
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>A tick worked after <paramref name="failures"/> failed ones in a row.</summary>
+    protected virtual void OnRecovered(int failures)
+    {
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(Interval, Clock);
         if (!WorksAtStart && !await timer.WaitForNextTickAsync(stoppingToken))
             return;
+        var failures = 0;
         do
         {
             try
             {
                 await RunOnceAsync(stoppingToken);
+                if (failures > 0)
+                    OnRecovered(failures);
+                failures = 0;
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
-                await OnFailedAsync(ex);
+                await OnFailedAsync(ex, ++failures);
             }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));

@@ -24,7 +24,7 @@ public sealed class AgentQueueMonitor(Uri broker, IAgentStore agents, Cluster.Jo
 
     protected override TimeSpan Interval => options.Value.Agents.ConsumerCheckInterval;
 
-    protected override async ValueTask OnFailedAsync(Exception exception)
+    protected override async ValueTask OnFailedAsync(Exception exception, int inARow)
     {
         Logger.LogWarning("The agents' task queues could not be checked ({Message}); retrying at the next interval", exception.Message);
         await ResetAsync();

@@ -19,7 +19,6 @@ public sealed class TokenServicePoller(IHttpClientFactory http, IOptions<Orchest
     public const string HttpClientName = "authority";
 
     private volatile RevocationSet _revocations = RevocationSet.Empty;
-    private bool _failing;
 
     private volatile IReadOnlyList<SecurityKey>? _signingKeys;
 
@@ -40,19 +39,15 @@ public sealed class TokenServicePoller(IHttpClientFactory http, IOptions<Orchest
 
     protected override TimeSpan Interval => options.Value.RevocationPoll;
 
-    protected override async Task WorkAsync(CancellationToken cancellationToken)
-    {
-        await PollAsync(cancellationToken);
-        if (_failing)
-            Logger.LogInformation("The token service is read again ({Count} revocations)", _revocations.Count);
-        _failing = false;
-    }
+    protected override Task WorkAsync(CancellationToken cancellationToken) => PollAsync(cancellationToken);
 
-    protected override ValueTask OnFailedAsync(Exception exception)
+    protected override ValueTask OnFailedAsync(Exception exception, int inARow)
     {
-        if (!_failing)
+        if (inARow == 1)
             Logger.LogWarning("The token service's revocation list and keys could not be read ({Message}); the last ones stay in force", exception.Message);
-        _failing = true;
         return ValueTask.CompletedTask;
     }
+
+    protected override void OnRecovered(int failures)
+        => Logger.LogInformation("The token service is read again ({Count} revocations)", _revocations.Count);
 }

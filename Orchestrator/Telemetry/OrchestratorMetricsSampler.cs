@@ -23,8 +23,6 @@ public sealed class OrchestratorMetricsSampler(
     IOptions<OrchestratorOptions> options,
     ILogger<OrchestratorMetricsSampler> logger) : Cluster.PeriodicJob("Metrics sampling", clock, logger)
 {
-    private bool _failing;
-
     protected override TimeSpan Interval => options.Value.MetricsInterval > TimeSpan.Zero ? options.Value.MetricsInterval : TimeSpan.FromSeconds(15);
 
     protected override async Task WorkAsync(CancellationToken cancellationToken)
@@ -41,15 +39,13 @@ public sealed class OrchestratorMetricsSampler(
                 agent.Free is { } free ? new AgentCapacity(free.Cpu - agent.InFlight.Cpu, free.MemoryMB - agent.InFlight.MemoryMB,
                     free.StorageMB - agent.InFlight.StorageMB) : null))]);
         metrics.Update(sample);
-        _failing = false;
     }
 
-    protected override ValueTask OnFailedAsync(Exception exception)
+    protected override ValueTask OnFailedAsync(Exception exception, int inARow)
     {
         // Once per outage: the store's health check reports it too.
-        if (!_failing)
+        if (inARow == 1)
             Logger.LogWarning("The metrics' gauges could not be sampled; they keep their last values ({Message})", exception.Message);
-        _failing = true;
         return ValueTask.CompletedTask;
     }
 }

@@ -40,7 +40,7 @@ public sealed class AgentOutboxRelay(
 
     protected override Task WorkAsync(CancellationToken cancellationToken) => SendLeftoversAsync(cancellationToken);
 
-    protected override ValueTask OnFailedAsync(Exception exception)
+    protected override ValueTask OnFailedAsync(Exception exception, int inARow)
     {
         Logger.LogWarning(exception, "The agent outbox could not be read; retrying at the next interval");
         return ValueTask.CompletedTask;

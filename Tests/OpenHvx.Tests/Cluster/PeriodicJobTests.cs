@@ -26,7 +26,7 @@ public sealed class PeriodicJobTests
     }
 
     [Test]
-    public async Task A_failed_tick_is_logged_and_the_next_ticks_run()
+    public async Task A_failed_tick_is_logged_and_the_next_ticks_run_the_first_of_them_ending_the_outage()
     {
         var log = new LogRecorder();
         var job = new CountingJob(log, failFirst: true);
@@ -43,6 +43,7 @@ public sealed class PeriodicJobTests
 
         Assert.That(log.Lines.Where(l => l.Level >= LogLevel.Warning).Select(l => l.Text),
             Is.EqualTo(new[] { "Counting job failed; retrying at the next interval" }));
+        Assert.That(job.Recoveries, Is.EqualTo(new[] { 1 }), "one outage of one failed tick");
     }
 
     [Test]
@@ -66,6 +67,8 @@ public sealed class PeriodicJobTests
 
         public int Ticks => _ticks;
 
+        public List<int> Recoveries { get; } = [];
+
         protected override TimeSpan Interval => TimeSpan.FromMilliseconds(20);
 
         protected override Task WorkAsync(CancellationToken cancellationToken)
@@ -74,5 +77,7 @@ public sealed class PeriodicJobTests
                 throw new InvalidOperationException("the first tick fails");
             return Task.CompletedTask;
         }
+
+        protected override void OnRecovered(int failures) => Recoveries.Add(failures);
     }
 }
