@@ -4,8 +4,8 @@ using Microsoft.Extensions.Logging;
 namespace OpenHvx.Orchestrator.Cluster;
 
 /// <summary>
-/// A background loop that works every <see cref="Interval"/> (at start, then on each tick of a <see cref="PeriodicTimer"/>; a tick
-/// missed while the work ran comes at once, the others are dropped). A job shared among orchestrators names its lease
+/// A background loop that works every <see cref="Interval"/> (at start unless <see cref="WorksAtStart"/> is false, then on each tick of
+/// a <see cref="PeriodicTimer"/>: a tick missed while the work ran comes at once, the others are dropped). A job shared among orchestrators names its lease
 /// (<see cref="ClusterJobs"/>), asked of the <see cref="JobLeaseKeeper"/> on each tick: only the holder works. A failed tick is logged
 /// (<see cref="OnFailedAsync"/>) and the loop goes on at the next one; only stopping ends it.
 /// </summary>
