@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenHvx.Orchestrator.Persistence;
@@ -13,11 +12,13 @@ namespace OpenHvx.Orchestrator.Cluster;
 /// Leases avoid doing the work twice; correctness never rests on them (the saga's versions and conditional updates do that).
 /// </summary>
 public sealed class JobLeaseKeeper(IJobLeases leases, OrchestratorInstance instance, TimeProvider clock, IOptions<OrchestratorOptions> options,
-    ILogger<JobLeaseKeeper> logger) : BackgroundService
+    ILogger<JobLeaseKeeper> logger) : PeriodicJob("Instance lease renewal", clock, logger)
 {
-    private readonly ConcurrentDictionary<string, DateTimeOffset> _held = new();
-    // A lease another holds is not asked for again before this: a job woken by every commit must not write on each.
-    private readonly ConcurrentDictionary<string, DateTimeOffset> _refusedUntil = new();
+    // When each held lease was last taken or renewed, and when another's was last refused: monotonic timestamps, so that a wall clock
+    // set back cannot make this process believe it holds a lease longer than it does (the store compares wall times, across processes).
+    private readonly ConcurrentDictionary<string, long> _held = new();
+    // A lease another holds is not asked for again within a quarter of its duration: a job woken by every commit must not write on each.
+    private readonly ConcurrentDictionary<string, long> _refused = new();
 
     private TimeSpan Duration => options.Value.Leases.Duration;
 
@@ -28,23 +29,24 @@ public sealed class JobLeaseKeeper(IJobLeases leases, OrchestratorInstance insta
     /// <summary>True while this process holds (took or renewed) the lease of <paramref name="job"/>.</summary>
     public async Task<bool> HoldsAsync(string job, CancellationToken cancellationToken)
     {
-        var now = clock.GetUtcNow();
-        if (_held.TryGetValue(job, out var until) && until - now > Duration / 2)
+        if (_held.TryGetValue(job, out var renewed) && Clock.GetElapsedTime(renewed) < Duration / 2)
             return true;
-        if (_refusedUntil.TryGetValue(job, out var refused) && now < refused)
+        if (_refused.TryGetValue(job, out var refused) && Clock.GetElapsedTime(refused) < Duration / 4)
             return false;
-        var taken = await leases.TryAcquireAsync(job, instance.Id, now, Duration, cancellationToken);
+        // Read before the write, so the lease is counted from no later than the store's start of it.
+        var asked = Clock.GetTimestamp();
+        var taken = await leases.TryAcquireAsync(job, instance.Id, Clock.GetUtcNow(), Duration, cancellationToken);
         if (taken)
         {
             if (!_held.ContainsKey(job))
-                logger.LogInformation("This orchestrator ({Instance}) now runs the shared job {Job}", instance.Id, job);
-            _held[job] = now + Duration;
+                Logger.LogInformation("This orchestrator ({Instance}) now runs the shared job {Job}", instance.Id, job);
+            _held[job] = asked;
         }
         else
         {
-            _refusedUntil[job] = now + Duration / 4;
+            _refused[job] = asked;
             if (_held.TryRemove(job, out _))
-                logger.LogInformation("Another orchestrator runs the shared job {Job} now", job);
+                Logger.LogInformation("Another orchestrator runs the shared job {Job} now", job);
         }
         return taken;
     }
@@ -52,29 +54,26 @@ public sealed class JobLeaseKeeper(IJobLeases leases, OrchestratorInstance insta
     /// <summary>The ids of the orchestrators alive now (their instance leases have not lapsed), this one included.</summary>
     public async Task<IReadOnlySet<string>> LiveInstancesAsync(CancellationToken cancellationToken)
     {
-        var live = (await leases.ListAsync(ClusterJobs.InstancePrefix, clock.GetUtcNow(), cancellationToken)).Select(l => l.Holder).ToHashSet();
+        var live = (await leases.ListAsync(ClusterJobs.InstancePrefix, Clock.GetUtcNow(), cancellationToken)).Select(l => l.Holder).ToHashSet();
         live.Add(instance.Id);
         return live;
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override TimeSpan Interval => Duration / 3;
+
+    // Written on every tick, not at half-life as a job's: the others read from it that this process is alive, and a renewal delayed
+    // by a busy store must still land well before the lease lapses.
+    protected override async Task WorkAsync(CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(Duration / 3, clock);
-        do
-        {
-            try
-            {
-                // Written on every tick, not at half-life as a job's: the others read from it that this process is alive, and a
-                // renewal delayed by a busy store must still land well before the lease lapses.
-                if (await leases.TryAcquireAsync(InstanceJob, instance.Id, clock.GetUtcNow(), Duration, stoppingToken))
-                    _held[InstanceJob] = clock.GetUtcNow() + Duration;
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                logger.LogDebug(ex, "This orchestrator's instance lease could not be renewed; retrying");
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
+        var asked = Clock.GetTimestamp();
+        if (await leases.TryAcquireAsync(InstanceJob, instance.Id, Clock.GetUtcNow(), Duration, cancellationToken))
+            _held[InstanceJob] = asked;
+    }
+
+    protected override ValueTask OnFailedAsync(Exception exception, int inARow)
+    {
+        Logger.LogDebug(exception, "This orchestrator's instance lease could not be renewed; retrying");
+        return ValueTask.CompletedTask;
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
@@ -88,7 +87,7 @@ public sealed class JobLeaseKeeper(IJobLeases leases, OrchestratorInstance insta
             }
             catch (Exception ex)
             {
-                logger.LogDebug(ex, "Lease {Job} not released; it lapses by itself", job);
+                Logger.LogDebug(ex, "Lease {Job} not released; it lapses by itself", job);
             }
         }
         _held.Clear();

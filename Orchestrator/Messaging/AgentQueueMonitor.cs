@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenHvx.Contracts;
@@ -15,7 +14,7 @@ namespace OpenHvx.Orchestrator.Messaging;
 /// </summary>
 public sealed class AgentQueueMonitor(Uri broker, IAgentStore agents, Cluster.JobLeaseKeeper leases, TimeProvider clock, IOptions<OrchestratorOptions> options,
     ILogger<AgentQueueMonitor> logger)
-    : BackgroundService
+    : Cluster.PeriodicJob("Agent queue check", clock, logger, leases, Cluster.ClusterJobs.AgentQueueMonitor)
 {
     // Agents silent for this long are offline by their heartbeats alone; their queues are not asked about.
     private static readonly TimeSpan LongSilent = TimeSpan.FromMinutes(10);
@@ -23,29 +22,17 @@ public sealed class AgentQueueMonitor(Uri broker, IAgentStore agents, Cluster.Jo
     private IConnection? _connection;
     private IChannel? _channel;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override TimeSpan Interval => options.Value.Agents.ConsumerCheckInterval;
+
+    protected override async ValueTask OnFailedAsync(Exception exception, int inARow)
     {
-        using var timer = new PeriodicTimer(options.Value.Agents.ConsumerCheckInterval, clock);
-        do
-        {
-            try
-            {
-                await CheckAsync(stoppingToken);
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                logger.LogWarning("The agents' task queues could not be checked ({Message}); retrying at the next interval", ex.Message);
-                await ResetAsync();
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
+        Logger.LogWarning("The agents' task queues could not be checked ({Message}); retrying at the next interval", exception.Message);
+        await ResetAsync();
     }
 
-    public async Task CheckAsync(CancellationToken cancellationToken)
+    protected override async Task WorkAsync(CancellationToken cancellationToken)
     {
-        if (!await leases.HoldsAsync(Cluster.ClusterJobs.AgentQueueMonitor, cancellationToken))
-            return;
-        var now = clock.GetUtcNow();
+        var now = Clock.GetUtcNow();
         foreach (var agent in await agents.ListAsync(cancellationToken))
         {
             if (now - agent.LastHeartbeatAt > LongSilent)
@@ -57,7 +44,7 @@ public sealed class AgentQueueMonitor(Uri broker, IAgentStore agents, Cluster.Jo
             }
             else if (!consumed && agent.ConsumersLostAt is null)
             {
-                logger.LogWarning("Nothing consumes the task queue of agent {AgentId}: it is offline until it does", agent.AgentId);
+                Logger.LogWarning("Nothing consumes the task queue of agent {AgentId}: it is offline until it does", agent.AgentId);
                 await agents.SetConsumersLostAsync(agent.AgentId, now, cancellationToken);
             }
         }

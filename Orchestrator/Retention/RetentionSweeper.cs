@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenHvx.Orchestrator.Cluster;
@@ -17,50 +16,39 @@ public sealed class RetentionSweeper(
     TimeProvider clock,
     IOptions<OrchestratorOptions> options,
     ILogger<RetentionSweeper> logger,
-    OrchestratorMetrics? metrics = null) : BackgroundService
+    OrchestratorMetrics? metrics = null) : PeriodicJob("Retention sweep", clock, logger, keeper, ClusterJobs.Retention)
 {
     private RetentionOptions Settings => options.Value.Retention;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override TimeSpan Interval => Settings.Interval;
+
+    protected override bool WorksAtStart => false;
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (Settings.Interval <= TimeSpan.Zero)
-        {
-            logger.LogInformation("Retention is off (Orchestrator:Retention:Interval is not positive): nothing is archived or deleted");
-            return;
-        }
-        using var timer = new PeriodicTimer(Settings.Interval, clock);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
-        {
-            try
-            {
-                await TickAsync(stoppingToken);
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested && Persistence.StorageFaults.IsTransient(ex))
-            {
-                logger.LogDebug(ex, "Retention sweep failed on the store; retrying at the next interval");
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                logger.LogWarning(ex, "Retention sweep failed; retrying at the next interval");
-            }
-        }
+        if (Settings.Interval > TimeSpan.Zero)
+            return base.ExecuteAsync(stoppingToken);
+        Logger.LogInformation("Retention is off (Orchestrator:Retention:Interval is not positive): nothing is archived or deleted");
+        return Task.CompletedTask;
     }
+
+    protected override Task WorkAsync(CancellationToken cancellationToken) => SweepAsync(cancellationToken);
 
     /// <summary>A sweep when this orchestrator holds the retention lease; null (nothing done) when another one does.</summary>
     public async Task<RetentionCounts?> TickAsync(CancellationToken cancellationToken)
-        => await keeper.HoldsAsync(ClusterJobs.Retention, cancellationToken) ? await SweepAsync(cancellationToken) : null;
+        => await RunsTheJobAsync(cancellationToken) ? await SweepAsync(cancellationToken) : null;
 
     /// <summary>One sweep: every kind, batch after batch until a batch comes back short. What it removed, by kind.</summary>
     public async Task<RetentionCounts> SweepAsync(CancellationToken cancellationToken)
     {
-        var now = clock.GetUtcNow();
+        var now = Clock.GetUtcNow();
         var counts = new RetentionCounts(
             await DrainAsync("tasks", RetentionOptions.Cutoff(now, Settings.FinishedTasks), store.ArchiveFinishedTasksAsync, cancellationToken),
             await DrainAsync("idempotency_keys", RetentionOptions.Cutoff(now, Settings.IdempotencyKeys), store.DeleteIdempotencyKeysAsync, cancellationToken),
             // After the tasks: the rows of tasks archived just now are compacted in the same sweep.
             await DrainAsync("quota_holds", RetentionOptions.Cutoff(now, Settings.SettledHolds), store.CompactSettledHoldsAsync, cancellationToken));
         if (counts.Total > 0)
-            logger.LogInformation("Retention: archived {Tasks} task(s), deleted {Keys} idempotency key(s) and {Holds} settled quota hold(s)",
+            Logger.LogInformation("Retention: archived {Tasks} task(s), deleted {Keys} idempotency key(s) and {Holds} settled quota hold(s)",
                 counts.TasksArchived, counts.IdempotencyKeys, counts.SettledHolds);
         return counts;
     }
@@ -79,7 +67,7 @@ public sealed class RetentionSweeper(
             total += removed;
         }
         // A long backlog outlasts a lease: renewed between batches, and given up to another orchestrator if it took the job meanwhile.
-        while (removed >= size && await keeper.HoldsAsync(ClusterJobs.Retention, cancellationToken));
+        while (removed >= size && await RunsTheJobAsync(cancellationToken));
         if (total > 0)
             metrics?.Removed(kind, total);
         return total;

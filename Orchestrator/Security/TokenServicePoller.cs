@@ -1,5 +1,4 @@
 using System.Net.Http.Json;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
@@ -15,12 +14,11 @@ namespace OpenHvx.Orchestrator.Security;
 /// request at once).
 /// </summary>
 public sealed class TokenServicePoller(IHttpClientFactory http, IOptions<OrchestratorOptions> options, TimeProvider clock, ILogger<TokenServicePoller> logger)
-    : BackgroundService
+    : Cluster.PeriodicJob("Token service poll", clock, logger)
 {
     public const string HttpClientName = "authority";
 
     private volatile RevocationSet _revocations = RevocationSet.Empty;
-    private bool _failing;
 
     private volatile IReadOnlyList<SecurityKey>? _signingKeys;
 
@@ -39,25 +37,17 @@ public sealed class TokenServicePoller(IHttpClientFactory http, IOptions<Orchest
         _signingKeys = [.. keys];
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override TimeSpan Interval => options.Value.RevocationPoll;
+
+    protected override Task WorkAsync(CancellationToken cancellationToken) => PollAsync(cancellationToken);
+
+    protected override ValueTask OnFailedAsync(Exception exception, int inARow)
     {
-        using var timer = new PeriodicTimer(options.Value.RevocationPoll, clock);
-        do
-        {
-            try
-            {
-                await PollAsync(stoppingToken);
-                if (_failing)
-                    logger.LogInformation("The token service is read again ({Count} revocations)", _revocations.Count);
-                _failing = false;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                if (!_failing)
-                    logger.LogWarning("The token service's revocation list and keys could not be read ({Message}); the last ones stay in force", ex.Message);
-                _failing = true;
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
+        if (inARow == 1)
+            Logger.LogWarning("The token service's revocation list and keys could not be read ({Message}); the last ones stay in force", exception.Message);
+        return ValueTask.CompletedTask;
     }
+
+    protected override void OnRecovered(int failures)
+        => Logger.LogInformation("The token service is read again ({Count} revocations)", _revocations.Count);
 }

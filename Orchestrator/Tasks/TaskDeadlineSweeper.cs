@@ -1,5 +1,4 @@
 using MassTransit;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenHvx.Contracts;
@@ -22,38 +21,16 @@ public sealed class TaskDeadlineSweeper(
     Cluster.JobLeaseKeeper leases,
     TimeProvider clock,
     IOptions<OrchestratorOptions> options,
-    ILogger<TaskDeadlineSweeper> logger) : BackgroundService
+    ILogger<TaskDeadlineSweeper> logger) : Cluster.PeriodicJob("Deadline sweep", clock, logger, leases, Cluster.ClusterJobs.DeadlineSweep)
 {
     private readonly Dictionary<(Guid, string, DateTimeOffset), DateTimeOffset> _signalled = [];
     private readonly DateTimeOffset _startedAt = clock.GetUtcNow();
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(options.Value.SweepInterval, clock);
-        do
-        {
-            try
-            {
-                await SweepAsync(stoppingToken);
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested && Persistence.StorageFaults.IsTransient(ex))
-            {
-                // The store's own fault log has said why, once per burst; every second here would bury it.
-                logger.LogDebug(ex, "Deadline sweep failed on the store; retrying at the next interval");
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                logger.LogWarning(ex, "Deadline sweep failed; retrying at the next interval");
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
-    }
+    protected override TimeSpan Interval => options.Value.SweepInterval;
 
-    public async Task SweepAsync(CancellationToken cancellationToken)
+    protected override async Task WorkAsync(CancellationToken cancellationToken)
     {
-        if (!await leases.HoldsAsync(Cluster.ClusterJobs.DeadlineSweep, cancellationToken))
-            return;
-        var now = clock.GetUtcNow();
+        var now = Clock.GetUtcNow();
         foreach (var (taskId, state, deadlineAt) in await tasks.FindExpiredAsync(now, 500, cancellationToken))
         {
             // Signal each deadline once, then again only if the saga has not acted on it for a while.
@@ -79,6 +56,6 @@ public sealed class TaskDeadlineSweeper(
 
         var expired = await quotas.ExpireAsync(now, cancellationToken);
         if (expired > 0)
-            logger.LogInformation("Expired {Count} quota hold(s)", expired);
+            Logger.LogInformation("Expired {Count} quota hold(s)", expired);
     }
 }

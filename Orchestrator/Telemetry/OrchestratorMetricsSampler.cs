@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenHvx.Contracts;
@@ -22,51 +21,31 @@ public sealed class OrchestratorMetricsSampler(
     Webhooks.IWebhookStore webhooks,
     TimeProvider clock,
     IOptions<OrchestratorOptions> options,
-    ILogger<OrchestratorMetricsSampler> logger) : BackgroundService
+    ILogger<OrchestratorMetricsSampler> logger) : Cluster.PeriodicJob("Metrics sampling", clock, logger)
 {
-    private bool _failing;
+    protected override TimeSpan Interval => options.Value.MetricsInterval > TimeSpan.Zero ? options.Value.MetricsInterval : TimeSpan.FromSeconds(15);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task WorkAsync(CancellationToken cancellationToken)
     {
-        var interval = options.Value.MetricsInterval > TimeSpan.Zero ? options.Value.MetricsInterval : TimeSpan.FromSeconds(15);
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            await SampleOnceAsync(stoppingToken);
-            try
-            {
-                await Task.Delay(interval, clock, stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
+        var now = Clock.GetUtcNow();
+        var fleet = options.Value.Agents;
+        var registered = await agents.ListAsync(cancellationToken);
+        var sample = new OrchestratorSample(
+            await quotas.CountHeldAsync(cancellationToken),
+            await deadLetters.CountAsync(cancellationToken),
+            await outbox.CountAsync(cancellationToken),
+            await webhooks.CountBacklogAsync(cancellationToken),
+            [.. registered.Select(agent => new AgentSample(agent.AgentId, AgentLiveness.Evaluate(agent, now, fleet).Online, agent.LastHeartbeatAt,
+                agent.Free is { } free ? new AgentCapacity(free.Cpu - agent.InFlight.Cpu, free.MemoryMB - agent.InFlight.MemoryMB,
+                    free.StorageMB - agent.InFlight.StorageMB) : null))]);
+        metrics.Update(sample);
     }
 
-    public async Task SampleOnceAsync(CancellationToken cancellationToken)
+    protected override ValueTask OnFailedAsync(Exception exception, int inARow)
     {
-        try
-        {
-            var now = clock.GetUtcNow();
-            var fleet = options.Value.Agents;
-            var registered = await agents.ListAsync(cancellationToken);
-            var sample = new OrchestratorSample(
-                await quotas.CountHeldAsync(cancellationToken),
-                await deadLetters.CountAsync(cancellationToken),
-                await outbox.CountAsync(cancellationToken),
-                await webhooks.CountBacklogAsync(cancellationToken),
-                [.. registered.Select(agent => new AgentSample(agent.AgentId, AgentLiveness.Evaluate(agent, now, fleet).Online, agent.LastHeartbeatAt,
-                    agent.Free is { } free ? new AgentCapacity(free.Cpu - agent.InFlight.Cpu, free.MemoryMB - agent.InFlight.MemoryMB,
-                        free.StorageMB - agent.InFlight.StorageMB) : null))]);
-            metrics.Update(sample);
-            _failing = false;
-        }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
-        {
-            // Once per outage: the store's health check reports it too.
-            if (!_failing)
-                logger.LogWarning("The metrics' gauges could not be sampled; they keep their last values ({Message})", ex.Message);
-            _failing = true;
-        }
+        // Once per outage: the store's health check reports it too.
+        if (inARow == 1)
+            Logger.LogWarning("The metrics' gauges could not be sampled; they keep their last values ({Message})", exception.Message);
+        return ValueTask.CompletedTask;
     }
 }

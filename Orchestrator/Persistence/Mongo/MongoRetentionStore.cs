@@ -61,16 +61,39 @@ public sealed class MongoRetentionStore(MongoStorage storage, TimeProvider clock
     public async Task<int> CompactSettledHoldsAsync(DateTimeOffset before, int limit, CancellationToken cancellationToken)
     {
         var ledger = storage.Collection(MongoQuotaStore.LedgerCollection);
-        var settled = F.And(F.In("status", Settled), F.Lte("settledAt", before.UtcDateTime));
-        // Task keys only (a task id in its "D" form); corrections ("adjust-…", "reconcile-…") are kept.
-        var candidates = await IdsAsync(ledger, F.And(settled, F.Regex("_id", new BsonRegularExpression("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\\z"))), limit, cancellationToken);
-        if (candidates.Count == 0)
-            return 0;
-        var ended = await IdsAsync(storage.Collection(TaskDocumentMapping.Collection), F.And(F.In("_id", candidates), F.In("status", Ended)), limit, cancellationToken);
-        var archived = await IdsAsync(storage.Collection(ArchiveCollection), F.In("_id", candidates), limit, cancellationToken);
-        var deletable = ended.Concat(archived).ToList();
-        return deletable.Count == 0 ? 0 : (int)(await ledger.DeleteManyAsync(F.And(F.In("_id", deletable), settled), cancellationToken)).DeletedCount;
+        var ids = (await ledger.Aggregate(Compactable(before, limit), cancellationToken: cancellationToken).ToListAsync(cancellationToken))
+            .Select(d => d["_id"]).ToList();
+        return ids.Count == 0 ? 0 : (int)(await ledger.DeleteManyAsync(F.And(F.In("_id", ids), SettledBy(before)), cancellationToken)).DeletedCount;
     }
+
+    /// <summary>
+    /// The ids of up to <paramref name="limit"/> ledger rows to compact: settled by <paramref name="before"/>, of a task that has ended
+    /// or is archived. The limit applies after the task is looked up (by <c>_id</c>, its index), as SQLite's query does: a limit
+    /// before it would let old settled rows of tasks still running fill every batch, and nothing past them would ever be compacted.
+    /// (<c>$lookup</c> with both <c>localField</c> and <c>pipeline</c>: MongoDB 5.0 or later.)
+    /// </summary>
+    internal static PipelineDefinition<BsonDocument, BsonDocument> Compactable(DateTimeOffset before, int limit)
+    {
+        static BsonDocument TaskLookup(string from, string name, params BsonDocument[] stages) => new("$lookup", new BsonDocument
+        {
+            ["from"] = from,
+            ["localField"] = "_id",
+            ["foreignField"] = "_id",
+            ["pipeline"] = new BsonArray(stages.Append(new BsonDocument("$project", new BsonDocument("_id", 1)))),
+            ["as"] = name,
+        });
+        return new EmptyPipelineDefinition<BsonDocument>()
+            // Task keys only (a task id in its "D" form); corrections ("adjust-…", "reconcile-…") are kept.
+            .Match(F.And(SettledBy(before), F.Regex("_id", new BsonRegularExpression("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\\z"))))
+            .AppendStage<BsonDocument, BsonDocument, BsonDocument>(TaskLookup(TaskDocumentMapping.Collection, "ended",
+                new BsonDocument("$match", new BsonDocument("status", new BsonDocument("$in", new BsonArray(Ended))))))
+            .AppendStage<BsonDocument, BsonDocument, BsonDocument>(TaskLookup(ArchiveCollection, "archived"))
+            .Match(F.Or(F.SizeGt("ended", 0), F.SizeGt("archived", 0)))
+            .Limit(limit)
+            .Project(Builders<BsonDocument>.Projection.Include("_id"));
+    }
+
+    private static FilterDefinition<BsonDocument> SettledBy(DateTimeOffset before) => F.And(F.In("status", Settled), F.Lte("settledAt", before.UtcDateTime));
 
     private static async Task<List<BsonValue>> IdsAsync(IMongoCollection<BsonDocument> collection, FilterDefinition<BsonDocument> filter, int limit,
         CancellationToken cancellationToken)

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenHvx.Contracts;
@@ -18,7 +17,7 @@ public sealed class AgentOutboxRelay(
     Cluster.JobLeaseKeeper leases,
     TimeProvider clock,
     IOptions<OrchestratorOptions> options,
-    ILogger<AgentOutboxRelay> logger) : BackgroundService
+    ILogger<AgentOutboxRelay> logger) : Cluster.PeriodicJob("Agent outbox relay", clock, logger)
 {
     // By task and attempt: a task re-placed on another agent is a new message to send.
     private readonly ConcurrentDictionary<(Guid TaskId, int Attempt), DateTimeOffset> _sent = new();
@@ -29,29 +28,22 @@ public sealed class AgentOutboxRelay(
         try
         {
             await sender.SendAsync(task, CancellationToken.None);
-            _sent[(task.TaskId, task.Attempt)] = clock.GetUtcNow();
+            _sent[(task.TaskId, task.Attempt)] = Clock.GetUtcNow();
         }
         catch (Exception ex)
         {
-            logger.LogWarning("Task {TaskId} could not be sent to agent {AgentId} yet ({Message}); the outbox sends it again", task.TaskId, task.AgentId, ex.Message);
+            Logger.LogWarning("Task {TaskId} could not be sent to agent {AgentId} yet ({Message}); the outbox sends it again", task.TaskId, task.AgentId, ex.Message);
         }
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override TimeSpan Interval => options.Value.OutboxRetryAfter;
+
+    protected override Task WorkAsync(CancellationToken cancellationToken) => SendLeftoversAsync(cancellationToken);
+
+    protected override ValueTask OnFailedAsync(Exception exception, int inARow)
     {
-        using var timer = new PeriodicTimer(options.Value.OutboxRetryAfter, clock);
-        do
-        {
-            try
-            {
-                await SendLeftoversAsync(stoppingToken);
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                logger.LogWarning(ex, "The agent outbox could not be read; retrying at the next interval");
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
+        Logger.LogWarning(exception, "The agent outbox could not be read; retrying at the next interval");
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>Adopts the entries of orchestrators that are gone, then sends this one's entries older than the retry delay that it has not sent.</summary>
@@ -65,9 +57,9 @@ public sealed class AgentOutboxRelay(
             var aliveLately = live.Union(_liveBefore).ToHashSet();
             _liveBefore = live;
             if (await outbox.AdoptAsync(leases.InstanceId, aliveLately, cancellationToken) is > 0 and var adopted)
-                logger.LogInformation("Adopted {Count} agent task(s) stored by an orchestrator that is gone; sending them", adopted);
+                Logger.LogInformation("Adopted {Count} agent task(s) stored by an orchestrator that is gone; sending them", adopted);
         }
-        var now = clock.GetUtcNow();
+        var now = Clock.GetUtcNow();
         // Page past the entries already sent (they wait for their agent's answer), so that one silent agent's backlog
         // never hides another task whose send failed.
         for (var skip = 0; ; skip += page)

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using OpenHvx.Orchestrator;
 using OpenHvx.Orchestrator.Cluster;
+using OpenHvx.Orchestrator.Persistence;
 using OpenHvx.Orchestrator.Persistence.Sqlite;
 using OpenHvx.Tests.Support;
 
@@ -30,12 +31,13 @@ public sealed class JobLeaseKeeperTests
         _folder.Dispose();
     }
 
-    private JobLeaseKeeper Keeper()
+    private JobLeaseKeeper Keeper(ManualClock? clock = null, IJobLeases? leases = null)
     {
         var options = Options.Create(new OrchestratorOptions { Leases = new LeaseOptions { Duration = Lease } });
-        return new JobLeaseKeeper(new SqliteJobLeases(new SqliteDatabase(_folder.File("store.db"))), new OrchestratorInstance(), _clock, options,
-            NullLogger<JobLeaseKeeper>.Instance);
+        return new JobLeaseKeeper(leases ?? Leases(), new OrchestratorInstance(), clock ?? _clock, options, NullLogger<JobLeaseKeeper>.Instance);
     }
+
+    private SqliteJobLeases Leases() => new(new SqliteDatabase(_folder.File("store.db")));
 
     [Test]
     public async Task One_keeper_runs_a_job_and_the_other_takes_it_only_once_the_first_has_died_and_its_lease_lapsed()
@@ -87,5 +89,77 @@ public sealed class JobLeaseKeeperTests
         {
             await first.StopAsync(default);
         }
+    }
+
+    [Test]
+    public async Task A_wall_clock_set_back_does_not_extend_the_lease_its_keeper_believes_it_holds()
+    {
+        // Two machines: the first's wall clock is set back an hour while it holds the job; the second's keeps the right time.
+        var firstClock = new ManualClock();
+        var first = Keeper(firstClock);
+        var second = Keeper();
+        Assert.That(await first.HoldsAsync(ClusterJobs.Retention, default), Is.True);
+
+        firstClock.StepWallClock(-TimeSpan.FromHours(1));
+        // The first pauses past its lease (no renewal); the second takes the lapsed lease.
+        firstClock.Advance(Lease + TimeSpan.FromSeconds(1));
+        _clock.Advance(Lease + TimeSpan.FromSeconds(1));
+        Assert.That(await second.HoldsAsync(ClusterJobs.Retention, default), Is.True, "the lease lapsed in the store");
+
+        Assert.That(await first.HoldsAsync(ClusterJobs.Retention, default), Is.False,
+            "back from its pause, the first asks the store (its lease's time has passed on its monotonic clock) and finds the job taken");
+    }
+
+    [Test]
+    public async Task A_keeper_asks_the_store_again_once_half_of_the_lease_has_passed_on_the_monotonic_clock_whatever_the_wall_clock_says()
+    {
+        var store = new CountingLeases(Leases());
+        var keeper = Keeper(leases: store);
+        Assert.That(await keeper.HoldsAsync(ClusterJobs.DeadlineSweep, default), Is.True);
+        Assert.That(store.Acquisitions, Is.EqualTo(1));
+
+        _clock.StepWallClock(-TimeSpan.FromHours(1));
+        _clock.Advance(Lease / 4);
+        Assert.That(await keeper.HoldsAsync(ClusterJobs.DeadlineSweep, default), Is.True);
+        Assert.That(store.Acquisitions, Is.EqualTo(1), "before half-life: no write");
+
+        _clock.Advance(Lease / 4 + TimeSpan.FromSeconds(1));
+        Assert.That(await keeper.HoldsAsync(ClusterJobs.DeadlineSweep, default), Is.True);
+        Assert.That(store.Acquisitions, Is.EqualTo(2), "past half-life on the monotonic clock: renewed in the store");
+    }
+
+    [Test]
+    public async Task A_wall_clock_set_back_does_not_delay_asking_again_for_a_job_another_held()
+    {
+        var holderClock = new ManualClock();
+        var holder = Keeper(holderClock);
+        var waiter = Keeper();
+        Assert.That(await holder.HoldsAsync(ClusterJobs.WebhookDispatch, default), Is.True);
+        Assert.That(await waiter.HoldsAsync(ClusterJobs.WebhookDispatch, default), Is.False);
+
+        _clock.StepWallClock(-TimeSpan.FromHours(1));
+        await holder.StopAsync(default);
+        _clock.Advance(Lease / 4 + TimeSpan.FromSeconds(1));
+
+        Assert.That(await waiter.HoldsAsync(ClusterJobs.WebhookDispatch, default), Is.True,
+            "the refusal waits a quarter of the lease on the monotonic clock, not on the wall clock");
+    }
+
+    private sealed class CountingLeases(IJobLeases inner) : IJobLeases
+    {
+        private int _acquisitions;
+
+        public int Acquisitions => _acquisitions;
+
+        public Task<bool> TryAcquireAsync(string job, string holder, DateTimeOffset now, TimeSpan duration, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _acquisitions);
+            return inner.TryAcquireAsync(job, holder, now, duration, cancellationToken);
+        }
+
+        public Task ReleaseAsync(string job, string holder, CancellationToken cancellationToken) => inner.ReleaseAsync(job, holder, cancellationToken);
+
+        public Task<IReadOnlyList<JobLease>> ListAsync(string prefix, DateTimeOffset now, CancellationToken cancellationToken) =>
+            inner.ListAsync(prefix, now, cancellationToken);
     }
 }

@@ -120,6 +120,18 @@ public sealed class MongoMappingTests
     }
 
     [Test]
+    public void Compaction_limits_its_batch_only_after_looking_up_whether_each_row_s_task_has_ended()
+    {
+        var stages = MongoRetentionStore.Compactable(DateTimeOffset.UnixEpoch, 500)
+            .Render(new RenderArgs<BsonDocument>(BsonDocumentSerializer.Instance, BsonSerializer.SerializerRegistry)).Documents;
+
+        Assert.That(stages.Select(s => s.GetElement(0).Name), Is.EqualTo(new[] { "$match", "$lookup", "$lookup", "$match", "$limit", "$project" }));
+        Assert.That(stages.Skip(1).Take(2).Select(s => s["$lookup"]["from"].AsString),
+            Is.EqualTo(new[] { TaskDocumentMapping.Collection, MongoRetentionStore.ArchiveCollection }));
+        Assert.That(stages[1]["$lookup"]["foreignField"].AsString, Is.EqualTo("_id"), "each task found by its id");
+    }
+
+    [Test]
     public void Every_query_has_an_index()
     {
         var indexes = TaskDocumentMapping.Indexes()

@@ -161,6 +161,34 @@ public sealed class RetentionContractTests(string family) : StoreContract(family
     }
 
     [Test]
+    public async Task Settled_holds_of_ended_tasks_are_compacted_past_more_than_a_batch_of_older_settled_holds_of_tasks_still_running()
+    {
+        Assert.That(await _stores.Tenants.TryCreateAsync(new Tenant("acme", "Acme", Tenant.Active, Limits), None), Is.True);
+        const int batch = 2;
+        var running = new List<TaskState>();
+        for (var i = 0; i < 2 * batch + 1; i++)
+        {
+            // A hold released while its task goes on (its agent refused it, the task waits for another): settled, not compactable.
+            var task = await TaskAsync(TaskStatuses.Running, "AwaitingResult");
+            Assert.That((await _stores.Ledger.TryHoldAsync(task.CorrelationId, "acme", "agent-1", Vm, TimeSpan.FromDays(30))).Held, Is.True);
+            await _stores.Ledger.ReleaseAsync(task.CorrelationId);
+            running.Add(task);
+        }
+        Clock.Advance(TimeSpan.FromHours(1));
+        var ended = await TaskAsync(TaskStatuses.Succeeded, "Succeeded");
+        Assert.That((await _stores.Ledger.TryHoldAsync(ended.CorrelationId, "acme", "agent-1", Vm, TimeSpan.FromDays(30))).Held, Is.True);
+        await _stores.Ledger.CommitAsync(ended.CorrelationId, "acme", Vm);
+        Clock.Advance(TimeSpan.FromDays(8));
+
+        Assert.That(await _stores.Retention.CompactSettledHoldsAsync(Now - TimeSpan.FromDays(7), batch, None), Is.EqualTo(1),
+            "the ended task's row, though older rows of running tasks fill more than a batch");
+        Assert.That(await _stores.Quotas.GetEntryAsync(ended.CorrelationId.ToString(), None), Is.Null);
+        foreach (var task in running)
+            Assert.That((await _stores.Quotas.GetEntryAsync(task.CorrelationId.ToString(), None))?.Status, Is.EqualTo(QuotaHoldStatuses.Released));
+        Assert.That(await _stores.Retention.CompactSettledHoldsAsync(Now - TimeSpan.FromDays(7), batch, None), Is.Zero);
+    }
+
+    [Test]
     public async Task Settled_holds_younger_than_their_age_are_kept()
     {
         Assert.That(await _stores.Tenants.TryCreateAsync(new Tenant("acme", "Acme", Tenant.Active, Limits), None), Is.True);

@@ -1,6 +1,7 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using OpenHvx.Orchestrator.Persistence.Sqlite;
+using OpenHvx.Tests.Support;
 using SQLitePCL;
 
 namespace OpenHvx.Tests.Persistence;
@@ -10,22 +11,12 @@ namespace OpenHvx.Tests.Persistence;
 [Category("Unit")]
 public sealed class SqliteFaultLogTests
 {
-    private sealed class Recorder : ILogger
-    {
-        public List<(LogLevel Level, string Text)> Lines { get; } = [];
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            => Lines.Add((logLevel, formatter(state, exception)));
-    }
-
     private static SqliteException Full() => new("SQLite Error 13: 'database or disk is full'.", raw.SQLITE_FULL, raw.SQLITE_FULL);
 
     [Test]
     public void A_burst_of_full_disk_errors_is_one_error_naming_the_file_and_cause_then_one_line_when_writes_work_again()
     {
-        var recorder = new Recorder();
+        var recorder = new LogRecorder();
         var log = new SqliteFaultLog("/data/orchestrator.db", recorder);
 
         for (var i = 0; i < 132; i++)
@@ -42,7 +33,7 @@ public sealed class SqliteFaultLogTests
     [Test]
     public void A_new_cause_or_a_new_burst_is_logged_again_and_a_statements_own_error_is_not()
     {
-        var recorder = new Recorder();
+        var recorder = new LogRecorder();
         var log = new SqliteFaultLog("/data/orchestrator.db", recorder);
 
         log.Failed(Full());
