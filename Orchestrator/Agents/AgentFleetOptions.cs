@@ -24,6 +24,12 @@ public sealed class AgentFleetOptions
     public TimeSpan ConsumerCheckInterval { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
+    /// How many agents' task queues are asked about per <see cref="ConsumerCheckInterval"/> at most: the check's cost to the broker
+    /// and the orchestrator stays bounded, and a fleet larger than this is gone round in several intervals.
+    /// </summary>
+    public int ConsumerChecksPerInterval { get; set; } = 200;
+
+    /// <summary>
     /// A dispatched task that its agent has not started within this window goes to another eligible agent; the agent
     /// is told not to start it after the window (the task's not-after time), so it can never run in two places.
     /// </summary>

@@ -8,9 +8,11 @@ using RabbitMQ.Client.Exceptions;
 namespace OpenHvx.Orchestrator.Messaging;
 
 /// <summary>
-/// Asks the broker, every <see cref="AgentFleetOptions.ConsumerCheckInterval"/>, whether each agent's task queue has a consumer
-/// (a passive declare answers the count): a killed agent's connection closes at once, so it stops being elected within seconds
-/// instead of two heartbeat intervals. The registry is written only when the answer changes. One orchestrator asks (a job lease).
+/// Asks the broker whether each agent's task queue has a consumer (a passive declare answers the count): a killed agent's
+/// connection closes at once, so it stops being elected within seconds instead of two heartbeat intervals. Every
+/// <see cref="AgentFleetOptions.ConsumerCheckInterval"/> it asks about at most <see cref="AgentFleetOptions.ConsumerChecksPerInterval"/>
+/// agents, going round the registry, so that its cost stays the same whatever the fleet's size (a round of a fleet larger than
+/// that takes several intervals). The registry is written only when the answer changes. One orchestrator asks (a job lease).
 /// </summary>
 public sealed class AgentQueueMonitor(Uri broker, IAgentStore agents, Cluster.JobLeaseKeeper leases, TimeProvider clock, IOptions<OrchestratorOptions> options,
     ILogger<AgentQueueMonitor> logger)
@@ -18,6 +20,10 @@ public sealed class AgentQueueMonitor(Uri broker, IAgentStore agents, Cluster.Jo
 {
     // Agents silent for this long are offline by their heartbeats alone; their queues are not asked about.
     private static readonly TimeSpan LongSilent = TimeSpan.FromMinutes(10);
+
+    // The agents this round has still to ask about, as the registry listed them when the round began.
+    private readonly Queue<AgentRecord> _round = new();
+    private DateTimeOffset _roundBegan;
 
     private IConnection? _connection;
     private IChannel? _channel;
@@ -33,10 +39,17 @@ public sealed class AgentQueueMonitor(Uri broker, IAgentStore agents, Cluster.Jo
     protected override async Task WorkAsync(CancellationToken cancellationToken)
     {
         var now = Clock.GetUtcNow();
-        foreach (var agent in await agents.ListAsync(cancellationToken))
+        // A round left unfinished long ago (the lease was elsewhere meanwhile) starts over from the registry as it is now.
+        if (_round.Count == 0 || now - _roundBegan > Interval * 10)
         {
-            if (now - agent.LastHeartbeatAt > LongSilent)
-                continue;
+            _round.Clear();
+            foreach (var agent in await agents.ListAsync(cancellationToken))
+                if (now - agent.LastHeartbeatAt <= LongSilent)
+                    _round.Enqueue(agent);
+            _roundBegan = now;
+        }
+        for (var asked = 0; asked < Math.Max(1, options.Value.Agents.ConsumerChecksPerInterval) && _round.TryPeek(out var agent); asked++)
+        {
             var consumed = await ConsumersAsync(agent.AgentId, cancellationToken) > 0;
             if (consumed && agent.ConsumersLostAt is not null)
             {
@@ -47,6 +60,7 @@ public sealed class AgentQueueMonitor(Uri broker, IAgentStore agents, Cluster.Jo
                 Logger.LogWarning("Nothing consumes the task queue of agent {AgentId}: it is offline until it does", agent.AgentId);
                 await agents.SetConsumersLostAsync(agent.AgentId, now, cancellationToken);
             }
+            _round.Dequeue();
         }
     }
 
