@@ -8,7 +8,8 @@ namespace OpenHvx.Orchestrator.Agents;
 /// (<see cref="IAgentStore.RegistryVersionAsync"/>, moved by <see cref="AgentRegistryChanges"/>) stays the same, until the first
 /// of them would go offline for want of a heartbeat, and at most <see cref="AgentFleetOptions.RegistrySnapshotMaxAge"/>; what
 /// other tasks' placements take is read at every election, in its transaction. An election over a thousand agents then costs
-/// two small reads instead of a thousand rows.
+/// two small reads instead of a thousand rows. Eligibility and scores are those of a fresh read; a heartbeat that repeats the
+/// last one is not re-read, so among equal scores the tie goes to the freshest heartbeat the snapshot holds.
 /// </summary>
 public sealed class AgentRegistryCache(IAgentStore store, TimeProvider clock, IOptions<OrchestratorOptions> options)
 {
@@ -22,8 +23,11 @@ public sealed class AgentRegistryCache(IAgentStore store, TimeProvider clock, IO
     /// <summary>How many times the agents' records were read (for tests and the bench).</summary>
     public long Reads => Interlocked.Read(ref _reads);
 
-    /// <summary>Every agent, with what tasks other than <paramref name="taskId"/> take on it (<see cref="AgentRecord.InFlight"/>).</summary>
-    public async Task<IReadOnlyList<AgentRecord>> ForElectionAsync(Guid taskId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Every agent, with what tasks other than <paramref name="taskId"/> take on it (<see cref="AgentRecord.InFlight"/>), and the
+    /// time the records hold for: the election judges liveness at that time, never past the snapshot's validity.
+    /// </summary>
+    public async Task<(IReadOnlyList<AgentRecord> Agents, DateTimeOffset Now)> ForElectionAsync(Guid taskId, CancellationToken cancellationToken)
     {
         var inFlight = await store.InFlightAsync(taskId, cancellationToken);
         var version = await store.RegistryVersionAsync(cancellationToken);
@@ -37,7 +41,7 @@ public sealed class AgentRegistryCache(IAgentStore store, TimeProvider clock, IO
             snapshot = new Snapshot(version, agents, ValidUntil(agents, now));
             Volatile.Write(ref _snapshot, snapshot);
         }
-        return [.. snapshot.Agents.Select(agent => agent with { InFlight = inFlight.GetValueOrDefault(agent.AgentId, Nothing) })];
+        return ([.. snapshot.Agents.Select(agent => agent with { InFlight = inFlight.GetValueOrDefault(agent.AgentId, Nothing) })], now);
     }
 
     /// <summary>Until the first agent online now would be taken offline by its silence, within the longest reuse allowed.</summary>

@@ -10,19 +10,19 @@ namespace OpenHvx.Orchestrator.Agents;
 public static class AgentRegistryChanges
 {
     /// <summary>
-    /// A heartbeat after a silence this many of the agent's intervals long may bring it back online: it counts as a change
-    /// (shorter than any offline window of two intervals or more, longer than a late heartbeat's jitter).
+    /// A heartbeat after a silence of this many of the agent's intervals may bring it back online: it counts as a change. Never
+    /// more than the intervals after which <see cref="AgentLiveness"/> takes an agent offline, and otherwise longer than a late
+    /// heartbeat's jitter.
     /// </summary>
     public const double SilenceIntervals = 1.5;
 
-    /// <param name="before">the agent's record before the heartbeat (null: a new agent)</param>
-    /// <param name="assumedInterval">the interval of an agent that does not state one (<see cref="AgentFleetOptions.HeartbeatInterval"/>)</param>
-    public static bool ByHeartbeat(AgentRecord? before, AgentHeartbeat heartbeat, DateTimeOffset receivedAt, TimeSpan assumedInterval)
+    /// <param name="before">the agent's record as the heartbeat replaced it (null: a new agent)</param>
+    public static bool ByHeartbeat(AgentRecord? before, AgentHeartbeat heartbeat, DateTimeOffset receivedAt, AgentFleetOptions fleet)
     {
         if (before is null)
             return true;
         var statedMs = AgentLiveness.StoredIntervalMs(heartbeat.IntervalSeconds);
-        var interval = before.HeartbeatInterval is { } own && own > TimeSpan.Zero ? own : assumedInterval;
+        var silence = AgentLiveness.IntervalOf(before, fleet) * Math.Min(SilenceIntervals, Math.Max(1, fleet.MissedHeartbeats));
         return before.Host != heartbeat.Host
             || before.Version != heartbeat.Version
             || !before.Capabilities.SequenceEqual(heartbeat.Capabilities ?? [])
@@ -33,6 +33,6 @@ public static class AgentRegistryChanges
             || before.Generation != (heartbeat.Generation ?? MixedFleet.AgentGenerations.Current)
             || before.StoppingAt is not null
             || heartbeat.Status == AgentStatuses.Stopping
-            || receivedAt - before.LastHeartbeatAt > interval * SilenceIntervals;
+            || receivedAt - before.LastHeartbeatAt > silence;
     }
 }

@@ -20,7 +20,10 @@ public sealed class MongoAgentStore : IAgentStore
     private readonly AmbientCollection _inventory;
     // One document, { _id: "version", value }: moves whenever the registry changes in a way an election reads.
     private readonly AmbientCollection _registry;
-    private readonly TimeSpan _assumedInterval;
+    private readonly AgentFleetOptions _fleet;
+
+    // findAndModify reports a duplicate key as a command error, not as a write error.
+    private const int DuplicateKey = 11000;
 
     private static readonly AgentCapacity Nothing = new(0, 0, 0);
 
@@ -32,7 +35,7 @@ public sealed class MongoAgentStore : IAgentStore
         _placements = storage.Ambient("placements");
         _inventory = storage.Ambient("agent_inventory");
         _registry = storage.Ambient("agent_registry");
-        _assumedInterval = (options?.Value.Agents ?? new AgentFleetOptions()).HeartbeatInterval;
+        _fleet = options?.Value.Agents ?? new AgentFleetOptions();
     }
 
     private static BsonValue Capacity(AgentCapacity? capacity) => capacity is null
@@ -68,15 +71,19 @@ public sealed class MongoAgentStore : IAgentStore
         // Only a newer heartbeat replaces the record: measured later (or the agent's clock went back: a record silent for a minute is replaced anyway).
         var newer = f.And(f.Eq("_id", heartbeat.AgentId), f.Lte("lastHeartbeatAt", receivedAt.UtcDateTime),
             f.Or(f.Not(f.Type("heartbeatTs", BsonType.DateTime)), f.Lte("heartbeatTs", heartbeat.Ts.UtcDateTime), f.Lt("lastHeartbeatAt", receivedAt.AddMinutes(-1).UtcDateTime)));
-        var before = await _agents.Find(f.Eq("_id", heartbeat.AgentId)).FirstOrDefaultAsync(cancellationToken) is { } stored ? ToRecord(stored, Nothing) : null;
-        if (AgentRegistryChanges.ByHeartbeat(before, heartbeat, receivedAt, _assumedInterval))
-            await MoveRegistryVersionAsync(cancellationToken);
+        // The record as this heartbeat replaced it decides whether an election reads something new; the version moves after the
+        // write, so that an election reading the moved version reads the new record too.
         bool recorded;
+        AgentRecord? before = null;
+        var replacing = new FindOneAndUpdateOptions<BsonDocument, BsonDocument?> { ReturnDocument = ReturnDocument.Before };
         if (_agents.Session is not null)
         {
             // In a transaction a duplicate key would abort it: look first, insert only a new agent.
-            if (before is not null)
-                recorded = (await _agents.UpdateOneAsync(newer, update, null, cancellationToken)).MatchedCount == 1;
+            if (await _agents.Find(f.Eq("_id", heartbeat.AgentId)).Limit(1).AnyAsync(cancellationToken))
+            {
+                before = await _agents.FindOneAndUpdateAsync(newer, update, replacing, cancellationToken) is { } replaced ? ToRecord(replaced, Nothing) : null;
+                recorded = before is not null;
+            }
             else
             {
                 await _agents.InsertOneAsync(document, cancellationToken);
@@ -87,15 +94,23 @@ public sealed class MongoAgentStore : IAgentStore
         {
             try
             {
-                var result = await _agents.UpdateOneAsync(newer, update, new UpdateOptions { IsUpsert = true }, cancellationToken);
-                recorded = result.MatchedCount == 1 || result.UpsertedId is not null;
+                replacing.IsUpsert = true;
+                // Null: no record matched and this heartbeat's became the agent's first.
+                before = await _agents.FindOneAndUpdateAsync(newer, update, replacing, cancellationToken) is { } replaced ? ToRecord(replaced, Nothing) : null;
+                recorded = true;
             }
             catch (MongoWriteException ex) when (MongoStorage.IsDuplicate(ex))
             {
                 // An older heartbeat finds no match and its upsert collides with the record: nothing to do.
                 recorded = false;
             }
+            catch (MongoCommandException ex) when (ex.Code == DuplicateKey)
+            {
+                recorded = false;
+            }
         }
+        if (recorded && AgentRegistryChanges.ByHeartbeat(before, heartbeat, receivedAt, _fleet))
+            await MoveRegistryVersionAsync(cancellationToken);
         // Only a heartbeat that became the record shows what it measured.
         if (recorded)
             await _placements.DeleteManyAsync(shown, cancellationToken);

@@ -201,6 +201,12 @@ public sealed class AmbientCollection(MongoStorage storage, IMongoCollection<Bso
             ? collection.UpdateOneAsync(s, filter, update, options, cancellationToken)
             : collection.UpdateOneAsync(filter, update, options, cancellationToken);
 
+    public Task<BsonDocument?> FindOneAndUpdateAsync(FilterDefinition<BsonDocument> filter, UpdateDefinition<BsonDocument> update,
+        FindOneAndUpdateOptions<BsonDocument, BsonDocument?> options, CancellationToken cancellationToken)
+        => Session is { } s
+            ? collection.FindOneAndUpdateAsync(s, filter, update, options, cancellationToken)
+            : collection.FindOneAndUpdateAsync(filter, update, options, cancellationToken);
+
     public Task<UpdateResult> UpdateManyAsync(FilterDefinition<BsonDocument> filter, UpdateDefinition<BsonDocument> update, CancellationToken cancellationToken)
         => Session is { } s
             ? collection.UpdateManyAsync(s, filter, update, cancellationToken: cancellationToken)

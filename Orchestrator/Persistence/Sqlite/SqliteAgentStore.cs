@@ -7,13 +7,13 @@ namespace OpenHvx.Orchestrator.Persistence.Sqlite;
 
 public sealed class SqliteAgentStore(SqliteDatabase database, TimeProvider clock, IOptions<OrchestratorOptions>? options = null) : IAgentStore
 {
-    private TimeSpan AssumedInterval => (options?.Value.Agents ?? new AgentFleetOptions()).HeartbeatInterval;
+    private AgentFleetOptions Fleet => options?.Value.Agents ?? new AgentFleetOptions();
 
     public async Task RecordHeartbeatAsync(AgentHeartbeat heartbeat, DateTimeOffset receivedAt, CancellationToken cancellationToken = default)
     {
         await using var lease = await database.WriteAsync(cancellationToken);
         var before = (await ReadAsync(lease, heartbeat.AgentId, cancellationToken)).FirstOrDefault();
-        if (AgentRegistryChanges.ByHeartbeat(before, heartbeat, receivedAt, AssumedInterval))
+        if (AgentRegistryChanges.ByHeartbeat(before, heartbeat, receivedAt, Fleet))
             await MoveRegistryVersionAsync(lease, cancellationToken);
         await using var command = lease.Command(
             """

@@ -51,8 +51,8 @@ public sealed class ElectStep(IAgentStore agents, AgentRegistryCache registry, I
 
     private async Task<ElectionDecision> ElectAsync(TaskState task, ITaskAction action, QuotaAmounts requirement, string? pinned, CancellationToken cancellationToken)
     {
-        var candidates = await registry.ForElectionAsync(task.CorrelationId, cancellationToken);
-        var decision = AgentElection.Elect(candidates, action.Capability, requirement, pinned, clock.GetUtcNow(), options.Value.Election, options.Value.Agents,
+        var (candidates, now) = await registry.ForElectionAsync(task.CorrelationId, cancellationToken);
+        var decision = AgentElection.Elect(candidates, action.Capability, requirement, pinned, now, options.Value.Election, options.Value.Agents,
             task.TriedAgents, task.ExcludedAgents);
         if (decision.AgentId is null)
         {

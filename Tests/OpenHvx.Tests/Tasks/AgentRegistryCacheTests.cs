@@ -2,6 +2,8 @@ using Microsoft.Extensions.Options;
 using OpenHvx.Contracts;
 using OpenHvx.Orchestrator;
 using OpenHvx.Orchestrator.Agents;
+using OpenHvx.Orchestrator.Persistence.Sqlite;
+using OpenHvx.Orchestrator.Quotas;
 using OpenHvx.Tests.Persistence;
 using OpenHvx.Tests.Support;
 
@@ -22,6 +24,7 @@ public sealed class AgentRegistryCacheTests
     private SqliteStoreSet _stores = null!;
     private OrchestratorOptions _options = null!;
     private AgentRegistryCache _cache = null!;
+    private IAgentStore _agents = null!;
 
     private ManualClock Clock => _stores.Clock;
 
@@ -32,7 +35,9 @@ public sealed class AgentRegistryCacheTests
         _stores = new SqliteStoreSet(_folder.File("store.db"), new ManualClock());
         _options = new OrchestratorOptions();
         _options.Agents.RegistrySnapshotMaxAge = TimeSpan.FromMinutes(10);
-        _cache = new AgentRegistryCache(_stores.Agents, Clock, Options.Create(_options));
+        // The store judges silences by the same fleet options as the cache.
+        _agents = new SqliteAgentStore(_stores.Database, Clock, Options.Create(_options));
+        _cache = new AgentRegistryCache(_agents, Clock, Options.Create(_options));
     }
 
     [TearDown]
@@ -43,11 +48,11 @@ public sealed class AgentRegistryCacheTests
     }
 
     private Task BeatAsync(string agentId, AgentCapacity? free = null, double intervalSeconds = 10)
-        => _stores.Agents.RecordHeartbeatAsync(new AgentHeartbeat("1.0", agentId, Clock.GetUtcNow(), "host-" + agentId, [ActionNames.VmCreate],
+        => _agents.RecordHeartbeatAsync(new AgentHeartbeat("1.0", agentId, Clock.GetUtcNow(), "host-" + agentId, [ActionNames.VmCreate],
             new AgentCapacity(32, 131072, 2_000_000), free ?? Free, 0, IntervalSeconds: intervalSeconds), Clock.GetUtcNow(), None);
 
     private async Task<Dictionary<string, AgentRecord>> ElectionViewAsync(Guid? taskId = null)
-        => (await _cache.ForElectionAsync(taskId ?? Guid.NewGuid(), None)).ToDictionary(a => a.AgentId);
+        => (await _cache.ForElectionAsync(taskId ?? Guid.NewGuid(), None)).Agents.ToDictionary(a => a.AgentId);
 
     [Test]
     public async Task Elections_reuse_the_registry_while_it_is_unchanged_and_always_count_current_placements()
@@ -57,8 +62,8 @@ public sealed class AgentRegistryCacheTests
         await ElectionViewAsync();
 
         var electing = Guid.NewGuid();
-        await _stores.Agents.PlaceAsync(new AgentPlacement(Guid.NewGuid(), "agent-a", new AgentCapacity(2, 2048, 10240)), None);
-        await _stores.Agents.PlaceAsync(new AgentPlacement(electing, "agent-b", new AgentCapacity(4, 4096, 20480)), None);
+        await _agents.PlaceAsync(new AgentPlacement(Guid.NewGuid(), "agent-a", new AgentCapacity(2, 2048, 10240)), None);
+        await _agents.PlaceAsync(new AgentPlacement(electing, "agent-b", new AgentCapacity(4, 4096, 20480)), None);
         Clock.Advance(TimeSpan.FromSeconds(5));
         await BeatAsync("agent-a");
         var view = await ElectionViewAsync(electing);
@@ -78,9 +83,9 @@ public sealed class AgentRegistryCacheTests
         Clock.Advance(TimeSpan.FromSeconds(5));
         await BeatAsync("agent-a", free: new AgentCapacity(1, 1024, 1024));
         var lessFree = await ElectionViewAsync();
-        await _stores.Agents.SetStatusAsync("agent-b", AgentAdminStatus.Draining, None);
+        await _agents.SetStatusAsync("agent-b", AgentAdminStatus.Draining, None);
         var drained = await ElectionViewAsync();
-        await _stores.Agents.SetConsumersLostAsync("agent-a", Clock.GetUtcNow(), None);
+        await _agents.SetConsumersLostAsync("agent-a", Clock.GetUtcNow(), None);
         var lost = await ElectionViewAsync();
 
         using (Assert.EnterMultipleScope())
@@ -127,5 +132,30 @@ public sealed class AgentRegistryCacheTests
         await ElectionViewAsync();
 
         Assert.That(_cache.Reads, Is.EqualTo(2));
+    }
+
+    [TestCase(1)]
+    [TestCase(2)]
+    public async Task An_agent_back_after_a_silence_is_elected_as_a_fresh_read_would(int missedHeartbeats)
+    {
+        _options.Agents.MissedHeartbeats = missedHeartbeats;
+        await BeatAsync("agent-a", intervalSeconds: 10);
+        var silence = TimeSpan.FromSeconds(10 * missedHeartbeats + 1);
+        Clock.Advance(silence);
+        var whileSilent = await ElectAsync();
+        Clock.Advance(TimeSpan.FromSeconds(1));
+        await BeatAsync("agent-a", intervalSeconds: 10);
+
+        var cached = await ElectAsync();
+        var fresh = AgentElection.Elect(await _agents.ListAsync(None), ActionNames.VmCreate, new QuotaAmounts(1, 1024, 1024, 1), null,
+            Clock.GetUtcNow(), new ElectionOptions(), _options.Agents);
+
+        Assert.That((whileSilent, cached, fresh.AgentId), Is.EqualTo(((string?)null, "agent-a", "agent-a")));
+    }
+
+    private async Task<string?> ElectAsync()
+    {
+        var (agents, now) = await _cache.ForElectionAsync(Guid.NewGuid(), None);
+        return AgentElection.Elect(agents, ActionNames.VmCreate, new QuotaAmounts(1, 1024, 1024, 1), null, now, new ElectionOptions(), _options.Agents).AgentId;
     }
 }

@@ -10,7 +10,7 @@ namespace OpenHvx.Tests.Tasks;
 public sealed class AgentRegistryChangesTests
 {
     private static readonly DateTimeOffset Then = new(2026, 12, 3, 12, 0, 0, TimeSpan.Zero);
-    private static readonly TimeSpan Assumed = TimeSpan.FromSeconds(30);
+    private static readonly AgentFleetOptions Fleet = new() { HeartbeatInterval = TimeSpan.FromSeconds(30), MissedHeartbeats = 2 };
 
     private static readonly AgentRecord Before = new("agent-1", "host-1", "1.0", Then, ["vm.create", "vm"], new AgentCapacity(32, 131072, 2_000_000),
         new AgentCapacity(30, 120000, 1_900_000), 2, new AgentCapacity(0, 0, 0), HeartbeatInterval: TimeSpan.FromSeconds(10));
@@ -18,8 +18,8 @@ public sealed class AgentRegistryChangesTests
     private static readonly AgentHeartbeat Same = new("1.0", "agent-1", Then.AddSeconds(10), "host-1", ["vm.create", "vm"],
         new AgentCapacity(32, 131072, 2_000_000), new AgentCapacity(30, 120000, 1_900_000), 2, IntervalSeconds: 10);
 
-    private static bool Changes(AgentHeartbeat heartbeat, double secondsLater = 10, AgentRecord? before = null)
-        => AgentRegistryChanges.ByHeartbeat(before ?? Before, heartbeat, Then.AddSeconds(secondsLater), Assumed);
+    private static bool Changes(AgentHeartbeat heartbeat, double secondsLater = 10, AgentRecord? before = null, AgentFleetOptions? fleet = null)
+        => AgentRegistryChanges.ByHeartbeat(before ?? Before, heartbeat, Then.AddSeconds(secondsLater), fleet ?? Fleet);
 
     [Test]
     public void A_heartbeat_that_repeats_the_last_one_on_time_changes_nothing()
@@ -27,7 +27,7 @@ public sealed class AgentRegistryChangesTests
 
     [Test]
     public void A_new_agent_changes_the_registry()
-        => Assert.That(AgentRegistryChanges.ByHeartbeat(null, Same, Then, Assumed), Is.True);
+        => Assert.That(AgentRegistryChanges.ByHeartbeat(null, Same, Then, Fleet), Is.True);
 
     [Test]
     public void Every_field_an_election_reads_is_a_change()
@@ -64,5 +64,13 @@ public sealed class AgentRegistryChangesTests
         var heartbeat = Same with { IntervalSeconds = null };
 
         Assert.That((Changes(heartbeat, 44, unstated), Changes(heartbeat, 46, unstated)), Is.EqualTo((false, true)));
+    }
+
+    [Test]
+    public void With_one_missed_heartbeat_allowed_a_heartbeat_after_one_interval_of_silence_is_a_change()
+    {
+        var strict = new AgentFleetOptions { HeartbeatInterval = TimeSpan.FromSeconds(30), MissedHeartbeats = 1 };
+
+        Assert.That((Changes(Same, 9.9, fleet: strict), Changes(Same, 10.1, fleet: strict)), Is.EqualTo((false, true)));
     }
 }
