@@ -1,7 +1,5 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Polly;
-using Polly.Retry;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
 
@@ -20,21 +18,7 @@ public sealed class SharedQueueCheck(Uri broker, SharedQueues queues, ILogger<Sh
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var retry = new ResiliencePipelineBuilder()
-            .AddRetry(new RetryStrategyOptions
-            {
-                MaxRetryAttempts = 10,
-                BackoffType = DelayBackoffType.Exponential,
-                Delay = TimeSpan.FromMilliseconds(200),
-                MaxDelay = TimeSpan.FromSeconds(5),
-                ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => ex is not (OperationCanceledException or SharedQueueMismatchException)),
-                OnRetry = args =>
-                {
-                    logger.LogWarning("Checking the shared queues failed ({Message}); retry {Attempt}", args.Outcome.Exception?.Message, args.AttemptNumber + 1);
-                    return default;
-                },
-            })
-            .Build();
+        var retry = BrokerStartupRetry.For(logger, "Checking the shared queues", ex => ex is SharedQueueMismatchException);
         await retry.ExecuteAsync(CheckAsync, cancellationToken);
     }
 

@@ -1,8 +1,6 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OpenHvx.Contracts;
-using Polly;
-using Polly.Retry;
 using RabbitMQ.Client;
 
 namespace OpenHvx.Orchestrator.Messaging;
@@ -24,21 +22,7 @@ public sealed class WireTopologyDeclarer(Uri broker, ILogger<WireTopologyDeclare
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var retry = new ResiliencePipelineBuilder()
-            .AddRetry(new RetryStrategyOptions
-            {
-                MaxRetryAttempts = 10,
-                BackoffType = DelayBackoffType.Exponential,
-                Delay = TimeSpan.FromMilliseconds(200),
-                MaxDelay = TimeSpan.FromSeconds(5),
-                ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => ex is not OperationCanceledException),
-                OnRetry = args =>
-                {
-                    logger.LogWarning("Declaring the wire exchanges failed ({Message}); retry {Attempt}", args.Outcome.Exception?.Message, args.AttemptNumber + 1);
-                    return default;
-                },
-            })
-            .Build();
+        var retry = BrokerStartupRetry.For(logger, "Declaring the wire exchanges");
 
         await retry.ExecuteAsync(async token =>
         {
