@@ -20,21 +20,29 @@ public sealed class PowerShellRunner : IDisposable
     private readonly AgentOptions _options;
     private readonly ILogger<PowerShellRunner> _logger;
     private readonly Lazy<RunspacePool> _pool;
+    // The heartbeat's own runspace: measuring the host never waits behind tasks, inventory or clean-ups,
+    // so a busy agent is not taken for a silent one.
+    private readonly Lazy<RunspacePool> _heartbeatPool;
     private readonly ConcurrentDictionary<string, IReadOnlyDictionary<string, Type>> _parameters = new(StringComparer.Ordinal);
 
     public PowerShellRunner(IOptions<AgentOptions> options, ILogger<PowerShellRunner> logger)
     {
         _options = options.Value;
         _logger = logger;
-        _pool = new Lazy<RunspacePool>(OpenPool, LazyThreadSafetyMode.ExecutionAndPublication);
+        _pool = new Lazy<RunspacePool>(() => OpenPool(_options.MaxConcurrency + 1, "tasks"), LazyThreadSafetyMode.ExecutionAndPublication);
+        _heartbeatPool = new Lazy<RunspacePool>(() => OpenPool(1, "heartbeat"), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     public string ScriptPath(string name) => Path.Combine(_options.ResolvedScriptsPath, name + ".ps1");
 
-    /// <summary>Opens the pool (about half a second) so that the first task does not pay for it.</summary>
-    public void Warm() => _ = _pool.Value;
+    /// <summary>Opens the pools (about half a second each) so that the first task and heartbeat do not pay for them.</summary>
+    public void Warm()
+    {
+        _ = _pool.Value;
+        _ = _heartbeatPool.Value;
+    }
 
-    private RunspacePool OpenPool()
+    private RunspacePool OpenPool(int maxRunspaces, string use)
     {
         var iss = InitialSessionState.CreateDefault2();
         if (OperatingSystem.IsWindows())
@@ -48,9 +56,9 @@ public sealed class PowerShellRunner : IDisposable
         }
         var pool = RunspaceFactory.CreateRunspacePool(iss);
         pool.SetMinRunspaces(1);
-        pool.SetMaxRunspaces(Math.Max(1, _options.MaxConcurrency + 1));
+        pool.SetMaxRunspaces(maxRunspaces);
         pool.Open();
-        _logger.LogInformation("PowerShell runspace pool open ({Backend} backend, up to {Max} runspaces)", _options.Backend, _options.MaxConcurrency + 1);
+        _logger.LogInformation("PowerShell runspace pool for {Use} open ({Backend} backend, up to {Max} runspaces)", use, _options.Backend, maxRunspaces);
         return pool;
     }
 
@@ -68,10 +76,12 @@ public sealed class PowerShellRunner : IDisposable
 
     /// <summary>Runs a command (a script path or a cmdlet) with literal parameters; stops it when <paramref name="timeout"/> passes.</summary>
     /// <remarks>Each run is a span (<c>powershell &lt;script&gt;</c>) of the task's trace, failed when the script failed, with its error code.</remarks>
-    public async Task<ScriptOutcome> RunAsync(string command, IEnumerable<KeyValuePair<string, object?>> parameters, TimeSpan timeout, CancellationToken cancellationToken)
+    public async Task<ScriptOutcome> RunAsync(string command, IEnumerable<KeyValuePair<string, object?>> parameters, TimeSpan timeout, CancellationToken cancellationToken,
+        RunspaceLane lane = RunspaceLane.Work)
     {
         using var activity = Telemetry.AgentDiagnostics.Source.StartActivity("powershell " + Path.GetFileName(command));
-        var outcome = await RunScriptAsync(command, parameters, timeout, cancellationToken);
+        var pool = lane == RunspaceLane.Heartbeat ? _heartbeatPool.Value : _pool.Value;
+        var outcome = await RunScriptAsync(pool, command, parameters, timeout, cancellationToken);
         if (activity is not null && !outcome.Ok)
         {
             activity.SetStatus(System.Diagnostics.ActivityStatusCode.Error, outcome.Error?.Code);
@@ -80,10 +90,10 @@ public sealed class PowerShellRunner : IDisposable
         return outcome;
     }
 
-    private async Task<ScriptOutcome> RunScriptAsync(string command, IEnumerable<KeyValuePair<string, object?>> parameters, TimeSpan timeout, CancellationToken cancellationToken)
+    private static async Task<ScriptOutcome> RunScriptAsync(RunspacePool pool, string command, IEnumerable<KeyValuePair<string, object?>> parameters, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var ps = PS.Create();
-        ps.RunspacePool = _pool.Value;
+        ps.RunspacePool = pool;
         ps.AddCommand(command);
         foreach (var (name, value) in parameters)
             ps.AddParameter(name, value);
@@ -149,5 +159,7 @@ public sealed class PowerShellRunner : IDisposable
     {
         if (_pool.IsValueCreated)
             _pool.Value.Dispose();
+        if (_heartbeatPool.IsValueCreated)
+            _heartbeatPool.Value.Dispose();
     }
 }

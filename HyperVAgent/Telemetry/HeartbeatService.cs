@@ -76,7 +76,7 @@ public sealed class HeartbeatService(
         // Before measuring: the orchestrator takes a heartbeat as news of everything that finished before its Ts.
         var ts = clock.GetUtcNow();
         var outcome = await runner.RunAsync(runner.ScriptPath("_host.status"),
-            [new("BasePath", agent.FullDataPath)], TimeSpan.FromSeconds(60), cancellationToken);
+            [new("BasePath", agent.FullDataPath)], TimeSpan.FromSeconds(60), cancellationToken, RunspaceLane.Heartbeat);
         if (!outcome.Ok || outcome.Output is not { } output)
         {
             logger.LogWarning("Host status failed ({Code}: {Message}); heartbeat carries no capacity", outcome.Error?.Code, outcome.Error?.Message);

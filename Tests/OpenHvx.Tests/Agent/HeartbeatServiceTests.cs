@@ -4,8 +4,12 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Internal;
+using Microsoft.Extensions.Options;
 using OpenHvx.Contracts;
+using OpenHvx.HyperVAgent;
+using OpenHvx.HyperVAgent.PowerShell;
 using OpenHvx.HyperVAgent.Telemetry;
+using OpenHvx.Testing;
 using OpenHvx.Tests.Support;
 
 namespace OpenHvx.Tests.Agent;
@@ -60,6 +64,35 @@ public sealed class HeartbeatServiceTests
         Assert.That(heartbeat.Ts, Is.InRange(before, before.AddSeconds(1)), "its time is from before the measurement, not after");
         Assert.That(heartbeat.Capacity, Is.Not.Null, "it measured the host");
         Assert.That((heartbeat.Status, heartbeat.IntervalSeconds), Is.EqualTo((AgentStatuses.Active, (double?)7)));
+    }
+
+    [Test]
+    public async Task A_heartbeat_is_measured_while_every_runspace_of_the_tasks_is_busy()
+    {
+        var runner = _services.GetRequiredService<PowerShellRunner>();
+        var busy = _services.GetRequiredService<IOptions<AgentOptions>>().Value.MaxConcurrency + 1;
+        var script = Path.Combine(_folder.Path, "hold-runspace.ps1");
+        await File.WriteAllTextAsync(script, "param([string]$Marker) Set-Content -LiteralPath $Marker -Value 'held'; Start-Sleep -Seconds 120");
+        using var release = new CancellationTokenSource();
+        var holders = Enumerable.Range(0, busy)
+            .Select(i => runner.RunAsync(script, [new("Marker", Path.Combine(_folder.Path, $"held-{i}"))], TimeSpan.FromMinutes(3), release.Token))
+            .ToList();
+        try
+        {
+            await Eventually.True(() => Task.FromResult(Enumerable.Range(0, busy).All(i => File.Exists(Path.Combine(_folder.Path, $"held-{i}")))),
+                TimeSpan.FromSeconds(60), $"all {busy} runspaces of the tasks' pool are held");
+
+            // Measuring takes 1.5 s (Get-VMHost's latency); the tasks hold their runspaces for two minutes.
+            var heartbeat = await _heartbeats.BuildAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+
+            Assert.That(heartbeat.Capacity, Is.Not.Null, "it measured the host");
+            Assert.That(holders.All(h => !h.IsCompleted), Is.True, "the tasks still hold their runspaces");
+        }
+        finally
+        {
+            await release.CancelAsync();
+            await Task.WhenAll(holders);
+        }
     }
 
     [Test]
