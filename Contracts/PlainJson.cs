@@ -9,7 +9,7 @@ public static class PlainJson
     public static readonly ContentType ContentType = new("application/json");
 
     public static async Task SendAsync<T>(ISendEndpointProvider provider, string exchange, string exchangeType, string routingKey, T message,
-        Guid? correlationId = null, CancellationToken cancellationToken = default)
+        Guid? correlationId = null, CancellationToken cancellationToken = default, KeyValuePair<string, string>? header = null)
         where T : class
     {
         var endpoint = await provider.GetSendEndpoint(WireTopology.ExchangeAddress(exchange, exchangeType));
@@ -20,6 +20,8 @@ public static class PlainJson
             context.Durable = true;
             if (correlationId is { } id)
                 context.CorrelationId = id;
+            if (header is { } extra)
+                context.Headers.Set(extra.Key, extra.Value);
             TaskTrace.Inject(System.Diagnostics.Activity.Current, (name, value) => context.Headers.Set(name, value));
         }, cancellationToken);
     }

@@ -2,7 +2,8 @@ namespace OpenHvx.Orchestrator.Events;
 
 /// <summary>
 /// Wakes this process's event readers (streams, the webhook dispatcher) when a transaction with events has committed, so that they
-/// need not poll the log tightly. Readers still poll now and then: another orchestrator on the same store does not signal here.
+/// need not poll the log tightly. Another orchestrator's commits signal here through the broker (<see cref="Messaging.TaskEventWakeUp"/>);
+/// readers still poll now and then, for when the broker is away.
 /// A reader takes <see cref="Next"/> before it reads the log, so that a commit between its read and its wait is not missed.
 /// </summary>
 public sealed class TaskEventSignal

@@ -15,7 +15,8 @@ namespace OpenHvx.Orchestrator.Events;
 
 /// <summary>
 /// Server-sent event streams of the task event log. Each stream keeps its own cursor (the last sequence it sent) and reads the
-/// log after it: woken by <see cref="TaskEventSignal"/> when this process commits, else every <see cref="EventStreamOptions.PollInterval"/>.
+/// log after it: woken by <see cref="TaskEventSignal"/> when this process (or, over the broker, another orchestrator) commits, else every
+/// <see cref="EventStreamOptions.PollInterval"/>.
 /// A stream ends when its client leaves, the orchestrator stops, its token expires or is revoked, or its tenant is disabled;
 /// the client resumes with <c>Last-Event-ID</c>, missing nothing and seeing nothing twice.
 /// </summary>

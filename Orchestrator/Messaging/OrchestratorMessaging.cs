@@ -33,6 +33,8 @@ public static class OrchestratorMessaging
         services.AddHostedService(sp => new WireTopologyDeclarer(url, sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<WireTopologyDeclarer>>()));
         services.AddHostedService(sp => ActivatorUtilities.CreateInstance<AgentQueueMonitor>(sp, url));
         services.AddHostedService(sp => ActivatorUtilities.CreateInstance<DeadLetters.DeadLetterCollector>(sp, url));
+        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<TaskEventWakeUp>(sp, url));
+        services.AddHostedService(sp => sp.GetRequiredService<TaskEventWakeUp>());
         services.AddMassTransit(bus =>
         {
             // MassTransit would otherwise report usage to an internet host; nothing here was configured to leave the network.

@@ -32,6 +32,10 @@ public sealed class OrchestratorFailoverTests
         ["Orchestrator__Seed__VmCount"] = "1000",
         // A dead orchestrator's jobs and outbox are taken over once its leases lapse: quicker than the default 15 s here.
         ["Orchestrator__Leases__Duration"] = "00:00:06",
+        // Event streams read the log only every 5 minutes (a keep-alive also reads it): another orchestrator's commits must reach
+        // them through the broker.
+        ["Orchestrator__EventStreams__PollInterval"] = "00:05:00",
+        ["Orchestrator__EventStreams__KeepAlive"] = "00:05:00",
     };
 
     private static AgentSpec Agent(string agentId) => new(agentId, LogicalProcessors: 128, MemoryMB: 1048576,
@@ -55,6 +59,59 @@ public sealed class OrchestratorFailoverTests
         if (TestContext.CurrentContext.Result.FailCount > 0)
             await TestContext.Out.WriteLineAsync(_stack.Logs);
         await _stack.DisposeAsync();
+    }
+
+    [Test]
+    [Order(0)]
+    public async Task A_stream_on_either_orchestrator_receives_at_once_the_events_that_the_other_one_committed()
+    {
+        var stack = _stack;
+        // Who published each event on task.events: the final event is committed by one orchestrator, and the other, which committed
+        // nothing after it, learns of it only from the broker (its next poll of the log is minutes away).
+        await using var connection = await new ConnectionFactory { Uri = new Uri(stack.Broker.Url) }.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        var queue = (await channel.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true)).QueueName;
+        await channel.QueueBindAsync(queue, WireTopology.TaskEventsExchange, "#");
+        var streams = new List<EventStreamClient>();
+        var clients = new List<HttpClient>();
+        try
+        {
+            foreach (var orchestrator in stack.Orchestrators)
+            {
+                var client = new HttpClient { BaseAddress = new Uri(orchestrator.Url) };
+                client.DefaultRequestHeaders.Authorization = stack.Api.DefaultRequestHeaders.Authorization;
+                clients.Add(client);
+                streams.Add(await EventStreamClient.OpenAsync(client, "/api/v1/admin/events"));
+            }
+
+            // A task that builds nothing (the burst below counts the VMs on the agents).
+            var submitted = await stack.Api.PostAsJsonAsync("/api/v1/admin/tasks",
+                new { tenantId = "test1", action = "inventory.refresh", target = new { kind = "host", agentId = "agent-f1" }, data = new { } });
+            Assert.That(submitted.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await submitted.Content.ReadAsStringAsync());
+            var taskId = (await submitted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("taskId").GetGuid();
+
+            var received = await Task.WhenAll(streams.Select(stream => stream.ReadUntilAsync(
+                item => item.EventType == "inventory.refresh.SUCCESS" && EventStreamClient.Data(item).GetProperty("taskId").GetGuid() == taskId,
+                TimeSpan.FromSeconds(30))));
+            Assert.That(received.Select(items => items.Count(i => EventStreamClient.Data(i).GetProperty("taskId").GetGuid() == taskId)),
+                Is.All.GreaterThanOrEqualTo(3), "each stream has the task's transitions, not only its last");
+
+            var publishers = new List<string>();
+            while (await channel.BasicGetAsync(queue, autoAck: true) is { } message)
+                if (JsonDocument.Parse(message.Body).RootElement.GetProperty("taskId").GetGuid() == taskId)
+                    publishers.Add(message.BasicProperties.Headers?.TryGetValue("openhvx-orchestrator", out var header) == true && header is byte[] bytes
+                        ? System.Text.Encoding.UTF8.GetString(bytes) : "");
+            Assert.That(publishers, Is.Not.Empty);
+            Assert.That(publishers, Is.All.Matches<string>(p => stack.Orchestrators.Any(o => p.Contains($"-{o.Id}-"))),
+                "each event on task.events names the orchestrator that committed it");
+        }
+        finally
+        {
+            foreach (var stream in streams)
+                await stream.DisposeAsync();
+            foreach (var client in clients)
+                client.Dispose();
+        }
     }
 
     [Test]

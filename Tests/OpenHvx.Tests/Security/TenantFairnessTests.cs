@@ -61,8 +61,11 @@ public sealed class TenantFairnessTests : DevHostFixture
     {
         var (noisy, calm) = await TenantsAsync("inflight");
         var token = noisy.DefaultRequestHeaders.Authorization!.Parameter!;
-        // Two requests that stay in progress: their bodies never finish arriving.
+        // Two requests that stay in progress: their bodies never finish arriving. They trickle in at 500 bytes a second, above
+        // Kestrel's minimum body rate (240), so that the server keeps waiting for them as long as the test needs.
         var hanging = new List<TcpClient>();
+        using var stopTrickle = new CancellationTokenSource();
+        Task trickle = Task.CompletedTask;
         try
         {
             for (var i = 0; i < 2; i++)
@@ -72,10 +75,18 @@ public sealed class TenantFairnessTests : DevHostFixture
                 await client.ConnectAsync(IPAddress.Loopback, new Uri(DevHost.Url).Port);
                 await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes(
                     $"POST /api/v1/tenant/tasks HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n" +
-                    "Content-Length: 1000\r\n\r\n{\"action\":"));
+                    "Content-Length: 100000\r\n\r\n{\"action\":"));
             }
-            // The refusal itself is asserted on: Kestrel ends a body that trickles this slowly after a few seconds,
-            // so a request made later may already find the tenant's slots free again.
+            trickle = Task.Run(async () =>
+            {
+                var spaces = Encoding.ASCII.GetBytes(new string(' ', 100));
+                while (!stopTrickle.IsCancellationRequested)
+                {
+                    foreach (var client in hanging)
+                        await client.GetStream().WriteAsync(spaces, stopTrickle.Token);
+                    await Task.Delay(200, stopTrickle.Token);
+                }
+            });
             var refused = await Eventually.Get(() => noisy.GetAsync("/api/v1/tenant/quotas"), r => r.StatusCode == HttpStatusCode.TooManyRequests,
                 TimeSpan.FromSeconds(10), "a third request of the tenant is refused");
             Assert.That((await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString(), Is.EqualTo("ERR_RATE_LIMITED"));
@@ -83,6 +94,8 @@ public sealed class TenantFairnessTests : DevHostFixture
         }
         finally
         {
+            await stopTrickle.CancelAsync();
+            await trickle.ContinueWith(_ => { }, TaskScheduler.Default);
             foreach (var client in hanging)
                 client.Dispose();
         }
