@@ -9,7 +9,7 @@ public static class PlainJson
     public static readonly ContentType ContentType = new("application/json");
 
     public static async Task SendAsync<T>(ISendEndpointProvider provider, string exchange, string exchangeType, string routingKey, T message,
-        Guid? correlationId = null, CancellationToken cancellationToken = default, KeyValuePair<string, string>? header = null)
+        Guid? correlationId = null, KeyValuePair<string, string>? header = null, CancellationToken cancellationToken = default)
         where T : class
     {
         var endpoint = await provider.GetSendEndpoint(WireTopology.ExchangeAddress(exchange, exchangeType));

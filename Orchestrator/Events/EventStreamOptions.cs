@@ -13,8 +13,8 @@ public sealed class EventStreamOptions
     public TimeSpan KeepAlive { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>
-    /// How often an idle stream reads the log without being woken: a commit in this process wakes it at once, one by another
-    /// orchestrator on the same store is seen within this delay.
+    /// How often an idle stream reads the log without being woken: a commit in this process, or one by another orchestrator on the
+    /// same store announced on the broker, wakes it at once; while the broker is away, the latter is seen within this delay.
     /// </summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
 

@@ -14,6 +14,6 @@ public sealed class ExchangeAgentControlSender(AgentQueueBinder queues, IService
         // Bound before the send: the message then waits in the agent's queue even when the agent is away.
         await queues.EnsureBoundAsync(cancel.AgentId, cancellationToken);
         await PlainJson.SendAsync(Bus, WireTopology.JobsExchange, "direct", WireTopology.AgentControlRoutingKey(cancel.AgentId), cancel, cancel.TaskId,
-            cancellationToken);
+            cancellationToken: cancellationToken);
     }
 }

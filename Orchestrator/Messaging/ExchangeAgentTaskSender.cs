@@ -12,6 +12,6 @@ public sealed class ExchangeAgentTaskSender(AgentQueueBinder queues, IServicePro
     public async Task SendAsync(AgentTask task, CancellationToken cancellationToken)
     {
         await queues.EnsureBoundAsync(task.AgentId, cancellationToken);
-        await PlainJson.SendAsync(Bus, WireTopology.JobsExchange, "direct", WireTopology.AgentRoutingKey(task.AgentId), task, task.TaskId, cancellationToken);
+        await PlainJson.SendAsync(Bus, WireTopology.JobsExchange, "direct", WireTopology.AgentRoutingKey(task.AgentId), task, task.TaskId, cancellationToken: cancellationToken);
     }
 }

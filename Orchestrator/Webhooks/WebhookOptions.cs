@@ -23,8 +23,8 @@ public sealed class WebhookOptions
     public int Concurrency { get; set; } = 4;
 
     /// <summary>
-    /// How often the event log is read without a signal (events committed by another orchestrator on the same store, retries that
-    /// fall due).
+    /// How often the event log is read without a signal (retries that fall due; events committed by another orchestrator on the same
+    /// store while the broker could not announce them).
     /// </summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
 

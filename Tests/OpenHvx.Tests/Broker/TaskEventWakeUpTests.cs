@@ -15,45 +15,85 @@ namespace OpenHvx.Tests.Broker;
 [Category("Broker")]
 public sealed class TaskEventWakeUpTests
 {
+    private TestBroker _broker = null!;
+    private TaskEventSignal _signal = null!;
+    private OrchestratorInstance _instance = null!;
+    private TaskEventWakeUp _wakeUp = null!;
+    private IConnection _connection = null!;
+    private IChannel _channel = null!;
+
+    [SetUp]
+    public async Task StartAsync()
+    {
+        _broker = await TestBroker.CreateAsync();
+        _signal = new TaskEventSignal();
+        _instance = new OrchestratorInstance();
+        _wakeUp = new TaskEventWakeUp(new Uri(_broker.Url), _signal, _instance, NullLogger<TaskEventWakeUp>.Instance);
+        await _wakeUp.StartAsync(CancellationToken.None);
+        _connection = await new ConnectionFactory { Uri = new Uri(_broker.Url) }.CreateConnectionAsync();
+        _channel = await _connection.CreateChannelAsync();
+    }
+
+    [TearDown]
+    public async Task StopAsync()
+    {
+        await _wakeUp.StopAsync(CancellationToken.None);
+        _wakeUp.Dispose();
+        await _channel.DisposeAsync();
+        await _connection.DisposeAsync();
+        await _broker.DisposeAsync();
+    }
+
+    private async Task<string[]> WakeUpQueuesAsync()
+        => [.. (await _broker.BindingsAsync()).EnumerateArray()
+            .Where(b => b.GetProperty("source_name").GetString() == WireTopology.TaskEventsExchange)
+            .Select(b => b.GetProperty("destination_name").GetString()!)
+            .Where(q => q.StartsWith("amq.gen-", StringComparison.Ordinal))];
+
+    private async Task PublishAsync(string? publisher)
+    {
+        var properties = new BasicProperties { ContentType = "application/json" };
+        if (publisher is not null)
+            properties.Headers = new Dictionary<string, object?> { [TaskEventWakeUp.PublisherHeader] = Encoding.UTF8.GetBytes(publisher) };
+        await _channel.BasicPublishAsync(WireTopology.TaskEventsExchange, "test1.vm.create.SUCCESS", false, properties, "{}"u8.ToArray());
+    }
+
     [Test]
     public async Task Another_orchestrators_transition_wakes_the_readers_and_this_ones_own_does_not()
     {
-        await using var broker = await TestBroker.CreateAsync();
-        var signal = new TaskEventSignal();
-        var instance = new OrchestratorInstance();
-        using var wakeUp = new TaskEventWakeUp(new Uri(broker.Url), signal, instance, NullLogger<TaskEventWakeUp>.Instance);
-        await wakeUp.StartAsync(CancellationToken.None);
-        try
-        {
-            await Eventually.True(async () => (await broker.BindingsAsync()).EnumerateArray().Any(b =>
-                    b.GetProperty("source_name").GetString() == WireTopology.TaskEventsExchange && b.GetProperty("destination_name").GetString()!.StartsWith("amq.gen-")),
-                TimeSpan.FromSeconds(20), "it listens on task.events");
-            await using var connection = await new ConnectionFactory { Uri = new Uri(broker.Url) }.CreateConnectionAsync();
-            await using var channel = await connection.CreateChannelAsync();
+        await Eventually.True(async () => (await WakeUpQueuesAsync()).Length == 1, TimeSpan.FromSeconds(20), "it listens on task.events");
 
-            async Task PublishAsync(string? publisher)
-            {
-                var properties = new BasicProperties { ContentType = "application/json" };
-                if (publisher is not null)
-                    properties.Headers = new Dictionary<string, object?> { [TaskEventWakeUp.PublisherHeader] = Encoding.UTF8.GetBytes(publisher) };
-                await channel.BasicPublishAsync(WireTopology.TaskEventsExchange, "test1.vm.create.SUCCESS", false, properties, "{}"u8.ToArray());
-            }
+        await PublishAsync(_instance.Id);
+        await Eventually.True(() => Task.FromResult(_wakeUp.Deliveries == 1), TimeSpan.FromSeconds(20), "its own transition arrived");
+        Assert.That(_wakeUp.Wakes, Is.Zero, "its own transition woke nobody");
 
-            var next = signal.Next;
-            await PublishAsync(instance.Id);
-            await PublishAsync("another-host-4242-0badc0de");
-            await next.WaitAsync(TimeSpan.FromSeconds(20));
-            // The two arrive in order on one queue: the wake-up counted when the second arrived proves the first woke nobody.
-            await Eventually.True(() => Task.FromResult(wakeUp.Wakes >= 1), TimeSpan.FromSeconds(20));
-            Assert.That(wakeUp.Wakes, Is.EqualTo(1), "its own transition was skipped");
+        var next = _signal.Next;
+        await PublishAsync("another-host-4242-0badc0de");
+        await next.WaitAsync(TimeSpan.FromSeconds(20));
+        await PublishAsync(null);
+        await Eventually.True(() => Task.FromResult(_wakeUp.Deliveries == 3), TimeSpan.FromSeconds(20), "both arrived");
+        Assert.That(_wakeUp.Wakes, Is.EqualTo(2), "another orchestrator's transition and one without the header (an earlier release) wake the readers");
+    }
 
-            await PublishAsync(null);
-            await Eventually.True(() => Task.FromResult(wakeUp.Wakes == 2), TimeSpan.FromSeconds(20),
-                "a transition without the header (an orchestrator of an earlier release) wakes them too");
-        }
-        finally
-        {
-            await wakeUp.StopAsync(CancellationToken.None);
-        }
+    [Test]
+    public async Task After_its_connection_is_closed_it_listens_again_on_a_new_queue_and_wakes_the_readers()
+    {
+        var first = (await Eventually.Get(WakeUpQueuesAsync, queues => queues.Length == 1, TimeSpan.FromSeconds(20), "it listens on task.events")).Single();
+        // Listens counts after the wake-up of a (re)started listen: taken after it, Next completes only at the next one.
+        await Eventually.True(() => Task.FromResult(_wakeUp.Listens == 1), TimeSpan.FromSeconds(20));
+        var woken = _signal.Next;
+
+        Assert.That(await BrokerFaults.CloseConnectionsAsync(_broker, _broker.User, TaskEventWakeUp.ClientName), Is.EqualTo(1));
+
+        var again = (await Eventually.Get(WakeUpQueuesAsync, queues => queues.Length == 1 && queues[0] != first, TimeSpan.FromSeconds(30),
+            "it listens again on a new queue")).Single();
+        Assert.That(again, Is.Not.EqualTo(first));
+        await woken.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.That(_wakeUp.Listens, Is.EqualTo(2));
+
+        var next = _signal.Next;
+        await PublishAsync("another-host-4242-0badc0de");
+        await next.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.That(_wakeUp.Wakes, Is.EqualTo(1), "a transition after the loss wakes the readers");
     }
 }
