@@ -44,11 +44,7 @@ public sealed class TaskEventWakeUpTests
         await _broker.DisposeAsync();
     }
 
-    private async Task<string[]> WakeUpQueuesAsync()
-        => [.. (await _broker.BindingsAsync()).EnumerateArray()
-            .Where(b => b.GetProperty("source_name").GetString() == WireTopology.TaskEventsExchange)
-            .Select(b => b.GetProperty("destination_name").GetString()!)
-            .Where(q => q.StartsWith("amq.gen-", StringComparison.Ordinal))];
+    private Task<string[]> WakeUpQueuesAsync() => _broker.ServerNamedQueuesBoundToAsync(WireTopology.TaskEventsExchange);
 
     private async Task PublishAsync(string? publisher)
     {
@@ -61,7 +57,10 @@ public sealed class TaskEventWakeUpTests
     [Test]
     public async Task Another_orchestrators_transition_wakes_the_readers_and_this_ones_own_does_not()
     {
-        await Eventually.True(async () => (await WakeUpQueuesAsync()).Length == 1, TimeSpan.FromSeconds(20), "it listens on task.events");
+        var queue = (await Eventually.Get(WakeUpQueuesAsync, queues => queues.Length == 1, TimeSpan.FromSeconds(20), "it listens on task.events")).Single();
+        var arguments = (await _broker.QueuesAsync()).EnumerateArray().Single(q => q.GetProperty("name").GetString() == queue).GetProperty("arguments").ToString();
+        Assert.That(arguments, Does.Contain("x-max-length").And.Contain("100").And.Contain("x-overflow").And.Contain("drop-head"),
+            "at most 100 wait on the broker, the oldest dropped");
 
         await PublishAsync(_instance.Id);
         await Eventually.True(() => Task.FromResult(_wakeUp.Deliveries == 1), TimeSpan.FromSeconds(20), "its own transition arrived");

@@ -214,6 +214,13 @@ public sealed class TestBroker : IAsyncDisposable
     public Task<JsonElement> QueuesAsync() => ListAsync("list_queues", "name", "durable", "arguments", "messages");
     public Task<JsonElement> BindingsAsync() => ListAsync("list_bindings", "source_name", "destination_name", "destination_kind", "routing_key");
 
+    /// <summary>The server-named queues (<c>amq.gen-…</c>) bound to <paramref name="exchange"/>, such as each orchestrator's task.events wake-up queue.</summary>
+    public async Task<string[]> ServerNamedQueuesBoundToAsync(string exchange)
+        => [.. (await BindingsAsync()).EnumerateArray()
+            .Where(b => b.GetProperty("source_name").GetString() == exchange)
+            .Select(b => b.GetProperty("destination_name").GetString()!)
+            .Where(q => q.StartsWith("amq.gen-", StringComparison.Ordinal))];
+
     /// <summary>How many consumers the broker shows on <paramref name="queue"/> (0 when it does not exist).</summary>
     public async Task<long> ConsumersOnAsync(string queue)
     {
